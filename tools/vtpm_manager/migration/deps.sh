@@ -1,0 +1,49 @@
+#!/bin/bash
+# Make this machine ready to build and test vTPM migration.
+# As root with apt-get: install what is missing. Otherwise name it and stop.
+set -u
+
+# package  -> a file that proves it is installed
+need() {
+	cat <<'LIST'
+gcc /usr/bin/gcc
+make /usr/bin/make
+pkg-config /usr/bin/pkg-config
+libxen-dev /usr/include/xenstore.h
+xen-utils-4.17 /usr/lib/xen-4.17/bin/xenstored
+xenstore-utils /usr/bin/xenstore-read
+libssl-dev /usr/include/openssl/evp.h
+check /usr/include/check.h
+swtpm /usr/bin/swtpm
+swtpm-tools /usr/bin/swtpm_setup
+swtpm-dev /usr/include/swtpm/tpm_ioctl.h
+libtpms-dev /usr/include/libtpms/tpm_library.h
+tpm2-tools /usr/bin/tpm2_pcrread
+clang /usr/bin/clang
+libclang-rt-14-dev /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
+valgrind /usr/bin/valgrind
+python3 /usr/bin/python3
+iproute2 /usr/bin/ip
+man-db /usr/bin/man
+socat /usr/bin/socat
+LIST
+}
+
+missing=()
+while read -r pkg file; do
+	[ -e "$file" ] || missing+=("$pkg")
+done < <(need)
+
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null || { echo "deps: apt-get update failed" >&2; exit 1; }
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		{ echo "deps: apt-get install ${missing[*]} failed" >&2; exit 1; }
+	exit 0
+fi
+
+echo "deps: missing packages: ${missing[*]} (install them, or run as root with apt-get)" >&2
+exit 1
