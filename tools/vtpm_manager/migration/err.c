@@ -1,0 +1,36 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+int vm_fail(struct vm_err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int vm_wrap(struct vm_err *e, const char *fmt, ...)
+{
+	char prefix[VM_ERR_MAX], old[VM_ERR_MAX];
+	va_list ap;
+
+	if (!e)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, e->msg, sizeof(old));
+	/* Truncation keeps the prefix and as much of the cause as fits. */
+	size_t n = strnlen(prefix, sizeof(e->msg) - 1);
+	memcpy(e->msg, prefix, n);
+	memcpy(e->msg + n, old, sizeof(e->msg) - 1 - n);
+	e->msg[sizeof(e->msg) - 1] = '\0';
+	return -1;
+}

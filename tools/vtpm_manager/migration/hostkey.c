@@ -1,0 +1,445 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "hostkey.h"
+#include "io.h"
+#include "util.h"
+
+#define PUB_MAGIC  "vtpm-migration-public-key v1"
+#define PRIV_MAGIC "vtpm-migration-private-key v1"
+#define KEYFILE_MAX 4096
+
+int host_name_valid(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > HOST_NAME_MAX_LEN || name[0] == '.' || !strcmp(name, "self"))
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VREC_KEYID_LEN])
+{
+	uint8_t both[64], md[32];
+	unsigned int mdlen = sizeof(md);
+
+	memcpy(both, ed_pub, 32);
+	memcpy(both + 32, x_pub, 32);
+	EVP_Digest(both, sizeof(both), md, &mdlen, EVP_sha256(), NULL);
+	memcpy(id, md, VREC_KEYID_LEN);
+}
+
+static int raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct vm_err *e)
+{
+	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(type, NULL, priv, 32);
+	size_t len = 32;
+	int ok;
+
+	if (!k)
+		return vm_fail(e, "cannot load a private key");
+	ok = EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == 32;
+	EVP_PKEY_free(k);
+	return ok ? 0 : vm_fail(e, "cannot derive a public key");
+}
+
+int hostkey_derive_public(struct host_key *k, struct vm_err *e)
+{
+	if (raw_public(EVP_PKEY_ED25519, k->ed_priv, k->pub.ed_pub, e) ||
+	    raw_public(EVP_PKEY_X25519, k->x_priv, k->pub.x_pub, e))
+		return -1;
+	hostkey_id(k->pub.ed_pub, k->pub.x_pub, k->pub.id);
+	return 0;
+}
+
+int hostkey_generate(struct host_key *k, const char *name, struct vm_err *e)
+{
+	memset(k, 0, sizeof(*k));
+	if (!host_name_valid(name))
+		return vm_fail(e, "host name '%s' is not valid (1-63 of A-Z a-z 0-9 . _ -)", name);
+	strcpy(k->pub.name, name);
+	if (RAND_priv_bytes(k->ed_priv, 32) != 1 || RAND_priv_bytes(k->x_priv, 32) != 1) {
+		hostkey_wipe(k);
+		return vm_fail(e, "no randomness for a host key");
+	}
+	if (hostkey_derive_public(k, e)) {
+		hostkey_wipe(k);
+		return -1;
+	}
+	return 0;
+}
+
+void hostkey_wipe(struct host_key *k)
+{
+	OPENSSL_cleanse(k, sizeof(*k));
+}
+
+int pubkey_format(const struct host_pub *p, char *buf, size_t len)
+{
+	char id[2 * VREC_KEYID_LEN + 1], ed[65], x[65];
+
+	hex_encode(p->id, VREC_KEYID_LEN, id);
+	hex_encode(p->ed_pub, 32, ed);
+	hex_encode(p->x_pub, 32, x);
+	return snprintf(buf, len, "%s\nname %s\nid %s\ned25519 %s\nx25519 %s\n",
+			PUB_MAGIC, p->name, id, ed, x);
+}
+
+/*
+ * Split "key value\n" lines. Each expected key must appear exactly once, in
+ * order; anything else is refused.
+ */
+static int next_line(const char **pos, const char *end, const char *key, char *val,
+		     size_t vlen, struct vm_err *e)
+{
+	const char *nl = memchr(*pos, '\n', (size_t)(end - *pos));
+	size_t klen = strlen(key), n;
+
+	if (!nl)
+		return vm_fail(e, "line '%s' missing or not terminated", key);
+	n = (size_t)(nl - *pos);
+	if (n <= klen + 1 || memcmp(*pos, key, klen) || (*pos)[klen] != ' ')
+		return vm_fail(e, "expected a '%s' line", key);
+	n -= klen + 1;
+	if (n >= vlen)
+		return vm_fail(e, "'%s' value too long", key);
+	memcpy(val, *pos + klen + 1, n);
+	val[n] = '\0';
+	if (memchr(val, '\0', n))
+		return vm_fail(e, "'%s' value has a NUL byte", key);
+	*pos = nl + 1;
+	return 0;
+}
+
+static int expect_magic(const char **pos, const char *end, const char *magic, struct vm_err *e)
+{
+	size_t n = strlen(magic);
+
+	if ((size_t)(end - *pos) < n + 1 || memcmp(*pos, magic, n) || (*pos)[n] != '\n')
+		return vm_fail(e, "not a '%s' file", magic);
+	*pos += n + 1;
+	return 0;
+}
+
+int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err *e)
+{
+	const char *pos = text, *end = text + len;
+	char val[80];
+	uint8_t id[VREC_KEYID_LEN];
+
+	memset(p, 0, sizeof(*p));
+	if (expect_magic(&pos, end, PUB_MAGIC, e) ||
+	    next_line(&pos, end, "name", val, sizeof(val), e))
+		return -1;
+	if (!host_name_valid(val))
+		return vm_fail(e, "host name '%.63s' is not valid", val);
+	strcpy(p->name, val);
+	if (next_line(&pos, end, "id", val, sizeof(val), e))
+		return -1;
+	if (hex_decode(val, id, sizeof(id)))
+		return vm_fail(e, "key id is not %d hex digits", 2 * VREC_KEYID_LEN);
+	if (next_line(&pos, end, "ed25519", val, sizeof(val), e))
+		return -1;
+	if (hex_decode(val, p->ed_pub, 32))
+		return vm_fail(e, "ed25519 key is not 64 hex digits");
+	if (next_line(&pos, end, "x25519", val, sizeof(val), e))
+		return -1;
+	if (hex_decode(val, p->x_pub, 32))
+		return vm_fail(e, "x25519 key is not 64 hex digits");
+	if (pos != end)
+		return vm_fail(e, "trailing data after the x25519 line");
+	hostkey_id(p->ed_pub, p->x_pub, p->id);
+	if (memcmp(id, p->id, sizeof(id)))
+		return vm_fail(e, "key id does not match the keys");
+	return 0;
+}
+
+/* Read a whole small file; *buf is NUL-terminated and must be wiped by the caller. */
+static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode_t *mode,
+		      struct vm_err *e)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return vm_fail(e, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return vm_fail(e, "%s: not a regular file", path);
+	}
+	if (st.st_size >= (off_t)cap) {
+		close(fd);
+		return vm_fail(e, "%s: too large for a key file", path);
+	}
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return vm_fail(e, "%s: %s", path, strerror(errno));
+	buf[n] = '\0';
+	*len = (size_t)n;
+	if (mode)
+		*mode = st.st_mode;
+	return 0;
+}
+
+int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e)
+{
+	char buf[KEYFILE_MAX];
+	size_t len;
+
+	if (read_small(path, buf, sizeof(buf), &len, NULL, e))
+		return -1;
+	if (pubkey_parse(buf, len, p, e))
+		return vm_wrap(e, "%s: ", path);
+	return 0;
+}
+
+static int check_dir(const char *dir, struct vm_err *e)
+{
+	struct stat st;
+
+	if (stat(dir, &st))
+		return vm_fail(e, "key directory %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return vm_fail(e, "key directory %s: not a directory", dir);
+	return 0;
+}
+
+/* Write a file durably and atomically: temporary, fsync, rename, fsync dir. */
+static int write_file(const char *dir, const char *name, const char *data, size_t len,
+		      mode_t mode, int exclusive, struct vm_err *e)
+{
+	char path[4096], tmp[4096];
+	int fd, dfd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	if (exclusive && access(path, F_OK) == 0)
+		return vm_fail(e, "%s already exists; not overwriting it", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return vm_fail(e, "%s: %s", tmp, strerror(errno));
+	if (fchmod(fd, mode)) {
+		vm_fail(e, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (io_write_full(fd, data, len, -1, tmp, e))
+		goto fail;
+	if (fsync(fd)) {
+		vm_fail(e, "%s: fsync: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		vm_fail(e, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
+{
+	char priv[512], pub[512], ed[65], x[65];
+	int n, r;
+
+	if (check_dir(dir, e))
+		return -1;
+	hex_encode(k->ed_priv, 32, ed);
+	hex_encode(k->x_priv, 32, x);
+	n = snprintf(priv, sizeof(priv), "%s\nname %s\ned25519 %s\nx25519 %s\n", PRIV_MAGIC,
+		     k->pub.name, ed, x);
+	OPENSSL_cleanse(ed, sizeof(ed));
+	OPENSSL_cleanse(x, sizeof(x));
+	r = write_file(dir, "host.key", priv, (size_t)n, 0600, 1, e);
+	OPENSSL_cleanse(priv, sizeof(priv));
+	if (r)
+		return -1;
+	n = pubkey_format(&k->pub, pub, sizeof(pub));
+	return write_file(dir, "host.pub", pub, (size_t)n, 0644, 0, e);
+}
+
+int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
+{
+	char path[4096], buf[KEYFILE_MAX], val[80];
+	const char *pos, *end;
+	size_t len;
+	mode_t mode;
+	int r = -1;
+
+	memset(k, 0, sizeof(*k));
+	if (check_dir(dir, e))
+		return -1;
+	snprintf(path, sizeof(path), "%s/host.key", dir);
+	if (read_small(path, buf, sizeof(buf), &len, &mode, e)) {
+		if (errno == ENOENT)
+			vm_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
+		return -1;
+	}
+	if (mode & 077) {
+		vm_fail(e, "%s: mode %03o lets others read the private key; refusing it (chmod 600)",
+			path, (unsigned)(mode & 0777));
+		goto out;
+	}
+	pos = buf;
+	end = buf + len;
+	if (expect_magic(&pos, end, PRIV_MAGIC, e) ||
+	    next_line(&pos, end, "name", val, sizeof(val), e))
+		goto bad;
+	if (!host_name_valid(val)) {
+		vm_fail(e, "host name '%.63s' is not valid", val);
+		goto bad;
+	}
+	strcpy(k->pub.name, val);
+	if (next_line(&pos, end, "ed25519", val, sizeof(val), e))
+		goto bad;
+	if (hex_decode(val, k->ed_priv, 32)) {
+		vm_fail(e, "ed25519 key is not 64 hex digits");
+		goto bad;
+	}
+	if (next_line(&pos, end, "x25519", val, sizeof(val), e))
+		goto bad;
+	if (hex_decode(val, k->x_priv, 32)) {
+		vm_fail(e, "x25519 key is not 64 hex digits");
+		goto bad;
+	}
+	if (pos != end) {
+		vm_fail(e, "trailing data after the x25519 line");
+		goto bad;
+	}
+	if (hostkey_derive_public(k, e))
+		goto bad;
+	r = 0;
+	goto out;
+bad:
+	vm_wrap(e, "%s: ", path);
+	hostkey_wipe(k);
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(val, sizeof(val));
+	return r;
+}
+
+int trust_add(const char *dir, const struct host_pub *p, struct vm_err *e)
+{
+	char peers[4096], name[HOST_NAME_MAX_LEN + 8], path[4200], text[512];
+	struct host_pub old;
+	struct vm_err ignore;
+	int n;
+
+	if (check_dir(dir, e))
+		return -1;
+	if (!host_name_valid(p->name))
+		return vm_fail(e, "peer name '%s' is not valid", p->name);
+	snprintf(peers, sizeof(peers), "%s/peers", dir);
+	if (mkdir(peers, 0755) && errno != EEXIST)
+		return vm_fail(e, "%s: %s", peers, strerror(errno));
+	snprintf(name, sizeof(name), "%s.pub", p->name);
+	snprintf(path, sizeof(path), "%s/%s", peers, name);
+	if (access(path, F_OK) == 0) {
+		if (pubkey_read_file(path, &old, &ignore) == 0 &&
+		    !memcmp(old.ed_pub, p->ed_pub, 32) && !memcmp(old.x_pub, p->x_pub, 32))
+			return 0;
+		return vm_fail(e, "peer '%s' is already trusted with a different key (%s); remove it first",
+			       p->name, path);
+	}
+	n = pubkey_format(p, text, sizeof(text));
+	return write_file(peers, name, text, (size_t)n, 0644, 1, e);
+}
+
+int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
+{
+	char peers[4096], path[4400];
+	struct dirent *d;
+	struct host_pub *grown;
+	size_t len;
+	DIR *dp;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(peers, sizeof(peers), "%s/peers", dir);
+	dp = opendir(peers);
+	if (!dp)
+		return errno == ENOENT ? 0 : vm_fail(e, "%s: %s", peers, strerror(errno));
+	while ((d = readdir(dp))) {
+		len = strlen(d->d_name);
+		if (d->d_name[0] == '.' || len < 5 || strcmp(d->d_name + len - 4, ".pub"))
+			continue;
+		grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer));
+		if (!grown) {
+			closedir(dp);
+			peers_free(s);
+			return vm_fail(e, "out of memory loading peers");
+		}
+		s->peer = grown;
+		snprintf(path, sizeof(path), "%s/%s", peers, d->d_name);
+		if (pubkey_read_file(path, &s->peer[s->n], e)) {
+			closedir(dp);
+			peers_free(s);
+			return -1;
+		}
+		if (strncmp(s->peer[s->n].name, d->d_name, len - 4) ||
+		    strlen(s->peer[s->n].name) != len - 4) {
+			vm_fail(e, "%s: file name does not match the peer name '%s'", path,
+				s->peer[s->n].name);
+			closedir(dp);
+			peers_free(s);
+			return -1;
+		}
+		s->n++;
+	}
+	closedir(dp);
+	return 0;
+}
+
+const struct host_pub *peers_find_name(const struct peer_set *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->peer[i].name, name))
+			return &s->peer[i];
+	return NULL;
+}
+
+const struct host_pub *peers_find_id(const struct peer_set *s, const uint8_t id[VREC_KEYID_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (!memcmp(s->peer[i].id, id, VREC_KEYID_LEN))
+			return &s->peer[i];
+	return NULL;
+}
+
+void peers_free(struct peer_set *s)
+{
+	free(s->peer);
+	s->peer = NULL;
+	s->n = 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * Host keys and trusted peers. A host has one Ed25519 key (signs records) and
+ * one X25519 key (receives them), a name, and a key id: the first 16 bytes of
+ * SHA-256 over both public keys. Peers are trusted explicitly, like SSH known
+ * hosts: `trust` copies a peer's public key file into DIR/peers/NAME.pub.
+ */
+#ifndef VTPM_MIG_HOSTKEY_H
+#define VTPM_MIG_HOSTKEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+#include "record.h"
+
+#define HOST_NAME_MAX_LEN 63
+#define DEFAULT_KEY_DIR "/var/lib/xen/vtpm-migration"
+
+struct host_pub {
+	char name[HOST_NAME_MAX_LEN + 1];
+	uint8_t id[VREC_KEYID_LEN];
+	uint8_t ed_pub[32];
+	uint8_t x_pub[32];
+};
+
+/* The private half lives only here; hostkey_wipe() clears it. */
+struct host_key {
+	struct host_pub pub;
+	uint8_t ed_priv[32];
+	uint8_t x_priv[32];
+};
+
+struct peer_set {
+	struct host_pub *peer;
+	size_t n;
+};
+
+/* A host or peer name: 1-63 of [A-Za-z0-9._-], not starting with '.', not "self". */
+int host_name_valid(const char *name);
+
+void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VREC_KEYID_LEN]);
+/* Fill the public half (keys and id) from the private keys. */
+int hostkey_derive_public(struct host_key *k, struct vm_err *e) VM_MUST;
+int hostkey_generate(struct host_key *k, const char *name, struct vm_err *e) VM_MUST;
+void hostkey_wipe(struct host_key *k);
+
+/* DIR/host.key (0600, never overwritten) and DIR/host.pub. */
+int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e) VM_MUST;
+int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e) VM_MUST;
+
+/* The public key file: text, parsed strictly. */
+int pubkey_format(const struct host_pub *p, char *buf, size_t len);
+int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err *e) VM_MUST;
+int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e) VM_MUST;
+
+/* Add a peer; same name and same key is a no-op, a different key is refused. */
+int trust_add(const char *dir, const struct host_pub *p, struct vm_err *e) VM_MUST;
+int peers_load(const char *dir, struct peer_set *s, struct vm_err *e) VM_MUST;
+const struct host_pub *peers_find_name(const struct peer_set *s, const char *name);
+const struct host_pub *peers_find_id(const struct peer_set *s, const uint8_t id[VREC_KEYID_LEN]);
+void peers_free(struct peer_set *s);
+
+#endif

@@ -1,0 +1,88 @@
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+
+int64_t io_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t io_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Wait until fd is ready for events, or the deadline passes. */
+static int wait_fd(int fd, short events, int64_t deadline, const char *what,
+		   struct vm_err *e)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int left, r;
+
+	if (deadline < 0)
+		return 0;
+	for (;;) {
+		left = (int)(deadline - io_now_ms());
+		if (left <= 0)
+			return vm_fail(e, "%s: timed out", what);
+		r = poll(&p, 1, left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return vm_fail(e, "%s: poll: %s", what, strerror(errno));
+	}
+}
+
+int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what,
+		 struct vm_err *e)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
+	uint8_t *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if (wait_fd(fd, POLLIN, deadline, what, e))
+			return -1;
+		n = read(fd, p, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return vm_fail(e, "%s: read: %s", what, strerror(errno));
+		if (n == 0)
+			return vm_fail(e, "%s: closed early (%zu bytes missing)", what, len);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int io_write_full(int fd, const void *buf, size_t len, int timeout_ms, const char *what,
+		  struct vm_err *e)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
+	const uint8_t *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if (wait_fd(fd, POLLOUT, deadline, what, e))
+			return -1;
+		n = write(fd, p, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return vm_fail(e, "%s: write: %s", what, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

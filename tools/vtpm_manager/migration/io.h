@@ -1,0 +1,41 @@
+/* Whole reads and writes on a file descriptor, with an optional deadline. */
+#ifndef VTPM_MIG_IO_H
+#define VTPM_MIG_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+
+/* timeout_ms < 0 waits forever (the migration stream); what names the peer
+ * in errors ("stream", "swtpm control socket"). Short read = error. */
+int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what,
+		 struct vm_err *e) VM_MUST;
+int io_write_full(int fd, const void *buf, size_t len, int timeout_ms, const char *what,
+		  struct vm_err *e) VM_MUST;
+
+/* Read and write big-endian integers from a byte buffer. */
+static inline uint32_t be32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void be32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
+}
+static inline uint16_t be16_get(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline void be16_put(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v; }
+static inline uint64_t be64_get(const uint8_t *p)
+{
+	return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
+}
+static inline void be64_put(uint8_t *p, uint64_t v)
+{
+	be32_put(p, v >> 32);
+	be32_put(p + 4, (uint32_t)v);
+}
+
+/* Monotonic clock in milliseconds and microseconds. */
+int64_t io_now_ms(void);
+int64_t io_now_us(void);
+
+#endif

@@ -1,0 +1,311 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "io.h"
+#include "ledger.h"
+#include "util.h"
+
+#define LEDGER_MAGIC "vtpm-migration-ledger v1\n"
+#define LEDGER_MAX_FILE (4u * 1024 * 1024)
+
+static void digest_hex(const char *text, size_t len, char out[65])
+{
+	uint8_t md[32];
+	unsigned int mdlen = sizeof(md);
+
+	EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
+	hex_encode(md, sizeof(md), out);
+}
+
+/*
+ * Format: the magic line, one "UUID SENT ACCEPTED" line per vTPM, then
+ * "sha256 HEX" over everything before it. The checksum catches a damaged
+ * file; atomic replacement rules out a torn one.
+ */
+char *ledger_format(const struct ledger_entry *ent, size_t n)
+{
+	size_t cap = sizeof(LEDGER_MAGIC) + n * 80 + 80, off;
+	char *s = malloc(cap), u[UUID_STR_LEN], sum[65];
+	size_t i;
+
+	if (!s)
+		return NULL;
+	off = (size_t)snprintf(s, cap, "%s", LEDGER_MAGIC);
+	for (i = 0; i < n; i++) {
+		uuid_format(ent[i].uuid, u);
+		off += (size_t)snprintf(s + off, cap - off, "%s %" PRIu64 " %" PRIu64 "\n", u,
+					ent[i].sent, ent[i].accepted);
+	}
+	digest_hex(s, off, sum);
+	snprintf(s + off, cap - off, "sha256 %s\n", sum);
+	return s;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+' || (s[0] == '0' && s[1]))
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return (errno || *end) ? -1 : 0;
+}
+
+int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
+		 struct vm_err *e)
+{
+	const char *pos = text, *end = text + len, *nl;
+	char line[128], sum[65], *sp1, *sp2;
+	struct ledger_entry *grown, *v = NULL;
+	size_t cnt = 0, ll, lineno = 1, i;
+
+	*ent = NULL;
+	*n = 0;
+	if (len < sizeof(LEDGER_MAGIC) - 1 || memcmp(text, LEDGER_MAGIC, sizeof(LEDGER_MAGIC) - 1))
+		return vm_fail(e, "ledger: not a ledger file (bad first line)");
+	pos += sizeof(LEDGER_MAGIC) - 1;
+	for (;;) {
+		lineno++;
+		nl = memchr(pos, '\n', (size_t)(end - pos));
+		if (!nl) {
+			free(v);
+			return vm_fail(e, "ledger: line %zu: truncated (no checksum line)", lineno);
+		}
+		ll = (size_t)(nl - pos);
+		if (ll >= sizeof(line)) {
+			free(v);
+			return vm_fail(e, "ledger: line %zu: too long", lineno);
+		}
+		memcpy(line, pos, ll);
+		line[ll] = '\0';
+		if (!strncmp(line, "sha256 ", 7))
+			break;
+		sp1 = strchr(line, ' ');
+		sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+		grown = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!grown) {
+			free(v);
+			return vm_fail(e, "ledger: out of memory");
+		}
+		v = grown;
+		if (!sp2 || memchr(line, '\0', ll) ||
+		    (*sp1 = '\0', *sp2 = '\0', uuid_parse(line, v[cnt].uuid)) ||
+		    parse_u64(sp1 + 1, &v[cnt].sent) || parse_u64(sp2 + 1, &v[cnt].accepted)) {
+			free(v);
+			return vm_fail(e, "ledger: line %zu: malformed", lineno);
+		}
+		for (i = 0; i < cnt; i++)
+			if (!memcmp(v[i].uuid, v[cnt].uuid, 16)) {
+				free(v);
+				return vm_fail(e, "ledger: line %zu: vTPM listed twice", lineno);
+			}
+		cnt++;
+		pos = nl + 1;
+	}
+	digest_hex(text, (size_t)(pos - text), sum);
+	if (strcmp(line + 7, sum) || nl + 1 != end) {
+		free(v);
+		return vm_fail(e, "ledger: checksum mismatch or trailing data: the file is damaged");
+	}
+	*ent = v;
+	*n = cnt;
+	return 0;
+}
+
+static int ledger_load(struct ledger *l, struct vm_err *e)
+{
+	char path[4200], *buf;
+	struct stat st;
+	ssize_t got;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/ledger", l->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return vm_fail(e, "%s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > LEDGER_MAX_FILE) {
+		close(fd);
+		return vm_fail(e, "%s: not a regular file of sane size", path);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return vm_fail(e, "%s: out of memory", path);
+	}
+	got = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (got != st.st_size) {
+		free(buf);
+		return vm_fail(e, "%s: short read", path);
+	}
+	r = ledger_parse(buf, (size_t)got, &l->ent, &l->n, e);
+	free(buf);
+	return r ? vm_wrap(e, "%s: ", path) : 0;
+}
+
+int ledger_open(struct ledger *l, const char *dir, struct vm_err *e)
+{
+	char path[4200];
+
+	memset(l, 0, sizeof(*l));
+	l->lockfd = -1;
+	if (strlen(dir) >= sizeof(l->dir))
+		return vm_fail(e, "ledger directory name too long");
+	strcpy(l->dir, dir);
+	snprintf(path, sizeof(path), "%s/ledger.lock", dir);
+	l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (l->lockfd < 0)
+		return vm_fail(e, "%s: %s", path, strerror(errno));
+	if (flock(l->lockfd, LOCK_EX)) {
+		vm_fail(e, "%s: lock: %s", path, strerror(errno));
+		ledger_close(l);
+		return -1;
+	}
+	if (ledger_load(l, e)) {
+		ledger_close(l);
+		return -1;
+	}
+	return 0;
+}
+
+void ledger_close(struct ledger *l)
+{
+	free(l->ent);
+	l->ent = NULL;
+	l->n = 0;
+	if (l->lockfd >= 0)
+		close(l->lockfd); /* releases the flock */
+	l->lockfd = -1;
+}
+
+const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid[16])
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!memcmp(l->ent[i].uuid, uuid, 16))
+			return &l->ent[i];
+	return NULL;
+}
+
+/* Write ent[] as the new ledger: temporary file, fsync, rename, fsync dir. */
+static int ledger_store(const struct ledger *l, const struct ledger_entry *ent, size_t n,
+			struct vm_err *e)
+{
+	char path[4200], tmp[4200], *text;
+	int fd, dfd, r = -1;
+
+	text = ledger_format(ent, n);
+	if (!text)
+		return vm_fail(e, "ledger: out of memory");
+	snprintf(path, sizeof(path), "%s/ledger", l->dir);
+	snprintf(tmp, sizeof(tmp), "%s/.ledger.tmp", l->dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		vm_fail(e, "ledger: cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (io_write_full(fd, text, strlen(text), -1, "ledger", e)) {
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (fsync(fd) || close(fd)) {
+		vm_fail(e, "ledger: cannot sync %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, path)) {
+		vm_fail(e, "ledger: cannot replace %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	dfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd)) {
+		vm_fail(e, "ledger: cannot sync directory %s: %s", l->dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		goto out;
+	}
+	close(dfd);
+	r = 0;
+out:
+	free(text);
+	return r;
+}
+
+/* Store a copy of the ledger with one entry changed; memory follows disk. */
+static int ledger_update(struct ledger *l, const struct ledger_entry *ne, struct vm_err *e)
+{
+	struct ledger_entry *v;
+	size_t i, n = l->n;
+
+	v = malloc((n + 1) * sizeof(*v));
+	if (!v)
+		return vm_fail(e, "ledger: out of memory");
+	if (n)
+		memcpy(v, l->ent, n * sizeof(*v));
+	for (i = 0; i < n && memcmp(v[i].uuid, ne->uuid, 16); i++)
+		;
+	v[i] = *ne;
+	if (i == n)
+		n++;
+	if (ledger_store(l, v, n, e)) {
+		free(v);
+		return -1;
+	}
+	free(l->ent);
+	l->ent = v;
+	l->n = n;
+	return 0;
+}
+
+int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, struct vm_err *e)
+{
+	const struct ledger_entry *old = ledger_get(l, uuid);
+	struct ledger_entry ne = { .sent = 0, .accepted = 0 };
+
+	memcpy(ne.uuid, uuid, 16);
+	if (old)
+		ne = *old;
+	ne.sent = (ne.sent > ne.accepted ? ne.sent : ne.accepted) + 1;
+	if (ne.sent == 0)
+		return vm_fail(e, "ledger: generation counter exhausted");
+	if (ledger_update(l, &ne, e))
+		return -1;
+	*gen = ne.sent;
+	return 0;
+}
+
+int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
+		  struct vm_err *e)
+{
+	const struct ledger_entry *old = ledger_get(l, uuid);
+	struct ledger_entry ne = { .sent = 0, .accepted = 0 };
+	char u[UUID_STR_LEN];
+
+	memcpy(ne.uuid, uuid, 16);
+	if (old)
+		ne = *old;
+	if (gen <= ne.accepted && !allow_rollback) {
+		uuid_format(uuid, u);
+		return vm_fail(e, "record generation %" PRIu64 " for vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
+			       gen, u, ne.accepted);
+	}
+	if (gen > ne.accepted)
+		ne.accepted = gen;
+	return ledger_update(l, &ne, e);
+}

@@ -1,0 +1,46 @@
+/*
+ * The replay ledger: per vTPM UUID, the last generation this host sent and
+ * the last it accepted. Kept in DIR/ledger, replaced atomically and fsync'd;
+ * DIR/ledger.lock (flock) serialises its users. A ledger that does not parse
+ * or whose checksum is wrong is refused, never reset.
+ */
+#ifndef VTPM_MIG_LEDGER_H
+#define VTPM_MIG_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+
+struct ledger_entry {
+	uint8_t uuid[16];
+	uint64_t sent;
+	uint64_t accepted;
+};
+
+struct ledger {
+	char dir[4096];
+	int lockfd;
+	struct ledger_entry *ent;
+	size_t n;
+};
+
+/* Lock and load (a missing ledger is an empty one). */
+int ledger_open(struct ledger *l, const char *dir, struct vm_err *e) VM_MUST;
+void ledger_close(struct ledger *l);
+
+/* Pure: parse and format the file's text. */
+int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
+		 struct vm_err *e) VM_MUST;
+char *ledger_format(const struct ledger_entry *ent, size_t n);
+
+const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid[16]);
+
+/* Take the next generation to send (above sent and accepted) and store it durably. */
+int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen,
+		     struct vm_err *e) VM_MUST;
+/* Accept gen only above the last accepted (unless allow_rollback) and store it
+ * durably before returning. */
+int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
+		  struct vm_err *e) VM_MUST;
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * The migration routines xend runs on its stream (DESIGN §4). Each returns 0
+ * or -1 with the reason in *e; none exits or prints.
+ */
+#ifndef VTPM_MIG_MIGRATE_H
+#define VTPM_MIG_MIGRATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "err.h"
+#include "instance.h"
+
+struct mig_report {
+	uint64_t generation;
+	size_t record_len;    /* bytes written or read on the stream */
+	size_t blob_len;      /* plaintext state bytes */
+	int64_t usec_total;   /* inside the routine */
+};
+
+/* Resolve a Xen-mode instance (inst->domid >= 0) through xenstore. */
+int mig_resolve(struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
+
+/* Pull the running source TPM's state, seal it to peer `to` ("self" for this
+ * host) and write one record to fd. The source TPM keeps running. */
+int mig_send(const char *dir, const char *to, struct vtpm_instance *inst, int fd,
+	     struct mig_report *rep, struct vm_err *e) VM_MUST;
+
+/* Read one record from fd, check it, record its generation, push it into the
+ * waiting TPM and start it. On failure the TPM is not started. */
+int mig_recv(const char *dir, struct vtpm_instance *inst, int fd, int allow_rollback,
+	     struct mig_report *rep, struct vm_err *e) VM_MUST;
+
+/* After a failed migration: the source TPM must still run with its state. */
+int mig_recover(struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
+
+/* After a successful migration: shut the source TPM down, delete its state. */
+int mig_finish(struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
+
+/* Read one record from fd and print its clear header to out. */
+int mig_inspect(int fd, FILE *out, struct vm_err *e) VM_MUST;
+
+/* Read a whole record from fd (header checked before the body is allocated). */
+int mig_read_record(int fd, uint8_t **rec, size_t *len, struct vm_err *e) VM_MUST;
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * The vTPM record: layout and the checks that need no key. Pure code, no
+ * I/O; docs/specs/vtpm-migration-record.pandoc is the normative text.
+ *
+ *   clear header (VREC_HDR_LEN bytes, authenticated)
+ *   ciphertext   (ct_len bytes: AES-256-GCM of the blobs, tag last)
+ *   signature    (VREC_SIG_LEN bytes: Ed25519 over header and ciphertext)
+ */
+#ifndef VTPM_MIG_RECORD_H
+#define VTPM_MIG_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+
+#define VREC_MARKER       "XenvTPMr"
+#define VREC_MARKER_LEN   8
+#define VREC_VERSION      1
+#define VREC_PREFIX_LEN   16   /* marker, version, header length */
+#define VREC_HDR_LEN      192
+#define VREC_TAG_LEN      16
+#define VREC_SIG_LEN      64
+#define VREC_KEYID_LEN    16
+#define VREC_NONCE_LEN    12
+#define VREC_NBLOBS       3
+#define VREC_MAX_LEN      (1024u * 1024u) /* a whole record */
+
+#define VREC_SUITE_X25519_HKDF_SHA256_AES256GCM_ED25519 1
+
+#define VREC_FLAG_TO_SELF   0x01 /* sealed to the sending host itself */
+#define VREC_FLAGS_KNOWN    VREC_FLAG_TO_SELF
+
+#define VREC_TPM_12 1
+#define VREC_TPM_20 2
+
+#define VREC_BLOB_FLAGS_KNOWN 0x3 /* swtpm's DECRYPTED | ENCRYPTED */
+
+struct vrec_blob_desc {
+	uint32_t type;   /* slot i holds type i+1: permanent, volatile, savestate */
+	uint32_t flags;  /* swtpm's state flags */
+	uint32_t len;    /* plaintext length; 0 = absent */
+};
+
+struct vrec_header {
+	uint32_t version;
+	uint16_t suite;
+	uint8_t tpm_version;
+	uint8_t flags;
+	uint8_t sender_id[VREC_KEYID_LEN];
+	uint8_t recipient_id[VREC_KEYID_LEN];
+	uint8_t domain_uuid[16];
+	uint8_t vtpm_uuid[16];
+	uint64_t generation;
+	uint64_t time;
+	uint8_t eph_pub[32];
+	uint8_t nonce[VREC_NONCE_LEN];
+	struct vrec_blob_desc blob[VREC_NBLOBS];
+	uint32_t ct_len;
+};
+
+/* Serialise h into exactly VREC_HDR_LEN bytes. */
+void vrec_header_encode(const struct vrec_header *h, uint8_t out[VREC_HDR_LEN]);
+
+/* Check the first VREC_PREFIX_LEN bytes: marker, version, header length. */
+int vrec_prefix_check(const uint8_t *p, size_t len, struct vm_err *e) VM_MUST;
+
+/* Decode and check a whole clear header: every field known, every length
+ * consistent and under the limits. Nothing is allocated. */
+int vrec_header_decode(const uint8_t *p, size_t len, struct vrec_header *h,
+		       struct vm_err *e) VM_MUST;
+
+/* Bytes that follow the header: ciphertext and signature. */
+size_t vrec_body_len(const struct vrec_header *h);
+/* Total plaintext length of the blobs. */
+size_t vrec_plain_len(const struct vrec_header *h);
+
+/* Split a whole in-memory record; checks the total length is exact. */
+int vrec_split(const uint8_t *rec, size_t len, struct vrec_header *h,
+	       const uint8_t **ct, const uint8_t **sig, struct vm_err *e) VM_MUST;
+
+/* The binding checks the caller supplies the truth for. */
+int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16],
+		       const uint8_t vtpm_uuid[16], uint8_t tpm_version,
+		       struct vm_err *e) VM_MUST;
+
+const char *vrec_blob_name(uint32_t type);
+
+#endif

@@ -1,0 +1,352 @@
+/*
+ * swtpm control channel client. The wire format is the "non-CUSE" one of
+ * <swtpm/tpm_ioctl.h>: a 4-byte big-endian command code, the request fields,
+ * and a reply that starts with a 4-byte result. Only the result is trusted to
+ * be there: a refused request may answer nothing else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <swtpm/tpm_ioctl.h>
+
+#include "io.h"
+#include "swtpm_ctrl.h"
+
+#define TPM_RETRY      0x800 /* GET_STATEBLOB: no such blob */
+#define TPM_BAD_STATE  0x0a  /* TPM running (SET) or not running (GET) */
+
+static const char *blob_name(uint32_t type)
+{
+	switch (type) {
+	case SWTPM_BLOB_PERMANENT: return "permanent";
+	case SWTPM_BLOB_VOLATILE:  return "volatile";
+	case SWTPM_BLOB_SAVESTATE: return "savestate";
+	}
+	return "unknown";
+}
+
+const char *tpm_version_name(enum tpm_version v)
+{
+	switch (v) {
+	case TPM_VERSION_12: return "1.2";
+	case TPM_VERSION_20: return "2.0";
+	default:             return "unknown";
+	}
+}
+
+int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e)
+{
+	if (!path || !*path)
+		return vm_fail(e, "swtpm control socket path is empty");
+	if (strlen(path) >= sizeof(c->path))
+		return vm_fail(e, "swtpm control socket path too long: %s", path);
+	memset(c, 0, sizeof(*c));
+	strcpy(c->path, path);
+	c->timeout_ms = SWTPM_CTRL_TIMEOUT_MS;
+	return 0;
+}
+
+static int ctrl_connect(const struct swtpm_ctrl *c, struct vm_err *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vm_fail(e, "swtpm %s: socket: %s", c->path, strerror(errno));
+	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		vm_fail(e, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Header and data in one sendmsg; whatever the socket did not take goes after. */
+static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *data, size_t dlen,
+			 int timeout_ms, struct vm_err *e)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)hdr, .iov_len = hlen },
+		{ .iov_base = (void *)data, .iov_len = dlen },
+	};
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = dlen ? 2 : 1 };
+	ssize_t n;
+
+	do
+		n = sendmsg(fd, &m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return vm_fail(e, "swtpm control socket: write: %s", strerror(errno));
+	if ((size_t)n < hlen)
+		return io_write_full(fd, hdr + n, hlen - (size_t)n, timeout_ms,
+				     "swtpm control socket", e) ||
+		       (dlen && io_write_full(fd, data, dlen, timeout_ms, "swtpm control socket", e));
+	n -= (ssize_t)hlen;
+	if ((size_t)n < dlen)
+		return io_write_full(fd, (const uint8_t *)data + n, dlen - (size_t)n, timeout_ms,
+				     "swtpm control socket", e);
+	return 0;
+}
+
+/*
+ * Send one request (code + body) and read the 4-byte result. The connection
+ * stays open for the caller to read the rest of the reply; *fdp receives it.
+ */
+static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
+		     const void *body, size_t len, const void *data, size_t dlen,
+		     uint32_t *result, int *fdp, struct vm_err *e)
+{
+	uint8_t msg[64], res[4];
+	int fd;
+
+	/* swtpm takes a request from a single read: code and fields must
+	 * arrive in one message, so they are written together. */
+	if (len > sizeof(msg) - 4)
+		return vm_fail(e, "swtpm request too long");
+	be32_put(msg, cmd);
+	if (len)
+		memcpy(msg + 4, body, len);
+	fd = ctrl_connect(c, e);
+	if (fd < 0)
+		return -1;
+	if (write_request(fd, msg, 4 + len, data, dlen, c->timeout_ms, e) ||
+	    io_read_full(fd, res, 4, c->timeout_ms, "swtpm control socket", e)) {
+		close(fd);
+		return vm_wrap(e, "swtpm %s: command 0x%02x: ", c->path, cmd);
+	}
+	*result = be32_get(res);
+	if (fdp)
+		*fdp = fd;
+	else
+		close(fd);
+	return 0;
+}
+
+/* A command whose reply is only the result. */
+static int ctrl_simple(const struct swtpm_ctrl *c, uint32_t cmd, const void *body,
+		       size_t len, const char *name, struct vm_err *e)
+{
+	uint32_t r;
+
+	if (ctrl_call(c, cmd, body, len, NULL, 0, &r, NULL, e))
+		return -1;
+	if (r)
+		return vm_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, name, r);
+	return 0;
+}
+
+int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm_err *e)
+{
+	uint8_t req[16] = { 0 }, head[8];
+	char buf[512];
+	uint32_t r, len;
+	int fd;
+
+	be64_put(req, SWTPM_INFO_TPMSPECIFICATION);
+	if (ctrl_call(c, CMD_GET_INFO, req, sizeof(req), NULL, 0, &r, &fd, e))
+		return -1;
+	if (r) {
+		close(fd);
+		return vm_fail(e, "swtpm %s: GET_INFO refused (TPM result 0x%x)", c->path, r);
+	}
+	if (io_read_full(fd, head, 8, c->timeout_ms, "swtpm control socket", e)) {
+		close(fd);
+		return vm_wrap(e, "swtpm %s: GET_INFO: ", c->path);
+	}
+	len = be32_get(head + 4);
+	if (len >= sizeof(buf)) {
+		close(fd);
+		return vm_fail(e, "swtpm %s: GET_INFO reply of %u bytes is too long", c->path, len);
+	}
+	if (io_read_full(fd, buf, len, c->timeout_ms, "swtpm control socket", e)) {
+		close(fd);
+		return vm_wrap(e, "swtpm %s: GET_INFO: ", c->path);
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (strstr(buf, "\"family\":\"2.0\""))
+		*v = TPM_VERSION_20;
+	else if (strstr(buf, "\"family\":\"1.2\""))
+		*v = TPM_VERSION_12;
+	else
+		return vm_fail(e, "swtpm %s: GET_INFO names no TPM family I know", c->path);
+	return 0;
+}
+
+int swtpm_is_running(const struct swtpm_ctrl *c, struct vm_err *e)
+{
+	uint32_t r;
+
+	/* GET_TPMESTABLISHED succeeds only once the TPM is initialised. */
+	if (ctrl_call(c, CMD_GET_TPMESTABLISHED, NULL, 0, NULL, 0, &r, NULL, e))
+		return -1;
+	if (r == 0)
+		return 1;
+	if (r == TPM_BAD_STATE)
+		return 0;
+	return vm_fail(e, "swtpm %s: GET_TPMESTABLISHED answered 0x%x", c->path, r);
+}
+
+int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob *b,
+		   struct vm_err *e)
+{
+	uint8_t req[12], head[12];
+	uint32_t r, tot, len;
+	int fd;
+
+	memset(b, 0, sizeof(*b));
+	b->type = type;
+	be32_put(req, PTM_STATE_FLAG_DECRYPTED);
+	be32_put(req + 4, type);
+	be32_put(req + 8, 0);
+	if (ctrl_call(c, CMD_GET_STATEBLOB, req, sizeof(req), NULL, 0, &r, &fd, e))
+		return -1;
+	if (r == TPM_RETRY) {
+		close(fd);
+		return 0;
+	}
+	if (r) {
+		close(fd);
+		if (r == TPM_BAD_STATE)
+			return vm_fail(e, "swtpm %s: cannot pull %s state: TPM is not running",
+				       c->path, blob_name(type));
+		return vm_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)",
+			       c->path, blob_name(type), r);
+	}
+	if (io_read_full(fd, head, sizeof(head), c->timeout_ms, "swtpm control socket", e)) {
+		close(fd);
+		return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, blob_name(type));
+	}
+	b->flags = be32_get(head);
+	tot = be32_get(head + 4);
+	len = be32_get(head + 8);
+	if (len > SWTPM_BLOB_MAX || tot != len) {
+		close(fd);
+		return vm_fail(e, "swtpm %s: %s state of %u bytes (total %u) is over the %u-byte limit or chunked",
+			       c->path, blob_name(type), len, tot, SWTPM_BLOB_MAX);
+	}
+	if (len) {
+		b->data = malloc(len);
+		if (!b->data) {
+			close(fd);
+			return vm_fail(e, "out of memory for %u-byte %s state", len, blob_name(type));
+		}
+		b->len = len;
+		if (io_read_full(fd, b->data, len, c->timeout_ms, "swtpm control socket", e)) {
+			close(fd);
+			swtpm_blob_clear(b);
+			return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, blob_name(type));
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struct vm_err *e)
+{
+	uint8_t req[12];
+	uint32_t r;
+
+	if (b->len > SWTPM_BLOB_MAX)
+		return vm_fail(e, "%s state of %u bytes is over the limit", blob_name(b->type), b->len);
+	be32_put(req, b->flags & PTM_STATE_FLAG_ENCRYPTED);
+	be32_put(req + 4, b->type);
+	be32_put(req + 8, b->len);
+	if (ctrl_call(c, CMD_SET_STATEBLOB, req, sizeof(req), b->data, b->len, &r, NULL, e))
+		return -1;
+	if (r == TPM_BAD_STATE)
+		return vm_fail(e, "swtpm %s: pushing %s state refused: TPM is already running",
+			       c->path, blob_name(b->type));
+	if (r)
+		return vm_fail(e, "swtpm %s: pushing %s state refused (TPM result 0x%x)",
+			       c->path, blob_name(b->type), r);
+	return 0;
+}
+
+int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e)
+{
+	uint8_t req[4];
+
+	be32_put(req, init_flags);
+	return ctrl_simple(c, CMD_INIT, req, sizeof(req), "INIT", e);
+}
+
+int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e)
+{
+	return ctrl_simple(c, CMD_STOP, NULL, 0, "STOP", e);
+}
+
+int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e)
+{
+	return ctrl_simple(c, CMD_SHUTDOWN, NULL, 0, "SHUTDOWN", e);
+}
+
+int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct vm_err *e)
+{
+	static const uint32_t types[3] = {
+		SWTPM_BLOB_PERMANENT, SWTPM_BLOB_VOLATILE, SWTPM_BLOB_SAVESTATE
+	};
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	if (swtpm_get_version(c, &s->version, e))
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (swtpm_get_blob(c, types[i], &s->blob[i], e)) {
+			swtpm_state_clear(s);
+			return -1;
+		}
+	}
+	if (!s->blob[0].len) {
+		swtpm_state_clear(s);
+		return vm_fail(e, "swtpm %s: the TPM has no permanent state", c->path);
+	}
+	return 0;
+}
+
+int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+		     struct vm_err *e)
+{
+	enum tpm_version v;
+	int i;
+
+	if (swtpm_get_version(c, &v, e))
+		return -1;
+	if (v != s->version)
+		return vm_fail(e, "swtpm %s: destination is a TPM %s, the state is for a TPM %s",
+			       c->path, tpm_version_name(v), tpm_version_name(s->version));
+	if (!s->blob[0].len)
+		return vm_fail(e, "no permanent state to push");
+	for (i = 0; i < 3; i++) {
+		if (s->blob[i].len && swtpm_set_blob(c, &s->blob[i], e))
+			return -1; /* never INIT after a refused push */
+	}
+	return swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e);
+}
+
+void swtpm_blob_clear(struct swtpm_blob *b)
+{
+	if (b->data) {
+		OPENSSL_cleanse(b->data, b->len);
+		free(b->data);
+	}
+	b->data = NULL;
+	b->len = 0;
+}
+
+void swtpm_state_clear(struct swtpm_state *s)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		swtpm_blob_clear(&s->blob[i]);
+}

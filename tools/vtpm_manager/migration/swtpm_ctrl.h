@@ -1,0 +1,79 @@
+/*
+ * swtpm's control channel over its Unix socket: pull and push the state
+ * blobs, INIT/STOP/SHUTDOWN, and learn the TPM version and whether it runs.
+ * Every call opens its own connection (swtpm serves one at a time) and gives
+ * up after the timeout instead of hanging on a dead or stuck swtpm.
+ */
+#ifndef VTPM_MIG_SWTPM_CTRL_H
+#define VTPM_MIG_SWTPM_CTRL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "err.h"
+
+#define SWTPM_BLOB_MAX (1024u * 1024u) /* refused before allocation */
+#define SWTPM_CTRL_TIMEOUT_MS 5000
+
+enum swtpm_blob_type {
+	SWTPM_BLOB_PERMANENT = 1,
+	SWTPM_BLOB_VOLATILE = 2,
+	SWTPM_BLOB_SAVESTATE = 3,
+};
+
+enum tpm_version {
+	TPM_VERSION_UNKNOWN = 0,
+	TPM_VERSION_12 = 1,
+	TPM_VERSION_20 = 2,
+};
+
+struct swtpm_blob {
+	uint32_t type;   /* enum swtpm_blob_type */
+	uint32_t flags;  /* as swtpm returned them; pushed back unchanged */
+	uint8_t *data;   /* NULL and len 0: the TPM has no such blob */
+	uint32_t len;
+};
+
+struct swtpm_ctrl {
+	char path[108];
+	int timeout_ms;
+};
+
+int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e) VM_MUST;
+
+/* Version from GET_INFO (works whether or not the TPM runs). */
+int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm_err *e) VM_MUST;
+/* 1 if the TPM has been initialised and runs, 0 if not, -1 on error. */
+int swtpm_is_running(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+
+/* Pull one blob from a running TPM. A missing blob (0x800) gives len 0. */
+int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob *b,
+		   struct vm_err *e) VM_MUST;
+/* Push one blob into a TPM that is not running. */
+int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b,
+		   struct vm_err *e) VM_MUST;
+
+int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e) VM_MUST;
+int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+/* Ends the swtpm process; success once swtpm acknowledged. */
+int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+
+/* The three blobs of one vTPM, in push order. */
+struct swtpm_state {
+	enum tpm_version version;
+	struct swtpm_blob blob[3]; /* permanent, volatile, savestate */
+};
+
+/* Pull all blobs from a running TPM. */
+int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct vm_err *e) VM_MUST;
+/* Push all present blobs into a TPM that is not running, then INIT. Never
+ * sends INIT after a refused push; on failure the TPM is left not running. */
+int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+		     struct vm_err *e) VM_MUST;
+
+/* Wipe and free the blobs. */
+void swtpm_blob_clear(struct swtpm_blob *b);
+void swtpm_state_clear(struct swtpm_state *s);
+
+const char *tpm_version_name(enum tpm_version v);
+
+#endif
