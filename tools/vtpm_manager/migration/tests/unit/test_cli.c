@@ -1,0 +1,191 @@
+/* The command's contract (DESIGN §6): exit codes and one-line errors. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+static char *dir;
+static char err[4096], out[4096];
+
+static void dir_setup(void) { dir = make_tmpdir(); }
+static void dir_teardown(void) { rm_tree(dir); free(dir); }
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, cap - 1) : 0;
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Run vtpm_migrate with the given arguments (NULL-terminated); stdin from
+ * in (or /dev/null); returns the exit status, stdout in out, stderr in err. */
+static int run(const char *in, ...)
+{
+	const char *bin = getenv("VTPM_TEST_BIN");
+	char exe[512], o[512], e[512];
+	const char *argv[32];
+	va_list ap;
+	int n = 1, st;
+	pid_t pid;
+
+	snprintf(exe, sizeof(exe), "%s/vtpm_migrate", bin ? bin : "build");
+	snprintf(o, sizeof(o), "%s/out", dir);
+	snprintf(e, sizeof(e), "%s/err", dir);
+	argv[0] = exe;
+	va_start(ap, in);
+	while ((argv[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	pid = fork();
+	if (pid == 0) {
+		int i = open(in ? in : "/dev/null", O_RDONLY);
+		int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(i, 0);
+		dup2(fo, 1);
+		dup2(fe, 2);
+		execv(exe, (char **)argv);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	slurp(o, out, sizeof(out));
+	slurp(e, err, sizeof(err));
+	ck_assert_msg(WIFEXITED(st), "vtpm_migrate died");
+	return WEXITSTATUS(st);
+}
+
+static void one_line_error(const char *words)
+{
+	char *nl = strchr(err, '\n');
+
+	ck_assert_msg(nl && nl[1] == '\0', "stderr is not exactly one line: '%s'", err);
+	ck_assert_msg(strstr(err, words), "stderr '%s' does not say '%s'", err, words);
+}
+
+START_TEST(usage_errors_exit_2)
+{
+	ck_assert_int_eq(run(NULL, NULL), 2);
+	ck_assert_int_eq(run(NULL, "frobnicate", NULL), 2);
+	ck_assert_int_eq(run(NULL, "keygen", "--bogus", NULL), 2);
+	ck_assert_int_eq(run(NULL, "keygen", "--to", "x", NULL), 2);
+	ck_assert_int_eq(run(NULL, "send", "--ctrl", "/x", "--uuid",
+			     "11111111-2222-3333-4444-555555555555", NULL), 2);
+	ck_assert_int_eq(run(NULL, "recv", "--domid", "3", "--ctrl", "/x", NULL), 2);
+	ck_assert_int_eq(run(NULL, "recv", "--ctrl", "/x", NULL), 2);
+	ck_assert_int_eq(run(NULL, "recv", "--ctrl", "/x", "--uuid", "not-a-uuid", NULL), 2);
+	ck_assert_int_eq(run(NULL, "send", "--to", "b", "--domid", "x", NULL), 2);
+	ck_assert_int_eq(run(NULL, "inspect", "--fd", "-1", NULL), 2);
+	ck_assert_int_eq(run(NULL, "trust", NULL), 2);
+	ck_assert_int_eq(run(NULL, "finish", "--domid", "1", "extra", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "usage:"));
+}
+END_TEST
+
+START_TEST(keygen_pubkey_trust_round_trip)
+{
+	char a[256], b[256], pub[512];
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 1);
+	one_line_error("already exists");
+	ck_assert_int_eq(run(NULL, "keygen", "-d", b, "-n", "hostb", NULL), 0);
+	ck_assert_int_eq(run(NULL, "pubkey", "-d", a, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "name hosta\n"));
+	ck_assert_ptr_null(strstr(out, "private"));
+	snprintf(pub, sizeof(pub), "%s/host.pub", a);
+	ck_assert_int_eq(run(NULL, "trust", "-d", b, pub, NULL), 0);
+	ck_assert_int_eq(run(NULL, "trust", pub, "-d", b, "alias-a", NULL), 0);
+	snprintf(pub, sizeof(pub), "%s/peers/alias-a.pub", b);
+	ck_assert_int_eq(access(pub, F_OK), 0);
+	ck_assert_int_eq(run(NULL, "trust", "-d", b, "/nonexistent.pub", NULL), 1);
+	one_line_error("/nonexistent.pub");
+	ck_assert_int_eq(run(NULL, "pubkey", "-d", "/nonexistent-dir", NULL), 1);
+	one_line_error("nonexistent-dir");
+}
+END_TEST
+
+START_TEST(send_to_untrusted_peer_writes_nothing)
+{
+	char a[256], ledger[512];
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(ledger, sizeof(ledger), "%s/ledger", a);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	ck_assert_int_eq(run(NULL, "send", "-d", a, "--to", "stranger", "--ctrl", "/nonexistent.ctrl",
+			     "--uuid", "11111111-2222-3333-4444-555555555555", NULL), 1);
+	one_line_error("'stranger' is not a trusted peer");
+	ck_assert_str_eq(out, "");
+	ck_assert_int_ne(access(ledger, F_OK), 0);
+}
+END_TEST
+
+START_TEST(failures_exit_1_with_one_line)
+{
+	char a[256], junk[512];
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	ck_assert_int_eq(run(NULL, "send", "-d", a, "--to", "self", "--ctrl", "/nonexistent.ctrl",
+			     "--uuid", "11111111-2222-3333-4444-555555555555", NULL), 1);
+	one_line_error("cannot connect");
+	ck_assert_int_eq(run(NULL, "recover", "--ctrl", "/nonexistent.ctrl", "--uuid",
+			     "11111111-2222-3333-4444-555555555555", NULL), 1);
+	one_line_error("recover:");
+	snprintf(junk, sizeof(junk), "%s/junk", dir);
+	fd = open(junk, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(write(fd, "this is not a record at all", 27), 27);
+	close(fd);
+	ck_assert_int_eq(run(junk, "inspect", NULL), 1);
+	one_line_error("not a vTPM record");
+	ck_assert_int_eq(run(junk, "recv", "-d", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
+			     "11111111-2222-3333-4444-555555555555", NULL), 1);
+	one_line_error("not a vTPM record");
+	ck_assert_int_eq(run(NULL, "recv", "-d", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
+			     "11111111-2222-3333-4444-555555555555", NULL), 1);
+	one_line_error("closed early");
+}
+END_TEST
+
+START_TEST(xen_mode_without_xenstored_says_so)
+{
+	char a[256], sock[512];
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(sock, sizeof(sock), "%s/no-xenstored", dir);
+	setenv("XENSTORED_PATH", sock, 1);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	ck_assert_int_eq(run(NULL, "send", "-d", a, "--to", "self", "--domid", "3", NULL), 1);
+	one_line_error("xenstore");
+	ck_assert_int_eq(run(NULL, "finish", "--domid", "3", NULL), 1);
+	one_line_error("xenstore");
+	unsetenv("XENSTORED_PATH");
+}
+END_TEST
+
+Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *t = tcase_create("cli");
+
+	tcase_add_checked_fixture(t, dir_setup, dir_teardown);
+	tcase_set_timeout(t, 30);
+	tcase_add_test(t, usage_errors_exit_2);
+	tcase_add_test(t, keygen_pubkey_trust_round_trip);
+	tcase_add_test(t, send_to_untrusted_peer_writes_nothing);
+	tcase_add_test(t, failures_exit_1_with_one_line);
+	tcase_add_test(t, xen_mode_without_xenstored_says_so);
+	suite_add_tcase(s, t);
+	return s;
+}

@@ -1,0 +1,422 @@
+/*
+ * The swtpm control module: against a scripted fake swtpm for every way a
+ * peer can misbehave, and against real swtpm for the TPM's own refusals.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "swtpm_ctrl.h"
+#include "unit.h"
+
+/* ---- a fake swtpm on a Unix socket, one behaviour per test ---- */
+
+enum fake_mode { FAKE_SHORT, FAKE_REFUSE4, FAKE_SILENT, FAKE_HUGE, FAKE_REFUSE_SET, FAKE_GARBAGE_INFO };
+
+struct fake {
+	char path[108];
+	int lfd;
+	enum fake_mode mode;
+	pthread_t th;
+	uint32_t seen[32];
+	int nseen;
+};
+
+static char *dir;
+
+static void dir_setup(void) { signal(SIGPIPE, SIG_IGN); dir = make_tmpdir(); }
+static void dir_teardown(void) { rm_tree(dir); free(dir); }
+
+static void put_info(int fd, const char *json)
+{
+	uint8_t head[12];
+
+	be32_put(head, 0);
+	be32_put(head + 4, (uint32_t)strlen(json));
+	be32_put(head + 8, (uint32_t)strlen(json));
+	if (write(fd, head, 12) != 12 || write(fd, json, strlen(json)) < 0)
+		return;
+}
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+	uint8_t buf[65536], out[16];
+	ssize_t n;
+	uint32_t cmd;
+	int c;
+
+	while ((c = accept(f->lfd, NULL, NULL)) >= 0) {
+		n = read(c, buf, sizeof(buf));
+		if (n < 4) {
+			close(c);
+			continue;
+		}
+		cmd = be32_get(buf);
+		if (f->nseen < 32)
+			f->seen[f->nseen++] = cmd;
+		switch (f->mode) {
+		case FAKE_SHORT:
+			if (write(c, "\0\0", 2) < 0)
+				break;
+			break;
+		case FAKE_REFUSE4:
+			be32_put(out, 0x9);
+			if (write(c, out, 4) < 0)
+				break;
+			break;
+		case FAKE_SILENT:
+			usleep(1500 * 1000);
+			break;
+		case FAKE_HUGE:
+			be32_put(out, 0);
+			be32_put(out + 4, 0);
+			be32_put(out + 8, 0xffffffffu);
+			be32_put(out + 12, 0xffffffffu);
+			if (write(c, out, 16) < 0)
+				break;
+			break;
+		case FAKE_GARBAGE_INFO:
+			put_info(c, "{\"TPMSpecification\":{\"family\":\"9.9\"}}");
+			break;
+		case FAKE_REFUSE_SET:
+			if (cmd == 0x12) {
+				put_info(c, "{\"TPMSpecification\":{\"family\":\"2.0\"}}");
+				break;
+			}
+			be32_put(out, cmd == 0x0d ? 0x9 : 0);
+			if (write(c, out, 4) < 0)
+				break;
+			break;
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static void fake_start(struct fake *f, enum fake_mode mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(f, 0, sizeof(*f));
+	f->mode = mode;
+	snprintf(f->path, sizeof(f->path), "%s/fake.ctrl", dir);
+	strcpy(sa.sun_path, f->path);
+	f->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(f->lfd, 4), 0);
+	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+	shutdown(f->lfd, SHUT_RDWR);
+	close(f->lfd);
+	pthread_join(f->th, NULL);
+}
+
+static void ctrl_for(struct swtpm_ctrl *c, const char *path)
+{
+	ck_assert_int_eq(swtpm_ctrl_init(c, path, NULL), 0);
+	c->timeout_ms = 300;
+}
+
+START_TEST(missing_socket_is_a_clear_error)
+{
+	struct swtpm_ctrl c;
+	struct swtpm_blob b;
+	struct vm_err e;
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/nothing.ctrl", dir);
+	ctrl_for(&c, path);
+	ck_assert_int_eq(swtpm_get_blob(&c, SWTPM_BLOB_PERMANENT, &b, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "cannot connect"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "nothing.ctrl"));
+}
+END_TEST
+
+START_TEST(closed_connection_is_a_clear_error)
+{
+	struct swtpm_ctrl c;
+	struct swtpm_blob b;
+	struct fake f;
+	struct vm_err e;
+
+	fake_start(&f, FAKE_SHORT);
+	ctrl_for(&c, f.path);
+	ck_assert_int_eq(swtpm_get_blob(&c, SWTPM_BLOB_PERMANENT, &b, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "closed early"));
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(four_byte_refusal_is_reported)
+{
+	struct swtpm_ctrl c;
+	struct swtpm_blob b;
+	struct fake f;
+	struct vm_err e;
+
+	fake_start(&f, FAKE_REFUSE4);
+	ctrl_for(&c, f.path);
+	ck_assert_int_eq(swtpm_get_blob(&c, SWTPM_BLOB_VOLATILE, &b, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "pulling volatile state refused (TPM result 0x9)"));
+	ck_assert_ptr_null(b.data);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(stuck_swtpm_times_out)
+{
+	struct swtpm_ctrl c;
+	struct swtpm_blob b;
+	struct fake f;
+	struct vm_err e;
+	int64_t t0 = io_now_ms();
+
+	fake_start(&f, FAKE_SILENT);
+	ctrl_for(&c, f.path);
+	ck_assert_int_eq(swtpm_get_blob(&c, SWTPM_BLOB_PERMANENT, &b, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "timed out"));
+	ck_assert_int_lt(io_now_ms() - t0, 1200);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(oversized_blob_is_refused_before_allocation)
+{
+	struct swtpm_ctrl c;
+	struct swtpm_blob b;
+	struct fake f;
+	struct vm_err e;
+
+	fake_start(&f, FAKE_HUGE);
+	ctrl_for(&c, f.path);
+	ck_assert_int_eq(swtpm_get_blob(&c, SWTPM_BLOB_PERMANENT, &b, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "over the"));
+	ck_assert_ptr_null(b.data);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(unknown_tpm_family_is_refused)
+{
+	struct swtpm_ctrl c;
+	enum tpm_version v;
+	struct fake f;
+	struct vm_err e;
+
+	fake_start(&f, FAKE_GARBAGE_INFO);
+	ctrl_for(&c, f.path);
+	ck_assert_int_eq(swtpm_get_version(&c, &v, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no TPM family"));
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(no_init_after_a_refused_push)
+{
+	struct swtpm_ctrl c;
+	struct swtpm_state s;
+	struct fake f;
+	struct vm_err e;
+	int i;
+
+	fake_start(&f, FAKE_REFUSE_SET);
+	ctrl_for(&c, f.path);
+	fake_state(&s, TPM_VERSION_20, 100, 50, 0);
+	ck_assert_int_eq(swtpm_push_state(&c, &s, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "pushing permanent state refused"));
+	fake_stop(&f);
+	for (i = 0; i < f.nseen; i++)
+		ck_assert_uint_ne(f.seen[i], 0x02); /* CMD_INIT */
+	ck_assert_int_eq(f.nseen, 2); /* GET_INFO, SET_STATEBLOB: nothing after */
+	swtpm_state_clear(&s);
+}
+END_TEST
+
+/* ---- real swtpm ---- */
+
+static pid_t swtpm_start(const char *name, int tpm2, int running, char *ctrl, size_t clen)
+{
+	char sd[300], data[340], pidf[340], tpmstate[340], ctrlarg[360], srvarg[360];
+	int i;
+	pid_t pid;
+
+	snprintf(sd, sizeof(sd), "%s/%s", dir, name);
+	mkdir(sd, 0700);
+	snprintf(ctrl, clen, "%s/data.ctrl", sd);
+	snprintf(data, sizeof(data), "%s/data", sd);
+	snprintf(pidf, sizeof(pidf), "%s/pid", sd);
+	snprintf(tpmstate, sizeof(tpmstate), "dir=%s", sd);
+	snprintf(ctrlarg, sizeof(ctrlarg), "type=unixio,path=%s", ctrl);
+	snprintf(srvarg, sizeof(srvarg), "type=unixio,path=%s", data);
+	pid = fork();
+	if (pid == 0) {
+		const char *argv[16] = { "swtpm", "socket", "--tpmstate", tpmstate, "--ctrl", ctrlarg,
+					 "--server", srvarg };
+		int n = 8;
+		if (tpm2)
+			argv[n++] = "--tpm2";
+		if (running) {
+			argv[n++] = "--flags";
+			argv[n++] = "startup-clear";
+		}
+		argv[n] = NULL;
+		execvp("swtpm", (char **)argv);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && access(ctrl, F_OK); i++)
+		usleep(10000);
+	ck_assert_msg(access(ctrl, F_OK) == 0, "swtpm did not start");
+	return pid;
+}
+
+static void swtpm_end(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+START_TEST(real_swtpm_state_moves_into_a_waiting_tpm)
+{
+	char a[340], b[340];
+	struct swtpm_ctrl ca, cb;
+	struct swtpm_state s;
+	struct vm_err e;
+	enum tpm_version v;
+	pid_t pa = swtpm_start("a", _i, 1, a, sizeof(a));
+	pid_t pb = swtpm_start("b", _i, 0, b, sizeof(b));
+
+	ctrl_for(&ca, a);
+	ctrl_for(&cb, b);
+	ca.timeout_ms = cb.timeout_ms = 5000;
+	ck_assert_int_eq(swtpm_get_version(&cb, &v, &e), 0);
+	ck_assert_int_eq(v, _i ? TPM_VERSION_20 : TPM_VERSION_12);
+	ck_assert_int_eq(swtpm_is_running(&ca, &e), 1);
+	ck_assert_int_eq(swtpm_is_running(&cb, &e), 0);
+	ck_assert_msg(swtpm_pull_state(&ca, &s, &e) == 0, "%s", e.msg);
+	ck_assert_uint_gt(s.blob[0].len, 0);
+	ck_assert_uint_gt(s.blob[1].len, 0);
+	ck_assert_int_eq(swtpm_is_running(&ca, &e), 1); /* pulling never stops the source */
+	ck_assert_msg(swtpm_push_state(&cb, &s, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(swtpm_is_running(&cb, &e), 1);
+	swtpm_state_clear(&s);
+	swtpm_end(pa);
+	swtpm_end(pb);
+}
+END_TEST
+
+START_TEST(real_swtpm_refuses_push_into_running_tpm)
+{
+	char a[340], b[340];
+	struct swtpm_ctrl ca, cb;
+	struct swtpm_state s;
+	struct vm_err e;
+	pid_t pa = swtpm_start("a", 1, 1, a, sizeof(a));
+	pid_t pb = swtpm_start("b", 1, 1, b, sizeof(b));
+
+	ctrl_for(&ca, a);
+	ctrl_for(&cb, b);
+	ca.timeout_ms = cb.timeout_ms = 5000;
+	ck_assert_int_eq(swtpm_pull_state(&ca, &s, &e), 0);
+	ck_assert_int_eq(swtpm_push_state(&cb, &s, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "already running"));
+	swtpm_state_clear(&s);
+	swtpm_end(pa);
+	swtpm_end(pb);
+}
+END_TEST
+
+START_TEST(real_swtpm_refuses_other_tpm_version_and_stays_down)
+{
+	char a[340], b[340];
+	struct swtpm_ctrl ca, cb;
+	struct swtpm_state s;
+	struct vm_err e;
+	pid_t pa = swtpm_start("a", 1, 1, a, sizeof(a));
+	pid_t pb = swtpm_start("b", 0, 0, b, sizeof(b));
+
+	ctrl_for(&ca, a);
+	ctrl_for(&cb, b);
+	ca.timeout_ms = cb.timeout_ms = 5000;
+	ck_assert_int_eq(swtpm_pull_state(&ca, &s, &e), 0);
+	ck_assert_int_eq(swtpm_push_state(&cb, &s, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "destination is a TPM 1.2"));
+	ck_assert_int_eq(swtpm_is_running(&cb, &e), 0);
+	swtpm_state_clear(&s);
+	swtpm_end(pa);
+	swtpm_end(pb);
+}
+END_TEST
+
+START_TEST(real_swtpm_garbage_state_fails_init_and_stays_down)
+{
+	char b[340];
+	struct swtpm_ctrl cb;
+	struct swtpm_state s;
+	struct vm_err e;
+	pid_t pb = swtpm_start("b", 1, 0, b, sizeof(b));
+
+	ctrl_for(&cb, b);
+	cb.timeout_ms = 5000;
+	fake_state(&s, TPM_VERSION_20, 1500, 0, 0);
+	ck_assert_int_eq(swtpm_push_state(&cb, &s, &e), -1);
+	ck_assert_int_eq(swtpm_is_running(&cb, &e), 0);
+	swtpm_state_clear(&s);
+	swtpm_end(pb);
+}
+END_TEST
+
+START_TEST(real_swtpm_pull_from_waiting_tpm_is_refused)
+{
+	char b[340];
+	struct swtpm_ctrl cb;
+	struct swtpm_state s;
+	struct vm_err e;
+	pid_t pb = swtpm_start("b", 1, 0, b, sizeof(b));
+
+	ctrl_for(&cb, b);
+	cb.timeout_ms = 5000;
+	ck_assert_int_eq(swtpm_pull_state(&cb, &s, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "not running"));
+	swtpm_end(pb);
+}
+END_TEST
+
+Suite *ctrl_suite(void)
+{
+	Suite *s = suite_create("swtpm_ctrl");
+	TCase *t = tcase_create("fake");
+	TCase *r = tcase_create("real");
+
+	tcase_add_checked_fixture(t, dir_setup, dir_teardown);
+	tcase_add_test(t, missing_socket_is_a_clear_error);
+	tcase_add_test(t, closed_connection_is_a_clear_error);
+	tcase_add_test(t, four_byte_refusal_is_reported);
+	tcase_add_test(t, stuck_swtpm_times_out);
+	tcase_add_test(t, oversized_blob_is_refused_before_allocation);
+	tcase_add_test(t, unknown_tpm_family_is_refused);
+	tcase_add_test(t, no_init_after_a_refused_push);
+	suite_add_tcase(s, t);
+
+	tcase_add_checked_fixture(r, dir_setup, dir_teardown);
+	tcase_set_timeout(r, 30);
+	tcase_add_loop_test(r, real_swtpm_state_moves_into_a_waiting_tpm, 0, 2);
+	tcase_add_test(r, real_swtpm_refuses_push_into_running_tpm);
+	tcase_add_test(r, real_swtpm_refuses_other_tpm_version_and_stays_down);
+	tcase_add_test(r, real_swtpm_garbage_state_fails_init_and_stays_down);
+	tcase_add_test(r, real_swtpm_pull_from_waiting_tpm_is_refused);
+	suite_add_tcase(s, r);
+	return s;
+}

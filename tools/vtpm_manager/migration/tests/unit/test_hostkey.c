@@ -1,0 +1,184 @@
+/* Host keys and trusted peers (R11 key files, R3/R4 trust). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hostkey.h"
+#include "unit.h"
+
+static char *dir;
+
+static void dir_setup(void) { dir = make_tmpdir(); }
+static void dir_teardown(void) { rm_tree(dir); free(dir); }
+
+static void write_text(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	fchmod(fd, mode);
+	close(fd);
+}
+
+START_TEST(keygen_writes_private_key_0600_and_loads_back)
+{
+	struct host_key k, l;
+	struct stat st;
+	char path[512];
+
+	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
+	ck_assert_int_eq(hostkey_save(dir, &k, NULL), 0);
+	snprintf(path, sizeof(path), "%s/host.key", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(hostkey_load(dir, &l, NULL), 0);
+	ck_assert_mem_eq(&k, &l, sizeof(k));
+	hostkey_wipe(&l);
+	for (size_t i = 0; i < sizeof(l); i++)
+		ck_assert_uint_eq(((uint8_t *)&l)[i], 0);
+	hostkey_wipe(&k);
+}
+END_TEST
+
+START_TEST(keygen_never_overwrites_a_key)
+{
+	struct host_key k;
+	struct vm_err e;
+
+	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
+	ck_assert_int_eq(hostkey_save(dir, &k, NULL), 0);
+	ck_assert_int_eq(hostkey_save(dir, &k, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "already exists"));
+	hostkey_wipe(&k);
+}
+END_TEST
+
+START_TEST(group_readable_private_key_is_refused)
+{
+	struct host_key k;
+	struct vm_err e;
+	char path[512];
+
+	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
+	ck_assert_int_eq(hostkey_save(dir, &k, NULL), 0);
+	snprintf(path, sizeof(path), "%s/host.key", dir);
+	chmod(path, 0640);
+	ck_assert_int_eq(hostkey_load(dir, &k, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "lets others read"));
+	chmod(path, 0604);
+	ck_assert_int_eq(hostkey_load(dir, &k, &e), -1);
+}
+END_TEST
+
+START_TEST(missing_directory_and_key_have_clear_errors)
+{
+	struct host_key k;
+	struct vm_err e;
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/nope", dir);
+	ck_assert_int_eq(hostkey_load(path, &k, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "key directory"));
+	ck_assert_int_eq(hostkey_load(dir, &k, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no host key"));
+}
+END_TEST
+
+START_TEST(malformed_private_key_is_refused)
+{
+	struct host_key k;
+	struct vm_err e;
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/host.key", dir);
+	write_text(path, "vtpm-migration-private-key v1\nname a\ned25519 zz\nx25519 00\n", 0600);
+	ck_assert_int_eq(hostkey_load(dir, &k, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "host.key"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "ed25519"));
+}
+END_TEST
+
+START_TEST(pubkey_parse_is_strict)
+{
+	struct host_key k;
+	struct host_pub p;
+	struct vm_err e;
+	char text[512], bad[600];
+
+	fixed_key(&k, "hosta", 3);
+	pubkey_format(&k.pub, text, sizeof(text));
+	ck_assert_int_eq(pubkey_parse(text, strlen(text), &p, &e), 0);
+	ck_assert_mem_eq(&p, &k.pub, sizeof(p));
+	/* trailing garbage */
+	snprintf(bad, sizeof(bad), "%sextra\n", text);
+	ck_assert_int_eq(pubkey_parse(bad, strlen(bad), &p, &e), -1);
+	/* id that does not match the keys */
+	strcpy(bad, text);
+	bad[strstr(bad, "id ") - bad + 3] ^= 1;
+	ck_assert_int_eq(pubkey_parse(bad, strlen(bad), &p, &e), -1);
+	/* a key byte changed: the id no longer matches */
+	strcpy(bad, text);
+	*strstr(bad, "ed25519 ") = 'E';
+	ck_assert_int_eq(pubkey_parse(bad, strlen(bad), &p, &e), -1);
+	/* missing final newline */
+	ck_assert_int_eq(pubkey_parse(text, strlen(text) - 1, &p, &e), -1);
+	/* invalid name */
+	ck_assert_int_eq(pubkey_parse("vtpm-migration-public-key v1\nname ../x\n", 39, &p, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "not valid"));
+}
+END_TEST
+
+START_TEST(trust_adds_peer_and_refuses_a_different_key_under_its_name)
+{
+	struct host_key a, b;
+	struct peer_set s;
+	struct vm_err e;
+
+	fixed_key(&a, "peer1", 1);
+	fixed_key(&b, "peer1", 2);
+	ck_assert_int_eq(trust_add(dir, &a.pub, &e), 0);
+	ck_assert_int_eq(trust_add(dir, &a.pub, &e), 0); /* same key: no-op */
+	ck_assert_int_eq(trust_add(dir, &b.pub, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "different key"));
+	ck_assert_int_eq(peers_load(dir, &s, &e), 0);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_ptr_nonnull(peers_find_name(&s, "peer1"));
+	ck_assert_ptr_nonnull(peers_find_id(&s, a.pub.id));
+	ck_assert_ptr_null(peers_find_id(&s, b.pub.id));
+	peers_free(&s);
+}
+END_TEST
+
+START_TEST(host_names_are_restricted)
+{
+	ck_assert(host_name_valid("host-1.example_a"));
+	ck_assert(!host_name_valid(""));
+	ck_assert(!host_name_valid("self"));
+	ck_assert(!host_name_valid(".hidden"));
+	ck_assert(!host_name_valid("a/b"));
+	ck_assert(!host_name_valid("a b"));
+	ck_assert(!host_name_valid("$(reboot)"));
+}
+END_TEST
+
+Suite *hostkey_suite(void)
+{
+	Suite *s = suite_create("hostkey");
+	TCase *t = tcase_create("hostkey");
+
+	tcase_add_checked_fixture(t, dir_setup, dir_teardown);
+	tcase_add_test(t, keygen_writes_private_key_0600_and_loads_back);
+	tcase_add_test(t, keygen_never_overwrites_a_key);
+	tcase_add_test(t, group_readable_private_key_is_refused);
+	tcase_add_test(t, missing_directory_and_key_have_clear_errors);
+	tcase_add_test(t, malformed_private_key_is_refused);
+	tcase_add_test(t, pubkey_parse_is_strict);
+	tcase_add_test(t, trust_adds_peer_and_refuses_a_different_key_under_its_name);
+	tcase_add_test(t, host_names_are_restricted);
+	suite_add_tcase(s, t);
+	return s;
+}

@@ -1,0 +1,201 @@
+/* The replay ledger (R5): generations, durability, damage, locking. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "ledger.h"
+#include "unit.h"
+
+static char *dir;
+static const uint8_t U1[16] = { 1 }, U2[16] = { 2 };
+
+static void dir_setup(void) { dir = make_tmpdir(); }
+static void dir_teardown(void) { rm_tree(dir); free(dir); }
+
+START_TEST(send_takes_a_generation_above_sent_and_accepted)
+{
+	struct ledger l;
+	uint64_t g;
+
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_take_send(&l, U1, &g, NULL), 0);
+	ck_assert_uint_eq(g, 1);
+	ck_assert_int_eq(ledger_take_send(&l, U1, &g, NULL), 0);
+	ck_assert_uint_eq(g, 2);
+	ck_assert_int_eq(ledger_accept(&l, U1, 10, 0, NULL), 0);
+	ck_assert_int_eq(ledger_take_send(&l, U1, &g, NULL), 0);
+	ck_assert_uint_eq(g, 11);
+	ck_assert_int_eq(ledger_take_send(&l, U2, &g, NULL), 0);
+	ck_assert_uint_eq(g, 1);
+	ledger_close(&l);
+}
+END_TEST
+
+START_TEST(recv_refuses_replayed_generation)
+{
+	struct ledger l;
+	struct vm_err e;
+
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 3, 0, &e), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 3, 0, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "replay or rollback refused"));
+	ck_assert_int_eq(ledger_accept(&l, U1, 2, 0, &e), -1);
+	ck_assert_int_eq(ledger_accept(&l, U1, 4, 0, &e), 0);
+	ck_assert_int_eq(ledger_accept(&l, U2, 1, 0, &e), 0); /* per vTPM */
+	ledger_close(&l);
+}
+END_TEST
+
+START_TEST(allow_rollback_accepts_older_without_lowering_the_mark)
+{
+	struct ledger l;
+
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 5, 0, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 2, 1, NULL), 0);
+	ck_assert_uint_eq(ledger_get(&l, U1)->accepted, 5);
+	ledger_close(&l);
+}
+END_TEST
+
+START_TEST(accepted_generation_survives_reopen)
+{
+	struct ledger l;
+	struct vm_err e;
+
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, NULL), 0);
+	ledger_close(&l);
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_uint_eq(ledger_get(&l, U1)->accepted, 7);
+	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, &e), -1);
+	ledger_close(&l);
+}
+END_TEST
+
+static void damage(const char *how)
+{
+	char path[512], buf[4096];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/ledger", dir);
+	f = fopen(path, "r+");
+	n = fread(buf, 1, sizeof(buf), f);
+	rewind(f);
+	if (!strcmp(how, "flip")) {
+		buf[strlen("vtpm-migration-ledger v1\n") + 40] ^= 1;
+		fwrite(buf, 1, n, f);
+	} else if (!strcmp(how, "truncate")) {
+		ck_assert_int_eq(ftruncate(fileno(f), (off_t)n - 10), 0);
+	} else if (!strcmp(how, "empty")) {
+		ck_assert_int_eq(ftruncate(fileno(f), 0), 0);
+	}
+	fclose(f);
+}
+
+START_TEST(damaged_ledger_is_refused_never_reset)
+{
+	static const char *const hows[] = { "flip", "truncate", "empty" };
+	struct ledger l;
+	struct vm_err e;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+		ck_assert_int_eq(ledger_accept(&l, U1, 7 + i * 10, 0, NULL), 0);
+		ledger_close(&l);
+		damage(hows[i]);
+		ck_assert_msg(ledger_open(&l, dir, &e) == -1, "%s ledger accepted", hows[i]);
+		ck_assert_ptr_nonnull(strstr(e.msg, "ledger"));
+		ck_assert_ptr_null(strchr(e.msg, '\n'));
+		{
+			char path[512];
+			snprintf(path, sizeof(path), "%s/ledger", dir);
+			unlink(path);
+		}
+	}
+}
+END_TEST
+
+START_TEST(ledger_text_round_trips)
+{
+	struct ledger_entry in[2] = { { { 1 }, 3, 4 }, { { 2 }, 0, 18446744073709551615ull } }, *out;
+	char *text = ledger_format(in, 2);
+	size_t n;
+
+	ck_assert_int_eq(ledger_parse(text, strlen(text), &out, &n, NULL), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_mem_eq(in, out, sizeof(in));
+	free(out);
+	free(text);
+}
+END_TEST
+
+START_TEST(concurrent_users_are_serialised)
+{
+	struct ledger l;
+	int64_t t0;
+	pid_t pid;
+	int st;
+	uint64_t g;
+
+	pid = fork();
+	if (pid == 0) {
+		struct ledger c;
+		if (ledger_open(&c, dir, NULL))
+			_exit(1);
+		usleep(300000);
+		if (ledger_take_send(&c, U1, &g, NULL))
+			_exit(1);
+		ledger_close(&c);
+		_exit(0);
+	}
+	usleep(100000);
+	t0 = io_now_ms();
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	/* We waited for the child's lock and see its write. */
+	ck_assert_int_ge(io_now_ms() - t0, 100);
+	ck_assert_uint_eq(ledger_get(&l, U1)->sent, 1);
+	ck_assert_int_eq(ledger_take_send(&l, U1, &g, NULL), 0);
+	ck_assert_uint_eq(g, 2);
+	ledger_close(&l);
+	waitpid(pid, &st, 0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+END_TEST
+
+START_TEST(unwritable_ledger_directory_fails_cleanly)
+{
+	struct ledger l;
+	struct vm_err e;
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	ck_assert_int_eq(ledger_open(&l, path, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "ledger.lock"));
+}
+END_TEST
+
+Suite *ledger_suite(void)
+{
+	Suite *s = suite_create("ledger");
+	TCase *t = tcase_create("ledger");
+
+	tcase_add_checked_fixture(t, dir_setup, dir_teardown);
+	tcase_add_test(t, send_takes_a_generation_above_sent_and_accepted);
+	tcase_add_test(t, recv_refuses_replayed_generation);
+	tcase_add_test(t, allow_rollback_accepts_older_without_lowering_the_mark);
+	tcase_add_test(t, accepted_generation_survives_reopen);
+	tcase_add_test(t, damaged_ledger_is_refused_never_reset);
+	tcase_add_test(t, ledger_text_round_trips);
+	tcase_add_test(t, concurrent_users_are_serialised);
+	tcase_add_test(t, unwritable_ledger_directory_fails_cleanly);
+	suite_add_tcase(s, t);
+	return s;
+}
