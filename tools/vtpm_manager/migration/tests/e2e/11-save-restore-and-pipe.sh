@@ -1,0 +1,60 @@
+#!/bin/bash
+#
+# xm save / xm restore: the record sealed to this host goes into a file and
+# restores once; a second restore of the same file is a rollback and is
+# refused unless --allow-rollback. Also the plain pipe (send | recv) that
+# xend's SSL relocation uses. TPM 2.0 and 1.2.
+# shellcheck source-path=SCRIPTDIR/../lib
+# shellcheck source=../lib/fixtures.sh
+. "$(dirname "$0")/../lib/fixtures.sh"
+# shellcheck source=../lib/tpmstate.sh
+. "$(dirname "$0")/../lib/tpmstate.sh"
+fx_init
+# shellcheck source=../lib/migrate.sh
+. "$(dirname "$0")/../lib/migrate.sh"
+
+mig_host h
+K=$FX_DIR/keys-h
+
+for ver in tpm2 tpm12; do
+	U=$(cat /proc/sys/kernel/random/uuid)
+	fx_swtpm_running "saved-$ver" "$ver"
+	mig_fill "saved-$ver" "$ver"
+	# xm save: the record goes to a file, sealed to this host.
+	fx_expect_ok "save $ver" "$VM" send -d "$K" --to self $(mig_inst "saved-$ver" "$U") \
+		--fd 5 5>"$FX_DIR/save-$ver.rec"
+	grep -q 'SECRET\|NVDATA' "$FX_DIR/save-$ver.rec" && fx_fail "save file holds plaintext"
+	fx_expect_ok "inspect $ver" "$VM" inspect <"$FX_DIR/save-$ver.rec"
+	printf '%s\n' "$FX_OUT" | grep -q "^vtpm-uuid *$U$" || fx_fail "inspect does not show the vTPM UUID"
+	printf '%s\n' "$FX_OUT" | grep -q "^flags *0x01$" || fx_fail "save record is not marked as sealed to self"
+	# The domain is destroyed after a save: finish.
+	fx_expect_ok "finish $ver" "$VM" finish $(mig_inst "saved-$ver" "$U")
+	mig_assert_gone "saved-$ver"
+
+	# xm restore: a new instance waits for state.
+	fx_swtpm_waiting "restored-$ver" "$ver"
+	fx_expect_ok "restore $ver" "$VM" recv -d "$K" $(mig_inst "restored-$ver" "$U") <"$FX_DIR/save-$ver.rec"
+	mig_snapshot "restored-$ver" "$ver" after
+	mig_same "saved-$ver.before" "restored-$ver.after"
+
+	# A second restore of the same file is a rollback.
+	fx_swtpm_waiting "again-$ver" "$ver"
+	fx_expect_fail "second restore $ver" "$VM" recv -d "$K" $(mig_inst "again-$ver" "$U") <"$FX_DIR/save-$ver.rec"
+	printf '%s\n' "$FX_ERR" | grep -q 'replay or rollback refused' || fx_fail "wrong reason: $FX_ERR"
+	mig_assert_not_running "again-$ver"
+	# ... unless the administrator allows it.
+	fx_expect_ok "restore with --allow-rollback $ver" "$VM" recv -d "$K" --allow-rollback \
+		$(mig_inst "again-$ver" "$U") <"$FX_DIR/save-$ver.rec"
+	mig_snapshot "again-$ver" "$ver" after
+	mig_same "saved-$ver.before" "again-$ver.after"
+	fx_swtpm_stop "again-$ver"
+
+	# The pipe: restored instance moves on to a new one, send | recv.
+	fx_swtpm_waiting "piped-$ver" "$ver"
+	"$VM" send -d "$K" --to self $(mig_inst "restored-$ver" "$U") |
+		"$VM" recv -d "$K" $(mig_inst "piped-$ver" "$U") || fx_fail "send | recv $ver failed"
+	mig_snapshot "piped-$ver" "$ver" after
+	mig_same "saved-$ver.before" "piped-$ver.after"
+done
+grep -q ' sign ok$' "$FX_DIR/piped-tpm2.after" || fx_fail "loaded key does not sign after restore"
+echo "PASS: save/restore once, rollback refused, pipe"
