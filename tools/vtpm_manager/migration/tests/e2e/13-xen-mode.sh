@@ -1,0 +1,108 @@
+#!/bin/bash
+# sanitizer: yes
+#
+# Xen mode (--domid): each host runs the real xenstored (under the preload
+# stand-in for the hypervisor); the vTPM is found from the backend nodes xend
+# and the hotplug script write; libxenctrl (real library, preload stand-in
+# for the domain state) decides whether send may snapshot the domain; recv
+# checks the record against the domain's and the vTPM's UUIDs and publishes
+# the instance so the backend connects.
+# shellcheck source-path=SCRIPTDIR/../lib
+# shellcheck source=../lib/fixtures.sh
+. "$(dirname "$0")/../lib/fixtures.sh"
+# shellcheck source=../lib/tpmstate.sh
+. "$(dirname "$0")/../lib/tpmstate.sh"
+fx_init
+# shellcheck source=../lib/migrate.sh
+. "$(dirname "$0")/../lib/migrate.sh"
+
+DOMSTATE=$(fx_domstate_env) || exit 1
+VTPM_UUID=9a8b7c6d-5e4f-4321-8765-0fedcba98765
+DOM_UUID=12345678-9abc-4def-8123-456789abcdef
+OTHER_UUID=87654321-cba9-4fed-8321-fedcba987654
+BE=/local/domain/0/backend/vtpm
+
+# vtpm_nodes DOMID VM-UUID VTPM-UUID INSTANCE RESUME: what xend and the
+# hotplug script write for one vTPM.
+vtpm_nodes() {
+	fx_expect_ok "xenstore nodes for domain $1" xenstore-write \
+		"/local/domain/$1/vm" "/vm/$2" \
+		"$BE/$1/0/uuid" "$3" "$BE/$1/0/frontend-id" "$1" "$BE/$1/0/resume" "$5" \
+		"$BE/$1/0/type" "paravirt" "$BE/$1/0/swtpm-ctrl" "$(fx_swtpm_ctrl "$4")"
+}
+
+mig_host hosta
+mig_host hostb
+mig_trust hosta hostb
+mig_trust hostb hosta
+
+# ---- host A: the source, domain 5 ----
+fx_xenstored_start xs-a
+XS_A=$XENSTORED_PATH
+fx_swtpm_running vtpm-5 tpm2
+mig_fill vtpm-5 tpm2
+vtpm_nodes 5 "$DOM_UUID" "$VTPM_UUID" vtpm-5 False
+
+send_a() { # DOMSTATE-SPEC, then send's output file
+	XENSTORED_PATH=$XS_A VTPM_TEST_DOMSTATE=$1 LD_PRELOAD=$DOMSTATE \
+		"$VM" send -d "$FX_DIR/keys-hosta" --to hostb --domid 5 --fd 4 4>"$2"
+}
+fx_expect_fail "send while the guest runs" send_a 5:running "$FX_DIR/running.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'domain 5 is running' || fx_fail "wrong reason: $FX_ERR"
+[ -s "$FX_DIR/running.rec" ] && fx_fail "send wrote a record for a running guest"
+fx_expect_fail "send for a domain that does not exist" send_a 6:paused "$FX_DIR/none.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'domain 5 does not exist' || fx_fail "wrong reason: $FX_ERR"
+fx_expect_fail "send with no hypervisor" env -u VTPM_TEST_DOMSTATE XENSTORED_PATH="$XS_A" \
+	"$VM" send -d "$FX_DIR/keys-hosta" --to hostb --domid 5
+printf '%s\n' "$FX_ERR" | grep -q 'cannot reach the hypervisor' || fx_fail "wrong reason: $FX_ERR"
+fx_expect_fail "send for a domain without vTPM" env XENSTORED_PATH="$XS_A" \
+	"$VM" send -d "$FX_DIR/keys-hosta" --to hostb --domid 42
+printf '%s\n' "$FX_ERR" | grep -q 'domain 42 has no vTPM' || fx_fail "wrong reason: $FX_ERR"
+fx_expect_ok "send from a paused guest" send_a 5:paused "$FX_DIR/mig.rec"
+fx_expect_ok "send from a suspended guest" send_a 5:suspended "$FX_DIR/mig2.rec"
+
+# ---- host B: the destination, domain 9 (same guest), 11 (another guest) ----
+fx_xenstored_start xs-b
+XS_B=$XENSTORED_PATH
+fx_swtpm_waiting vtpm-11 tpm2
+vtpm_nodes 11 "$OTHER_UUID" "$VTPM_UUID" vtpm-11 True
+fx_expect_fail "record spliced into another domain" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 11 <"$FX_DIR/mig.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'record is for domain' || fx_fail "wrong reason: $FX_ERR"
+mig_assert_not_running vtpm-11
+xenstore-read "$BE/11/0/instance" >/dev/null 2>&1 && fx_fail "instance published after a refusal"
+
+fx_swtpm_waiting vtpm-12 tpm2
+vtpm_nodes 12 "$DOM_UUID" 0b0b0b0b-1111-4222-8333-444455556666 vtpm-12 True
+fx_expect_fail "record loaded into another vTPM" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 12 <"$FX_DIR/mig.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'record is for vTPM' || fx_fail "wrong reason: $FX_ERR"
+mig_assert_not_running vtpm-12
+
+fx_swtpm_waiting vtpm-9 tpm2
+vtpm_nodes 9 "$DOM_UUID" "$VTPM_UUID" vtpm-9 True
+fx_expect_ok "recv into domain 9" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 9 <"$FX_DIR/mig.rec"
+fx_expect_ok "instance node" xenstore-read "$BE/9/0/instance"
+[ "$FX_OUT" = 0 ] || fx_fail "instance node is '$FX_OUT'"
+fx_expect_ok "hotplug-status node" xenstore-read "$BE/9/0/hotplug-status"
+[ "$FX_OUT" = connected ] || fx_fail "hotplug-status is '$FX_OUT'"
+mig_snapshot vtpm-9 tpm2 after
+mig_same vtpm-5.before vtpm-9.after
+
+# The older of the two records is a replay now.
+fx_swtpm_waiting vtpm-13 tpm2
+vtpm_nodes 13 "$DOM_UUID" "$VTPM_UUID" vtpm-13 True
+fx_expect_ok "newer record accepted" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 13 <"$FX_DIR/mig2.rec"
+fx_swtpm_stop vtpm-13
+fx_swtpm_waiting vtpm-14 tpm2
+vtpm_nodes 14 "$DOM_UUID" "$VTPM_UUID" vtpm-14 True
+fx_expect_fail "replayed record" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 14 <"$FX_DIR/mig.rec"
+mig_assert_not_running vtpm-14
+
+# ---- host A: the source domain is destroyed: finish ----
+fx_expect_ok "finish domain 5" env XENSTORED_PATH="$XS_A" "$VM" finish --domid 5
+mig_assert_gone vtpm-5
+
+# ---- xenstored down ----
+fx_xenstored_stop xs-b
+fx_expect_fail "recv with xenstored down" env XENSTORED_PATH="$XS_B" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 9 <"$FX_DIR/mig.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'xenstore' || fx_fail "wrong reason: $FX_ERR"
+echo "PASS: Xen mode: running guest refused, paused/suspended sent, splice/replay refused, instance published"
