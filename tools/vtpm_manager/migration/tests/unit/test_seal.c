@@ -362,6 +362,56 @@ START_TEST(known_answer_vector_opens_with_recipient_key)
 }
 END_TEST
 
+/* The example in docs/specs is the same record and decodes and opens. */
+START_TEST(spec_example_decodes_and_opens)
+{
+	const char *src = getenv("VTPM_TEST_SRC");
+	char path[512], line[256], *hex = calloc(1, 65536), *want;
+	struct host_key s, r;
+	struct peer_set trusted;
+	struct swtpm_state out;
+	struct vrec_header h;
+	struct vm_err e;
+	int in = 0;
+	uint8_t *rec;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/../../../docs/specs/vtpm-migration-record.pandoc",
+		 src ? src : ".");
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "example-record-begin"))
+			in = 1;
+		else if (strstr(line, "example-record-end"))
+			in = 0;
+		else if (in && line[0] != '`')
+			strncat(hex, line, strcspn(line, "\n"));
+	}
+	fclose(f);
+	want = read_vector("record-v1.hex");
+	ck_assert_str_eq(hex, want);
+	len = strlen(hex) / 2;
+	rec = malloc(len);
+	ck_assert_int_eq(hex_decode(hex, rec, len), 0);
+	ck_assert_int_eq(vrec_header_decode(rec, len, &h, &e), 0);
+	ck_assert_uint_eq(h.generation, 1);
+	ck_assert_uint_eq(h.time, 1700000000);
+	ck_assert_uint_eq(h.ct_len, 112);
+	fixed_key(&s, "kat-sender", 0x11);
+	fixed_key(&r, "kat-recipient", 0x22);
+	ck_assert_mem_eq(h.sender_id, s.pub.id, VREC_KEYID_LEN);
+	trusted.peer = &s.pub;
+	trusted.n = 1;
+	ck_assert_msg(vrec_open(&r, &trusted, rec, len, &h, NULL, &out, &e) == 0, "%s", e.msg);
+	swtpm_state_clear(&out);
+	free(rec);
+	free(want);
+	free(hex);
+}
+END_TEST
+
 Suite *seal_suite(void)
 {
 	Suite *s = suite_create("seal");
@@ -381,6 +431,7 @@ Suite *seal_suite(void)
 	tcase_add_test(t, resealed_header_with_new_ids_is_refused);
 	tcase_add_test(t, known_answer_vector_matches_byte_for_byte);
 	tcase_add_test(t, known_answer_vector_opens_with_recipient_key);
+	tcase_add_test(t, spec_example_decodes_and_opens);
 	suite_add_tcase(s, t);
 	return s;
 }
