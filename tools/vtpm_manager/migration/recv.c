@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "hostkey.h"
 #include "io.h"
 #include "ledger.h"
@@ -26,6 +27,7 @@ int mig_read_record(int fd, uint8_t **rec, size_t *len, struct vm_err *e)
 			 "migration stream", e) ||
 	    vrec_header_decode(hdr, sizeof(hdr), &h, e))
 		return -1;
+	fault_point("recv-mid-read");
 	body = vrec_body_len(&h); /* bounded by vrec_header_decode */
 	buf = malloc(VREC_HDR_LEN + body);
 	if (!buf)
@@ -97,8 +99,10 @@ int mig_recv(const char *dir, struct vtpm_instance *inst, int fd, int allow_roll
 		goto out;
 	}
 	r = -1;
+	fault_point("recv-after-ledger");
 	if (swtpm_push_state(&ctrl, &st, e))
 		goto out;
+	fault_point("recv-after-init");
 	if (inst->domid >= 0 && xen_publish_instance(inst, e)) {
 		struct vm_err ignore;
 

@@ -5,6 +5,7 @@
 
 #include <openssl/crypto.h>
 
+#include "fault.h"
 #include "hostkey.h"
 #include "io.h"
 #include "ledger.h"
@@ -66,8 +67,10 @@ int mig_send(const char *dir, const char *to, struct vtpm_instance *inst, int fd
 		goto out;
 	if (inst->domid >= 0 && xen_check_quiesced(inst->domid, e))
 		goto out;
+	fault_point("send-before-pull");
 	if (swtpm_ctrl_init(&ctrl, inst->ctrl, e) || swtpm_pull_state(&ctrl, &st, e))
 		goto out;
+	fault_point("send-after-pull");
 
 	memset(&h, 0, sizeof(h));
 	h.tpm_version = st.version == TPM_VERSION_12 ? VREC_TPM_12 : VREC_TPM_20;
@@ -82,8 +85,13 @@ int mig_send(const char *dir, const char *to, struct vtpm_instance *inst, int fd
 	if (r)
 		goto out;
 	r = -1;
+	fault_point("send-after-ledger");
 	if (vrec_seal(&me, &dest, &h, &st, &rec, &len, e))
 		goto out;
+	if (fault_on("send-mid-write")) {
+		if (io_write_full(fd, rec, len / 2, -1, "migration stream", e) == 0)
+			fault_die();
+	}
 	if (io_write_full(fd, rec, len, -1, "migration stream", e))
 		goto out;
 	rep->generation = h.generation;

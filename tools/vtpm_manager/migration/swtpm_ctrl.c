@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <swtpm/tpm_ioctl.h>
 
+#include "fault.h"
 #include "io.h"
 #include "swtpm_ctrl.h"
 
@@ -330,6 +331,7 @@ int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		if (s->blob[i].len && swtpm_set_blob(c, &s->blob[i], e))
 			return -1; /* never INIT after a refused push */
 	}
+	fault_point("push-before-init");
 	return swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e);
 }
 

@@ -1,0 +1,242 @@
+#!/bin/bash
+#
+# Fault injection: a failure at any point of a migration loses nothing.
+# For every case the outcome is asserted, not only the exit code: exit 1
+# with one error line (or the process killed at the injection point), the
+# source vTPM identical to before (PCRs, NV data, keys) and usable after
+# `recover`, no running destination TPM, never a fresh TPM, both ledgers
+# consistent and readable.
+#
+# Kill points need the fault-injection build (make FAULT=1, VTPM_FAULT_BIN);
+# the production binary has no injection points.
+# shellcheck source-path=SCRIPTDIR/../lib
+# shellcheck source=../lib/fixtures.sh
+. "$(dirname "$0")/../lib/fixtures.sh"
+# shellcheck source=../lib/tpmstate.sh
+. "$(dirname "$0")/../lib/tpmstate.sh"
+fx_init
+# shellcheck source=../lib/migrate.sh
+. "$(dirname "$0")/../lib/migrate.sh"
+
+FV=${VTPM_FAULT_BIN:-$VTPM_TEST_BIN/../build-fault}/vtpm_migrate
+[ -x "$FV" ] || fx_fail "missing the fault-injection build $FV (make FAULT=1)"
+LD=$(fx_bin tools/ledger_dump) || exit 1
+DMG=$(fx_bin tools/record_damage) || exit 1
+U=4c6f7374-0000-4e6f-8e65-766572204c6f
+OTHER_U=4c6f7374-1111-4e6f-8e65-766572204c6f
+KA=$FX_DIR/keys-hosta
+KB=$FX_DIR/keys-hostb
+
+mig_host hosta
+mig_host hostb
+mig_host hostc
+mig_trust hosta hostb
+mig_trust hostb hosta
+mig_trust hostc hostb
+
+fx_swtpm_running src tpm2
+mig_fill src tpm2
+SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")
+
+strings "$VM" | grep -q 'send-after-pull' && fx_fail "the production binary has fault injection points"
+
+n=0
+# new_dst [tpm2|tpm12]: a fresh waiting destination; its name in DST.
+new_dst() {
+	n=$((n + 1))
+	DST=dst$n
+	fx_swtpm_waiting "$DST" "${1:-tpm2}"
+	DSTI=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$U")
+}
+
+# outcome CASE: what every case must leave behind.
+outcome() {
+	fx_expect_ok "$1: recover" "$VM" recover "${SRC[@]}"
+	mig_snapshot src tpm2 "after$n"
+	mig_same src.before "src.after$n"
+	grep -q ' sign ok$' "$FX_DIR/src.after$n" || fx_fail "$1: the source key does not sign"
+	[ -n "${DST:-}" ] && mig_assert_not_running "$DST"
+	"$LD" "$KA" >/dev/null || fx_fail "$1: host A ledger unreadable"
+	"$LD" "$KB" >/dev/null || fx_fail "$1: host B ledger unreadable"
+	echo "ok: $1"
+}
+
+# expect_one_line RC ERRFILE WORDS CASE
+expect_one_line() {
+	[ "$1" -eq 1 ] || fx_fail "$4: exit $1, expected 1: $(cat "$2")"
+	[ "$(grep -c '' "$2")" -eq 1 ] || fx_fail "$4: not one error line: $(tr '\n' '|' <"$2")"
+	grep -q -- "$3" "$2" || fx_fail "$4: error does not say '$3': $(cat "$2")"
+}
+
+# A good record from the source, for the stream cases.
+fresh_record() { "$VM" send -d "$KA" --to hostb "${SRC[@]}" >"$FX_DIR/$1" || fx_fail "send for $1"; }
+
+# ---- the sender dies ----
+for point in send-before-pull send-after-pull send-after-ledger send-mid-write; do
+	new_dst
+	VTPM_FAULT=$point "$FV" send -d "$KA" --to hostb "${SRC[@]}" 2>/dev/null |
+		"$VM" recv -d "$KB" "${DSTI[@]}" 2>"$FX_DIR/err"
+	rc=("${PIPESTATUS[@]}")
+	[ "${rc[0]}" -eq 137 ] || fx_fail "$point: sender was not killed (exit ${rc[0]})"
+	expect_one_line "${rc[1]}" "$FX_DIR/err" "closed early" "$point"
+	outcome "sender killed at $point"
+done
+
+# ---- the receiver dies ----
+for point in recv-mid-read recv-after-ledger push-before-init; do
+	new_dst
+	"$VM" send -d "$KA" --to hostb "${SRC[@]}" |
+		VTPM_FAULT=$point "$FV" recv -d "$KB" "${DSTI[@]}"
+	rc=("${PIPESTATUS[@]}")
+	[ "${rc[1]}" -eq 137 ] || fx_fail "$point: receiver was not killed (exit ${rc[1]})"
+	outcome "receiver killed at $point"
+done
+# Killed after INIT, before it could report success: the destination runs
+# with the migrated state (never a fresh TPM) but xend sees the restore fail,
+# resumes the source and destroys the new domain, whose vTPM teardown is
+# finish. Then exactly the source is left.
+new_dst
+"$VM" send -d "$KA" --to hostb "${SRC[@]}" | VTPM_FAULT=recv-after-init "$FV" recv -d "$KB" "${DSTI[@]}"
+rc=("${PIPESTATUS[@]}")
+[ "${rc[1]}" -eq 137 ] || fx_fail "recv-after-init: receiver was not killed"
+mig_snapshot "$DST" tpm2 killed
+mig_same src.before "$DST.killed"
+fx_expect_ok "teardown of the failed destination" "$VM" finish "${DSTI[@]}"
+mig_assert_gone "$DST"
+outcome "receiver killed after INIT, destination torn down"
+
+# ---- the stream ----
+fresh_record good.rec
+new_dst
+head -c 5000 "$FX_DIR/good.rec" | "$VM" recv -d "$KB" "${DSTI[@]}" 2>"$FX_DIR/err"
+expect_one_line "$?" "$FX_DIR/err" "closed early" "stream closed early"
+outcome "stream closed early"
+
+# Every bit position class at every byte, every truncation: in-process.
+fx_expect_ok "flip every byte, truncate at every length" "$DMG" "$KB" "$FX_DIR/good.rec"
+echo "ok: $FX_OUT"
+# And through the command, one flip in each part: header, ciphertext, tag, signature.
+size=$(stat -c %s "$FX_DIR/good.rec")
+for off in 20 100 150 1000 $((size - 70)) $((size - 1)); do
+	new_dst
+	cp "$FX_DIR/good.rec" "$FX_DIR/flip.rec"
+	byte=$(od -An -tu1 -j "$off" -N1 "$FX_DIR/flip.rec" | tr -d ' ')
+	printf "$(printf '\\%03o' $((byte ^ 4)))" | dd of="$FX_DIR/flip.rec" bs=1 seek="$off" conv=notrunc status=none
+	"$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/flip.rec" 2>"$FX_DIR/err"
+	expect_one_line "$?" "$FX_DIR/err" "recv:" "bit flip at $off"
+	outcome "bit flip at byte $off"
+done
+
+# patch FILE OFFSET HEX: overwrite bytes of a copy of good.rec.
+patch() {
+	cp "$FX_DIR/good.rec" "$FX_DIR/$1"
+	printf '%s' "$3" | xxd -r -p | dd of="$FX_DIR/$1" bs=1 seek="$2" conv=notrunc status=none
+}
+while IFS='|' read -r what off hex words; do
+	new_dst
+	patch case.rec "$off" "$hex"
+	"$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/case.rec" 2>"$FX_DIR/err"
+	expect_one_line "$?" "$FX_DIR/err" "$words" "$what"
+	outcome "$what"
+done <<'CASES'
+unknown version|8|00000002|version 2 is not supported
+unknown suite|16|0002|cipher suite 2
+ciphertext length at its maximum|180|ffffffff|does not match its blob lengths
+permanent length at its maximum|152|ffffffff|over the limit
+volatile length at its maximum|164|ffffffff|over the limit
+CASES
+
+# Replay: good.rec is accepted once, then refused.
+new_dst
+fx_expect_ok "first use of the record" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/good.rec"
+fx_expect_ok "teardown" "$VM" finish "${DSTI[@]}"
+new_dst
+fx_expect_fail "replay" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/good.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'replay or rollback refused' || fx_fail "replay: $FX_ERR"
+outcome "replayed record"
+
+# Splice into another vTPM, or another domain.
+fresh_record splice.rec
+new_dst
+fx_expect_fail "record into another vTPM" "$VM" recv -d "$KB" --ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$OTHER_U" <"$FX_DIR/splice.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'record is for vTPM' || fx_fail "splice: $FX_ERR"
+outcome "record spliced into another vTPM"
+new_dst
+fx_expect_fail "record into another domain" "$VM" recv -d "$KB" "${DSTI[@]}" \
+	--domain-uuid 0badc0de-0000-4000-8000-000000000001 <"$FX_DIR/splice.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'record is for domain' || fx_fail "splice: $FX_ERR"
+outcome "record spliced into another domain"
+
+# Wrong recipient and untrusted sender.
+"$VM" send -d "$KA" --to self "${SRC[@]}" >"$FX_DIR/self.rec" || fx_fail "send to self"
+new_dst
+fx_expect_fail "record sealed to another host" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/self.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'addressed to key' || fx_fail "wrong recipient: $FX_ERR"
+outcome "wrong recipient"
+"$VM" send -d "$FX_DIR/keys-hostc" --to hostb "${SRC[@]}" >"$FX_DIR/c.rec" || fx_fail "send from c"
+new_dst
+fx_expect_fail "record from an untrusted sender" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/c.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'not a trusted peer' || fx_fail "untrusted sender: $FX_ERR"
+outcome "untrusted sender"
+
+# The destination swtpm is dead, or refuses the state.
+fresh_record dead.rec
+new_dst
+fx_swtpm_stop "$DST"
+fx_expect_fail "destination swtpm dead" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/dead.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'cannot connect' || fx_fail "dead destination: $FX_ERR"
+outcome "destination swtpm dead"
+fresh_record v12.rec
+new_dst tpm12
+fx_expect_fail "destination is a TPM 1.2" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/v12.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'this instance is a TPM 1.2' || fx_fail "version: $FX_ERR"
+outcome "destination refuses: other TPM version"
+fresh_record running.rec
+n=$((n + 1))
+DST=dst$n
+fx_swtpm_running "$DST" tpm2
+DSTI=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$U")
+fx_expect_fail "destination already running" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/running.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'already running' || fx_fail "running destination: $FX_ERR"
+DST=
+outcome "destination refuses: already running"
+
+# The source swtpm is dead: send refuses, writes nothing, takes no generation.
+fx_swtpm_running src2 tpm2
+fx_swtpm_stop src2
+before=$("$LD" "$KA")
+fx_expect_fail "source swtpm dead" "$VM" send -d "$KA" --to hostb --ctrl "$(fx_swtpm_ctrl src2)" --uuid "$OTHER_U"
+[ -z "$FX_OUT" ] || fx_fail "send wrote bytes for a dead source"
+[ "$("$LD" "$KA")" = "$before" ] || fx_fail "send took a generation for a dead source"
+fx_expect_fail "recover of a dead source says so" "$VM" recover --ctrl "$(fx_swtpm_ctrl src2)" --uuid "$OTHER_U"
+DST=
+outcome "source swtpm dead (other instance)"
+
+# xenstored down (Xen mode).
+fx_expect_fail "xenstored down" env XENSTORED_PATH="$FX_DIR/no-such-socket" "$VM" send -d "$KA" --to hostb --domid 5
+printf '%s\n' "$FX_ERR" | grep -q 'xenstore' || fx_fail "xenstored down: $FX_ERR"
+[ -z "$FX_OUT" ] || fx_fail "send wrote bytes without xenstored"
+outcome "xenstored down"
+
+# The receiver's ledger directory is read-only, or full.
+if mkdir "$FX_DIR/kb-mnt" && mount -t tmpfs -o size=256k tmpfs "$FX_DIR/kb-mnt" 2>/dev/null; then
+	fx_on_exit umount -l "$FX_DIR/kb-mnt"
+	cp -a "$KB/." "$FX_DIR/kb-mnt/"
+	fresh_record ro.rec
+	mount -o remount,ro "$FX_DIR/kb-mnt" || fx_fail "remount read-only"
+	new_dst
+	fx_expect_fail "ledger directory read-only" "$VM" recv -d "$FX_DIR/kb-mnt" "${DSTI[@]}" <"$FX_DIR/ro.rec"
+	printf '%s\n' "$FX_ERR" | grep -q 'ledger' || fx_fail "read-only: $FX_ERR"
+	outcome "ledger directory read-only"
+	mount -o remount,rw "$FX_DIR/kb-mnt" || fx_fail "remount read-write"
+	before=$("$LD" "$FX_DIR/kb-mnt")
+	dd if=/dev/zero of="$FX_DIR/kb-mnt/filler" bs=4k status=none 2>/dev/null
+	new_dst
+	fx_expect_fail "ledger directory full" "$VM" recv -d "$FX_DIR/kb-mnt" "${DSTI[@]}" <"$FX_DIR/ro.rec"
+	printf '%s\n' "$FX_ERR" | grep -q 'ledger' || fx_fail "full: $FX_ERR"
+	[ "$("$LD" "$FX_DIR/kb-mnt")" = "$before" ] || fx_fail "a full disk changed the ledger"
+	outcome "ledger directory full"
+else
+	echo "SKIPPED: read-only and full ledger directory (cannot mount a tmpfs here)"
+fi
+echo "PASS: $n fault cases, each leaving the source identical and usable"
