@@ -18,41 +18,45 @@ K=$FX_DIR/keys-h
 
 for ver in tpm2 tpm12; do
 	U=$(cat /proc/sys/kernel/random/uuid)
+	mig_inst "saved-$ver" "$U" SAVED
+	mig_inst "restored-$ver" "$U" RESTORED
+	mig_inst "again-$ver" "$U" AGAIN
+	mig_inst "piped-$ver" "$U" PIPED
 	fx_swtpm_running "saved-$ver" "$ver"
 	mig_fill "saved-$ver" "$ver"
 	# xm save: the record goes to a file, sealed to this host.
-	fx_expect_ok "save $ver" "$VM" send -d "$K" --to self $(mig_inst "saved-$ver" "$U") \
+	fx_expect_ok "save $ver" "$VM" send -d "$K" --to self "${SAVED[@]}" \
 		--fd 5 5>"$FX_DIR/save-$ver.rec"
 	grep -q 'SECRET\|NVDATA' "$FX_DIR/save-$ver.rec" && fx_fail "save file holds plaintext"
 	fx_expect_ok "inspect $ver" "$VM" inspect <"$FX_DIR/save-$ver.rec"
 	printf '%s\n' "$FX_OUT" | grep -q "^vtpm-uuid *$U$" || fx_fail "inspect does not show the vTPM UUID"
 	printf '%s\n' "$FX_OUT" | grep -q "^flags *0x01$" || fx_fail "save record is not marked as sealed to self"
 	# The domain is destroyed after a save: finish.
-	fx_expect_ok "finish $ver" "$VM" finish $(mig_inst "saved-$ver" "$U")
+	fx_expect_ok "finish $ver" "$VM" finish "${SAVED[@]}"
 	mig_assert_gone "saved-$ver"
 
 	# xm restore: a new instance waits for state.
 	fx_swtpm_waiting "restored-$ver" "$ver"
-	fx_expect_ok "restore $ver" "$VM" recv -d "$K" $(mig_inst "restored-$ver" "$U") <"$FX_DIR/save-$ver.rec"
+	fx_expect_ok "restore $ver" "$VM" recv -d "$K" "${RESTORED[@]}" <"$FX_DIR/save-$ver.rec"
 	mig_snapshot "restored-$ver" "$ver" after
 	mig_same "saved-$ver.before" "restored-$ver.after"
 
 	# A second restore of the same file is a rollback.
 	fx_swtpm_waiting "again-$ver" "$ver"
-	fx_expect_fail "second restore $ver" "$VM" recv -d "$K" $(mig_inst "again-$ver" "$U") <"$FX_DIR/save-$ver.rec"
+	fx_expect_fail "second restore $ver" "$VM" recv -d "$K" "${AGAIN[@]}" <"$FX_DIR/save-$ver.rec"
 	printf '%s\n' "$FX_ERR" | grep -q 'replay or rollback refused' || fx_fail "wrong reason: $FX_ERR"
 	mig_assert_not_running "again-$ver"
 	# ... unless the administrator allows it.
 	fx_expect_ok "restore with --allow-rollback $ver" "$VM" recv -d "$K" --allow-rollback \
-		$(mig_inst "again-$ver" "$U") <"$FX_DIR/save-$ver.rec"
+		"${AGAIN[@]}" <"$FX_DIR/save-$ver.rec"
 	mig_snapshot "again-$ver" "$ver" after
 	mig_same "saved-$ver.before" "again-$ver.after"
 	fx_swtpm_stop "again-$ver"
 
 	# The pipe: restored instance moves on to a new one, send | recv.
 	fx_swtpm_waiting "piped-$ver" "$ver"
-	"$VM" send -d "$K" --to self $(mig_inst "restored-$ver" "$U") |
-		"$VM" recv -d "$K" $(mig_inst "piped-$ver" "$U") || fx_fail "send | recv $ver failed"
+	"$VM" send -d "$K" --to self "${RESTORED[@]}" |
+		"$VM" recv -d "$K" "${PIPED[@]}" || fx_fail "send | recv $ver failed"
 	mig_snapshot "piped-$ver" "$ver" after
 	mig_same "saved-$ver.before" "piped-$ver.after"
 done

@@ -22,10 +22,12 @@ mig_fill hop0 tpm2
 prev=hop0
 for hop in hop1 hop2 hop3; do
 	fx_swtpm_waiting "$hop" tpm2
-	"$VM" send -d "$K" --to local $(mig_inst "$prev" "$U") >"$FX_DIR/$hop.rec" ||
+	mig_inst "$prev" "$U" PREV
+	mig_inst "$hop" "$U" HOP
+	"$VM" send -d "$K" --to local "${PREV[@]}" >"$FX_DIR/$hop.rec" ||
 		fx_fail "send $prev"
-	fx_expect_ok "recv $hop" "$VM" recv -d "$K" $(mig_inst "$hop" "$U") <"$FX_DIR/$hop.rec"
-	fx_expect_ok "finish $prev" "$VM" finish $(mig_inst "$prev" "$U")
+	fx_expect_ok "recv $hop" "$VM" recv -d "$K" "${HOP[@]}" <"$FX_DIR/$hop.rec"
+	fx_expect_ok "finish $prev" "$VM" finish "${PREV[@]}"
 	mig_assert_gone "$prev"
 	# The destination's state directory was not touched by finish.
 	compgen -G "$FX_DIR/$hop/tpm2-00.*" >/dev/null || fx_fail "$hop lost its state files"
@@ -37,6 +39,7 @@ grep -q "^$U 3 3$" "$K/ledger" || fx_fail "ledger after three local hops: $(cat 
 
 # Replaying the first hop's record into a fresh waiting instance is refused.
 fx_swtpm_waiting replay tpm2
-fx_expect_fail "replay of hop1" "$VM" recv -d "$K" $(mig_inst replay "$U") <"$FX_DIR/hop1.rec"
+mig_inst replay "$U" REPLAY
+fx_expect_fail "replay of hop1" "$VM" recv -d "$K" "${REPLAY[@]}" <"$FX_DIR/hop1.rec"
 mig_assert_not_running replay
 echo "PASS: three local migrations, replay refused"

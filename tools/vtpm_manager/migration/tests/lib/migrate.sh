@@ -62,7 +62,9 @@ mig_assert_gone() {
 	fi
 }
 
-# mig_inst NAME UUID: the standalone INSTANCE arguments of an instance.
+# mig_inst NAME UUID VAR: set array VAR to the standalone INSTANCE arguments.
 mig_inst() {
-	printf '%s\n' --ctrl "$(fx_swtpm_ctrl "$1")" --uuid "$2"
+	local -n _mig_ref=$3
+	# shellcheck disable=SC2034 # assigned through the name reference
+	_mig_ref=(--ctrl "$(fx_swtpm_ctrl "$1")" --uuid "$2")
 }
