@@ -54,7 +54,8 @@ static int parse_u64(const char *s, uint64_t *v)
 {
 	char *end;
 
-	if (!*s || *s == '-' || *s == '+' || (s[0] == '0' && s[1]))
+	/* Digits only: strtoull alone would take blanks and a sign. */
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1]))
 		return -1;
 	errno = 0;
 	*v = strtoull(s, &end, 10);
@@ -88,6 +89,10 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t
 		}
 		memcpy(line, pos, ll);
 		line[ll] = '\0';
+		if (memchr(line, '\0', ll)) {
+			free(v);
+			return vm_fail(e, "ledger: line %zu: has a NUL byte", lineno);
+		}
 		if (!strncmp(line, "sha256 ", 7))
 			break;
 		sp1 = strchr(line, ' ');
@@ -98,7 +103,7 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t
 			return vm_fail(e, "ledger: out of memory");
 		}
 		v = grown;
-		if (!sp2 || memchr(line, '\0', ll) ||
+		if (!sp2 ||
 		    (*sp1 = '\0', *sp2 = '\0', uuid_parse(line, v[cnt].uuid)) ||
 		    parse_u64(sp1 + 1, &v[cnt].sent) || parse_u64(sp2 + 1, &v[cnt].accepted)) {
 			free(v);

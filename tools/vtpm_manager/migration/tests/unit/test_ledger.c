@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "io.h"
 #include "ledger.h"
 #include "unit.h"
@@ -137,6 +139,44 @@ START_TEST(ledger_text_round_trips)
 }
 END_TEST
 
+/* Found by the fuzzer: numbers with blanks and a sign, a NUL in the sum line. */
+START_TEST(ledger_numbers_are_digits_only)
+{
+	static const char *const bad[] = { " -1", "\t2", "+3", "01", "", "1x" };
+	struct ledger_entry in = { { 9 }, 1, 2 }, *out;
+	char *text, buf[1024];
+	size_t n, i;
+
+	text = ledger_format(&in, 1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ledger_entry *v = NULL;
+		char sum[80];
+		/* Rebuild a ledger whose accepted field is bad[i], with a valid checksum. */
+		snprintf(buf, sizeof(buf), "vtpm-migration-ledger v1\n"
+			 "09000000-0000-0000-0000-000000000000 1 %s\n", bad[i]);
+		{
+			unsigned char md[32];
+			unsigned int mdlen = sizeof(md);
+			size_t k;
+			EVP_Digest(buf, strlen(buf), md, &mdlen, EVP_sha256(), NULL);
+			for (k = 0; k < 32; k++)
+				sprintf(sum + 2 * k, "%02x", md[k]);
+		}
+		strcat(buf, "sha256 ");
+		strcat(buf, sum);
+		strcat(buf, "\n");
+		ck_assert_msg(ledger_parse(buf, strlen(buf), &v, &n, NULL) == -1, "accepted '%s'", bad[i]);
+	}
+	/* The sum line with a NUL and junk after the checksum. */
+	n = strlen(text);
+	memcpy(buf, text, n);
+	buf[n - 1] = '\0';
+	memcpy(buf + n, "junk\n", 5);
+	ck_assert_int_eq(ledger_parse(buf, n + 5, &out, &n, NULL), -1);
+	free(text);
+}
+END_TEST
+
 START_TEST(concurrent_users_are_serialised)
 {
 	struct ledger l;
@@ -194,6 +234,7 @@ Suite *ledger_suite(void)
 	tcase_add_test(t, accepted_generation_survives_reopen);
 	tcase_add_test(t, damaged_ledger_is_refused_never_reset);
 	tcase_add_test(t, ledger_text_round_trips);
+	tcase_add_test(t, ledger_numbers_are_digits_only);
 	tcase_add_test(t, concurrent_users_are_serialised);
 	tcase_add_test(t, unwritable_ledger_directory_fails_cleanly);
 	suite_add_tcase(s, t);
