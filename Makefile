@@ -21,6 +21,8 @@ deps:
 check: deps
 	$(MAKE) -C $(M) check
 	$(MAKE) -C tools/python check
+	$(MAKE) -C tools/examples check
+	$(MAKE) -C tools/apply check
 	$(MAKE) -C docs check
 	tests/install-test.sh
 

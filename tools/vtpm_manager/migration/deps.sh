@@ -26,6 +26,9 @@ python3 /usr/bin/python3
 iproute2 /usr/bin/ip
 man-db /usr/bin/man
 socat /usr/bin/socat
+shellcheck /usr/bin/shellcheck
+perl /usr/bin/pod2man
+git /usr/bin/git
 python3-cryptography /usr/lib/python3/dist-packages/cryptography/__init__.py
 LIST
 }

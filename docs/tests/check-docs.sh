@@ -1,0 +1,71 @@
+#!/bin/bash
+# Checks of the documentation: the man page is clean pod, renders with
+# man -l without warnings, and documents every command and option of the
+# built vtpm_migrate; the admin guide names every xend-config option and
+# every command. Ends with "docs: N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 1
+MANPAGE=${1:-build/vtpm_migrate.8}
+POD=man/vtpm_migrate.8.pod
+GUIDE=misc/vtpm-migration.txt
+FRAGMENT=../tools/examples/xend-config-vtpm-migration.sxp
+VM=${VTPM_MIGRATE:-../tools/vtpm_manager/migration/build/vtpm_migrate}
+PASSED=0
+FAILED=0
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+result() { # result NAME STATUS [DETAIL]
+	if [ "$2" -eq 0 ]; then
+		PASSED=$((PASSED + 1))
+		echo "ok: $1"
+	else
+		FAILED=$((FAILED + 1))
+		echo "FAIL: $1${3:+: $3}"
+	fi
+}
+
+podchecker -warnings -warnings "$POD" >"$TMP/pod" 2>&1
+st=$?
+grep -q 'WARNING\|ERROR' "$TMP/pod" && st=1
+result "pod has no errors or warnings" "$st" "$(grep 'WARNING\|ERROR' "$TMP/pod" | head -3)"
+
+MANPAGER=cat PAGER=cat MANWIDTH=80 man --warnings -l "$MANPAGE" >"$TMP/man.txt" 2>"$TMP/man.err"
+st=$?
+[ -s "$TMP/man.err" ] && st=1
+result "man -l renders it without warnings" "$st" "$(head -3 "$TMP/man.err")"
+grep -q 'vtpm_migrate - move a guest' "$TMP/man.txt"
+result "rendered page has its NAME line" $?
+
+if [ -x "$VM" ]; then
+	"$VM" --help >"$TMP/usage" 2>&1
+	missing=
+	while read -r cmd; do
+		grep -q "^B<vtpm_migrate $cmd>" "$POD" && grep -q "^=item B<$cmd>" "$POD" ||
+			missing="$missing $cmd"
+	done < <(awk '{ for (i = 1; i < NF; i++) if ($i == "vtpm_migrate") print $(i + 1) }' "$TMP/usage" | sort -u)
+	while read -r opt; do
+		grep -q -- "B<$opt>" "$POD" || missing="$missing $opt"
+	done < <(grep -o -- '--[a-z-]*\|-[dn] ' "$TMP/usage" | tr -d ' ' | sort -u)
+	[ -z "$missing" ]
+	result "man page documents every command and option of vtpm_migrate --help" $? "missing:$missing"
+else
+	result "man page checked against vtpm_migrate --help" 1 "no $VM (build it first)"
+fi
+
+missing=
+while read -r opt; do
+	grep -q -- "($opt " "$GUIDE" || missing="$missing $opt"
+done < <(grep -o '(vtpm-migration[a-z-]*' "$FRAGMENT" | tr -d '(' | sort -u)
+[ -z "$missing" ]
+result "guide names every xend-config option" $? "missing:$missing"
+
+missing=
+for cmd in keygen pubkey trust send recv recover finish inspect; do
+	grep -q "vtpm_migrate $cmd" "$GUIDE" || missing="$missing $cmd"
+done
+[ -z "$missing" ]
+result "guide names every command" $? "missing:$missing"
+
+echo "docs: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""Apply vTPM migration to a Xen source tree of the xend era.
+
+    apply-to-xen-tree.py [--check] XEN_TREE
+
+Targets Xen 4.1.x and 4.2.x: the releases that have xend, the vTPM backend
+(tools/vtpm_manager) and an xc_restore that reads the length-prefixed
+device-model record (DeviceModelRecord0002).  Xen 4.0 lacks the latter;
+4.3 removed tools/vtpm_manager; 4.5 removed xend.
+
+What it does (all or nothing):
+  - copies in the vtpm_migrate sources (tools/vtpm_manager/migration/, their
+    own Makefile kept as vtpm_migrate.mk, driven by a Xen-style Makefile),
+    the xend module (tools/python/xen/xend/server/vtpm_migration.py), the
+    hotplug script (tools/hotplug/Linux/vtpm-swtpm), the admin guide
+    (docs/misc/vtpm-migration.txt), the record format (docs/specs/) and the
+    man page (docs/man/vtpm_migrate.pod.8);
+  - removes the 2006 migration daemon's sources from that folder;
+  - inserts one call per step into XendCheckpoint.save and .restore, and
+    points TPMifController.migrate / recover_migrate and destroy_vtpmstate
+    at the module;
+  - hooks the folder into tools/Makefile, the script into the hotplug
+    Makefile and udev rule, and the new options into xend-config.sxp.
+
+Every anchor is looked up before anything is written: if one is missing,
+the tree is left untouched and each missing anchor is named.  `git diff` in
+the tree afterwards is the patch a packager ships.  --check only reports.
+"""
+
+import os
+import re
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT = os.path.dirname(os.path.dirname(HERE))
+
+MIGRATION = 'tools/vtpm_manager/migration'
+OLD_MIGRATION_FILES = ('vtpm_manager_if.c', 'vtpm_migrator.h',
+                       'vtpm_migrator_if.c', 'vtpm_migratorc.c',
+                       'vtpm_migratord.c', 'vtpm_migratord_handler.c')
+SKIP_DIRS = ('.git', '__pycache__')      # and build*: build outputs
+SKIP_SUFFIXES = ('.o', '.a', '.so', '.pyc', '~')
+
+MARK = 'vtpm_migration'
+
+
+class Missing(Exception):
+    """An expected function or anchor is not in the tree."""
+    pass
+
+
+# ---- locating code in Python sources ----------------------------------------
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
+
+
+def _blank(line):
+    s = line.strip()
+    return s == '' or s.startswith('#')
+
+
+def _block(lines, start):
+    """End (exclusive) of the block whose header is lines[start]."""
+    base = _indent(lines[start])
+    end = start + 1
+    last = start
+    while end < len(lines):
+        if not _blank(lines[end]):
+            if _indent(lines[end]) <= base:
+                break
+            last = end
+        end += 1
+    return last + 1
+
+
+def _find_def(lines, path, name, within=None):
+    """(start, end) of `def name(` at top level, or inside class `within`."""
+    lo, hi = 0, len(lines)
+    indent = 0
+    if within is not None:
+        pat = re.compile(r'^class\s+%s\b' % re.escape(within))
+        for i, line in enumerate(lines):
+            if pat.match(line):
+                lo, hi = i + 1, _block(lines, i)
+                break
+        else:
+            raise Missing('%s: no class %s' % (path, within))
+        indent = None
+    pat = re.compile(r'^(\s*)def\s+%s\s*\(' % re.escape(name))
+    for i in range(lo, hi):
+        m = pat.match(lines[i])
+        if m and (indent is None and len(m.group(1)) > 0
+                  or indent == len(m.group(1))):
+            return i, _block(lines, i)
+    where = within + '.' + name if within else name
+    raise Missing('%s: no function %s()' % (path, where))
+
+
+def _find_stmt(lines, lo, hi, stmt, path, func, last=False):
+    """Index of the line in [lo, hi) whose text is exactly stmt."""
+    found = [i for i in range(lo, hi) if lines[i].strip() == stmt]
+    if not found:
+        raise Missing("%s: %s() has no line '%s'" % (path, func, stmt))
+    return found[-1] if last else found[0]
+
+
+def _line(indent_of, text):
+    return ' ' * _indent(indent_of) + text + '\n'
+
+
+# ---- edits: each takes (path, text) and returns the new text ---------------
+
+def edit_checkpoint(path, text):
+    lines = text.splitlines(True)
+    out = list(lines)
+    inserts = []          # (index, new line), applied bottom-up
+
+    imp = 'from xen.xend.XendLogging import log'
+    for i, line in enumerate(lines):
+        if line.strip() == imp:
+            inserts.append((i + 1, 'from xen.xend.server import vtpm_migration\n'))
+            break
+    else:
+        raise Missing("%s: no line '%s' to import the module after"
+                      % (path, imp))
+
+    s0, s1 = _find_def(lines, path, 'save')
+    i = _find_stmt(lines, s0, s1,
+                   'write_exact(fd, SIGNATURE, "could not write guest state '
+                   'file: signature")', path, 'save')
+    inserts.append((i, _line(lines[i], 'vtpm_migration.check_before_save('
+                             'dominfo, network, dst, checkpoint)')))
+    i = _find_stmt(lines, s0, s1, 'forkHelper(cmd, fd, saveInputHandler, '
+                   'False)', path, 'save')
+    inserts.append((i + 1, _line(lines[i], 'vtpm_migration.save_after_image('
+                                 'fd, dominfo, network, dst)')))
+    i = _find_stmt(lines, s0, s1, 'dominfo.destroy()', path, 'save')
+    inserts.append((i, _line(lines[i], 'vtpm_migration.finish_after_success('
+                             'dominfo)')))
+    i = _find_stmt(lines, s0, s1, 'dominfo.resumeDomain()', path, 'save',
+                   last=True)
+    j = i - 1
+    while j > s0 and (_blank(lines[j]) or _indent(lines[j]) >= _indent(lines[i])):
+        j -= 1
+    if not lines[j].strip().startswith('except'):
+        raise Missing("%s: save() has no 'dominfo.resumeDomain()' in its "
+                      "error handler" % path)
+    inserts.append((i, _line(lines[i], 'vtpm_migration.recover_after_failure('
+                             'dominfo)')))
+
+    r0, r1 = _find_def(lines, path, 'restore')
+    i = _find_stmt(lines, r0, r1, 'forkHelper(cmd, fd, handler.handler, True)',
+                   path, 'restore')
+    inserts.append((i + 1, _line(lines[i], 'vtpm_migration.restore_after_image('
+                                 'fd, dominfo, relocating)')))
+
+    for index, new in sorted(inserts, key=lambda x: x[0], reverse=True):
+        out.insert(index, new)
+    return ''.join(out)
+
+
+def _replace_body(lines, path, name, within, body):
+    start, end = _find_def(lines, path, name, within)
+    header_end = start
+    while not lines[header_end].rstrip().endswith(':'):
+        header_end += 1
+    indent = ' ' * (_indent(lines[start]) + 4)
+    new = [indent + b + '\n' if b else '\n' for b in body]
+    return lines[:header_end + 1] + new + lines[end:]
+
+
+def edit_tpmif(path, text):
+    lines = text.splitlines(True)
+    imp = 'from xen.xend.server.DevController import DevController'
+    for i, line in enumerate(lines):
+        if line.strip() == imp:
+            lines.insert(i + 1, 'from xen.xend.server import vtpm_migration\n')
+            break
+    else:
+        raise Missing("%s: no line '%s' to import the module after"
+                      % (path, imp))
+    lines = _replace_body(lines, path, 'migrate', 'TPMifController', [
+        '"""@see DevController.migrate: step 0 refuses with a reason."""',
+        'return vtpm_migration.device_migrate(self, deviceConfig, network,',
+        '                                     dst, step, domName)'])
+    lines = _replace_body(lines, path, 'recover_migrate', 'TPMifController', [
+        '"""@see DevController.recover_migrate"""',
+        'return vtpm_migration.device_recover_migrate(self, deviceConfig,',
+        '                                             network, dst, step,',
+        '                                             domName)'])
+    lines = _replace_body(lines, path, 'destroy_vtpmstate', None, [
+        'vtpm_migration.destroy_state(uuids, os.path.join(',
+        '    os.path.dirname(VTPM_DELETE_SCRIPT), "vtpm-swtpm"))'])
+    return ''.join(lines)
+
+
+def _insert_after_line(path, text, pattern, new, what):
+    lines = text.splitlines(True)
+    pat = re.compile(pattern)
+    for i, line in enumerate(lines):
+        if pat.match(line):
+            lines[i + 1:i + 1] = new
+            return ''.join(lines)
+    raise Missing('%s: no %s' % (path, what))
+
+
+def edit_tools_makefile(path, text):
+    return _insert_after_line(
+        path, text, r'^SUBDIRS-\$\(VTPM_TOOLS\)\s*\+=\s*vtpm\s*$',
+        ['# vTPM migration for swtpm vTPMs: vtpm_migrate (needs OpenSSL >= 1.1.1)\n',
+         'VTPM_MIGRATION ?= y\n',
+         'SUBDIRS-$(VTPM_MIGRATION) += vtpm_manager/migration\n'],
+        "line 'SUBDIRS-$(VTPM_TOOLS) += vtpm'")
+
+
+def edit_vtpm_manager_makefile(path, text):
+    new, n = re.subn(r'^(SUBDIRS\s*=.*?)\s+migration\b', r'\1', text,
+                     count=1, flags=re.M)
+    if n != 1:
+        raise Missing("%s: no 'migration' in its SUBDIRS line" % path)
+    return new
+
+
+def edit_hotplug_makefile(path, text):
+    return _insert_after_line(
+        path, text, r'^XEN_SCRIPTS\s*\+=\s*vtpm\s+vtpm-delete\s*$',
+        ['XEN_SCRIPTS += vtpm-swtpm\n'],
+        "line 'XEN_SCRIPTS += vtpm vtpm-delete'")
+
+
+def edit_udev_rules(path, text):
+    new, n = re.subn(r'^(.*KERNEL=="vtpm\*".*/etc/xen/scripts/)vtpm( \$env\{ACTION\}.*)$',
+                     r'\1vtpm-swtpm\2', text, count=1, flags=re.M)
+    if n != 1:
+        raise Missing("%s: no vtpm rule running /etc/xen/scripts/vtpm" % path)
+    return new
+
+
+def edit_xend_config(path, text):
+    fragment = _read(os.path.join(PROJECT, 'tools/examples/'
+                                  'xend-config-vtpm-migration.sxp'))
+    body = [l for l in fragment.splitlines(True)]
+    return _insert_after_line(
+        path, text, r"^#\(external-migration-tool ''\)\s*$", ['\n'] + body,
+        "line \"#(external-migration-tool '')\"")
+
+
+def check_restore_reads_dm_length(path, text):
+    if 'DeviceModelRecord0002' not in text:
+        raise Missing("%s: no 'DeviceModelRecord0002': this xc_restore reads "
+                      "the device model record to end of stream, leaving no "
+                      "room for the vTPM record (Xen 4.1 or later needed)"
+                      % path)
+    return text
+
+
+EDITS = (
+    ('tools/python/xen/xend/XendCheckpoint.py', edit_checkpoint),
+    ('tools/python/xen/xend/server/tpmif.py', edit_tpmif),
+    ('tools/Makefile', edit_tools_makefile),
+    ('tools/vtpm_manager/Makefile', edit_vtpm_manager_makefile),
+    ('tools/hotplug/Linux/Makefile', edit_hotplug_makefile),
+    ('tools/hotplug/Linux/xen-backend.rules', edit_udev_rules),
+    ('tools/examples/xend-config.sxp', edit_xend_config),
+    ('tools/libxc/xc_domain_restore.c', check_restore_reads_dm_length),
+)
+
+
+# ---- files copied in -----------------------------------------------------------
+
+def _read(path):
+    f = open(path)
+    try:
+        return f.read()
+    finally:
+        f.close()
+
+
+def migration_files():
+    """(source, tree-relative destination) for the vtpm_migrate folder."""
+    src_root = os.path.join(PROJECT, MIGRATION)
+    pairs = []
+    for root, dirs, files in os.walk(src_root):
+        dirs[:] = sorted(d for d in dirs
+                         if d not in SKIP_DIRS and not d.startswith('.')
+                         and not d.startswith('build'))
+        for name in sorted(files):
+            if name.startswith('.') or name.endswith(SKIP_SUFFIXES):
+                continue
+            src = os.path.join(root, name)
+            rel = os.path.relpath(src, src_root)
+            if rel == 'Makefile':
+                rel = 'vtpm_migrate.mk'
+            pairs.append((src, os.path.join(MIGRATION, rel)))
+    pairs.append((os.path.join(HERE, 'files', 'migration.Makefile'),
+                  os.path.join(MIGRATION, 'Makefile')))
+    return pairs
+
+
+def copies():
+    pairs = migration_files()
+    pairs += [
+        (os.path.join(PROJECT, 'tools/python/xen/xend/server/vtpm_migration.py'),
+         'tools/python/xen/xend/server/vtpm_migration.py'),
+        (os.path.join(PROJECT, 'tools/examples/vtpm-swtpm'),
+         'tools/hotplug/Linux/vtpm-swtpm'),
+        (os.path.join(PROJECT, 'docs/misc/vtpm-migration.txt'),
+         'docs/misc/vtpm-migration.txt'),
+        (os.path.join(PROJECT, 'docs/man/vtpm_migrate.8.pod'),
+         'docs/man/vtpm_migrate.pod.8'),
+    ]
+    specs = os.path.join(PROJECT, 'docs', 'specs')
+    if os.path.isdir(specs):
+        for name in sorted(os.listdir(specs)):
+            if os.path.isfile(os.path.join(specs, name)):
+                pairs.append((os.path.join(specs, name),
+                              os.path.join('docs', 'specs', name)))
+    return pairs
+
+
+# ---- plan and apply ------------------------------------------------------------
+
+def plan(tree):
+    """Compute every change; raise Missing listing every absent anchor."""
+    missing = []
+    changes = []
+    for rel, edit in EDITS:
+        path = os.path.join(tree, rel)
+        if not os.path.isfile(path):
+            missing.append('%s: file not found' % rel)
+            continue
+        text = _read(path)
+        try:
+            new = edit(rel, text)
+        except Missing as e:
+            missing.append(str(e))
+            continue
+        if new != text:
+            changes.append((rel, new))
+    if not os.path.isdir(os.path.join(tree, 'tools/vtpm_manager')):
+        missing.append('tools/vtpm_manager: folder not found')
+    if missing:
+        raise Missing('\n'.join(missing))
+    removals = [os.path.join(MIGRATION, n) for n in OLD_MIGRATION_FILES
+                if os.path.exists(os.path.join(tree, MIGRATION, n))]
+    return changes, copies(), removals
+
+
+def already_applied(tree):
+    path = os.path.join(tree, 'tools/python/xen/xend/XendCheckpoint.py')
+    return os.path.isfile(path) and MARK in _read(path)
+
+
+def apply(tree, changes, pairs, removals):
+    for rel in removals:
+        os.remove(os.path.join(tree, rel))
+    for src, rel in pairs:
+        dst = os.path.join(tree, rel)
+        d = os.path.dirname(dst)
+        if not os.path.isdir(d):
+            os.makedirs(d)
+        shutil.copyfile(src, dst)
+        shutil.copymode(src, dst)
+    for rel, text in changes:
+        path = os.path.join(tree, rel)
+        mode = os.stat(path).st_mode & 0o7777
+        tmp = path + '.vtpm-tmp'
+        f = open(tmp, 'w')
+        try:
+            f.write(text)
+        finally:
+            f.close()
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+
+
+def main(argv):
+    args = argv[1:]
+    check = False
+    if args and args[0] == '--check':
+        check = True
+        args = args[1:]
+    if len(args) != 1 or args[0].startswith('-'):
+        sys.stderr.write('usage: apply-to-xen-tree.py [--check] XEN_TREE\n')
+        return 2
+    tree = args[0]
+    if not os.path.isdir(tree):
+        sys.stderr.write('apply-to-xen-tree: %s: not a directory\n' % tree)
+        return 1
+    absent = [os.path.relpath(src, PROJECT) for src, _ in copies()
+              if not os.path.isfile(src)]
+    if absent:
+        sys.stderr.write('apply-to-xen-tree: this project is incomplete, '
+                         'missing: %s\n' % ', '.join(absent))
+        return 1
+    if already_applied(tree):
+        print('apply-to-xen-tree: %s already has vTPM migration; nothing '
+              'changed' % tree)
+        return 0
+    try:
+        changes, pairs, removals = plan(tree)
+    except Missing as e:
+        sys.stderr.write('apply-to-xen-tree: %s is not a tree this patch '
+                         'applies to (Xen 4.1.x or 4.2.x); nothing changed:\n'
+                         % tree)
+        for line in str(e).splitlines():
+            sys.stderr.write('  missing: %s\n' % line)
+        return 1
+    verb = 'would' if check else 'will'
+    for rel, _ in changes:
+        print('edit    %s' % rel)
+    for rel in removals:
+        print('remove  %s' % rel)
+    for _, rel in pairs:
+        print('copy    %s' % rel)
+    if check:
+        print('apply-to-xen-tree: all anchors found; %d files %s change'
+              % (len(changes) + len(pairs) + len(removals), verb))
+        return 0
+    apply(tree, changes, pairs, removals)
+    print('apply-to-xen-tree: applied to %s; review with git diff there'
+          % tree)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

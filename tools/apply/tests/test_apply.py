@@ -1,0 +1,353 @@
+"""apply-to-xen-tree.py on the stand-in Xen tree (tests/xen-tree).
+
+The stand-in has the files, function names and lines the patch anchors on
+(no Xen code).  Ends with the line 'apply: N passed, N failed'.
+Set XEN_TREES (and XEN_TREES_REFUSED) to space-separated lists of real Xen
+source trees the patch must apply to (must refuse) to check them too; not
+part of make check, as no Xen tree ships with this project.
+"""
+
+import ast
+import hashlib
+import os
+import py_compile
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APPLY = os.path.join(os.path.dirname(HERE), 'apply-to-xen-tree.py')
+STANDIN = os.path.join(HERE, 'xen-tree')
+PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+
+CHECKPOINT = 'tools/python/xen/xend/XendCheckpoint.py'
+TPMIF = 'tools/python/xen/xend/server/tpmif.py'
+
+
+def run(argv, cwd=None):
+    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True)
+    out, err = p.communicate()
+    return p.returncode, out, err
+
+
+def snapshot(tree):
+    """Every file's path, mode and content hash: to prove nothing changed."""
+    state = {}
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = [d for d in dirs if d != '.git']
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, 'rb') as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            state[os.path.relpath(path, tree)] = (os.stat(path).st_mode,
+                                                  digest)
+    return state
+
+
+def calls_in(func):
+    """Names of the calls in a function body, in source order."""
+    found = []
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute):
+                base = f.value.id if isinstance(f.value, ast.Name) else '?'
+                found.append((node.lineno, node.col_offset,
+                              '%s.%s' % (base, f.attr)))
+            elif isinstance(f, ast.Name):
+                found.append((node.lineno, node.col_offset, f.id))
+    return [name for _, _, name in sorted(found)]
+
+
+def function(tree_ast, name, cls=None):
+    body = tree_ast.body
+    if cls:
+        body = [n for n in body if isinstance(n, ast.ClassDef)
+                and n.name == cls][0].body
+    return [n for n in body if isinstance(n, ast.FunctionDef)
+            and n.name == name][0]
+
+
+class ApplyTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='vtpm-apply-')
+        self.tree = os.path.join(self.tmp, 'xen')
+        shutil.copytree(STANDIN, self.tree, symlinks=True)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def apply(self, *extra):
+        return run([sys.executable, APPLY] + list(extra) + [self.tree])
+
+    def read(self, rel):
+        with open(os.path.join(self.tree, rel)) as f:
+            return f.read()
+
+    def edit(self, rel, old, new):
+        text = self.read(rel)
+        self.assertIn(old, text)
+        with open(os.path.join(self.tree, rel), 'w') as f:
+            f.write(text.replace(old, new))
+
+    def git(self, *args):
+        rc, out, err = run(['git', '-c', 'user.name=t', '-c',
+                            'user.email=t@t', '-C', self.tree] + list(args))
+        self.assertEqual(rc, 0, err)
+        return out
+
+    # ---- the patch ----------------------------------------------------------------
+
+    def test_inserts_each_call_at_its_place_in_save_and_restore(self):
+        rc, out, err = self.apply()
+        self.assertEqual(rc, 0, err)
+        tree = ast.parse(self.read(CHECKPOINT))
+        save = calls_in(function(tree, 'save'))
+        # the check comes before the first byte; the record right after
+        # the image helper returns
+        self.assertEqual(save[0], 'vtpm_migration.check_before_save')
+        self.assertEqual(save[1], 'write_exact')
+        i = save.index('forkHelper')
+        self.assertEqual(save[i + 1], 'vtpm_migration.save_after_image')
+        i = save.index('vtpm_migration.finish_after_success')
+        self.assertEqual(save[i + 1], 'dominfo.destroy')
+        i = save.index('vtpm_migration.recover_after_failure')
+        self.assertIn('log.exception', save[i - 2:i])
+        self.assertEqual(save[i + 1], 'dominfo.resumeDomain')
+        restore = calls_in(function(tree, 'restore'))
+        i = restore.index('vtpm_migration.restore_after_image')
+        self.assertEqual(restore[i - 1], 'forkHelper')
+        self.assertLess(i, restore.index('dominfo.waitForDevices'))
+        self.assertIn('from xen.xend.server import vtpm_migration',
+                      self.read(CHECKPOINT))
+        # the recover call sits in save's error handler
+        handlers = [calls_in(n) for n in ast.walk(function(tree, 'save'))
+                    if isinstance(n, ast.ExceptHandler)]
+        resuming = [h for h in handlers if 'dominfo.resumeDomain' in h]
+        self.assertEqual(len(resuming), 1)
+        self.assertIn('vtpm_migration.recover_after_failure', resuming[0])
+
+    def test_device_controller_delegates_and_no_shell_remains(self):
+        rc, out, err = self.apply()
+        self.assertEqual(rc, 0, err)
+        text = self.read(TPMIF)
+        tree = ast.parse(text)
+        self.assertEqual(calls_in(function(tree, 'migrate', 'TPMifController')),
+                         ['vtpm_migration.device_migrate'])
+        self.assertEqual(calls_in(function(tree, 'recover_migrate',
+                                           'TPMifController')),
+                         ['vtpm_migration.device_recover_migrate'])
+        self.assertIn('vtpm_migration.destroy_state',
+                      calls_in(function(tree, 'destroy_vtpmstate')))
+        self.assertNotIn('os.popen', text)
+        self.assertNotIn('os.system', text)
+
+    def test_patched_python_compiles(self):
+        self.assertEqual(self.apply()[0], 0)
+        for rel in (CHECKPOINT, TPMIF,
+                    'tools/python/xen/xend/server/vtpm_migration.py'):
+            py_compile.compile(os.path.join(self.tree, rel), doraise=True,
+                               cfile=os.path.join(self.tmp, 'x.pyc'))
+
+    def test_git_diff_is_the_patch(self):
+        self.git('init', '-q')
+        self.git('add', '-A')
+        self.git('commit', '-q', '-m', 'stand-in')
+        rc, out, err = self.apply()
+        self.assertEqual(rc, 0, err)
+        status = dict((line[3:], line[:2].strip()) for line in
+                      self.git('status', '--porcelain',
+                               '--untracked-files=all').splitlines())
+        for rel in (CHECKPOINT, TPMIF, 'tools/Makefile',
+                    'tools/vtpm_manager/Makefile',
+                    'tools/vtpm_manager/migration/Makefile',
+                    'tools/hotplug/Linux/Makefile',
+                    'tools/hotplug/Linux/xen-backend.rules',
+                    'tools/examples/xend-config.sxp'):
+            self.assertEqual(status.get(rel), 'M', rel)
+        for rel in ('tools/python/xen/xend/server/vtpm_migration.py',
+                    'tools/hotplug/Linux/vtpm-swtpm',
+                    'tools/vtpm_manager/migration/vtpm_migrate.mk',
+                    'tools/vtpm_manager/migration/vtpm_migrate.c',
+                    'docs/misc/vtpm-migration.txt',
+                    'docs/man/vtpm_migrate.pod.8'):
+            self.assertEqual(status.get(rel), '??', rel)
+        for old in ('vtpm_migratord.c', 'vtpm_migratorc.c', 'vtpm_migrator.h'):
+            self.assertEqual(status.get('tools/vtpm_manager/migration/' + old),
+                             'D', old)
+        self.assertFalse([p for p in status if '/build' in p or
+                          p.endswith('.o')], 'build outputs copied')
+        self.assertTrue(os.access(os.path.join(
+            self.tree, 'tools/hotplug/Linux/vtpm-swtpm'), os.X_OK))
+
+    def test_build_hooks_rules_and_config(self):
+        self.assertEqual(self.apply()[0], 0)
+        self.assertIn('SUBDIRS-$(VTPM_MIGRATION) += vtpm_manager/migration',
+                      self.read('tools/Makefile'))
+        self.assertIn('SUBDIRS\t\t= crypto tcs util manager\n',
+                      self.read('tools/vtpm_manager/Makefile'))
+        self.assertIn('XEN_SCRIPTS += vtpm-swtpm',
+                      self.read('tools/hotplug/Linux/Makefile'))
+        rules = self.read('tools/hotplug/Linux/xen-backend.rules')
+        self.assertIn('/etc/xen/scripts/vtpm-swtpm $env{ACTION}', rules)
+        self.assertNotIn('/etc/xen/scripts/vtpm $env{ACTION}', rules)
+        conf = self.read('tools/examples/xend-config.sxp')
+        for opt in ('(vtpm-migration no)', '(vtpm-migration-key-dir',
+                    '(vtpm-migration-allow-rollback no)'):
+            self.assertIn(opt, conf)
+        self.assertIn('include $(XEN_ROOT)/tools/Rules.mk',
+                      self.read('tools/vtpm_manager/migration/Makefile'))
+
+    def test_second_run_changes_nothing(self):
+        self.assertEqual(self.apply()[0], 0)
+        before = snapshot(self.tree)
+        rc, out, err = self.apply()
+        self.assertEqual(rc, 0, err)
+        self.assertIn('already has vTPM migration', out)
+        self.assertEqual(snapshot(self.tree), before)
+
+    def test_check_mode_reports_and_changes_nothing(self):
+        before = snapshot(self.tree)
+        rc, out, err = self.apply('--check')
+        self.assertEqual(rc, 0, err)
+        self.assertIn('all anchors found', out)
+        self.assertIn('edit    ' + CHECKPOINT, out)
+        self.assertEqual(snapshot(self.tree), before)
+
+    # ---- refusals ---------------------------------------------------------------
+
+    def assertRefused(self, *expected):
+        before = snapshot(self.tree)
+        rc, out, err = self.apply()
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn('nothing changed', err)
+        for what in expected:
+            self.assertIn(what, err)
+        self.assertEqual(snapshot(self.tree), before)
+        return err
+
+    def test_refuses_without_restore_anchor(self):
+        self.edit(CHECKPOINT, 'forkHelper(cmd, fd, handler.handler, True)',
+                  'runHelper(cmd, fd, handler.handler, True)')
+        self.assertRefused("%s: restore() has no line 'forkHelper(cmd, fd, "
+                           "handler.handler, True)'" % CHECKPOINT)
+
+    def test_refuses_without_save_function(self):
+        self.edit(CHECKPOINT, 'def save(', 'def save_domain(')
+        self.assertRefused('%s: no function save()' % CHECKPOINT)
+
+    def test_refuses_when_resume_is_not_in_the_error_handler(self):
+        text = self.read(CHECKPOINT)
+        i = text.index('    except Exception as exn:\n        log.exception'
+                       '("Save failed')
+        j = text.index('        raise exn\n', i) + len('        raise exn\n')
+        self.edit(CHECKPOINT, text[i:j], '')
+        self.edit(CHECKPOINT, '    try:\n        dominfo.migrateDevices',
+                  '    if True:\n        dominfo.migrateDevices')
+        self.assertRefused("save() has no 'dominfo.resumeDomain()' in its "
+                           "error handler")
+
+    def test_refuses_without_device_controller_method(self):
+        self.edit(TPMIF, 'def recover_migrate(', 'def recover(')
+        self.assertRefused('%s: no function TPMifController.recover_migrate()'
+                           % TPMIF)
+
+    def test_refuses_old_restorer_reading_device_model_to_eof(self):
+        self.edit('tools/libxc/xc_domain_restore.c', 'DeviceModelRecord0002',
+                  'OtherRecord')
+        self.assertRefused("no 'DeviceModelRecord0002'",
+                           'Xen 4.1 or later needed')
+
+    def test_refuses_tree_without_vtpm_manager(self):
+        shutil.rmtree(os.path.join(self.tree, 'tools/vtpm_manager'))
+        self.assertRefused('tools/vtpm_manager/Makefile: file not found',
+                           'tools/vtpm_manager: folder not found')
+
+    def test_names_every_missing_anchor(self):
+        self.edit('tools/hotplug/Linux/xen-backend.rules',
+                  '/etc/xen/scripts/vtpm $env', '/etc/xen/scripts/tpm $env')
+        self.edit('tools/Makefile', 'SUBDIRS-$(VTPM_TOOLS) += vtpm\n', '')
+        self.edit('tools/examples/xend-config.sxp',
+                  "#(external-migration-tool '')", '')
+        self.assertRefused('xen-backend.rules: no vtpm rule',
+                           "tools/Makefile: no line 'SUBDIRS-$(VTPM_TOOLS) "
+                           "+= vtpm'", 'xend-config.sxp: no line')
+
+    def test_refuses_a_folder_that_is_no_xen_tree(self):
+        empty = os.path.join(self.tmp, 'empty')
+        os.mkdir(empty)
+        rc, out, err = run([sys.executable, APPLY, empty])
+        self.assertEqual(rc, 1)
+        self.assertIn('XendCheckpoint.py: file not found', err)
+        self.assertEqual(os.listdir(empty), [])
+
+    def test_usage(self):
+        self.assertEqual(run([sys.executable, APPLY])[0], 2)
+
+    # ---- the Xen-style makefile builds and installs vtpm_migrate ---------------
+
+    def test_xen_makefile_builds_and_installs_vtpm_migrate(self):
+        self.assertEqual(self.apply()[0], 0)
+        mig = os.path.join(self.tree, 'tools/vtpm_manager/migration')
+        rc, out, err = run(['make', '-C', mig, 'build'])
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn('STANDIN_TREE_CFLAGS_LEAKED', out)
+        dest = os.path.join(self.tmp, 'dest')
+        rc, out, err = run(['make', '-C', mig, 'install', 'DESTDIR=' + dest])
+        self.assertEqual(rc, 0, out + err)
+        sbin = os.path.join(dest, 'usr/sbin/vtpm_migrate')
+        self.assertTrue(os.access(sbin, os.X_OK))
+        self.assertTrue(os.path.isfile(os.path.join(
+            dest, 'usr/share/man/man8/vtpm_migrate.8')))
+        rc, out, err = run([sbin, '--help'])
+        self.assertEqual(rc, 0)
+        self.assertIn('vtpm_migrate send', out)
+
+
+    def test_xen_41_tree_gets_the_xs_h_compat_header(self):
+        os.remove(os.path.join(self.tree, 'tools/xenstore/xenstore.h'))
+        self.assertEqual(self.apply()[0], 0)
+        mig = os.path.join(self.tree, 'tools/vtpm_manager/migration')
+        rc, out, err = run(['make', '-C', mig, 'build/compat/xenstore.h'])
+        self.assertEqual(rc, 0, out + err)
+        with open(os.path.join(mig, 'build/compat/xenstore.h')) as f:
+            self.assertEqual(f.read(), '#include <xs.h>\n')
+        rc, out, err = run(['make', '-n', '-C', mig, 'build'])
+        self.assertIn('-I%s/build/compat' % mig, out)
+
+
+@unittest.skipUnless(os.environ.get('XEN_TREES') or
+                     os.environ.get('XEN_TREES_REFUSED'), 'XEN_TREES not set')
+class RealTreeTest(unittest.TestCase):
+    """--check on real Xen trees: XEN_TREES must apply, XEN_TREES_REFUSED not."""
+
+    def test_real_trees(self):
+        for tree in os.environ.get('XEN_TREES', '').split():
+            rc, out, err = run([sys.executable, APPLY, '--check', tree])
+            self.assertEqual(rc, 0, tree + ': ' + err)
+            self.assertIn('all anchors found', out)
+        for tree in os.environ.get('XEN_TREES_REFUSED', '').split():
+            before = snapshot(tree)
+            rc, out, err = run([sys.executable, APPLY, tree])
+            self.assertEqual(rc, 1, tree + ': ' + out)
+            self.assertIn('nothing changed', err)
+            self.assertEqual(snapshot(tree), before)
+
+
+def main():
+    suite = unittest.defaultTestLoader.loadTestsFromModule(
+        sys.modules[__name__])
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    skipped = len(result.skipped)
+    print('apply: %d passed, %d failed, %d skipped'
+          % (result.testsRun - failed - skipped, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

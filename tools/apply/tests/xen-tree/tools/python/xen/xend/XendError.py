@@ -1,0 +1,9 @@
+# Stand-in (tests only).
+
+
+class XendError(Exception):
+    pass
+
+
+class VmError(XendError):
+    pass

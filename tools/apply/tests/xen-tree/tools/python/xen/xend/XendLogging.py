@@ -1,0 +1,4 @@
+# Stand-in (tests only).
+import logging
+
+log = logging.getLogger('xend')

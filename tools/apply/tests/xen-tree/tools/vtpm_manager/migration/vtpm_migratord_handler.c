@@ -1,0 +1,1 @@
+/* stand-in for the 2006 migration daemon: vtpm_migratord_handler.c */

@@ -1,0 +1,253 @@
+#!/bin/bash
+# Functional test of the vtpm-swtpm hotplug script against the real
+# xenstored (under the preload shim), real swtpm and, for the migration
+# cases, the real vtpm_migrate in Xen mode (--domid). Ends with the line
+# "vtpm-swtpm: N passed, N failed".
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCRIPT=$HERE/../vtpm-swtpm
+FIXTURES=$HERE/../../vtpm_manager/migration/tests/lib/fixtures.sh
+# shellcheck source-path=SCRIPTDIR source=../../vtpm_manager/migration/tests/lib/fixtures.sh
+. "$FIXTURES"
+fx_init
+VM=$(fx_bin vtpm_migrate) || exit 1
+DOMSTATE_SHIM=$(fx_domstate_env) || exit 1
+
+export VTPM_SWTPM_CONF=/nonexistent
+export VTPM_STATE_ROOT=$FX_DIR/state
+export VTPM_RUN_ROOT=$FX_DIR/run
+export VTPM_EK_CERTS=no
+UUID=4d1c7a2e-9b3f-4e21-8c5d-6f7a8b9c0d1e
+DOM_UUID=0a0b0c0d-1111-2222-3333-444455556666
+
+PASSED=0
+FAILED=0
+CASE=
+
+ok() { :; }
+bad() {
+	echo "FAIL: $CASE: $*" >&2
+	CASE_FAILED=1
+}
+# expect DESCRIPTION CMD...: CMD must succeed.
+expect() {
+	local what=$1
+	shift
+	"$@" >/dev/null 2>&1 || bad "$what"
+}
+# expect_not DESCRIPTION CMD...: CMD must fail.
+expect_not() {
+	local what=$1
+	shift
+	! "$@" >/dev/null 2>&1 || bad "$what"
+}
+run_case() {
+	CASE=$1
+	CASE_FAILED=0
+	"$1"
+	if [ "$CASE_FAILED" = 0 ]; then
+		PASSED=$((PASSED + 1))
+		echo "ok: $1"
+	else
+		FAILED=$((FAILED + 1))
+	fi
+	cleanup_instances
+}
+
+# ---- helpers -----------------------------------------------------------------
+
+be() { printf '/local/domain/0/backend/vtpm/%s/0' "$1"; }
+
+# backend DOMID RESUME [UUID]: the nodes xend writes for a vTPM device.
+backend() {
+	local b
+	b=$(be "$1")
+	xenstore-write "$b/uuid" "${3:-$UUID}" "$b/resume" "$2" \
+		"$b/frontend-id" "$1" "/local/domain/$1/vm" "/vm/$DOM_UUID"
+}
+
+hotplug() { # hotplug add|remove DOMID
+	XENBUS_PATH="backend/vtpm/$2/0" "$SCRIPT" "$1"
+}
+
+node() { xenstore-read "$(be "$1")/$2" 2>/dev/null; }
+instdir() { readlink "$VTPM_RUN_ROOT/$1.0"; }
+
+tpm() { # tpm DIR tpm2_tool ARGS...: a tpm2 tool on that instance
+	local dir=$1
+	shift
+	TPM2TOOLS_TCTI="swtpm:path=$dir/data" "$@"
+}
+
+pid_alive() { # pid_alive DIR: swtpm runs on DIR
+	local pid
+	pid=$(cat "$1/pid" 2>/dev/null) || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "dir=$1 "
+}
+
+cleanup_instances() {
+	local d
+	for d in "$VTPM_STATE_ROOT"/*/*/; do
+		[ -d "$d" ] || continue
+		d=${d%/}
+		pid_alive "$d" && kill "$(cat "$d/pid")" 2>/dev/null
+	done
+	sleep 0.1
+	rm -rf "$VTPM_STATE_ROOT" "$VTPM_RUN_ROOT"
+	xenstore-rm /local/domain/0/backend/vtpm >/dev/null 2>&1
+}
+
+# ---- cases --------------------------------------------------------------------
+
+new_vtpm_is_provisioned_running_and_published() {
+	local d
+	backend 5 False
+	expect "add succeeds" hotplug add 5
+	d=$(instdir 5)
+	expect "state dir under the vTPM's UUID" test "$(dirname "$d")" = "$VTPM_STATE_ROOT/$UUID"
+	expect "provisioned" test -e "$d/tpm2-00.permall"
+	expect "swtpm runs" pid_alive "$d"
+	expect "TPM answers" tpm "$d" tpm2_pcrread sha256:0
+	expect "EK present" tpm "$d" tpm2_readpublic -c 0x81010001
+	expect "swtpm-ctrl node" test "$(node 5 swtpm-ctrl)" = "$d/data.ctrl"
+	expect "instance node" test "$(node 5 instance)" = 0
+	expect "hotplug-status connected" test "$(node 5 hotplug-status)" = connected
+	expect "state private" test "$(stat -c %a "$d")" = 700
+}
+
+remove_stops_and_keeps_state_restart_is_same_tpm() {
+	local d ek1 ek2
+	backend 5 False
+	hotplug add 5 || bad "add"
+	d=$(instdir 5)
+	ek1=$(tpm "$d" tpm2_readpublic -c 0x81010001 2>/dev/null | grep '^name:')
+	tpm "$d" tpm2_nvdefine 0x1500017 -C o -s 8 -a 'ownerread|ownerwrite' >/dev/null 2>&1
+	printf 'kept-nv!' >"$FX_DIR/nv.bin"
+	tpm "$d" tpm2_nvwrite 0x1500017 -C o -i "$FX_DIR/nv.bin" >/dev/null 2>&1 || bad "nv write"
+	expect "remove succeeds" hotplug remove 5
+	expect_not "swtpm stopped" pid_alive "$d"
+	expect "state kept" test -e "$d/tpm2-00.permall"
+	expect_not "sockets gone" test -e "$d/data.ctrl"
+	expect_not "instance record gone" test -L "$VTPM_RUN_ROOT/5.0"
+	expect_not "swtpm-ctrl node gone" node 5 swtpm-ctrl
+	# the guest boots again as domain 7: the same TPM, not a new one
+	backend 7 False
+	expect "add again" hotplug add 7
+	expect "same directory" test "$(instdir 7)" = "$d"
+	ek2=$(tpm "$d" tpm2_readpublic -c 0x81010001 2>/dev/null | grep '^name:')
+	expect "same EK" test -n "$ek1" -a "$ek1" = "$ek2"
+	expect "NV kept" test "$(tpm "$d" tpm2_nvread 0x1500017 -C o -s 8 2>/dev/null)" = kept-nv!
+}
+
+resuming_vtpm_waits_and_is_never_a_fresh_tpm() {
+	local d
+	backend 6 True
+	expect "add succeeds" hotplug add 6
+	d=$(instdir 6)
+	expect "own directory" test "$d" = "$VTPM_STATE_ROOT/$UUID/dom6-0"
+	expect "swtpm runs" pid_alive "$d"
+	expect_not "not provisioned" test -e "$d/tpm2-00.permall"
+	expect_not "TPM not initialised" tpm "$d" tpm2_pcrread sha256:0
+	expect "swtpm-ctrl node" test "$(node 6 swtpm-ctrl)" = "$d/data.ctrl"
+	expect_not "no instance node before recv" node 6 instance
+	expect_not "no hotplug-status before recv" node 6 hotplug-status
+	expect "remove succeeds" hotplug remove 6
+	expect_not "empty instance deleted" test -e "$d"
+	expect_not "empty vTPM folder deleted" test -e "$VTPM_STATE_ROOT/$UUID"
+}
+
+incoming_refuses_a_directory_with_state() {
+	mkdir -p "$VTPM_STATE_ROOT/$UUID/dom6-0"
+	echo x >"$VTPM_STATE_ROOT/$UUID/dom6-0/tpm2-00.permall"
+	backend 6 True
+	expect_not "add fails" hotplug add 6
+	expect "hotplug-status error" test "$(node 6 hotplug-status)" = error
+	expect "hotplug-error says why" bash -c "xenstore-read '$(be 6)/hotplug-error' | grep -q 'already holds TPM state'"
+	expect "state untouched" test "$(cat "$VTPM_STATE_ROOT/$UUID/dom6-0/tpm2-00.permall")" = x
+}
+
+two_state_directories_are_refused() {
+	mkdir -p "$VTPM_STATE_ROOT/$UUID/a" "$VTPM_STATE_ROOT/$UUID/b"
+	echo x >"$VTPM_STATE_ROOT/$UUID/a/tpm2-00.permall"
+	echo y >"$VTPM_STATE_ROOT/$UUID/b/tpm2-00.permall"
+	backend 5 False
+	expect_not "add fails" hotplug add 5
+	expect "hotplug-error names the copies" bash -c "xenstore-read '$(be 5)/hotplug-error' | grep -q '2 directories'"
+}
+
+same_vtpm_twice_is_refused() {
+	backend 5 False
+	hotplug add 5 || bad "first add"
+	backend 8 False
+	expect_not "second domain with the same vTPM refused" hotplug add 8
+	expect "first still runs" pid_alive "$(instdir 5)"
+}
+
+xenstore_data_is_checked() {
+	backend 5 False "../../../../tmp/evil"
+	expect_not "non-UUID refused" hotplug add 5
+	expect_not "nothing created" test -e "$VTPM_STATE_ROOT"
+	expect_not "bad XENBUS_PATH refused" env XENBUS_PATH='backend/vtpm/5/0/../../x' "$SCRIPT" add
+	expect_not "usage" "$SCRIPT" frobnicate
+}
+
+delete_refuses_running_and_deletes_stopped() {
+	backend 5 False
+	hotplug add 5 || bad "add"
+	expect_not "delete refused while running" "$SCRIPT" delete "$UUID"
+	hotplug remove 5 || bad "remove"
+	expect "delete" "$SCRIPT" delete "$UUID"
+	expect_not "state gone" test -e "$VTPM_STATE_ROOT/$UUID"
+	expect_not "delete refuses a non-UUID" "$SCRIPT" delete '../x'
+}
+
+# xend's local migration: source domain 5, destination domain 6 on the same
+# host, same vTPM UUID; vtpm_migrate in Xen mode between them.
+local_migration_through_the_hotplug_script() {
+	local keys=$FX_DIR/keys src dst pcr
+	"$VM" keygen -d "$keys" -n hosta >/dev/null || bad "keygen"
+	backend 5 False
+	hotplug add 5 || bad "source add"
+	src=$(instdir 5)
+	tpm "$src" tpm2_pcrextend 16:sha256=0000000000000000000000000000000000000000000000000000000000000007 >/dev/null 2>&1
+	pcr=$(tpm "$src" tpm2_pcrread sha256:16 2>/dev/null)
+	backend 6 True
+	hotplug add 6 || bad "destination add"
+	dst=$(instdir 6)
+	expect "separate instances" test "$src" != "$dst"
+	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
+		"$VM" send -d "$keys" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+		bad "send: $(cat "$FX_DIR/err")"
+	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
+		"$VM" recv -d "$keys" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+		bad "recv: $(cat "$FX_DIR/err")"
+	expect "recv published hotplug-status" test "$(node 6 hotplug-status)" = connected
+	expect "recv published instance" test "$(node 6 instance)" = 0
+	expect "same PCRs" test "$(tpm "$dst" tpm2_pcrread sha256:16 2>/dev/null)" = "$pcr"
+	VTPM_TEST_DOMSTATE=5:suspended LD_PRELOAD=$DOMSTATE_SHIM \
+		"$VM" finish --domid 5 2>"$FX_DIR/err" || bad "finish: $(cat "$FX_DIR/err")"
+	hotplug remove 5 || bad "source remove"
+	expect_not "source directory gone" test -e "$src"
+	hotplug remove 6 || bad "destination remove"
+	expect "destination state kept" test -e "$dst/tpm2-00.permall"
+	# the guest's next boot finds exactly the migrated TPM
+	backend 9 False
+	expect "next boot" hotplug add 9
+	expect "runs the migrated state" test "$(instdir 9)" = "$dst"
+}
+
+fx_xenstored_start xenstored
+for c in new_vtpm_is_provisioned_running_and_published \
+	remove_stops_and_keeps_state_restart_is_same_tpm \
+	resuming_vtpm_waits_and_is_never_a_fresh_tpm \
+	incoming_refuses_a_directory_with_state \
+	two_state_directories_are_refused \
+	same_vtpm_twice_is_refused \
+	xenstore_data_is_checked \
+	delete_refuses_running_and_deletes_stopped \
+	local_migration_through_the_hotplug_script; do
+	run_case "$c"
+done
+echo "vtpm-swtpm: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,329 @@
+"""Shared pieces of the xend harness: hosts, swtpm instances, the patched tree.
+
+A "host" is a key directory for vtpm_migrate plus the swtpm instances that
+live on it; each side of a migration runs as its own process (xendhost.py),
+as xend does on two machines, joined by a real TCP connection, pipe or file.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+PYTHON_DIR = os.path.dirname(TESTS)
+PROJECT = os.path.dirname(os.path.dirname(PYTHON_DIR))
+STANDIN_TREE = os.path.join(PROJECT, 'tools', 'apply', 'tests', 'xen-tree')
+APPLY = os.path.join(PROJECT, 'tools', 'apply', 'apply-to-xen-tree.py')
+BUILD = os.path.join(PROJECT, 'tools', 'vtpm_manager', 'migration', 'build')
+BUILT_HELPER = os.path.join(BUILD, 'vtpm_migrate')
+XENSTORED = '/usr/lib/xen-4.17/bin/xenstored'
+XENSTORED_SHIM = os.path.join(BUILD, 'shim', 'xenstored_shim.so')
+DOMSTATE_SHIM = os.path.join(BUILD, 'shim', 'xc_domstate.so')
+HOTPLUG = os.path.join(PROJECT, 'tools', 'examples', 'vtpm-swtpm')
+TRACE_HELPER = os.path.join(TESTS, 'trace-helper')
+XENDHOST = os.path.join(TESTS, 'xendhost.py')
+
+
+def helper_path():
+    """The real vtpm_migrate: $VTPM_MIGRATE, else the build folder's."""
+    return os.environ.get('VTPM_MIGRATE', BUILT_HELPER)
+
+
+def missing_tools():
+    """Why the two-host tests cannot run here, or None."""
+    if not os.access(helper_path(), os.X_OK):
+        return 'no vtpm_migrate at %s (build it, or set VTPM_MIGRATE)' \
+            % helper_path()
+    for tool in ('swtpm', 'swtpm_ioctl', 'tpm2_pcrread', 'tpm2_nvread'):
+        if shutil.which(tool) is None:
+            return 'missing %s' % tool
+    return None
+
+
+def missing_xen_tools():
+    """Why the Xen-mode tests cannot run here, or None."""
+    for path in (XENSTORED, XENSTORED_SHIM, DOMSTATE_SHIM):
+        if not os.path.exists(path):
+            return 'missing %s' % path
+    for tool in ('xenstore-read', 'xenstore-write', 'xenstore-list'):
+        if shutil.which(tool) is None:
+            return 'missing %s' % tool
+    return None
+
+
+class Xenstored(object):
+    """The real C xenstored of one host, under the hypervisor stand-in."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        os.makedirs(directory)
+        self.socket = os.path.join(directory, 'socket')
+        env = dict(os.environ)
+        env['XENSTORED_RUNDIR'] = directory
+        env['LD_PRELOAD'] = XENSTORED_SHIM
+        self.log = open(os.path.join(directory, 'xenstored.log'), 'w')
+        self.proc = subprocess.Popen([XENSTORED, '-N'], env=env,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + 5
+        while not os.path.exists(self.socket):
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise AssertionError('xenstored in %s did not start'
+                                     % directory)
+            time.sleep(0.01)
+
+    def env(self):
+        env = dict(os.environ)
+        env['XENSTORED_PATH'] = self.socket
+        return env
+
+    def write(self, *pairs):
+        run(['xenstore-write'] + list(pairs), env=self.env())
+
+    def read(self, path):
+        rc, out, err = run(['xenstore-read', path], env=self.env(),
+                           check=False)
+        return out.strip() if rc == 0 else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def run(argv, env=None, check=True, input_data=None):
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
+    out, err = p.communicate(input_data)
+    if check and p.returncode != 0:
+        raise AssertionError('%s failed (%d): %s' % (' '.join(argv),
+                             p.returncode, err.decode(errors='replace')))
+    return p.returncode, out.decode(errors='replace'), \
+        err.decode(errors='replace')
+
+
+# ---- the patched stand-in tree -------------------------------------------------
+
+def patched_tree(workdir):
+    """A copy of the stand-in Xen tree with the patch applied."""
+    tree = os.path.join(workdir, 'xen-tree')
+    shutil.copytree(STANDIN_TREE, tree, symlinks=True)
+    run([sys.executable, APPLY, tree])
+    return tree
+
+
+# ---- hosts and their keys ------------------------------------------------------
+
+class Host(object):
+    def __init__(self, workdir, name):
+        self.name = name
+        self.dir = os.path.join(workdir, name)
+        self.key_dir = os.path.join(self.dir, 'keys')
+        os.makedirs(self.dir)
+        run([helper_path(), 'keygen', '-d', self.key_dir, '-n', name])
+
+    def pubkey(self):
+        return os.path.join(self.key_dir, 'host.pub')
+
+    def trust(self, other, name=None):
+        run([helper_path(), 'trust', '-d', self.key_dir, other.pubkey(),
+             name or other.name])
+
+    def options(self, enabled=True, allow_rollback=False, helper=None):
+        """What this host's xend-config.sxp says (vtpm-migration options)."""
+        return {'vtpm-migration': enabled and 'yes' or 'no',
+                'vtpm-migration-key-dir': self.key_dir,
+                'vtpm-migration-allow-rollback':
+                    allow_rollback and 'yes' or 'no',
+                'vtpm-migration-helper': helper or TRACE_HELPER,
+                'vtpm-migration-instance-timeout': '10'}
+
+
+# ---- swtpm ---------------------------------------------------------------------
+
+class Swtpm(object):
+    """One swtpm with the instance layout of CONTRACT.md."""
+
+    def __init__(self, directory, tpm2=True):
+        self.dir = directory
+        self.tpm2 = tpm2
+        self.ctrl = os.path.join(directory, 'data.ctrl')
+        self.data = os.path.join(directory, 'data')
+        self.pidfile = os.path.join(directory, 'pid')
+
+    def argv(self, running):
+        argv = ['swtpm', 'socket', '--tpmstate', 'dir=' + self.dir,
+                '--ctrl', 'type=unixio,path=' + self.ctrl,
+                '--server', 'type=unixio,path=' + self.data,
+                '--pid', 'file=' + self.pidfile,
+                '--log', 'file=%s/swtpm.log,level=1' % self.dir, '-d']
+        if self.tpm2:
+            argv.append('--tpm2')
+        if running:
+            argv += ['--flags', 'startup-clear']
+        return argv
+
+    def start(self, running=True):
+        if not os.path.isdir(self.dir):
+            os.makedirs(self.dir)
+        for path in (self.ctrl, self.data, self.pidfile):
+            if os.path.exists(path):
+                os.remove(path)
+        run(self.argv(running))
+        deadline = time.time() + 5
+        while not (self.has_socket() and self.pid()):
+            if time.time() > deadline:
+                raise AssertionError('swtpm in %s did not come up' % self.dir)
+            time.sleep(0.01)
+        return self
+
+    def has_socket(self):
+        try:
+            return stat.S_ISSOCK(os.stat(self.ctrl).st_mode)
+        except OSError:
+            return False
+
+    def pid(self):
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read().strip())
+        except (IOError, OSError, ValueError):
+            return None
+
+    def alive(self):
+        pid = self.pid()
+        if pid is None:
+            return False
+        try:
+            with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                cmdline = f.read().replace(b'\0', b' ')
+            with open('/proc/%d/stat' % pid) as f:
+                if f.read().split(') ')[-1].startswith('Z'):
+                    return False
+        except (IOError, OSError):
+            return False
+        return ('dir=' + self.dir + ' ').encode() in cmdline
+
+    def stop(self):
+        pid = self.pid()
+        if pid is None or not self.alive():
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 5
+        while self.alive():
+            if time.time() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.01)
+
+    def has_state(self):
+        return any(os.path.exists(os.path.join(self.dir, n))
+                   for n in ('tpm2-00.permall', 'tpm-00.permall'))
+
+    # tpm2-tools over this instance's data socket
+    def tool(self, *argv):
+        env = dict(os.environ)
+        env['TPM2TOOLS_TCTI'] = 'swtpm:path=' + self.data
+        return run(list(argv), env=env)[1]
+
+    def pcr16(self):
+        return self.tool('tpm2_pcrread', 'sha256:16').split('16:')[1].split()[0]
+
+    def plant(self, secret):
+        """Extend PCR 16 and store secret in an NV index."""
+        self.tool('tpm2_pcrextend', '16:sha256=' + '00' * 31 + '2a')
+        self.tool('tpm2_nvdefine', '0x1500016', '-C', 'o', '-s',
+                  str(len(secret)), '-a', 'ownerread|ownerwrite')
+        path = os.path.join(self.dir, '..', 'secret.bin')
+        with open(path, 'wb') as f:
+            f.write(secret)
+        self.tool('tpm2_nvwrite', '0x1500016', '-C', 'o', '-i', path)
+        os.remove(path)
+
+    def nv_secret(self, size):
+        env = dict(os.environ)
+        env['TPM2TOOLS_TCTI'] = 'swtpm:path=' + self.data
+        p = subprocess.Popen(['tpm2_nvread', '0x1500016', '-C', 'o', '-s',
+                              str(size)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        out, err = p.communicate()
+        if p.returncode != 0:
+            raise AssertionError('tpm2_nvread: %s' % err.decode())
+        return out
+
+    def permanent_blob(self):
+        """The permanent state blob, pulled over the control channel."""
+        path = os.path.join(os.path.dirname(self.dir),
+                            os.path.basename(self.dir) + '.perm')
+        run(['swtpm_ioctl', '--unix', self.ctrl, '--save', 'permanent', path])
+        with open(path, 'rb') as f:
+            data = f.read()
+        os.remove(path)
+        return data
+
+
+# ---- one side of a migration: xendhost.py in its own process -------------------
+
+class Side(object):
+    """A running xendhost.py (one host's xend doing save or restore)."""
+
+    def __init__(self, tree, action, fd, config, trace, extra, env=None):
+        self.config_path = trace + '.config.json'
+        with open(self.config_path, 'w') as f:
+            json.dump(config, f)
+        env = dict(env or os.environ)
+        env['VTPM_HARNESS_TRACE'] = trace
+        env['VTPM_MIGRATE_REAL'] = helper_path()
+        env['XEN_STANDIN_BIN'] = os.path.join(tree, 'tools', 'xcutils')
+        argv = [sys.executable, XENDHOST, action, '--tree', tree,
+                '--config', self.config_path] + extra
+        if fd is not None:
+            argv += ['--fd', str(fd)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env,
+                                     pass_fds=(fd,) if fd is not None else ())
+
+    def result(self, timeout=60):
+        out, err = self.proc.communicate(timeout=timeout)
+        self.log = err.decode(errors='replace')
+        lines = out.decode().strip().splitlines()
+        if not lines:
+            raise AssertionError('xendhost gave no result:\n' + self.log)
+        res = json.loads(lines[-1])
+        res['log'] = self.log
+        return res
+
+
+def tcp_pair():
+    """Two ends of a real TCP connection on loopback (sender, receiver)."""
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(('127.0.0.1', 0))
+    lsock.listen(1)
+    snd = socket.create_connection(lsock.getsockname())
+    rcv, _ = lsock.accept()
+    lsock.close()
+    return snd, rcv
+
+
+def read_trace(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [line.split() for line in f.read().splitlines()]
+
+
+def workdir():
+    return tempfile.mkdtemp(prefix='vtpm-xend-')
