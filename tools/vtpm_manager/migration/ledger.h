@@ -35,7 +35,8 @@ char *ledger_format(const struct ledger_entry *ent, size_t n);
 
 const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid[16]);
 
-/* Take the next generation to send (above sent and accepted) and store it durably. */
+/* Take the next generation to send (above sent and accepted) and store it
+ * (atomically; the directory is not synced, see ledger.c). */
 int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen,
 		     struct vm_err *e) VM_MUST;
 /* Accept gen only above the last accepted (unless allow_rollback) and store it

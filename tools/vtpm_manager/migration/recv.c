@@ -100,7 +100,8 @@ int mig_recv(const char *dir, struct vtpm_instance *inst, int fd, int allow_roll
 	}
 	r = -1;
 	fault_point("recv-after-ledger");
-	if (swtpm_push_state(&ctrl, &st, e))
+	/* The version was checked against the record above. */
+	if (swtpm_push_blobs(&ctrl, &st, e))
 		goto out;
 	fault_point("recv-after-init");
 	if (inst->domid >= 0 && xen_publish_instance(inst, e)) {

@@ -314,17 +314,11 @@ int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct v
 	return 0;
 }
 
-int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		     struct vm_err *e)
 {
-	enum tpm_version v;
 	int i;
 
-	if (swtpm_get_version(c, &v, e))
-		return -1;
-	if (v != s->version)
-		return vm_fail(e, "swtpm %s: destination is a TPM %s, the state is for a TPM %s",
-			       c->path, tpm_version_name(v), tpm_version_name(s->version));
 	if (!s->blob[0].len)
 		return vm_fail(e, "no permanent state to push");
 	for (i = 0; i < 3; i++) {
@@ -333,6 +327,19 @@ int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 	}
 	fault_point("push-before-init");
 	return swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e);
+}
+
+int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+		     struct vm_err *e)
+{
+	enum tpm_version v;
+
+	if (swtpm_get_version(c, &v, e))
+		return -1;
+	if (v != s->version)
+		return vm_fail(e, "swtpm %s: destination is a TPM %s, the state is for a TPM %s",
+			       c->path, tpm_version_name(v), tpm_version_name(s->version));
+	return swtpm_push_blobs(c, s, e);
 }
 
 void swtpm_blob_clear(struct swtpm_blob *b)

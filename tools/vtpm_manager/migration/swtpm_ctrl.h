@@ -70,6 +70,11 @@ int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct v
 int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		     struct vm_err *e) VM_MUST;
 
+/* The same without asking the TPM's version: for a caller that has just
+ * checked it. */
+int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+		     struct vm_err *e) VM_MUST;
+
 /* Wipe and free the blobs. */
 void swtpm_blob_clear(struct swtpm_blob *b);
 void swtpm_state_clear(struct swtpm_state *s);
