@@ -29,6 +29,8 @@ socat /usr/bin/socat
 shellcheck /usr/bin/shellcheck
 perl /usr/bin/pod2man
 git /usr/bin/git
+xxd /usr/bin/xxd
+binutils /usr/bin/nm
 python3-cryptography /usr/lib/python3/dist-packages/cryptography/__init__.py
 LIST
 }
