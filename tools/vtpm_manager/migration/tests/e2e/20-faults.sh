@@ -239,4 +239,20 @@ if mkdir "$FX_DIR/kb-mnt" && mount -t tmpfs -o size=256k tmpfs "$FX_DIR/kb-mnt" 
 else
 	echo "SKIPPED: read-only and full ledger directory (cannot mount a tmpfs here)"
 fi
+# TPM 1.2: a failed migration (record damaged in transit) and recover.
+fx_swtpm_running src12 tpm12
+mig_fill src12 tpm12
+"$VM" send -d "$KA" --to hostb --ctrl "$(fx_swtpm_ctrl src12)" --uuid "$OTHER_U" >"$FX_DIR/v12good.rec" ||
+	fx_fail "send TPM 1.2"
+cp "$FX_DIR/v12good.rec" "$FX_DIR/v12bad.rec"
+printf 'X' | dd of="$FX_DIR/v12bad.rec" bs=1 seek=500 conv=notrunc status=none
+n=$((n + 1))
+fx_swtpm_waiting v12dst tpm12
+fx_expect_fail "damaged TPM 1.2 record" "$VM" recv -d "$KB" --ctrl "$(fx_swtpm_ctrl v12dst)" --uuid "$OTHER_U" <"$FX_DIR/v12bad.rec"
+mig_assert_not_running v12dst
+fx_expect_ok "recover TPM 1.2" "$VM" recover --ctrl "$(fx_swtpm_ctrl src12)" --uuid "$OTHER_U"
+mig_snapshot src12 tpm12 after
+mig_same src12.before src12.after
+echo "ok: TPM 1.2 damaged record, source recovered"
+
 echo "PASS: $n fault cases, each leaving the source identical and usable"
