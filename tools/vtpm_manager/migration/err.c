@@ -4,25 +4,24 @@
 
 #include "err.h"
 
-int vm_fail(struct vm_err *e, const char *fmt, ...)
+void vm_set(struct vm_err *e, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!e)
-		return -1;
+		return;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
-	return -1;
 }
 
-int vm_wrap(struct vm_err *e, const char *fmt, ...)
+void vm_prefix(struct vm_err *e, const char *fmt, ...)
 {
 	char prefix[VM_ERR_MAX], old[VM_ERR_MAX];
 	va_list ap;
 
 	if (!e)
-		return -1;
+		return;
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
@@ -32,5 +31,4 @@ int vm_wrap(struct vm_err *e, const char *fmt, ...)
 	memcpy(e->msg, prefix, n);
 	memcpy(e->msg + n, old, sizeof(e->msg) - 1 - n);
 	e->msg[sizeof(e->msg) - 1] = '\0';
-	return -1;
 }

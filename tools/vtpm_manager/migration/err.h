@@ -10,13 +10,15 @@ struct vm_err {
 	char msg[VM_ERR_MAX];
 };
 
-/* Set the message (printf-style); returns -1 so callers can `return vm_fail(...)`. */
-int vm_fail(struct vm_err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Set the message (printf-style). */
+void vm_set(struct vm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix an existing message with context ("send: "). */
+void vm_prefix(struct vm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Prefix an existing message with context ("send: "). Returns -1. */
-int vm_wrap(struct vm_err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Both as expressions worth -1, so callers can `return vm_fail(...)` and
+ * every reader (and analyser) sees the failure value at the call. */
+#define vm_fail(e, ...) ({ vm_set((e), __VA_ARGS__); -1; })
+#define vm_wrap(e, ...) ({ vm_prefix((e), __VA_ARGS__); -1; })
 
 #define VM_MUST __attribute__((warn_unused_result))
 

@@ -15,7 +15,7 @@
 
 #define VREC_MARKER       "XenvTPMr"
 #define VREC_MARKER_LEN   8
-#define VREC_VERSION      1
+#define VREC_VERSION      1u
 #define VREC_PREFIX_LEN   16   /* marker, version, header length */
 #define VREC_HDR_LEN      192
 #define VREC_TAG_LEN      16
