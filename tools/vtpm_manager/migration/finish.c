@@ -18,7 +18,7 @@ int mig_recover(struct vtpm_instance *inst, struct vm_err *e)
 	struct swtpm_ctrl ctrl;
 	int running;
 
-	if (mig_resolve(inst, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
+	if (mig_resolve(inst, 0, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
 		return vm_wrap(e, "recover: ");
 	/* send never stops the source TPM, so there is nothing to undo; make
 	 * sure it is so, since the guest resumes against it. */
@@ -87,7 +87,9 @@ int mig_finish(struct vtpm_instance *inst, struct vm_err *e)
 	enum tpm_version v;
 	struct vm_err probe;
 
-	if (mig_resolve(inst, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
+	/* The domain may be gone by now (xl/xend destroy it): only the
+	 * backend's control-socket node is needed. */
+	if (mig_resolve(inst, 0, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
 		return vm_wrap(e, "finish: ");
 	/* A swtpm that is already gone needs no shutdown; its state still goes. */
 	if (swtpm_get_version(&ctrl, &v, &probe) == 0 &&

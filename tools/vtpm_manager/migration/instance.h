@@ -13,8 +13,10 @@ struct vtpm_instance {
 	char backend[128];         /* Xen mode: the vTPM backend directory */
 };
 
-/* Xen mode: read the backend nodes of domid (CONTRACT.md) into inst. */
-int xen_find_instance(int domid, struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
+/* Xen mode: read the backend nodes of domid (CONTRACT.md) into inst, and
+ * with domain_uuid also the domain's UUID (the domain must still exist). */
+int xen_find_instance(int domid, struct vtpm_instance *inst, int domain_uuid,
+		      struct vm_err *e) VM_MUST;
 /* Refuse unless libxenctrl says domid is paused or shut down for suspend. */
 int xen_check_quiesced(int domid, struct vm_err *e) VM_MUST;
 /* Write instance and hotplug-status once the TPM runs, so the backend connects. */

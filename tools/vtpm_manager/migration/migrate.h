@@ -17,8 +17,9 @@ struct mig_report {
 	int64_t usec_total;   /* inside the routine */
 };
 
-/* Resolve a Xen-mode instance (inst->domid >= 0) through xenstore. */
-int mig_resolve(struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
+/* Resolve a Xen-mode instance (inst->domid >= 0) through xenstore; the
+ * domain's UUID only when binding needs it (send, recv). */
+int mig_resolve(struct vtpm_instance *inst, int domain_uuid, struct vm_err *e) VM_MUST;
 
 /* Pull the running source TPM's state, seal it to peer `to` ("self" for this
  * host) and write one record to fd. The source TPM keeps running. */

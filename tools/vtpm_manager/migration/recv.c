@@ -74,7 +74,7 @@ int mig_recv(const char *dir, struct vtpm_instance *inst, int fd, int allow_roll
 	memset(&st, 0, sizeof(st));
 	if (hostkey_load(dir, &me, e))
 		return vm_wrap(e, "recv: ");
-	if (mig_resolve(inst, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
+	if (mig_resolve(inst, 1, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
 		goto out;
 	if (mig_read_record(fd, &rec, &len, e) ||
 	    open_checked(dir, &me, rec, len, &h, &st, e))

@@ -13,11 +13,11 @@
 #include "seal.h"
 #include "swtpm_ctrl.h"
 
-int mig_resolve(struct vtpm_instance *inst, struct vm_err *e)
+int mig_resolve(struct vtpm_instance *inst, int domain_uuid, struct vm_err *e)
 {
 	if (inst->domid < 0)
 		return 0;
-	return xen_find_instance(inst->domid, inst, e);
+	return xen_find_instance(inst->domid, inst, domain_uuid, e);
 }
 
 /* The recipient: this host for "self", else a trusted peer (R3). */
@@ -63,7 +63,7 @@ int mig_send(const char *dir, const char *to, struct vtpm_instance *inst, int fd
 		return vm_wrap(e, "send: ");
 	if (find_recipient(dir, to, &me, &dest, e))
 		goto out;
-	if (mig_resolve(inst, e))
+	if (mig_resolve(inst, 1, e))
 		goto out;
 	if (inst->domid >= 0 && xen_check_quiesced(inst->domid, e))
 		goto out;

@@ -96,7 +96,8 @@ static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *i
 	return 0;
 }
 
-int xen_find_instance(int domid, struct vtpm_instance *inst, struct vm_err *e)
+int xen_find_instance(int domid, struct vtpm_instance *inst, int domain_uuid,
+		      struct vm_err *e)
 {
 	struct xs_handle *xs;
 	int r;
@@ -107,7 +108,7 @@ int xen_find_instance(int domid, struct vtpm_instance *inst, struct vm_err *e)
 	if (!xs)
 		return -1;
 	r = read_backend(xs, domid, inst, e);
-	if (!r)
+	if (!r && domain_uuid)
 		r = read_domain_uuid(xs, domid, inst->domain_uuid, e);
 	xs_close(xs);
 	return r;

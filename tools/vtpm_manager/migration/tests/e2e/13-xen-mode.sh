@@ -98,6 +98,8 @@ fx_expect_fail "replayed record" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 14 <
 mig_assert_not_running vtpm-14
 
 # ---- host A: the source domain is destroyed: finish ----
+# The domain's own nodes are gone by then; the backend's are what finish needs.
+fx_expect_ok "domain 5 destroyed" env XENSTORED_PATH="$XS_A" xenstore-rm /local/domain/5
 fx_expect_ok "finish domain 5" env XENSTORED_PATH="$XS_A" "$VM" finish --domid 5
 mig_assert_gone vtpm-5
 
