@@ -1,0 +1,587 @@
+#!/bin/bash
+# The check-xen steps, run inside a real Xen 4.17 dom0 by its /init.
+#
+# One tiny PVH guest gets a vTPM the way xend's device creation gives it one:
+# xend's backend and frontend nodes in xenstore, then the project's vTPM
+# hotplug script. The vTPM is filled through tpm2-tools; then:
+#   1  send --domid while the guest runs: refused, with the reason
+#   2  guest paused: send succeeds, the source TPM keeps running unchanged
+#   3  xl save / xl restore: the restored domain's vTPM waits for state,
+#      recv --domid loads it and publishes it, the state is identical
+#   4  xl migrate to localhost, the vTPM record moved at the point xend moves
+#      it (migrate-proxy.pl), same checks
+#   5  a tampered and a replayed record are refused, the waiting vTPM stays
+#      not running; the genuine record is then accepted (control)
+# Each step prints one "@@STEP N name: PASS|FAIL (detail)" line; exit status
+# is the number of failed steps.
+#
+# Also called as "steps.sh migrate-hook ready|done" by migrate-proxy.pl,
+# inside `xl migrate`.
+# Most functions here run through check(): shellcheck cannot see the calls.
+# shellcheck disable=SC2317
+set -u
+export PATH=/usr/lib/xen-4.17/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LANG=C
+
+T=/vtpm-xen                     # these scripts and the guest's boot files
+W=/run/vtpm-xen                 # work files
+KEYS=$W/keys                    # vtpm_migrate -d DIR
+VM=/usr/sbin/vtpm_migrate
+SCRIPTS=/etc/xen/scripts
+RESULTS=$W/results
+NV_INDEX=0x01500016
+KEY_HANDLE=0x81000016
+mkdir -p "$W"
+
+# --- reporting -------------------------------------------------------------
+
+log() { echo "## $*"; }
+stamp() { echo "@@T $(cut -d' ' -f1 /proc/uptime) $*"; }
+
+# step ID NAME PASS|FAIL DETAIL
+step() {
+	echo "@@STEP $1 $2: $3${4:+ ($4)}"
+	echo "$1 $3" >> "$RESULTS"
+}
+
+# pass/fail bookkeeping for one numbered step made of checks
+begin() { cur_id=$1 cur_name=$2 cur_bad=""; stamp "begin $1 $2"; }
+check() { # check DESCRIPTION COMMAND... : run COMMAND, note a failure
+	local what=$1 t
+	shift
+	t=$(uptime_cs)
+	if "$@"; then
+		log "ok: $what ($(elapsed "$t"))"
+	else
+		log "FAILED: $what ($(elapsed "$t"))"
+		cur_bad=${cur_bad:-$what}
+	fi
+}
+uptime_cs() { local u; read -r u _ < /proc/uptime; echo "${u/./}"; }
+elapsed() { local d=$(($(uptime_cs) - $1)); printf '%d.%02d s' $((d / 100)) $((d % 100)); }
+note_fail() { log "FAILED: $1"; cur_bad=${cur_bad:-$1}; }
+end() { # end DETAIL-WHEN-PASSED
+	if [ -z "$cur_bad" ]; then
+		step "$cur_id" "$cur_name" PASS "$1"
+	else
+		step "$cur_id" "$cur_name" FAIL "$cur_bad"
+	fi
+}
+
+# run CMD... : run, keep stdout in $W/out, stderr in $W/err, status in $rc
+run() {
+	local t
+	log "\$ $*"
+	t=$(uptime_cs)
+	"$@" > "$W/out" 2> "$W/err"
+	rc=$?
+	[ -s "$W/err" ] && sed 's/^/   stderr: /' "$W/err"
+	log "  exit $rc ($(elapsed "$t"))"
+	return 0
+}
+one_line() { [ "$(wc -l < "$1")" -eq 1 ] && [ -n "$(head -c1 "$1")" ]; }
+
+# --- the domain and its vTPM, as xend would set them up ---------------------
+
+domid_of() { xl domid "$1" 2>/dev/null; }
+be_path() { echo "/local/domain/0/backend/vtpm/$1/0"; }
+fe_path() { echo "/local/domain/$1/device/vtpm/0"; }
+
+# xend's DevController.createDevice for a vtpm (tpmif.py): backend details
+# (pref_instance, resume, type, uuid) plus the generic frontend/backend
+# links, state Initialising and online, with the frontend domain allowed to
+# read its backend.
+xend_device_nodes() { # DOMID RESUME(True|False) VTPM-UUID
+	local d=$1 resume=$2 uuid=$3 be fe name
+	be=$(be_path "$d")
+	fe=$(fe_path "$d")
+	name=$(xenstore-read "/local/domain/$d/name")
+	xenstore-write \
+		"$be/domain" "$name" "$be/frontend" "$fe" "$be/frontend-id" "$d" \
+		"$be/online" 1 "$be/state" 1 "$be/pref_instance" 0 \
+		"$be/resume" "$resume" "$be/type" swtpm "$be/uuid" "$uuid" \
+		"$fe/backend" "$be" "$fe/backend-id" 0 "$fe/handle" 0 "$fe/state" 1 &&
+	xenstore-chmod "$be" n0 "r$d" &&
+	xenstore-chmod "$fe" "n$d" r0
+}
+
+# Run the project's vTPM hotplug script (tools/examples/vtpm-swtpm) as
+# xend's udev rule ran the vtpm scripts: "SCRIPT add|remove" with
+# XENBUS_PATH naming the backend.
+HOTPLUG=$SCRIPTS/vtpm-swtpm
+hotplug() { # add|remove DOMID
+	[ -x "$HOTPLUG" ] || { log "no vTPM hotplug script $HOTPLUG"; return 1; }
+	log "hotplug: $HOTPLUG $1 (XENBUS_PATH=backend/vtpm/$2/0)"
+	XENBUS_PATH="backend/vtpm/$2/0" "$HOTPLUG" "$1"
+}
+
+# xend's device destruction: the hotplug script's remove, then the nodes go.
+xend_device_destroy() { # DOMID
+	hotplug remove "$1" > /dev/null 2>&1
+	xenstore-rm "$(be_path "$1")" 2> /dev/null
+	xenstore-rm "$(fe_path "$1")" 2> /dev/null
+	return 0
+}
+
+# What xend's waitForDevices waits for: a fresh vTPM is connected; a resuming
+# one has its control socket published and waits for state.
+wait_node() { # PATH [VALUE] : wait up to 20 s for the node (to hold VALUE)
+	local _ v
+	for _ in $(seq 200); do
+		v=$(xenstore-read "$1" 2>/dev/null) &&
+			{ [ $# -lt 2 ] || [ "$v" = "$2" ]; } && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+ctrl_of() { xenstore-read "$(be_path "$1")/swtpm-ctrl" 2>/dev/null; }
+tcti_for() { echo "swtpm:path=${1%.ctrl}"; }   # data socket beside data.ctrl
+
+# A vTPM for domain D as xend creates one: its nodes, the hotplug script,
+# then what xend waits for (connected; for a resuming domain, the control
+# socket of the instance that waits for state).
+give_vtpm() { # DOMID RESUME VTPM-UUID
+	xend_device_nodes "$1" "$2" "$3" || { log "writing the backend nodes failed"; return 1; }
+	hotplug add "$1" || { log "hotplug add failed"; return 1; }
+	if [ "$2" = True ]; then
+		wait_node "$(be_path "$1")/swtpm-ctrl"
+	else
+		wait_node "$(be_path "$1")/hotplug-status" connected
+	fi
+}
+
+# --- the TPM ----------------------------------------------------------------
+
+tpm() { # CTRL tpm2_command args...
+	local ctrl=$1
+	shift
+	TPM2TOOLS_TCTI=$(tcti_for "$ctrl") "$@"
+}
+# Without a resource manager, loaded objects stay in the TPM's three slots.
+tpm_flush() { # CTRL
+	tpm "$1" tpm2_flushcontext -t > /dev/null 2>&1
+	return 0
+}
+
+# The control channel says whether the TPM was started (GET_TPMESTABLISHED
+# answers 0xa from a TPM that has not been initialised).
+tpm_running() { swtpm_ioctl --unix "$1" -e > /dev/null 2>&1; }
+swtpm_alive() { # CTRL: the swtpm process behind the socket exists
+	local pid
+	pid=$(cat "$(dirname "$1")/pid" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+state_files() { # CTRL : swtpm's state files beside the control socket
+	local d f
+	d=$(dirname "$1")
+	for f in "$d"/tpm-00.* "$d"/tpm2-00.*; do
+		[ -e "$f" ] && echo "${f##*/}"
+	done
+	return 0
+}
+
+# Recognisable state: PCRs 16 and 23 extended, an NV index holding a known
+# string, a persistent ECC signing key (a primary key under the owner
+# hierarchy: it exists only if the owner seed came along).
+PCR16=8a3f1b7bcf5b8a7d7b1e7c62a2f95f4c6a8d2e41b0c4f7a9e3d5c1b7a9f0e2d4
+PCR23=0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a
+fill_tpm() { # CTRL
+	local c=$1
+	printf 'check-xen NV data: 0123456789abc' > "$W/nv.in"     # 32 bytes
+	tpm "$c" tpm2_pcrextend "16:sha256=$PCR16" "23:sha256=$PCR23" &&
+	tpm "$c" tpm2_nvdefine "$NV_INDEX" -C o -s 32 -a "ownerread|ownerwrite" > /dev/null &&
+	tpm "$c" tpm2_nvwrite "$NV_INDEX" -C o -i "$W/nv.in" &&
+	tpm "$c" tpm2_createprimary -Q -C o -g sha256 -G ecc256:ecdsa-sha256 \
+		-a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign" -c "$W/prim.ctx" &&
+	tpm "$c" tpm2_evictcontrol -Q -C o -c "$W/prim.ctx" "$KEY_HANDLE" && tpm_flush "$c" &&
+	tpm "$c" tpm2_readpublic -Q -c "$KEY_HANDLE" -o "$W/key.src.pub"
+}
+
+# What must survive: the PCRs, the NV data, the key's public area and name.
+snapshot() { # CTRL DIR
+	mkdir -p "$2"
+	if tpm "$1" tpm2_pcrread sha256:0,16,23 > "$2/pcrs" 2> "$2/err" &&
+		tpm "$1" tpm2_nvread "$NV_INDEX" -C o -s 32 -o "$2/nv" 2> "$2/err" &&
+		tpm "$1" tpm2_readpublic -c "$KEY_HANDLE" > "$2/key" 2> "$2/err"; then
+		return 0
+	fi
+	log "reading the TPM failed: $(< "$2/err")"
+	return 1
+}
+show_snapshot() { # DIR : the PCRs, NV data and key name, indented
+	local l
+	while IFS= read -r l; do echo "   $l"; done < "$1/pcrs"
+	echo "   nv $NV_INDEX: $(< "$1/nv")"
+	while IFS= read -r l; do [[ $l == name:* ]] && echo "   key $KEY_HANDLE $l"; done < "$1/key"
+}
+
+# The private key is the same: a signature made now verifies against the
+# public key read from the source TPM when the key was made.
+same_key_signs() { # CTRL
+	local r
+	echo "signed by the migrated key $RANDOM" > "$W/msg"
+	tpm "$1" tpm2_sign -c "$KEY_HANDLE" -g sha256 -o "$W/sig" "$W/msg" &&
+	tpm "$1" tpm2_loadexternal -Q -C n -u "$W/key.src.pub" -c "$W/ext.ctx" &&
+	tpm "$1" tpm2_verifysignature -c "$W/ext.ctx" -g sha256 -m "$W/msg" -s "$W/sig"
+	r=$?
+	tpm_flush "$1"
+	return "$r"
+}
+
+same_snapshot() { # CTRL : PCRs, NV and key as before any migration
+	rm -rf "$W/after"
+	snapshot "$1" "$W/after" || return 1
+	diff -r -x err "$W/before" "$W/after" | sed 's/^/   /'
+	[ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+same_state() { # CTRL : the same snapshot, and the same private key
+	same_snapshot "$1" && same_key_signs "$1"
+}
+
+# A vTPM that waits for state: the control socket exists, the swtpm answers
+# but the TPM is not running, it has no state files (so it is not a fresh
+# TPM), and neither the instance nor hotplug-status=connected is published.
+waiting() { # DOMID
+	local be c
+	be=$(be_path "$1")
+	c=$(ctrl_of "$1") || { log "no swtpm-ctrl node"; return 1; }
+	swtpm_alive "$c" || { log "no swtpm behind $c"; return 1; }
+	tpm_running "$c" && { log "TPM already running"; return 1; }
+	[ -z "$(state_files "$c")" ] || { log "state files present: $(state_files "$c" | tr '\n' ' ')"; return 1; }
+	xenstore-read "$be/instance" > /dev/null 2>&1 && { log "instance node published"; return 1; }
+	[ "$(xenstore-read "$be/hotplug-status" 2>/dev/null)" != connected ] ||
+		{ log "hotplug-status connected"; return 1; }
+	return 0
+}
+
+# After a refused recv: nothing usable. The TPM is not running (or its swtpm
+# is gone) and nothing was published.
+not_running() { # DOMID
+	local be c
+	be=$(be_path "$1")
+	c=$(ctrl_of "$1")
+	if [ -n "$c" ] && swtpm_alive "$c" && tpm_running "$c"; then
+		log "TPM of domain $1 is running"
+		return 1
+	fi
+	xenstore-read "$be/instance" > /dev/null 2>&1 && { log "instance node published"; return 1; }
+	[ "$(xenstore-read "$be/hotplug-status" 2>/dev/null)" != connected ] ||
+		{ log "hotplug-status connected"; return 1; }
+	return 0
+}
+
+published() { # DOMID
+	local be
+	be=$(be_path "$1")
+	xenstore-read "$be/instance" > /dev/null 2>&1 &&
+	[ "$(xenstore-read "$be/hotplug-status" 2>/dev/null)" = connected ] &&
+	tpm_running "$(ctrl_of "$1")"
+}
+
+gone() { # CTRL : the old instance is shut down and its state deleted
+	! swtpm_alive "$1" && [ -z "$(state_files "$1")" ]
+}
+
+# The guest kernel is up far enough to be saved or migrated once its
+# xenbus shutdown watcher advertises control/feature-suspend.
+wait_guest_up() { # DOMID : up to 120 s; fails at once if the domain goes
+	local _
+	for _ in $(seq 240); do
+		[ "$(xenstore-read "/local/domain/$1/control/feature-suspend" 2> /dev/null)" = 1 ] &&
+			return 0
+		xenstore-exists "/local/domain/$1" 2> /dev/null || return 1
+		sleep 0.5
+	done
+	return 1
+}
+
+# Start the tiny guest. A PVH Linux guest calibrates its CPU clock against a
+# PIT it does not have: some 100000 port reads, each a VM exit that QEMU
+# emulates. With dom0 sharing its CPU, that sometimes ended in a triple fault
+# (Xen: "Triple fault - invoking HVM shutdown action") before the guest did
+# anything; dom0 on CPU 0 and the guest on CPU 1 made it go away in the runs
+# measured. Should it happen, the domain is destroyed (on_reboot) and
+# created again.
+start_guest() { # sets A
+	local try
+	for try in 1 2 3; do
+		run xl create -q "$W/tiny.cfg"
+		[ "$rc" -eq 0 ] || return 1
+		A=$(domid_of tiny)
+		if wait_guest_up "$A"; then
+			log "guest tiny (domain $A) is up"
+			return 0
+		fi
+		log "guest tiny (domain $A) died while booting (try $try of 3)"
+		xl destroy tiny > /dev/null 2>&1
+	done
+	return 1
+}
+
+guest_consoles() {
+	local f
+	for f in /var/log/xen/console/guest-*.log; do
+		[ -f "$f" ] || continue
+		log "--- $f (last lines) ---"
+		tail -n 25 "$f" | tr -d '\r' | sed 's/^/   /'
+	done
+}
+
+dom_state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
+guest_ok() { # NAME : exists, not crashed
+	local s
+	s=$(dom_state "$1")
+	[ -n "$s" ] && case $s in *c*|*d*) false ;; *) true ;; esac
+}
+
+send_rec() { # DOMID OUT : vtpm_migrate send to this host
+	run "$VM" send -d "$KEYS" --to self --domid "$1"
+	cp "$W/out" "$2"
+	[ "$rc" -eq 0 ] && [ -s "$2" ]
+}
+recv_rec() { # DOMID IN
+	log "\$ $VM recv -d $KEYS --domid $1 < $2"
+	"$VM" recv -d "$KEYS" --domid "$1" < "$2" > "$W/out" 2> "$W/err"
+	rc=$?
+	[ -s "$W/err" ] && sed 's/^/   stderr: /' "$W/err"
+	log "  exit $rc"
+	[ "$rc" -eq 0 ]
+}
+
+# --- the migrate hook (inside xl migrate, called by migrate-proxy.pl) -----------
+
+migrate_hook() { # ready|done ; reads $W/migrate.env
+	# shellcheck disable=SC1091
+	. "$W/migrate.env"      # OLD, VUUID
+	local new
+	case $1 in
+	ready)
+		# The image is complete, the source domain is suspended, the
+		# incoming domain exists paused: xend's place for the vTPM.
+		begin 4.1 migrate-vtpm-moved
+		new=$(domid_of tiny--incoming)
+		[ -n "$new" ] || { note_fail "no tiny--incoming domain"; end ""; return 1; }
+		echo "NEW=$new" >> "$W/migrate.env"
+		log "source domain $OLD state '$(xl list | awk -v d="$OLD" '$2 == d { print $5 }')', incoming domain $new"
+		check "device creation for the incoming domain (resume=True)" give_vtpm "$new" True "$VUUID"
+		check "incoming vTPM waits for state, never fresh" waiting "$new"
+		check "send --domid $OLD (source suspended by xl migrate)" send_rec "$OLD" "$W/migrate.vtpm"
+		check "recv --domid $new" recv_rec "$new" "$W/migrate.vtpm"
+		check "instance published in xenstore, TPM running" published "$new"
+		end "old domain $OLD suspended, new domain $new: record $(stat -c %s "$W/migrate.vtpm") bytes"
+		[ -z "$cur_bad" ]
+		;;
+	done)
+		# The target reported a successful unpause; xl destroys the source
+		# next: xend's teardown of the source vTPM.
+		begin 4.2 migrate-finish-old
+		local c
+		c=$(ctrl_of "$OLD")
+		run "$VM" finish --domid "$OLD"
+		check "finish --domid $OLD exit 0" test "$rc" -eq 0
+		check "old instance shut down and its state deleted" gone "$c"
+		end "source domain $OLD destroyed next by xl"
+		return 0
+		;;
+	esac
+}
+
+if [ "${1:-}" = migrate-hook ]; then
+	migrate_hook "$2"
+	exit $?
+fi
+
+# --- the steps ---------------------------------------------------------------------
+
+: > "$RESULTS"
+mkdir -p /etc/xen /var/lib/xen/vtpm
+# dom0 has a fixed allocation; ballooning it under emulation only costs time.
+echo 'autoballoon="off"' > /etc/xen/xl.conf
+
+# 0: the dom0, the binary that runs in it, the guest and its fresh vTPM
+begin 0 dom0-ready
+sum=$(sha256sum "$VM" 2>/dev/null | cut -c1-64)
+echo "@@BIN vtpm_migrate sha256=$sum"
+missing=$(ldd "$VM" 2>&1 | grep 'not found')
+check "vtpm_migrate present and linked${missing:+ ($missing)}" test -n "$sum" -a -z "$missing"
+check "xl info" sh -c 'xl info > /dev/null'
+hv=$(xl info 2>/dev/null | awk -F': ' '/^xen_version/ { print $2 }')
+run "$VM" keygen -d "$KEYS" -n check-xen-dom0
+check "keygen" test "$rc" -eq 0
+end "Xen $hv, vtpm_migrate sha256 ${sum:0:16}..."
+
+begin 0.1 guest-with-vtpm
+cat > "$W/tiny.cfg" <<EOF
+name = "tiny"
+type = "pvh"
+kernel = "$T/vmlinuz"
+ramdisk = "$T/guest.cpio.gz"
+cmdline = "console=hvc0 rdinit=/init"
+memory = 128
+vcpus = 1
+cpus = "1"
+on_crash = "destroy"
+on_reboot = "destroy"
+EOF
+check "xl create (PVH), guest boots" start_guest
+VUUID=$(cat /proc/sys/kernel/random/uuid)
+log "guest tiny is domain $A, $(xenstore-read "/local/domain/$A/vm" 2>/dev/null); vTPM uuid $VUUID"
+check "device creation as xend does it, then the hotplug script" give_vtpm "$A" False "$VUUID"
+CA=$(ctrl_of "$A")
+check "fresh vTPM running" tpm_running "$CA"
+check "fill the vTPM through tpm2-tools" fill_tpm "$CA"
+check "read its state" snapshot "$CA" "$W/before"
+show_snapshot "$W/before"
+end "domain $A, vTPM $VUUID, control socket $CA"
+if [ -n "$cur_bad" ]; then
+	log "no guest with a vTPM: the other steps cannot run"
+	xl list
+	guest_consoles
+	exit 1
+fi
+
+# 1: a running guest's vTPM is never taken
+begin 1 send-while-running
+check "guest runs" sh -c "xl list $A | awk 'NR == 2 { exit \$5 ~ /p/ }'"
+run "$VM" send -d "$KEYS" --to self --domid "$A"
+reason=$(head -1 "$W/err")
+check "send refused with exit 1" test "$rc" -eq 1
+check "the reason names the running domain" grep -q "running" "$W/err"
+check "exactly one line on stderr" one_line "$W/err"
+check "no record written" test ! -s "$W/out"
+check "source TPM still running" tpm_running "$CA"
+end "refused: $reason"
+
+# 2: paused, it is
+begin 2 send-while-paused
+run xl pause "$A"
+check "xl pause" test "$rc" -eq 0
+check "send succeeds" send_rec "$A" "$W/paused.vtpm"
+run "$VM" inspect < "$W/paused.vtpm"
+cp "$W/out" "$W/paused.inspect"
+sed 's/^/   /' "$W/out"
+check "inspect reads the record" test "$rc" -eq 0
+check "source TPM still running, state unchanged" same_snapshot "$CA"
+run xl unpause "$A"
+check "xl unpause" test "$rc" -eq 0
+end "record $(stat -c %s "$W/paused.vtpm") bytes, generation $(awk '$1 == "generation" { print $2 }' "$W/paused.inspect")"
+
+# 3: xl save / xl restore, the record alongside the save file
+begin 3.1 save-vtpm-sent
+run xl save -p tiny "$W/tiny.save"
+check "xl save -p (guest suspended, left paused)" test "$rc" -eq 0
+check "send --domid $A after the save" send_rec "$A" "$W/tiny.save.vtpm"
+# xend tears the saved domain's devices down: the vTPM is finished (its only
+# copy is now the record), then the domain goes.
+run "$VM" finish --domid "$A"
+check "finish --domid $A" test "$rc" -eq 0
+check "old instance shut down and its state deleted" gone "$CA"
+run xl destroy "$A"
+xend_device_destroy "$A"
+end "save file $(stat -c %s "$W/tiny.save") bytes, vTPM record $(stat -c %s "$W/tiny.save.vtpm") bytes"
+
+begin 3.2 restore-vtpm-loaded
+run xl restore -p "$W/tiny.save"
+check "xl restore -p" test "$rc" -eq 0
+B=$(domid_of tiny)
+check "new domain id ($A -> $B)" test -n "$B" -a "$B" != "$A"
+check "device creation for the restored domain (resume=True)" give_vtpm "$B" True "$VUUID"
+check "restored vTPM waits for state, never fresh" waiting "$B"
+check "recv --domid $B" recv_rec "$B" "$W/tiny.save.vtpm"
+CB=$(ctrl_of "$B")
+check "instance published in xenstore, TPM running" published "$B"
+check "PCRs, NV data and key identical" same_state "$CB"
+run xl unpause "$B"
+check "restored guest unpaused" test "$rc" -eq 0
+sleep 1
+check "restored guest alive" guest_ok tiny
+end "domain $A -> $B, instance $(xenstore-read "$(be_path "$B")/instance" 2>/dev/null)"
+
+# 4: xl migrate to localhost; migrate-proxy.pl runs "steps.sh migrate-hook"
+# when the image is in (ready) and when the target has unpaused (done).
+begin 4.3 migrate-state-identical
+printf 'OLD=%s\nVUUID=%s\n' "$B" "$VUUID" > "$W/migrate.env"
+log "\$ xl migrate -s \"\" tiny \"exec perl $T/migrate-proxy.pl /bin/bash $T/steps.sh migrate-hook\""
+xl migrate -s "" tiny "exec perl $T/migrate-proxy.pl /bin/bash $T/steps.sh migrate-hook"
+rc=$?
+log "  exit $rc"
+check "xl migrate" test "$rc" -eq 0
+# shellcheck disable=SC1091
+. "$W/migrate.env"
+C=$(domid_of tiny)
+check "migrated domain is the incoming one ($B -> ${NEW:-?})" test -n "$C" -a "$C" = "${NEW:-x}"
+CC=$(ctrl_of "$C")
+check "PCRs, NV data and key identical" same_state "$CC"
+sleep 1
+check "migrated guest alive" guest_ok tiny
+xend_device_destroy "$B"
+end "domain $B -> $C"
+
+# 5: tampered and replayed records are refused, the waiting vTPM stays down
+begin 5.1 tampered-refused
+run xl pause "$C"
+check "send --domid $C (paused)" send_rec "$C" "$W/fresh.vtpm"
+run xl destroy "$C"      # its vTPM keeps running, untouched
+# Flip one bit in the middle of the sealed part.
+size=$(stat -c %s "$W/fresh.vtpm")
+perl -e 'local $/; my $d = <STDIN>; my $i = int(length($d) * 3 / 4);
+	substr($d, $i, 1) = chr(ord(substr($d, $i, 1)) ^ 0x01); print $d' \
+	< "$W/fresh.vtpm" > "$W/tampered.vtpm"
+check "one byte changed" sh -c "test \$(cmp -l $W/fresh.vtpm $W/tampered.vtpm | wc -l) -eq 1"
+# The same save file again: a new domain with the same UUIDs waiting for state.
+run xl restore -p "$W/tiny.save"
+check "xl restore -p of the save file again" test "$rc" -eq 0
+R=$(domid_of tiny)
+check "device creation (resume=True)" give_vtpm "$R" True "$VUUID"
+check "vTPM waits for state" waiting "$R"
+recv_rec "$R" "$W/tampered.vtpm"
+reason=$(head -1 "$W/err")
+check "tampered record refused with exit 1" test "$rc" -eq 1
+check "exactly one line on stderr" one_line "$W/err"
+check "waiting vTPM not running, nothing published" not_running "$R"
+end "$size-byte record, bit flipped at offset $((size * 3 / 4)): $reason"
+
+begin 5.2 replayed-refused
+CR=$(ctrl_of "$R")
+if ! swtpm_alive "$CR"; then
+	log "the refused recv stopped the swtpm; recreate the waiting vTPM"
+	xend_device_destroy "$R"
+	check "device creation (resume=True)" give_vtpm "$R" True "$VUUID"
+fi
+recv_rec "$R" "$W/tiny.save.vtpm"
+reason=$(head -1 "$W/err")
+check "replayed record (step 3, already loaded once) refused with exit 1" test "$rc" -eq 1
+check "exactly one line on stderr" one_line "$W/err"
+check "waiting vTPM not running, nothing published" not_running "$R"
+end "refused: $reason"
+
+begin 5.3 genuine-accepted
+CR=$(ctrl_of "$R")
+if ! swtpm_alive "$CR"; then
+	xend_device_destroy "$R"
+	check "device creation (resume=True)" give_vtpm "$R" True "$VUUID"
+fi
+check "the untampered record of step 5.1 is accepted" recv_rec "$R" "$W/fresh.vtpm"
+check "PCRs, NV data and key identical" same_state "$(ctrl_of "$R")"
+end "the refusals were the tamper and the replay, nothing else"
+
+# Tidy up (the machine powers off next).
+for d in $(xl list | awk 'NR > 2 { print $2 }'); do xl destroy "$d"; done
+stamp "steps done"
+
+# Aggregate: steps 3, 4 and 5 pass when all their parts passed.
+agg() { # ID NAME PARTS...
+	local id=$1 name=$2 bad=""
+	shift 2
+	for p in "$@"; do
+		grep -q "^$p PASS" "$RESULTS" || bad="$bad $p"
+	done
+	if [ -z "$bad" ]; then step "$id" "$name" PASS "$*"; else step "$id" "$name" FAIL "failed:$bad"; fi
+}
+agg 3 save-restore 3.1 3.2
+agg 4 migrate-localhost 4.1 4.2 4.3
+agg 5 tampered-and-replayed 5.1 5.2 5.3
+nfail=$(grep -c ' FAIL$' "$RESULTS")
+[ "$nfail" -eq 0 ] || guest_consoles
+exit "$nfail"
