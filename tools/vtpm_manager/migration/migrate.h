@@ -17,6 +17,10 @@ struct mig_report {
 	int64_t usec_total;   /* inside the routine */
 };
 
+struct vrec_header;
+/* What a finished send or recv moved. */
+void mig_report_fill(struct mig_report *rep, const struct vrec_header *h, size_t len);
+
 /* Resolve a Xen-mode instance (inst->domid >= 0) through xenstore; the
  * domain's UUID only when binding needs it (send, recv). */
 int mig_resolve(struct vtpm_instance *inst, int domain_uuid, struct vm_err *e) VM_MUST;

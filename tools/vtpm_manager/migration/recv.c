@@ -113,9 +113,7 @@ int mig_recv(const char *dir, struct vtpm_instance *inst, int fd, int allow_roll
 		}
 		goto out;
 	}
-	rep->generation = h.generation;
-	rep->record_len = len;
-	rep->blob_len = vrec_plain_len(&h);
+	mig_report_fill(rep, &h, len);
 	r = 0;
 out:
 	rep->usec_total = io_now_us() - t0;

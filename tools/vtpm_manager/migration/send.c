@@ -20,6 +20,13 @@ int mig_resolve(struct vtpm_instance *inst, int domain_uuid, struct vm_err *e)
 	return xen_find_instance(inst->domid, inst, domain_uuid, e);
 }
 
+void mig_report_fill(struct mig_report *rep, const struct vrec_header *h, size_t len)
+{
+	rep->generation = h->generation;
+	rep->record_len = len;
+	rep->blob_len = vrec_plain_len(h);
+}
+
 /* The recipient: this host for "self", else a trusted peer (R3). */
 static int find_recipient(const char *dir, const char *to, const struct host_key *me,
 			  struct host_pub *out, struct vm_err *e)
@@ -94,9 +101,7 @@ int mig_send(const char *dir, const char *to, struct vtpm_instance *inst, int fd
 	}
 	if (io_write_full(fd, rec, len, -1, "migration stream", e))
 		goto out;
-	rep->generation = h.generation;
-	rep->record_len = len;
-	rep->blob_len = vrec_plain_len(&h);
+	mig_report_fill(rep, &h, len);
 	r = 0;
 out:
 	rep->usec_total = io_now_us() - t0;
