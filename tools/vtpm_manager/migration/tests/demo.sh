@@ -14,6 +14,7 @@
 . "$(dirname "$0")/lib/fixtures.sh"
 # shellcheck source=lib/tpmstate.sh
 . "$(dirname "$0")/lib/tpmstate.sh"
+# shellcheck disable=SC2034 # read by fixtures.sh
 FX_TEST_NAME=demo
 fx_init
 # shellcheck source=lib/migrate.sh
