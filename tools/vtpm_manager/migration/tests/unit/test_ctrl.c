@@ -32,9 +32,28 @@ struct fake {
 };
 
 static char *dir;
+/* swtpm processes a test started: ended in teardown even when it failed. */
+static pid_t started[4];
+static int nstarted;
 
-static void dir_setup(void) { signal(SIGPIPE, SIG_IGN); dir = make_tmpdir(); }
-static void dir_teardown(void) { rm_tree(dir); free(dir); }
+static void dir_setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	dir = make_tmpdir();
+	nstarted = 0;
+}
+
+static void dir_teardown(void)
+{
+	while (nstarted > 0) {
+		pid_t pid = started[--nstarted];
+
+		if (pid > 0 && kill(pid, SIGTERM) == 0)
+			waitpid(pid, NULL, 0);
+	}
+	rm_tree(dir);
+	free(dir);
+}
 
 static void put_info(int fd, const char *json)
 {
@@ -258,6 +277,8 @@ static pid_t swtpm_start(const char *name, int tpm2, int running, char *ctrl, si
 		execvp("swtpm", (char **)argv);
 		_exit(127);
 	}
+	if (pid > 0 && nstarted < 4)
+		started[nstarted++] = pid;
 	for (i = 0; i < 500 && access(ctrl, F_OK); i++)
 		usleep(10000);
 	ck_assert_msg(access(ctrl, F_OK) == 0, "swtpm did not start");
@@ -266,8 +287,13 @@ static pid_t swtpm_start(const char *name, int tpm2, int running, char *ctrl, si
 
 static void swtpm_end(pid_t pid)
 {
+	int i;
+
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
+	for (i = 0; i < nstarted; i++)
+		if (started[i] == pid)
+			started[i] = 0; /* reaped: never signal a reused pid */
 }
 
 START_TEST(real_swtpm_state_moves_into_a_waiting_tpm)
