@@ -285,30 +285,25 @@ static pid_t swtpm_start(const char *name, int tpm2, int running, char *ctrl, si
 	return pid;
 }
 
-static void swtpm_end(pid_t pid)
+/* A real swtpm NAME (TPM 2.0 or 1.2, running or waiting) and a control
+ * client for it; teardown ends the process. */
+static void real_tpm(const char *name, int tpm2, int running, struct swtpm_ctrl *c)
 {
-	int i;
+	char ctrl[340];
 
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	for (i = 0; i < nstarted; i++)
-		if (started[i] == pid)
-			started[i] = 0; /* reaped: never signal a reused pid */
+	swtpm_start(name, tpm2, running, ctrl, sizeof(ctrl));
+	ck_assert_int_eq(swtpm_ctrl_init(c, ctrl, NULL), 0);
 }
 
 START_TEST(real_swtpm_state_moves_into_a_waiting_tpm)
 {
-	char a[340], b[340];
 	struct swtpm_ctrl ca, cb;
 	struct swtpm_state s;
 	struct vm_err e;
 	enum tpm_version v;
-	pid_t pa = swtpm_start("a", _i, 1, a, sizeof(a));
-	pid_t pb = swtpm_start("b", _i, 0, b, sizeof(b));
 
-	ctrl_for(&ca, a);
-	ctrl_for(&cb, b);
-	ca.timeout_ms = cb.timeout_ms = 5000;
+	real_tpm("a", _i, 1, &ca);
+	real_tpm("b", _i, 0, &cb);
 	ck_assert_int_eq(swtpm_get_version(&cb, &v, &e), 0);
 	ck_assert_int_eq(v, _i ? TPM_VERSION_20 : TPM_VERSION_12);
 	ck_assert_int_eq(swtpm_is_running(&ca, &e), 1);
@@ -320,85 +315,63 @@ START_TEST(real_swtpm_state_moves_into_a_waiting_tpm)
 	ck_assert_msg(swtpm_push_state(&cb, &s, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(swtpm_is_running(&cb, &e), 1);
 	swtpm_state_clear(&s);
-	swtpm_end(pa);
-	swtpm_end(pb);
 }
 END_TEST
 
 START_TEST(real_swtpm_refuses_push_into_running_tpm)
 {
-	char a[340], b[340];
 	struct swtpm_ctrl ca, cb;
 	struct swtpm_state s;
 	struct vm_err e;
-	pid_t pa = swtpm_start("a", 1, 1, a, sizeof(a));
-	pid_t pb = swtpm_start("b", 1, 1, b, sizeof(b));
 
-	ctrl_for(&ca, a);
-	ctrl_for(&cb, b);
-	ca.timeout_ms = cb.timeout_ms = 5000;
+	real_tpm("a", 1, 1, &ca);
+	real_tpm("b", 1, 1, &cb);
 	ck_assert_int_eq(swtpm_pull_state(&ca, &s, &e), 0);
 	ck_assert_int_eq(swtpm_push_state(&cb, &s, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "already running"));
 	swtpm_state_clear(&s);
-	swtpm_end(pa);
-	swtpm_end(pb);
 }
 END_TEST
 
 START_TEST(real_swtpm_refuses_other_tpm_version_and_stays_down)
 {
-	char a[340], b[340];
 	struct swtpm_ctrl ca, cb;
 	struct swtpm_state s;
 	struct vm_err e;
-	pid_t pa = swtpm_start("a", 1, 1, a, sizeof(a));
-	pid_t pb = swtpm_start("b", 0, 0, b, sizeof(b));
 
-	ctrl_for(&ca, a);
-	ctrl_for(&cb, b);
-	ca.timeout_ms = cb.timeout_ms = 5000;
+	real_tpm("a", 1, 1, &ca);
+	real_tpm("b", 0, 0, &cb);
 	ck_assert_int_eq(swtpm_pull_state(&ca, &s, &e), 0);
 	ck_assert_int_eq(swtpm_push_state(&cb, &s, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "destination is a TPM 1.2"));
 	ck_assert_int_eq(swtpm_is_running(&cb, &e), 0);
 	swtpm_state_clear(&s);
-	swtpm_end(pa);
-	swtpm_end(pb);
 }
 END_TEST
 
 START_TEST(real_swtpm_garbage_state_fails_init_and_stays_down)
 {
-	char b[340];
 	struct swtpm_ctrl cb;
 	struct swtpm_state s;
 	struct vm_err e;
-	pid_t pb = swtpm_start("b", 1, 0, b, sizeof(b));
 
-	ctrl_for(&cb, b);
-	cb.timeout_ms = 5000;
+	real_tpm("b", 1, 0, &cb);
 	fake_state(&s, TPM_VERSION_20, 1500, 0, 0);
 	ck_assert_int_eq(swtpm_push_state(&cb, &s, &e), -1);
 	ck_assert_int_eq(swtpm_is_running(&cb, &e), 0);
 	swtpm_state_clear(&s);
-	swtpm_end(pb);
 }
 END_TEST
 
 START_TEST(real_swtpm_pull_from_waiting_tpm_is_refused)
 {
-	char b[340];
 	struct swtpm_ctrl cb;
 	struct swtpm_state s;
 	struct vm_err e;
-	pid_t pb = swtpm_start("b", 1, 0, b, sizeof(b));
 
-	ctrl_for(&cb, b);
-	cb.timeout_ms = 5000;
+	real_tpm("b", 1, 0, &cb);
 	ck_assert_int_eq(swtpm_pull_state(&cb, &s, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "not running"));
-	swtpm_end(pb);
 }
 END_TEST
 
