@@ -30,6 +30,8 @@ shellcheck /usr/bin/shellcheck
 perl /usr/bin/pod2man
 git /usr/bin/git
 xxd /usr/bin/xxd
+openssl /usr/bin/openssl
+procps /usr/bin/pgrep
 binutils /usr/bin/nm
 python3-cryptography /usr/lib/python3/dist-packages/cryptography/__init__.py
 LIST
