@@ -182,13 +182,19 @@ START_TEST(concurrent_users_are_serialised)
 	struct ledger l;
 	int64_t t0;
 	pid_t pid;
-	int st;
+	int st, ready[2];
 	uint64_t g;
+	char byte;
 
+	ck_assert_int_eq(pipe(ready), 0);
 	pid = fork();
 	if (pid == 0) {
 		struct ledger c;
+		close(ready[0]);
 		if (ledger_open(&c, dir, NULL))
+			_exit(1);
+		/* Tell the parent we hold the lock, then keep it a while. */
+		if (write(ready[1], "x", 1) != 1)
 			_exit(1);
 		usleep(300000);
 		if (ledger_take_send(&c, U1, &g, NULL))
@@ -196,7 +202,9 @@ START_TEST(concurrent_users_are_serialised)
 		ledger_close(&c);
 		_exit(0);
 	}
-	usleep(100000);
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+	close(ready[0]);
 	t0 = io_now_ms();
 	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
 	/* We waited for the child's lock and see its write. */
