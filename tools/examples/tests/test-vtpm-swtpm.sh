@@ -12,6 +12,7 @@ FIXTURES=$HERE/../../vtpm_manager/migration/tests/lib/fixtures.sh
 . "$FIXTURES"
 fx_init
 VM=$(fx_bin vtpm_migrate) || exit 1
+TPM12=$(fx_bin tools/tpm12_raw) || exit 1
 DOMSTATE_SHIM=$(fx_domstate_env) || exit 1
 
 export VTPM_SWTPM_CONF=/nonexistent
@@ -78,6 +79,12 @@ tpm() { # tpm DIR tpm2_tool ARGS...: a tpm2 tool on that instance
 	local dir=$1
 	shift
 	TPM2TOOLS_TCTI="swtpm:path=$dir/data" "$@"
+}
+
+# pubek DIR: TPM_ReadPubek (fixed nonce) on a TPM 1.2 instance, the reply in
+# hex; the same EK means the same TPM.
+pubek() {
+	"$TPM12" "$1/data" raw 00c10000001e0000007c0000000000000000000000000000000000000000 2>/dev/null
 }
 
 pid_alive() { # pid_alive DIR: swtpm runs on DIR
@@ -237,6 +244,79 @@ local_migration_through_the_hotplug_script() {
 	expect "runs the migrated state" test "$(instdir 9)" = "$dst"
 }
 
+# TPM 1.2 (VTPM_TPM_VERSION=1.2): a new vTPM is provisioned and runs; a
+# resuming one waits; vtpm_migrate moves it between them; the next boot finds
+# the migrated TPM 1.2 by its state file.
+tpm12_vtpm_provisioned_migrated_and_found_again() {
+	local keys=$FX_DIR/keys12 src dst pcr ek
+	"$VM" keygen -d "$keys" -n hosta >/dev/null || bad "keygen"
+	backend 5 False
+	expect "add (TPM 1.2)" env VTPM_TPM_VERSION=1.2 XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add
+	src=$(instdir 5)
+	expect "provisioned as a TPM 1.2" test -e "$src/tpm-00.permall"
+	expect_not "no TPM 2.0 state" test -e "$src/tpm2-00.permall"
+	expect "published" test "$(node 5 instance)" = 0
+	expect "runs: PCR extend" "$TPM12" "$src/data" extend 16 00000000000000000000000000000000000000aa
+	pcr=$("$TPM12" "$src/data" read 16 2>/dev/null)
+	expect "PCR 16 read" test "${#pcr}" -eq 40
+	ek=$(pubek "$src")
+	expect "EK public key read" test "${#ek}" -gt 500
+	backend 6 True
+	expect "resuming add (TPM 1.2)" env VTPM_TPM_VERSION=1.2 XENBUS_PATH=backend/vtpm/6/0 "$SCRIPT" add
+	dst=$(instdir 6)
+	expect_not "resuming vTPM not provisioned" test -e "$dst/tpm-00.permall"
+	expect_not "resuming vTPM not initialised" "$TPM12" "$dst/data" read 16
+	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
+		"$VM" send -d "$keys" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+		bad "send: $(cat "$FX_DIR/err")"
+	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
+		"$VM" recv -d "$keys" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+		bad "recv: $(cat "$FX_DIR/err")"
+	expect "same PCR 16 after recv" test "$("$TPM12" "$dst/data" read 16 2>/dev/null)" = "$pcr"
+	expect "same EK after recv" test "$(pubek "$dst")" = "$ek"
+	expect "recv published instance" test "$(node 6 instance)" = 0
+	VTPM_TEST_DOMSTATE=5:suspended LD_PRELOAD=$DOMSTATE_SHIM \
+		"$VM" finish --domid 5 2>"$FX_DIR/err" || bad "finish: $(cat "$FX_DIR/err")"
+	hotplug remove 5 || bad "source remove"
+	hotplug remove 6 || bad "destination remove"
+	expect "TPM 1.2 state kept" test -e "$dst/tpm-00.permall"
+	# The next boot (the host default is TPM 2.0) finds the TPM 1.2 by its file.
+	backend 9 False
+	expect "next boot" hotplug add 9
+	expect "the migrated directory" test "$(instdir 9)" = "$dst"
+	# A boot starts the TPM clear (PCRs reset); the TPM is the migrated one.
+	expect "a running TPM 1.2 with the migrated EK" test "$(pubek "$dst")" = "$ek"
+}
+
+# The destination host's default says TPM 2.0 but the record holds a TPM 1.2:
+# recv refuses with one line, the waiting TPM is not started, and the source
+# is unchanged after recover.
+tpm12_record_into_a_tpm2_destination_is_refused() {
+	local keys=$FX_DIR/keys12b src dst pcr rc
+	"$VM" keygen -d "$keys" -n hosta >/dev/null || bad "keygen"
+	backend 5 False
+	env VTPM_TPM_VERSION=1.2 XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add || bad "source add"
+	src=$(instdir 5)
+	"$TPM12" "$src/data" extend 16 00000000000000000000000000000000000000bb >/dev/null || bad "extend"
+	pcr=$("$TPM12" "$src/data" read 16 2>/dev/null)
+	backend 6 True
+	hotplug add 6 || bad "destination add"
+	dst=$(instdir 6)
+	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
+		"$VM" send -d "$keys" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+		bad "send: $(cat "$FX_DIR/err")"
+	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
+		"$VM" recv -d "$keys" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err"
+	rc=$?
+	expect "recv refused with exit 1" test "$rc" -eq 1
+	expect "one line naming both versions" bash -c "[ \$(wc -l <'$FX_DIR/err') -eq 1 ] && grep -q 'record holds a TPM 1.2 state, this instance is a TPM 2.0' '$FX_DIR/err'"
+	expect_not "destination not started" tpm "$dst" tpm2_pcrread sha256:0
+	expect_not "nothing published" node 6 instance
+	VTPM_TEST_DOMSTATE=5:suspended LD_PRELOAD=$DOMSTATE_SHIM \
+		"$VM" recover --domid 5 2>"$FX_DIR/err" || bad "recover: $(cat "$FX_DIR/err")"
+	expect "source unchanged" test "$("$TPM12" "$src/data" read 16 2>/dev/null)" = "$pcr"
+}
+
 fx_xenstored_start xenstored
 for c in new_vtpm_is_provisioned_running_and_published \
 	remove_stops_and_keeps_state_restart_is_same_tpm \
@@ -246,7 +326,9 @@ for c in new_vtpm_is_provisioned_running_and_published \
 	same_vtpm_twice_is_refused \
 	xenstore_data_is_checked \
 	delete_refuses_running_and_deletes_stopped \
-	local_migration_through_the_hotplug_script; do
+	local_migration_through_the_hotplug_script \
+	tpm12_vtpm_provisioned_migrated_and_found_again \
+	tpm12_record_into_a_tpm2_destination_is_refused; do
 	run_case "$c"
 done
 echo "vtpm-swtpm: $PASSED passed, $FAILED failed"
