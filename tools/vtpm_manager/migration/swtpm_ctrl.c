@@ -51,6 +51,7 @@ int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e)
 	memset(c, 0, sizeof(*c));
 	strcpy(c->path, path);
 	c->timeout_ms = SWTPM_CTRL_TIMEOUT_MS;
+	c->init_timeout_ms = SWTPM_CTRL_INIT_TIMEOUT_MS;
 	return 0;
 }
 
@@ -275,10 +276,12 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 
 int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e)
 {
+	struct swtpm_ctrl slow = *c;
 	uint8_t req[4];
 
+	slow.timeout_ms = c->init_timeout_ms;
 	be32_put(req, init_flags);
-	return ctrl_simple(c, CMD_INIT, req, sizeof(req), "INIT", e);
+	return ctrl_simple(&slow, CMD_INIT, req, sizeof(req), "INIT", e);
 }
 
 int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e)

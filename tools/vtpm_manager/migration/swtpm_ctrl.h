@@ -13,6 +13,9 @@
 
 #define SWTPM_BLOB_MAX (1024u * 1024u) /* refused before allocation */
 #define SWTPM_CTRL_TIMEOUT_MS 5000
+/* INIT loads the state and, for a TPM 1.2, runs libtpms' self-test: about
+ * 150 ms on a host here, over 5 s in a dom0 under software emulation. */
+#define SWTPM_CTRL_INIT_TIMEOUT_MS 60000
 
 enum swtpm_blob_type {
 	SWTPM_BLOB_PERMANENT = 1,
@@ -35,7 +38,8 @@ struct swtpm_blob {
 
 struct swtpm_ctrl {
 	char path[108];
-	int timeout_ms;
+	int timeout_ms;       /* every command but INIT */
+	int init_timeout_ms;  /* INIT */
 };
 
 int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e) VM_MUST;

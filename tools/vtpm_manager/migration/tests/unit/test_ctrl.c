@@ -3,6 +3,7 @@
  * peer can misbehave, and against real swtpm for the TPM's own refusals.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,12 +16,18 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "migrate.h"
 #include "swtpm_ctrl.h"
 #include "unit.h"
+#include "util.h"
 
 /* ---- a fake swtpm on a Unix socket, one behaviour per test ---- */
 
-enum fake_mode { FAKE_SHORT, FAKE_REFUSE4, FAKE_SILENT, FAKE_HUGE, FAKE_REFUSE_SET, FAKE_GARBAGE_INFO };
+enum fake_mode {
+	FAKE_SHORT, FAKE_REFUSE4, FAKE_SILENT, FAKE_HUGE, FAKE_REFUSE_SET, FAKE_GARBAGE_INFO,
+	FAKE_INIT_SLOW,     /* a TPM 2.0 waiting for state; INIT answers after 1 s */
+	FAKE_INIT_REFUSED,  /* a TPM 2.0 waiting for state; INIT refused */
+};
 
 struct fake {
 	char path[108];
@@ -106,6 +113,19 @@ static void *fake_main(void *arg)
 			break;
 		case FAKE_GARBAGE_INFO:
 			put_info(c, "{\"TPMSpecification\":{\"family\":\"9.9\"}}");
+			break;
+		case FAKE_INIT_SLOW:
+		case FAKE_INIT_REFUSED:
+			if (cmd == 0x12) { /* GET_INFO */
+				put_info(c, "{\"TPMSpecification\":{\"family\":\"2.0\"}}");
+				break;
+			}
+			if (cmd == 0x02 && f->mode == FAKE_INIT_SLOW)
+				usleep(1000 * 1000);
+			/* GET_TPMESTABLISHED: not initialised (0xa); INIT as the mode says */
+			be32_put(out, cmd == 0x04 ? 0xa : cmd == 0x02 && f->mode == FAKE_INIT_REFUSED ? 0x9 : 0);
+			if (write(c, out, 4) < 0)
+				break;
 			break;
 		case FAKE_REFUSE_SET:
 			if (cmd == 0x12) {
@@ -243,6 +263,23 @@ START_TEST(no_init_after_a_refused_push)
 		ck_assert_uint_ne(f.seen[i], 0x02); /* CMD_INIT */
 	ck_assert_int_eq(f.nseen, 2); /* GET_INFO, SET_STATEBLOB: nothing after */
 	swtpm_state_clear(&s);
+}
+END_TEST
+
+START_TEST(init_has_its_own_longer_timeout)
+{
+	struct swtpm_ctrl c;
+	struct fake f;
+	struct vm_err e;
+
+	fake_start(&f, FAKE_INIT_SLOW);
+	ctrl_for(&c, f.path); /* 300 ms for every other command */
+	/* A TPM 1.2 self-test at INIT outlasts the ordinary timeout. */
+	ck_assert_msg(swtpm_init(&c, 1, &e) == 0, "slow INIT failed: %s", e.msg);
+	c.init_timeout_ms = 300;
+	ck_assert_int_eq(swtpm_init(&c, 1, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "timed out"));
+	fake_stop(&f);
 }
 END_TEST
 
@@ -397,6 +434,54 @@ START_TEST(real_swtpm_pull_from_waiting_tpm_is_refused)
 }
 END_TEST
 
+/* recv into a destination whose INIT fails: recv fails and stops the TPM
+ * afterwards (an INIT that timed out may still complete inside swtpm). */
+START_TEST(recv_stops_the_destination_after_a_failed_init)
+{
+	static const char *uuid = "6a1f3c2e-0b4d-4e5f-8a9b-0c1d2e3f4a5b";
+	struct vtpm_instance src = { .domid = -1 }, dst = { .domid = -1 };
+	struct mig_report rep;
+	struct host_key k;
+	struct swtpm_ctrl ca;
+	struct fake f;
+	struct vm_err e;
+	char keys[300], rec[300];
+	int fd, i, init_at = -1, stop_at = -1;
+
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	ck_assert_int_eq(mkdir(keys, 0700), 0);
+	ck_assert_int_eq(hostkey_generate(&k, "unit-host", &e), 0);
+	ck_assert_int_eq(hostkey_save(keys, &k, &e), 0);
+	hostkey_wipe(&k);
+
+	real_tpm("a", 1, 1, &ca);
+	strcpy(src.ctrl, ca.path);
+	ck_assert_int_eq(uuid_parse(uuid, src.vtpm_uuid), 0);
+	snprintf(rec, sizeof(rec), "%s/record", dir);
+	fd = open(rec, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(mig_send(keys, "self", &src, fd, &rep, &e) == 0, "send: %s", e.msg);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+
+	fake_start(&f, FAKE_INIT_REFUSED);
+	strcpy(dst.ctrl, f.path);
+	memcpy(dst.vtpm_uuid, src.vtpm_uuid, 16);
+	ck_assert_int_eq(mig_recv(keys, &dst, fd, 0, &rep, &e), -1);
+	close(fd);
+	fake_stop(&f);
+	ck_assert_msg(strstr(e.msg, "INIT refused") != NULL, "recv failed otherwise: %s", e.msg);
+	for (i = 0; i < f.nseen; i++) {
+		if (f.seen[i] == 0x02)
+			init_at = i;
+		if (f.seen[i] == 0x0e)
+			stop_at = i;
+	}
+	ck_assert_int_ge(init_at, 0);
+	ck_assert_msg(stop_at > init_at, "no STOP after the failed INIT");
+	ck_assert_int_eq(f.nseen, stop_at + 1); /* and nothing after it */
+}
+END_TEST
+
 Suite *ctrl_suite(void)
 {
 	Suite *s = suite_create("swtpm_ctrl");
@@ -411,6 +496,8 @@ Suite *ctrl_suite(void)
 	tcase_add_test(t, oversized_blob_is_refused_before_allocation);
 	tcase_add_test(t, unknown_tpm_family_is_refused);
 	tcase_add_test(t, no_init_after_a_refused_push);
+	tcase_add_test(t, init_has_its_own_longer_timeout);
+	tcase_set_timeout(t, 20);
 	suite_add_tcase(s, t);
 
 	tcase_add_checked_fixture(r, dir_setup, dir_teardown);
@@ -420,6 +507,7 @@ Suite *ctrl_suite(void)
 	tcase_add_test(r, real_swtpm_refuses_other_tpm_version_and_stays_down);
 	tcase_add_test(r, real_swtpm_garbage_state_is_refused_and_stays_down);
 	tcase_add_test(r, real_swtpm_pull_from_waiting_tpm_is_refused);
+	tcase_add_test(r, recv_stops_the_destination_after_a_failed_init);
 	suite_add_tcase(s, r);
 	return s;
 }

@@ -139,6 +139,7 @@ mkdir -p "$stage/vtpm-xen" "$stage/usr/sbin" "$stage/etc/xen/scripts" "$stage/gu
 install -m 0755 "$here/dom0-init" "$stage/init"
 install -m 0755 "$here/steps.sh" "$here/migrate-proxy.pl" "$stage/vtpm-xen/"
 install -m 0755 "$bin/vtpm_migrate" "$stage/usr/sbin/vtpm_migrate"
+install -m 0755 "$bin/tools/tpm12_raw" "$stage/vtpm-xen/tpm12_raw"
 # The project's hotplug/instance scripts (tools/examples, the files that
 # start with #!) go where xend runs them from.
 scripts=""
@@ -207,7 +208,7 @@ fail=""
 grep -aq '^@@END rc=' "$log" || fail=${fail:-"dom0 never reached the end of the steps"}
 end_rc=$(sed -n 's/^@@END rc=\([0-9]*\).*/\1/p' "$log" | tail -1)
 [ -n "$end_rc" ] && [ "$end_rc" -ne 0 ] && fail=${fail:-"$end_rc step(s) failed"}
-for s in 0 0.1 1 2 3 4 5; do
+for s in 0 0.1 1 2 3 4 5 6; do
 	grep -aqE "^ *@@STEP $s [^:]*: PASS" "$log" || fail=${fail:-"step $s did not pass"}
 done
 grep -aqE '^ *@@STEP [0-9.]+ [^:]*: FAIL' "$log" && fail=${fail:-"a step failed"}

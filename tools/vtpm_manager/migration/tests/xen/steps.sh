@@ -12,6 +12,8 @@
 #      it (migrate-proxy.pl), same checks
 #   5  a tampered and a replayed record are refused, the waiting vTPM stays
 #      not running; the genuine record is then accepted (control)
+#   6  a second guest with a TPM 1.2 vTPM (PCRs through raw TPM 1.2
+#      commands, the EK as its identity) across xl save / xl restore
 # Each step prints one "@@STEP N name: PASS|FAIL (detail)" line; exit status
 # is the number of failed steps.
 #
@@ -27,6 +29,7 @@ T=/vtpm-xen                     # these scripts and the guest's boot files
 W=/run/vtpm-xen                 # work files
 KEYS=$W/keys                    # vtpm_migrate -d DIR
 VM=/usr/sbin/vtpm_migrate
+TPM12=$T/tpm12_raw              # raw TPM 1.2 commands (tests/tools/tpm12_raw.c)
 SCRIPTS=/etc/xen/scripts
 RESULTS=$W/results
 NV_INDEX=0x01500016
@@ -566,6 +569,69 @@ check "the untampered record of step 5.1 is accepted" recv_rec "$R" "$W/fresh.vt
 check "PCRs, NV data and key identical" same_state "$(ctrl_of "$R")"
 end "the refusals were the tamper and the replay, nothing else"
 
+# 6: a TPM 1.2 vTPM (the hotplug script with VTPM_TPM_VERSION=1.2) across
+# xl save / xl restore; its content through raw TPM 1.2 commands.
+pubek() { # CTRL : TPM_ReadPubek (fixed nonce), the reply in hex: the TPM's identity
+	"$TPM12" "${1%.ctrl}" raw 00c10000001e0000007c0000000000000000000000000000000000000000 2>/dev/null
+}
+tpm12_snapshot() { # CTRL OUT : PCRs 0, 16, 23 and the EK
+	{ for p in 0 16 23; do echo "pcr $p $("$TPM12" "${1%.ctrl}" read "$p")" || return 1; done
+	  echo "ek $(pubek "$1")"; } > "$2" 2> "$W/err" && [ "$(grep -c '[0-9a-f]\{40\}' "$2")" -eq 4 ]
+}
+is_tpm12() { # CTRL : swtpm's TPM 1.2 state file, none of a TPM 2.0
+	state_files "$1" > "$W/files"
+	grep -qx tpm-00.permall "$W/files" && ! grep -q '^tpm2-' "$W/files"
+}
+tpm12_same() { # CTRL
+	tpm12_snapshot "$1" "$W/tpm12.after" || return 1
+	diff "$W/tpm12.before" "$W/tpm12.after" | sed 's/^/   /'
+	[ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+begin 6.1 tpm12-guest-and-save
+for d in $(xl list | awk 'NR > 2 { print $2 }'); do
+	xl destroy "$d"
+	xend_device_destroy "$d"
+done
+export VTPM_TPM_VERSION=1.2
+check "xl create (PVH), guest boots" start_guest
+V12=$(cat /proc/sys/kernel/random/uuid)
+check "device creation, hotplug script with VTPM_TPM_VERSION=1.2" give_vtpm "$A" False "$V12"
+C12=$(ctrl_of "$A")
+check "a provisioned TPM 1.2 (tpm-00.permall, no TPM 2.0 state)" is_tpm12 "$C12"
+check "PCR 16 extended" "$TPM12" "${C12%.ctrl}" extend 16 1111111111111111111111111111111111111111
+check "PCR 23 extended" "$TPM12" "${C12%.ctrl}" extend 23 2323232323232323232323232323232323232323
+check "read its state" tpm12_snapshot "$C12" "$W/tpm12.before"
+sed 's/^/   /; s/^\(   ek .\{40\}\).*/\1.../' "$W/tpm12.before"
+run xl save -p tiny "$W/tiny12.save"
+check "xl save -p" test "$rc" -eq 0
+check "send --domid $A after the save" send_rec "$A" "$W/tiny12.vtpm"
+run "$VM" inspect < "$W/tiny12.vtpm"
+check "the record's header says TPM 1.2 (tpm-version 1)" grep -qE '^tpm-version +1$' "$W/out"
+run "$VM" finish --domid "$A"
+check "finish --domid $A" test "$rc" -eq 0
+check "old instance shut down and its state deleted" gone "$C12"
+run xl destroy "$A"
+xend_device_destroy "$A"
+end "domain $A, TPM 1.2 vTPM $V12, record $(stat -c %s "$W/tiny12.vtpm") bytes"
+
+begin 6.2 tpm12-restore
+run xl restore -p "$W/tiny12.save"
+check "xl restore -p" test "$rc" -eq 0
+B12=$(domid_of tiny)
+check "new domain id ($A -> $B12)" test -n "$B12" -a "$B12" != "$A"
+check "device creation (resume=True)" give_vtpm "$B12" True "$V12"
+check "restored TPM 1.2 vTPM waits for state, never fresh" waiting "$B12"
+check "recv --domid $B12" recv_rec "$B12" "$W/tiny12.vtpm"
+check "instance published, TPM running" published "$B12"
+check "PCRs and EK identical" tpm12_same "$(ctrl_of "$B12")"
+run xl unpause "$B12"
+check "restored guest unpaused" test "$rc" -eq 0
+sleep 1
+check "restored guest alive" guest_ok tiny
+end "domain $A -> $B12, PCRs 0/16/23 and EK identical"
+unset VTPM_TPM_VERSION
+
 # Tidy up (the machine powers off next).
 for d in $(xl list | awk 'NR > 2 { print $2 }'); do xl destroy "$d"; done
 stamp "steps done"
@@ -582,6 +648,7 @@ agg() { # ID NAME PARTS...
 agg 3 save-restore 3.1 3.2
 agg 4 migrate-localhost 4.1 4.2 4.3
 agg 5 tampered-and-replayed 5.1 5.2 5.3
+agg 6 tpm12-save-restore 6.1 6.2
 nfail=$(grep -c ' FAIL$' "$RESULTS")
 [ "$nfail" -eq 0 ] || guest_consoles
 exit "$nfail"
