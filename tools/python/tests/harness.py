@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 PYTHON_DIR = os.path.dirname(TESTS)
@@ -327,3 +328,17 @@ def read_trace(path):
 
 def workdir():
     return tempfile.mkdtemp(prefix='vtpm-xend-')
+
+
+class PatchedTreeTest(unittest.TestCase):
+    """Tests that run the patched stand-in XendCheckpoint: one work folder
+    and one patched tree per class, removed after it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.base = workdir()
+        cls.tree = patched_tree(cls.base)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.base, ignore_errors=True)

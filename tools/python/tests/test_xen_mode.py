@@ -8,7 +8,6 @@ xenstore; libxenctrl's answers come from the domain-state stand-in.
 """
 
 import os
-import shutil
 import subprocess
 import tempfile
 import unittest
@@ -22,16 +21,7 @@ SECRET = b'xen-mode-nv-secret'
 
 
 @unittest.skipIf(SKIP, SKIP)
-class XenModeTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.base = harness.workdir()
-        cls.tree = harness.patched_tree(cls.base)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.base, ignore_errors=True)
+class XenModeTest(harness.PatchedTreeTest):
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix='x', dir=self.base)

@@ -7,7 +7,6 @@ checked with tpm2-tools (PCR 16, an NV index) and the permanent state blob.
 """
 
 import os
-import shutil
 import struct
 import tempfile
 import unittest
@@ -21,16 +20,7 @@ SECRET = b'planted-nv-secret-7f3a9c'
 
 
 @unittest.skipIf(SKIP, SKIP)
-class XendStreamTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.base = harness.workdir()
-        cls.tree = harness.patched_tree(cls.base)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.base, ignore_errors=True)
+class XendStreamTest(harness.PatchedTreeTest):
 
     def setUp(self):
         # short: Unix socket paths are limited to 107 bytes
