@@ -87,6 +87,20 @@ pubek() {
 	"$TPM12" "$1/data" raw 00c10000001e0000007c0000000000000000000000000000000000000000 2>/dev/null
 }
 
+# xen_vm ARGS...: vtpm_migrate in Xen mode; libxenctrl (the stand-in) says
+# domain 5, the source, is suspended and 6, the destination, paused.
+xen_vm() {
+	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM "$VM" "$@"
+}
+
+# send_5_recv_6 KEYS: domain 5's vTPM sealed to this host, received for 6.
+send_5_recv_6() {
+	xen_vm send -d "$1" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+		bad "send: $(cat "$FX_DIR/err")"
+	xen_vm recv -d "$1" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+		bad "recv: $(cat "$FX_DIR/err")"
+}
+
 pid_alive() { # pid_alive DIR: swtpm runs on DIR
 	local pid
 	pid=$(cat "$1/pid" 2>/dev/null) || return 1
@@ -223,17 +237,11 @@ local_migration_through_the_hotplug_script() {
 	hotplug add 6 || bad "destination add"
 	dst=$(instdir 6)
 	expect "separate instances" test "$src" != "$dst"
-	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
-		"$VM" send -d "$keys" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
-		bad "send: $(cat "$FX_DIR/err")"
-	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
-		"$VM" recv -d "$keys" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err" ||
-		bad "recv: $(cat "$FX_DIR/err")"
+	send_5_recv_6 "$keys"
 	expect "recv published hotplug-status" test "$(node 6 hotplug-status)" = connected
 	expect "recv published instance" test "$(node 6 instance)" = 0
 	expect "same PCRs" test "$(tpm "$dst" tpm2_pcrread sha256:16 2>/dev/null)" = "$pcr"
-	VTPM_TEST_DOMSTATE=5:suspended LD_PRELOAD=$DOMSTATE_SHIM \
-		"$VM" finish --domid 5 2>"$FX_DIR/err" || bad "finish: $(cat "$FX_DIR/err")"
+	xen_vm finish --domid 5 2>"$FX_DIR/err" || bad "finish: $(cat "$FX_DIR/err")"
 	hotplug remove 5 || bad "source remove"
 	expect_not "source directory gone" test -e "$src"
 	hotplug remove 6 || bad "destination remove"
@@ -266,17 +274,11 @@ tpm12_vtpm_provisioned_migrated_and_found_again() {
 	dst=$(instdir 6)
 	expect_not "resuming vTPM not provisioned" test -e "$dst/tpm-00.permall"
 	expect_not "resuming vTPM not initialised" "$TPM12" "$dst/data" read 16
-	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
-		"$VM" send -d "$keys" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
-		bad "send: $(cat "$FX_DIR/err")"
-	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
-		"$VM" recv -d "$keys" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err" ||
-		bad "recv: $(cat "$FX_DIR/err")"
+	send_5_recv_6 "$keys"
 	expect "same PCR 16 after recv" test "$("$TPM12" "$dst/data" read 16 2>/dev/null)" = "$pcr"
 	expect "same EK after recv" test "$(pubek "$dst")" = "$ek"
 	expect "recv published instance" test "$(node 6 instance)" = 0
-	VTPM_TEST_DOMSTATE=5:suspended LD_PRELOAD=$DOMSTATE_SHIM \
-		"$VM" finish --domid 5 2>"$FX_DIR/err" || bad "finish: $(cat "$FX_DIR/err")"
+	xen_vm finish --domid 5 2>"$FX_DIR/err" || bad "finish: $(cat "$FX_DIR/err")"
 	hotplug remove 5 || bad "source remove"
 	hotplug remove 6 || bad "destination remove"
 	expect "TPM 1.2 state kept" test -e "$dst/tpm-00.permall"
@@ -302,18 +304,15 @@ tpm12_record_into_a_tpm2_destination_is_refused() {
 	backend 6 True
 	hotplug add 6 || bad "destination add"
 	dst=$(instdir 6)
-	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
-		"$VM" send -d "$keys" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+	xen_vm send -d "$keys" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
 		bad "send: $(cat "$FX_DIR/err")"
-	VTPM_TEST_DOMSTATE=5:suspended,6:paused LD_PRELOAD=$DOMSTATE_SHIM \
-		"$VM" recv -d "$keys" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err"
+	xen_vm recv -d "$keys" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err"
 	rc=$?
 	expect "recv refused with exit 1" test "$rc" -eq 1
 	expect "one line naming both versions" bash -c "[ \$(wc -l <'$FX_DIR/err') -eq 1 ] && grep -q 'record holds a TPM 1.2 state, this instance is a TPM 2.0' '$FX_DIR/err'"
 	expect_not "destination not started" tpm "$dst" tpm2_pcrread sha256:0
 	expect_not "nothing published" node 6 instance
-	VTPM_TEST_DOMSTATE=5:suspended LD_PRELOAD=$DOMSTATE_SHIM \
-		"$VM" recover --domid 5 2>"$FX_DIR/err" || bad "recover: $(cat "$FX_DIR/err")"
+	xen_vm recover --domid 5 2>"$FX_DIR/err" || bad "recover: $(cat "$FX_DIR/err")"
 	expect "source unchanged" test "$("$TPM12" "$src/data" read 16 2>/dev/null)" = "$pcr"
 }
 
