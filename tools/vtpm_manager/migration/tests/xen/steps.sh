@@ -338,6 +338,20 @@ guest_ok() { # NAME : exists, not crashed
 	[ -n "$s" ] && case $s in *c*|*d*) false ;; *) true ;; esac
 }
 
+# xl restore -p SAVE (domain A saved it), the vTPM device as xend creates it
+# for a restored domain, recv RECORD: the vTPM waited for state and now runs
+# it, published. Sets NEWDOM.
+restore_with_vtpm() { # SAVE VTPM-UUID RECORD
+	run xl restore -p "$1"
+	check "xl restore -p" test "$rc" -eq 0
+	NEWDOM=$(domid_of tiny)
+	check "new domain id ($A -> $NEWDOM)" test -n "$NEWDOM" -a "$NEWDOM" != "$A"
+	check "device creation for the restored domain (resume=True)" give_vtpm "$NEWDOM" True "$2"
+	check "restored vTPM waits for state, never fresh" waiting "$NEWDOM"
+	check "recv --domid $NEWDOM" recv_rec "$NEWDOM" "$3"
+	check "instance published in xenstore, TPM running" published "$NEWDOM"
+}
+
 send_rec() { # DOMID OUT : vtpm_migrate send to this host
 	run "$VM" send -d "$KEYS" --to self --domid "$1"
 	cp "$W/out" "$2"
@@ -485,15 +499,9 @@ xend_device_destroy "$A"
 end "save file $(stat -c %s "$W/tiny.save") bytes, vTPM record $(stat -c %s "$W/tiny.save.vtpm") bytes"
 
 begin 3.2 restore-vtpm-loaded
-run xl restore -p "$W/tiny.save"
-check "xl restore -p" test "$rc" -eq 0
-B=$(domid_of tiny)
-check "new domain id ($A -> $B)" test -n "$B" -a "$B" != "$A"
-check "device creation for the restored domain (resume=True)" give_vtpm "$B" True "$VUUID"
-check "restored vTPM waits for state, never fresh" waiting "$B"
-check "recv --domid $B" recv_rec "$B" "$W/tiny.save.vtpm"
+restore_with_vtpm "$W/tiny.save" "$VUUID" "$W/tiny.save.vtpm"
+B=$NEWDOM
 CB=$(ctrl_of "$B")
-check "instance published in xenstore, TPM running" published "$B"
 check "PCRs, NV data and key identical" same_state "$CB"
 run xl unpause "$B"
 check "restored guest unpaused" test "$rc" -eq 0
@@ -621,14 +629,8 @@ xend_device_destroy "$A"
 end "domain $A, TPM 1.2 vTPM $V12, record $(stat -c %s "$W/tiny12.vtpm") bytes"
 
 begin 6.2 tpm12-restore
-run xl restore -p "$W/tiny12.save"
-check "xl restore -p" test "$rc" -eq 0
-B12=$(domid_of tiny)
-check "new domain id ($A -> $B12)" test -n "$B12" -a "$B12" != "$A"
-check "device creation (resume=True)" give_vtpm "$B12" True "$V12"
-check "restored TPM 1.2 vTPM waits for state, never fresh" waiting "$B12"
-check "recv --domid $B12" recv_rec "$B12" "$W/tiny12.vtpm"
-check "instance published, TPM running" published "$B12"
+restore_with_vtpm "$W/tiny12.save" "$V12" "$W/tiny12.vtpm"
+B12=$NEWDOM
 check "PCRs and EK identical" tpm12_same "$(ctrl_of "$B12")"
 run xl unpause "$B12"
 check "restored guest unpaused" test "$rc" -eq 0
