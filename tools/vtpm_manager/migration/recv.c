@@ -101,17 +101,8 @@ int mig_recv(const char *dir, struct vtpm_instance *inst, int fd, int allow_roll
 	r = -1;
 	fault_point("recv-after-ledger");
 	/* The version was checked against the record above. */
-	if (swtpm_push_blobs(&ctrl, &st, e)) {
-		struct vm_err ignore;
-
-		/* An INIT that failed or timed out may still complete inside
-		 * swtpm (it serves one request at a time, so this STOP comes
-		 * after it): a failed recv never leaves a running TPM. */
-		if (swtpm_stop(&ctrl, &ignore)) {
-			/* already reported: the push failure is the cause */
-		}
+	if (swtpm_push_blobs(&ctrl, &st, e))
 		goto out;
-	}
 	fault_point("recv-after-init");
 	if (inst->domid >= 0 && xen_publish_instance(inst, e)) {
 		struct vm_err ignore;

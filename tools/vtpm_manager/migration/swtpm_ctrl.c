@@ -329,7 +329,18 @@ int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 			return -1; /* never INIT after a refused push */
 	}
 	fault_point("push-before-init");
-	return swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e);
+	if (swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e)) {
+		struct vm_err ignore;
+
+		/* An INIT that failed or timed out may still complete inside
+		 * swtpm (it serves one request at a time, so this STOP comes
+		 * after it): a failed push never leaves a running TPM. */
+		if (swtpm_stop(c, &ignore)) {
+			/* already reported: the INIT failure is the cause */
+		}
+		return -1;
+	}
+	return 0;
 }
 
 int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,

@@ -70,7 +70,8 @@ struct swtpm_state {
 /* Pull all blobs from a running TPM. */
 int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct vm_err *e) VM_MUST;
 /* Push all present blobs into a TPM that is not running, then INIT. Never
- * sends INIT after a refused push; on failure the TPM is left not running. */
+ * sends INIT after a refused push; after a failed or timed-out INIT it sends
+ * STOP: on failure the TPM is left not running. */
 int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		     struct vm_err *e) VM_MUST;
 
