@@ -11,6 +11,7 @@
 #include "migrate.h"
 #include "record.h"
 #include "swtpm_ctrl.h"
+#include "swtpm_proc.h"
 #include "util.h"
 
 int mig_recover(struct vtpm_instance *inst, struct vm_err *e)
@@ -37,18 +38,12 @@ static int is_state_file(const char *name)
 	return !strncmp(name, "tpm-00.", 7) || !strncmp(name, "tpm2-00.", 8);
 }
 
-static int delete_state(const char *ctrl_path, struct vm_err *e)
+static int delete_state(const char *dir, struct vm_err *e)
 {
-	char dir[sizeof(((struct vtpm_instance *)0)->ctrl)], *slash;
 	struct dirent *d;
 	DIR *dp;
 	int dfd, r = 0;
 
-	strcpy(dir, ctrl_path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return vm_fail(e, "cannot tell the state directory of %s", ctrl_path);
-	*slash = '\0';
 	dp = opendir(dir);
 	if (!dp)
 		return vm_fail(e, "state directory %s: %s", dir, strerror(errno));
@@ -65,37 +60,63 @@ static int delete_state(const char *ctrl_path, struct vm_err *e)
 	return r;
 }
 
-/* After SHUTDOWN, wait until swtpm no longer answers, so it cannot write state
- * after we delete it. */
-static int wait_gone(const struct swtpm_ctrl *c, struct vm_err *e)
+/* Does anything accept connections on the control socket? A timeout counts
+ * as yes: a stopped or busy swtpm still holds its state. */
+static int ctrl_answers(const struct swtpm_ctrl *c)
 {
-	int64_t deadline = io_now_ms() + SWTPM_CTRL_TIMEOUT_MS;
-	struct vm_err ignore;
+	struct vm_err probe;
 	enum tpm_version v;
 
-	while (io_now_ms() < deadline) {
-		if (swtpm_get_version(c, &v, &ignore))
+	if (swtpm_get_version(c, &v, &probe) == 0)
+		return 1;
+	return strstr(probe.msg, "cannot connect") == NULL;
+}
+
+/*
+ * End the swtpm of this instance: SHUTDOWN over the control channel; if it
+ * does not answer (another client holds swtpm's single control connection,
+ * or the process is stopped), terminate the process. Success only once the
+ * process is gone: a silent swtpm still holds the whole state in memory and
+ * would write it back after we delete it.
+ */
+static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct vm_err *e)
+{
+	pid_t pid = swtpm_proc_find(dir);
+	struct vm_err ignore;
+
+	if (!pid) {
+		/* No swtpm process on dir: nothing may answer either. */
+		if (!ctrl_answers(c))
 			return 0;
-		usleep(2000);
+		if (swtpm_shutdown(c, &ignore) == 0) {
+			int64_t deadline = io_now_ms() + c->timeout_ms;
+
+			while (io_now_ms() < deadline && ctrl_answers(c))
+				usleep(2000);
+			if (!ctrl_answers(c))
+				return 0;
+		}
+		return vm_fail(e, "%s still answers but no swtpm process on %s was found (pid file %s/pid); state kept",
+			       c->path, dir, dir);
 	}
-	return vm_fail(e, "swtpm %s still answers after SHUTDOWN", c->path);
+	if (swtpm_shutdown(c, &ignore) == 0 && !swtpm_proc_wait_gone(pid, dir, c->timeout_ms))
+		return 0;
+	if (swtpm_proc_terminate(pid, dir, &ignore))
+		return vm_fail(e, "%s; state kept", ignore.msg);
+	return 0;
 }
 
 int mig_finish(struct vtpm_instance *inst, struct vm_err *e)
 {
 	struct swtpm_ctrl ctrl;
-	enum tpm_version v;
-	struct vm_err probe;
+	char dir[sizeof(inst->ctrl)];
 
 	/* The domain may be gone by now (xl/xend destroy it): only the
 	 * backend's control-socket node is needed. */
-	if (mig_resolve(inst, 0, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
+	if (mig_resolve(inst, 0, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
+	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
 		return vm_wrap(e, "finish: ");
-	/* A swtpm that is already gone needs no shutdown; its state still goes. */
-	if (swtpm_get_version(&ctrl, &v, &probe) == 0 &&
-	    (swtpm_shutdown(&ctrl, e) || wait_gone(&ctrl, e)))
-		return vm_wrap(e, "finish: ");
-	if (delete_state(inst->ctrl, e))
+	if (end_swtpm(&ctrl, dir, e) || delete_state(dir, e))
 		return vm_wrap(e, "finish: ");
 	return 0;
 }

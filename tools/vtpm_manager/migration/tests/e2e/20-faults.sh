@@ -255,4 +255,52 @@ mig_snapshot src12 tpm12 after
 mig_same src12.before src12.after
 echo "ok: TPM 1.2 damaged record, source recovered"
 
+# ---- finish: the source swtpm process must be gone before its state goes ----
+# state_files NAME: swtpm's state files are still in NAME's directory.
+state_files() { compgen -G "$FX_DIR/$1/tpm*-00.*" >/dev/null; }
+
+# A stopped swtpm does not answer its control channel but keeps the whole
+# state in memory: finish must end the process, not take silence for "gone".
+fx_swtpm_running stopped tpm2
+tpm2_populate "$FX_DIR/stopped" || fx_fail "populate stopped"
+kill -STOP "$(fx_swtpm_pid stopped)"
+fx_expect_ok "finish of a SIGSTOP'd swtpm" "$VM" finish --ctrl "$(fx_swtpm_ctrl stopped)" --uuid "$OTHER_U"
+mig_assert_gone stopped
+echo "ok: finish_ends_a_stopped_swtpm_before_deleting_its_state"
+
+# Another client holds swtpm's single control connection.
+fx_swtpm_running held tpm2
+tpm2_populate "$FX_DIR/held" || fx_fail "populate held"
+python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(60)' \
+	"$(fx_swtpm_ctrl held)" &
+holder=$!
+sleep 0.5
+if "$VTPM_TEST_BIN/tools/ctrl_copy" --status "$(fx_swtpm_ctrl held)" >/dev/null 2>&1; then
+	fx_fail "held: swtpm still answers another client; the case tests nothing"
+fi
+fx_expect_ok "finish while another client holds the control connection" \
+	"$VM" finish --ctrl "$(fx_swtpm_ctrl held)" --uuid "$OTHER_U"
+mig_assert_gone held
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+echo "ok: finish_ends_a_swtpm_whose_control_connection_is_held"
+
+# Something answers on the control socket (it accepts, says nothing) and no
+# swtpm process serves that state: finish cannot tell it is gone, so it
+# refuses and deletes nothing.
+fx_swtpm_running mute tpm2
+fx_swtpm_stop mute
+state_files mute || fx_fail "mute: no state files to keep"
+rm -f "$FX_DIR/mute/data.ctrl"
+python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4); time.sleep(60)' \
+	"$(fx_swtpm_ctrl mute)" &
+mute=$!
+fx_wait_for 5 test -S "$(fx_swtpm_ctrl mute)" || fx_fail "mute listener did not start"
+fx_expect_fail "finish when the process cannot be found" "$VM" finish --ctrl "$(fx_swtpm_ctrl mute)" --uuid "$OTHER_U"
+printf '%s\n' "$FX_ERR" | grep -q 'state kept' || fx_fail "mute: $FX_ERR"
+state_files mute || fx_fail "finish deleted state it could not prove unused"
+kill "$mute" 2>/dev/null
+wait "$mute" 2>/dev/null
+echo "ok: finish_deletes_nothing_unless_the_process_is_gone"
+
 echo "PASS: $n fault cases, each leaving the source identical and usable"
