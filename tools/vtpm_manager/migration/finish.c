@@ -8,21 +8,76 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "leftmark.h"
 #include "migrate.h"
 #include "record.h"
 #include "swtpm_ctrl.h"
 #include "swtpm_proc.h"
 #include "util.h"
 
-int mig_recover(struct vtpm_instance *inst, struct vm_err *e)
+/* The mark stands: the vTPM may run at the destination. Leave this one not
+ * running with its state kept, so that the same process can be brought back
+ * by recover --force without losing PCRs or sessions. */
+static int hold_source(const struct swtpm_ctrl *c, const char *dir, uint64_t gen,
+		       struct vm_err *e)
 {
-	struct swtpm_ctrl ctrl;
+	struct vm_err why;
+	int running = swtpm_is_running(c, &why);
+
+	if (running > 0 && (swtpm_store_volatile(c, &why) || swtpm_stop(c, &why)))
+		return vm_fail(e, "recover: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination, but stopping the source failed: %s",
+			       gen, dir, why.msg);
+	return vm_fail(e, "recover: refused: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination; source TPM stopped, state kept; after checking the destination, 'vtpm_migrate recover --force' brings it back here",
+		       gen, dir);
+}
+
+/* recover --force: the administrator checked the destination. */
+static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, size_t note_len,
+		      struct vm_err *e)
+{
+	struct vm_err probe;
 	int running;
 
-	if (mig_resolve(inst, 0, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
+	if (left_mark_remove(dir, e))
+		return -1;
+	running = swtpm_is_running(c, &probe);
+	if (running < 0 && !swtpm_proc_find(dir)) {
+		snprintf(note, note_len, "no swtpm runs for %s: the mark is removed and the next vTPM start will use the state",
+			 dir);
+		return 0;
+	}
+	if (running < 0)
+		return vm_fail(e, "%s", probe.msg);
+	/* INIT without DELETE_VOLATILE: resume what STORE_VOLATILE kept. */
+	if (!running && swtpm_init(c, 0, e))
+		return -1;
+	snprintf(note, note_len, "the mark is removed and the TPM at %s runs again", c->path);
+	return 0;
+}
+
+int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
+		struct vm_err *e)
+{
+	char dir[sizeof(inst->ctrl)];
+	struct swtpm_ctrl ctrl;
+	uint64_t gen;
+	int running, left;
+
+	if (note_len)
+		*note = '\0';
+	if ((inst->domid >= 0 && xen_find_instance(inst->domid, inst, 0, e)) ||
+	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
+	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
 		return vm_wrap(e, "recover: ");
-	/* send never stops the source TPM, so there is nothing to undo; make
-	 * sure it is so, since the guest resumes against it. */
+	left = left_mark_read(dir, &gen, e);
+	if (left < 0)
+		return vm_wrap(e, "recover: ");
+	if (left && !force)
+		return hold_source(&ctrl, dir, gen, e);
+	if (left)
+		return bring_back(&ctrl, dir, note, note_len, e) ? vm_wrap(e, "recover: ") : 0;
+	/* No whole record left: send never stops the source TPM, so there is
+	 * nothing to undo; make sure it is so, since the guest resumes against it. */
 	running = swtpm_is_running(&ctrl, e);
 	if (running < 0)
 		return vm_wrap(e, "recover: ");
@@ -113,10 +168,11 @@ int mig_finish(struct vtpm_instance *inst, struct vm_err *e)
 
 	/* The domain may be gone by now (xl/xend destroy it): only the
 	 * backend's control-socket node is needed. */
-	if (mig_resolve(inst, 0, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
+	if ((inst->domid >= 0 && xen_find_instance(inst->domid, inst, 0, e)) ||
+	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
 	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
 		return vm_wrap(e, "finish: ");
-	if (end_swtpm(&ctrl, dir, e) || delete_state(dir, e))
+	if (end_swtpm(&ctrl, dir, e) || delete_state(dir, e) || left_mark_remove(dir, e))
 		return vm_wrap(e, "finish: ");
 	return 0;
 }

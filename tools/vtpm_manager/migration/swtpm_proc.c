@@ -20,9 +20,9 @@ int instance_state_dir(const char *ctrl, char *dir, size_t len, struct vm_err *e
 	const char *slash = strrchr(ctrl, '/');
 	size_t n;
 
-	if (!slash || slash == ctrl)
-		return vm_fail(e, "cannot tell the state directory of %s", ctrl);
-	n = (size_t)(slash - ctrl);
+	if (!slash)
+		return vm_fail(e, "cannot tell the state directory of %s (not an absolute path)", ctrl);
+	n = slash == ctrl ? 1 : (size_t)(slash - ctrl);
 	if (n >= len)
 		return vm_fail(e, "state directory of %s: path too long", ctrl);
 	memcpy(dir, ctrl, n);

@@ -26,7 +26,7 @@ static const char usage_text[] =
 	"       vtpm_migrate trust   [-d DIR] FILE [NAME]\n"
 	"       vtpm_migrate send    [-d DIR] --to NAME INSTANCE [--fd N]\n"
 	"       vtpm_migrate recv    [-d DIR] INSTANCE [--fd N] [--allow-rollback]\n"
-	"       vtpm_migrate recover INSTANCE\n"
+	"       vtpm_migrate recover INSTANCE [--force]\n"
 	"       vtpm_migrate finish  INSTANCE\n"
 	"       vtpm_migrate inspect [--fd N]\n"
 	"INSTANCE is --domid ID  or  --ctrl SOCKET --uuid VTPM-UUID [--domain-uuid UUID]\n";
@@ -34,7 +34,7 @@ static const char usage_text[] =
 enum opt_bit {
 	O_DIR = 1 << 0, O_NAME = 1 << 1, O_TO = 1 << 2, O_FD = 1 << 3,
 	O_DOMID = 1 << 4, O_CTRL = 1 << 5, O_UUID = 1 << 6, O_DOMUUID = 1 << 7,
-	O_ROLLBACK = 1 << 8,
+	O_ROLLBACK = 1 << 8, O_FORCE = 1 << 9,
 };
 #define O_INSTANCE (O_DOMID | O_CTRL | O_UUID | O_DOMUUID)
 
@@ -85,6 +85,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "uuid", required_argument, NULL, 'u' },
 		{ "domain-uuid", required_argument, NULL, 'U' },
 		{ "allow-rollback", no_argument, NULL, 'R' },
+		{ "force", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -102,6 +103,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'u': a->seen |= O_UUID; a->uuid = optarg; break;
 		case 'U': a->seen |= O_DOMUUID; a->domuuid = optarg; break;
 		case 'R': a->seen |= O_ROLLBACK; break;
+		case 'F': a->seen |= O_FORCE; break;
 		case 'f':
 			a->seen |= O_FD;
 			if (parse_int(optarg, 0, &a->fd))
@@ -252,8 +254,8 @@ static int cmd_recv(const struct args *a)
 
 	if ((r = get_instance(a, &inst)))
 		return r;
-	if (mig_recv(key_dir(a), &inst, a->fd >= 0 ? a->fd : 0, !!(a->seen & O_ROLLBACK), &rep,
-		     &e))
+	if (mig_recv(key_dir(a), &inst, a->fd >= 0 ? a->fd : 0, !!(a->seen & O_ROLLBACK), -1,
+		     &rep, &e))
 		return fail(&e);
 	return 0;
 }
@@ -266,8 +268,13 @@ static int cmd_end(const struct args *a, int finish)
 
 	if ((r = get_instance(a, &inst)))
 		return r;
-	if (finish ? mig_finish(&inst, &e) : mig_recover(&inst, &e))
+	char note[512];
+
+	if (finish ? mig_finish(&inst, &e) :
+		     mig_recover(&inst, !!(a->seen & O_FORCE), note, sizeof(note), &e))
 		return fail(&e);
+	if (!finish && *note)
+		printf("%s\n", note);
 	return 0;
 }
 
@@ -292,7 +299,7 @@ static const struct command {
 	{ "trust", O_DIR, 2 },
 	{ "send", O_DIR | O_TO | O_FD | O_INSTANCE, 0 },
 	{ "recv", O_DIR | O_FD | O_ROLLBACK | O_INSTANCE, 0 },
-	{ "recover", O_INSTANCE, 0 },
+	{ "recover", O_INSTANCE | O_FORCE, 0 },
 	{ "finish", O_INSTANCE, 0 },
 	{ "inspect", O_FD, 0 },
 };

@@ -59,6 +59,11 @@ fx_expect_fail "send for a domain without vTPM" env XENSTORED_PATH="$XS_A" \
 	"$VM" send -d "$FX_DIR/keys-hosta" --to hostb --domid 42
 printf '%s\n' "$FX_ERR" | grep -q 'domain 42 has no vTPM' || fx_fail "wrong reason: $FX_ERR"
 fx_expect_ok "send from a paused guest" send_a 5:paused "$FX_DIR/mig.rec"
+# A whole record left: a second one is sent only after the administrator's
+# override (here: to have an older and a newer record for the replay case).
+fx_expect_fail "second send while the first record's mark stands" send_a 5:paused "$FX_DIR/again.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'left this host at generation 1' || fx_fail "wrong reason: $FX_ERR"
+fx_expect_ok "recover --force" env XENSTORED_PATH="$XS_A" "$VM" recover --force --domid 5
 fx_expect_ok "send from a suspended guest" send_a 5:suspended "$FX_DIR/mig2.rec"
 
 # ---- host B: the destination, domain 9 (same guest), 11 (another guest) ----
