@@ -65,7 +65,7 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
 
 	if (note_len)
 		*note = '\0';
-	if ((inst->domid >= 0 && xen_find_instance(inst->domid, inst, 0, e)) ||
+	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
 	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
 	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
 		return vm_wrap(e, "recover: ");
@@ -168,7 +168,7 @@ int mig_finish(struct vtpm_instance *inst, struct vm_err *e)
 
 	/* The domain may be gone by now (xl/xend destroy it): only the
 	 * backend's control-socket node is needed. */
-	if ((inst->domid >= 0 && xen_find_instance(inst->domid, inst, 0, e)) ||
+	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
 	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
 	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
 		return vm_wrap(e, "finish: ");

@@ -79,7 +79,7 @@ int mig_recv_prepare(struct mig_receiver *r, const char *dir, const struct vtpm_
 		hostkey_wipe(&r->me);
 		return vm_wrap(e, "recv: ");
 	}
-	if ((r->inst.domid >= 0 && xen_find_instance(r->inst.domid, &r->inst, 1, e)) ||
+	if ((r->inst.domid >= 0 && xen_find_instance(&r->inst, e)) ||
 	    swtpm_ctrl_init(&r->ctrl, r->inst.ctrl, e)) {
 		mig_recv_end(r);
 		return vm_wrap(e, "recv: ");

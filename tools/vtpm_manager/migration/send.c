@@ -73,7 +73,7 @@ int mig_send_prepare(struct mig_sender *s, const char *dir, const char *to,
 	if (hostkey_load(dir, &s->me, e))
 		return vm_wrap(e, "send: ");
 	if (find_recipient(dir, to, &s->me, &s->dest, e) ||
-	    (s->inst.domid >= 0 && xen_find_instance(s->inst.domid, &s->inst, 1, e)) ||
+	    (s->inst.domid >= 0 && xen_find_instance(&s->inst, e)) ||
 	    swtpm_ctrl_init(&s->ctrl, s->inst.ctrl, e) ||
 	    instance_state_dir(s->inst.ctrl, s->statedir, sizeof(s->statedir), e) ||
 	    check_not_left(s->statedir, e)) {

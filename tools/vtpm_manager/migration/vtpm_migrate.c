@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"       vtpm_migrate recover INSTANCE [--force]\n"
 	"       vtpm_migrate finish  INSTANCE\n"
 	"       vtpm_migrate inspect [--fd N]\n"
-	"INSTANCE is --domid ID  or  --ctrl SOCKET --uuid VTPM-UUID [--domain-uuid UUID]\n";
+	"INSTANCE is --domid ID [--domain-uuid UUID]  or  --ctrl SOCKET --uuid VTPM-UUID [--domain-uuid UUID]\n"
+	"           (send and recv with --domid need --domain-uuid)\n";
 
 enum opt_bit {
 	O_DIR = 1 << 0, O_NAME = 1 << 1, O_TO = 1 << 2, O_FD = 1 << 3,
@@ -136,14 +137,21 @@ static const char *key_dir(const struct args *a)
 	return env && *env ? env : DEFAULT_KEY_DIR;
 }
 
-/* INSTANCE: --domid, or --ctrl with --uuid (and maybe --domain-uuid). */
-static int get_instance(const struct args *a, struct vtpm_instance *inst)
+/* INSTANCE: --domid (with --domain-uuid from xend where the record is bound),
+ * or --ctrl with --uuid (and maybe --domain-uuid). */
+static int get_instance(const struct args *a, struct vtpm_instance *inst, int binds)
 {
 	memset(inst, 0, sizeof(*inst));
 	inst->domid = -1;
 	if (a->seen & O_DOMID) {
-		if (a->seen & (O_CTRL | O_UUID | O_DOMUUID))
+		if (a->seen & (O_CTRL | O_UUID))
 			return usage("give either --domid or --ctrl/--uuid, not both");
+		/* The guest can write /local/domain/D/vm: the UUID the record is
+		 * bound to comes from xend, which holds it. */
+		if (binds && !(a->seen & O_DOMUUID))
+			return usage("--domid needs --domain-uuid UUID (the domain's UUID as xend holds it)");
+		if (a->domuuid && uuid_parse(a->domuuid, inst->domain_uuid))
+			return usage("--domain-uuid is not a UUID");
 		inst->domid = a->domid;
 		return 0;
 	}
@@ -234,7 +242,7 @@ static int cmd_send(const struct args *a)
 
 	if (!a->to)
 		return usage("send needs --to NAME");
-	if ((r = get_instance(a, &inst)))
+	if ((r = get_instance(a, &inst, 1)))
 		return r;
 	if (isatty(fd)) {
 		vm_fail(&e, "send: refusing to write a record to a terminal");
@@ -252,7 +260,7 @@ static int cmd_recv(const struct args *a)
 	struct vm_err e;
 	int r;
 
-	if ((r = get_instance(a, &inst)))
+	if ((r = get_instance(a, &inst, 1)))
 		return r;
 	if (mig_recv(key_dir(a), &inst, a->fd >= 0 ? a->fd : 0, !!(a->seen & O_ROLLBACK), -1,
 		     &rep, &e))
@@ -264,11 +272,11 @@ static int cmd_end(const struct args *a, int finish)
 {
 	struct vtpm_instance inst;
 	struct vm_err e;
+	char note[512];
 	int r;
 
-	if ((r = get_instance(a, &inst)))
+	if ((r = get_instance(a, &inst, 0)))
 		return r;
-	char note[512];
 
 	if (finish ? mig_finish(&inst, &e) :
 		     mig_recover(&inst, !!(a->seen & O_FORCE), note, sizeof(note), &e))

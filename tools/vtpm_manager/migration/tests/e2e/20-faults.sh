@@ -233,7 +233,8 @@ DST=
 outcome "source swtpm dead (other instance)"
 
 # xenstored down (Xen mode).
-fx_expect_fail "xenstored down" env XENSTORED_PATH="$FX_DIR/no-such-socket" "$VM" send -d "$KA" --to hostb --domid 5
+fx_expect_fail "xenstored down" env XENSTORED_PATH="$FX_DIR/no-such-socket" "$VM" send -d "$KA" --to hostb --domid 5 \
+	--domain-uuid 12345678-9abc-4def-8123-456789abcdef
 printf '%s\n' "$FX_ERR" | grep -q 'xenstore' || fx_fail "xenstored down: $FX_ERR"
 [ -z "$FX_OUT" ] || fx_fail "send wrote bytes without xenstored"
 outcome "xenstored down"

@@ -166,7 +166,8 @@ START_TEST(xen_mode_without_xenstored_says_so)
 	snprintf(sock, sizeof(sock), "%s/no-xenstored", dir);
 	setenv("XENSTORED_PATH", sock, 1);
 	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
-	ck_assert_int_eq(run(NULL, "send", "-d", a, "--to", "self", "--domid", "3", NULL), 1);
+	ck_assert_int_eq(run(NULL, "send", "-d", a, "--to", "self", "--domid", "3",
+				 "--domain-uuid", "12345678-9abc-4def-8123-456789abcdef", NULL), 1);
 	one_line_error("xenstore");
 	ck_assert_int_eq(run(NULL, "finish", "--domid", "3", NULL), 1);
 	one_line_error("xenstore");
