@@ -25,7 +25,7 @@ static const char usage_text[] =
 	"       vtpm_migrate pubkey  [-d DIR]\n"
 	"       vtpm_migrate trust   [-d DIR] FILE [NAME]\n"
 	"       vtpm_migrate send    [-d DIR] --to NAME INSTANCE [--fd N]\n"
-	"       vtpm_migrate recv    [-d DIR] INSTANCE [--fd N] [--allow-rollback]\n"
+	"       vtpm_migrate recv    [-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS]\n"
 	"       vtpm_migrate recover INSTANCE [--force]\n"
 	"       vtpm_migrate finish  INSTANCE\n"
 	"       vtpm_migrate inspect [--fd N]\n"
@@ -35,14 +35,14 @@ static const char usage_text[] =
 enum opt_bit {
 	O_DIR = 1 << 0, O_NAME = 1 << 1, O_TO = 1 << 2, O_FD = 1 << 3,
 	O_DOMID = 1 << 4, O_CTRL = 1 << 5, O_UUID = 1 << 6, O_DOMUUID = 1 << 7,
-	O_ROLLBACK = 1 << 8, O_FORCE = 1 << 9,
+	O_ROLLBACK = 1 << 8, O_FORCE = 1 << 9, O_TIMEOUT = 1 << 10,
 };
 #define O_INSTANCE (O_DOMID | O_CTRL | O_UUID | O_DOMUUID)
 
 struct args {
 	unsigned seen;
 	const char *dir, *name, *to, *ctrl, *uuid, *domuuid;
-	int fd, domid;
+	int fd, domid, timeout;
 	char **pos;
 	int npos;
 };
@@ -87,6 +87,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "domain-uuid", required_argument, NULL, 'U' },
 		{ "allow-rollback", no_argument, NULL, 'R' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -109,6 +110,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->seen |= O_FD;
 			if (parse_int(optarg, 0, &a->fd))
 				return usage("--fd needs a file descriptor number");
+			break;
+		case 'T':
+			a->seen |= O_TIMEOUT;
+			if (parse_int(optarg, 1, &a->timeout) || a->timeout > 86400)
+				return usage("--timeout needs a number of seconds (1-86400)");
 			break;
 		case 'D':
 			a->seen |= O_DOMID;
@@ -262,8 +268,8 @@ static int cmd_recv(const struct args *a)
 
 	if ((r = get_instance(a, &inst, 1)))
 		return r;
-	if (mig_recv(key_dir(a), &inst, a->fd >= 0 ? a->fd : 0, !!(a->seen & O_ROLLBACK), -1,
-		     &rep, &e))
+	if (mig_recv(key_dir(a), &inst, a->fd >= 0 ? a->fd : 0, !!(a->seen & O_ROLLBACK),
+		     (a->seen & O_TIMEOUT) ? a->timeout * 1000 : -1, &rep, &e))
 		return fail(&e);
 	return 0;
 }
@@ -306,7 +312,7 @@ static const struct command {
 	{ "pubkey", O_DIR, 0 },
 	{ "trust", O_DIR, 2 },
 	{ "send", O_DIR | O_TO | O_FD | O_INSTANCE, 0 },
-	{ "recv", O_DIR | O_FD | O_ROLLBACK | O_INSTANCE, 0 },
+	{ "recv", O_DIR | O_FD | O_ROLLBACK | O_TIMEOUT | O_INSTANCE, 0 },
 	{ "recover", O_INSTANCE | O_FORCE, 0 },
 	{ "finish", O_INSTANCE, 0 },
 	{ "inspect", O_FD, 0 },

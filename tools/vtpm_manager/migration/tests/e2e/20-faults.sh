@@ -135,6 +135,24 @@ grep -q 'record kept' "$FX_DIR/err" && fx_fail "a truncated stream was kept: $(c
 [ -z "$(ls -A "$KB/refused" 2>/dev/null)" ] || fx_fail "refused/ holds a truncated stream: $(ls "$KB/refused")"
 outcome "stream closed early"
 
+# The source's send failed but its end of the stream stays open: recv gives
+# up at its deadline, with nothing or half a record, and starts nothing.
+mkfifo "$FX_DIR/stalled"
+for part in 0 5000; do
+	new_dst
+	exec 8<>"$FX_DIR/stalled"
+	[ "$part" -gt 0 ] && head -c "$part" "$FX_DIR/good.rec" >&8
+	t0=$(date +%s%N)
+	fx_expect_fail "recv from a stream that stalls after $part bytes" \
+		"$VM" recv -d "$KB" "${DSTI[@]}" --timeout 1 <"$FX_DIR/stalled"
+	took=$((($(date +%s%N) - t0) / 1000000))
+	exec 8>&-
+	printf '%s\n' "$FX_ERR" | grep -q 'no vTPM record within 1 s' || fx_fail "stalled stream: $FX_ERR"
+	[ "$took" -lt 4000 ] || fx_fail "recv --timeout 1 took $took ms"
+	mig_assert_not_running "$DST"
+	outcome "recv_times_out_on_a_stream_that_stalls_after_${part}_bytes"
+done
+
 # Every bit position class at every byte, every truncation: in-process.
 fx_expect_ok "flip every byte, truncate at every length" "$DMG" "$KB" "$FX_DIR/good.rec"
 echo "ok: $FX_OUT"
