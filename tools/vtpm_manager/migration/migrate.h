@@ -93,6 +93,14 @@ int mig_recv_probe(struct mig_receiver *r, struct vm_err *e) VM_MUST;
 int mig_recv_go(struct mig_receiver *r, int fd, struct mig_report *rep, struct vm_err *e) VM_MUST;
 void mig_recv_end(struct mig_receiver *r);
 
+/* recv --check: would this host accept a record from sender_id for this vTPM
+ * at this generation? Host key loads, sender trusted (or this host), ledger
+ * readable, generation newer than the last accepted unless allow_rollback.
+ * The same one-line reasons as recv; nothing is written. */
+int mig_recv_check(const char *dir, const uint8_t sender_id[VREC_KEYID_LEN],
+		   const uint8_t vtpm_uuid[16], uint64_t generation, int allow_rollback,
+		   struct vm_err *e) VM_MUST;
+
 /* prepare, go, end; timeout_ms < 0 waits for the record forever. */
 int mig_recv(const char *dir, const struct vtpm_instance *inst, int fd, int allow_rollback,
 	     int timeout_ms, struct mig_report *rep, struct vm_err *e) VM_MUST;

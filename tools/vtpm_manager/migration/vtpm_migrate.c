@@ -5,6 +5,7 @@
  * refusal or failure, 2 on a usage error.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,7 +26,10 @@ static const char usage_text[] =
 	"       vtpm_migrate pubkey  [-d DIR]\n"
 	"       vtpm_migrate trust   [-d DIR] FILE [NAME]\n"
 	"       vtpm_migrate send    [-d DIR] --to NAME INSTANCE [--fd N]\n"
+	"       vtpm_migrate send    [-d DIR] --to NAME INSTANCE --check\n"
 	"       vtpm_migrate recv    [-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS]\n"
+	"       vtpm_migrate recv    [-d DIR] --check --sender KEYID-HEX --uuid VTPM-UUID --generation G\n"
+	"                            [--tpm-version 2|1.2] [--allow-rollback]\n"
 	"       vtpm_migrate recover INSTANCE [--force]\n"
 	"       vtpm_migrate finish  INSTANCE\n"
 	"       vtpm_migrate inspect [--fd N]\n"
@@ -35,13 +39,15 @@ static const char usage_text[] =
 enum opt_bit {
 	O_DIR = 1 << 0, O_NAME = 1 << 1, O_TO = 1 << 2, O_FD = 1 << 3,
 	O_DOMID = 1 << 4, O_CTRL = 1 << 5, O_UUID = 1 << 6, O_DOMUUID = 1 << 7,
-	O_ROLLBACK = 1 << 8, O_FORCE = 1 << 9, O_TIMEOUT = 1 << 10,
+	O_ROLLBACK = 1 << 8, O_FORCE = 1 << 9, O_TIMEOUT = 1 << 10, O_CHECK = 1 << 11,
+	O_SENDER = 1 << 12, O_GEN = 1 << 13, O_TPMVER = 1 << 14,
 };
+#define O_RECV_CHECK (O_CHECK | O_SENDER | O_GEN | O_TPMVER)
 #define O_INSTANCE (O_DOMID | O_CTRL | O_UUID | O_DOMUUID)
 
 struct args {
 	unsigned seen;
-	const char *dir, *name, *to, *ctrl, *uuid, *domuuid;
+	const char *dir, *name, *to, *ctrl, *uuid, *domuuid, *sender, *gen, *tpmver;
 	int fd, domid, timeout;
 	char **pos;
 	int npos;
@@ -88,6 +94,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "allow-rollback", no_argument, NULL, 'R' },
 		{ "force", no_argument, NULL, 'F' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "check", no_argument, NULL, 'K' },
+		{ "sender", required_argument, NULL, 'S' },
+		{ "generation", required_argument, NULL, 'G' },
+		{ "tpm-version", required_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -106,6 +116,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'U': a->seen |= O_DOMUUID; a->domuuid = optarg; break;
 		case 'R': a->seen |= O_ROLLBACK; break;
 		case 'F': a->seen |= O_FORCE; break;
+		case 'K': a->seen |= O_CHECK; break;
+		case 'S': a->seen |= O_SENDER; a->sender = optarg; break;
+		case 'G': a->seen |= O_GEN; a->gen = optarg; break;
+		case 'V': a->seen |= O_TPMVER; a->tpmver = optarg; break;
 		case 'f':
 			a->seen |= O_FD;
 			if (parse_int(optarg, 0, &a->fd))
@@ -239,6 +253,28 @@ static int cmd_trust(const struct args *a)
 	return 0;
 }
 
+/* send --check: what the xend module parses, one "key value" a line. */
+static int send_check(const struct args *a, const struct vtpm_instance *inst)
+{
+	struct mig_send_check c;
+	struct mig_sender s;
+	struct vm_err e;
+	char u[UUID_STR_LEN], id[2 * VREC_KEYID_LEN + 1];
+	int r;
+
+	if (mig_send_prepare(&s, key_dir(a), a->to, inst, &e))
+		return fail(&e);
+	r = mig_send_check(&s, &c, &e);
+	mig_send_end(&s);
+	if (r)
+		return fail(&e);
+	uuid_format(c.vtpm_uuid, u);
+	hex_encode(c.sender_id, VREC_KEYID_LEN, id);
+	printf("vtpm-uuid %s\ngeneration %" PRIu64 "\ntpm-version %s\nsender %s\nrecipient %s\n", u,
+	       c.generation, c.version == TPM_VERSION_12 ? "1.2" : "2", id, c.recipient);
+	return 0;
+}
+
 static int cmd_send(const struct args *a)
 {
 	struct vtpm_instance inst;
@@ -248,13 +284,46 @@ static int cmd_send(const struct args *a)
 
 	if (!a->to)
 		return usage("send needs --to NAME");
+	if ((a->seen & O_RECV_CHECK) & ~O_CHECK)
+		return usage("--sender, --generation and --tpm-version are for recv --check");
 	if ((r = get_instance(a, &inst, 1)))
 		return r;
+	if (a->seen & O_CHECK)
+		return send_check(a, &inst);
 	if (isatty(fd)) {
 		vm_fail(&e, "send: refusing to write a record to a terminal");
 		return fail(&e);
 	}
 	if (mig_send(key_dir(a), a->to, &inst, fd, &rep, &e))
+		return fail(&e);
+	return 0;
+}
+
+/* recv --check: no INSTANCE, the destination domain does not exist yet. */
+static int recv_check(const struct args *a)
+{
+	uint8_t sender[VREC_KEYID_LEN], uuid[16];
+	unsigned long long gen;
+	struct vm_err e;
+	char *end;
+
+	if (a->seen & (O_DOMID | O_CTRL | O_DOMUUID | O_FD | O_TIMEOUT))
+		return usage("recv --check takes no INSTANCE, --fd or --timeout (the domain does not exist yet)");
+	if (!(a->seen & O_SENDER) || !(a->seen & O_UUID) || !(a->seen & O_GEN))
+		return usage("recv --check needs --sender KEYID-HEX --uuid VTPM-UUID --generation G");
+	if (hex_decode(a->sender, sender, VREC_KEYID_LEN))
+		return usage("--sender needs a key id of 32 hex digits");
+	if (uuid_parse(a->uuid, uuid))
+		return usage("--uuid is not a UUID");
+	errno = 0;
+	gen = strtoull(a->gen, &end, 10);
+	if (errno || *a->gen < '1' || *a->gen > '9' || *end)
+		return usage("--generation needs a positive number");
+	/* The destination instance, and so its TPM version, exists only once
+	 * the domain is restored; the version is checked then. */
+	if (a->tpmver && strcmp(a->tpmver, "2") && strcmp(a->tpmver, "1.2"))
+		return usage("--tpm-version is 2 or 1.2");
+	if (mig_recv_check(key_dir(a), sender, uuid, (uint64_t)gen, !!(a->seen & O_ROLLBACK), &e))
 		return fail(&e);
 	return 0;
 }
@@ -266,6 +335,10 @@ static int cmd_recv(const struct args *a)
 	struct vm_err e;
 	int r;
 
+	if (a->seen & O_CHECK)
+		return recv_check(a);
+	if (a->seen & O_RECV_CHECK)
+		return usage("--sender, --generation and --tpm-version go with --check");
 	if ((r = get_instance(a, &inst, 1)))
 		return r;
 	if (mig_recv(key_dir(a), &inst, a->fd >= 0 ? a->fd : 0, !!(a->seen & O_ROLLBACK),
@@ -311,8 +384,8 @@ static const struct command {
 	{ "keygen", O_DIR | O_NAME, 0 },
 	{ "pubkey", O_DIR, 0 },
 	{ "trust", O_DIR, 2 },
-	{ "send", O_DIR | O_TO | O_FD | O_INSTANCE, 0 },
-	{ "recv", O_DIR | O_FD | O_ROLLBACK | O_TIMEOUT | O_INSTANCE, 0 },
+	{ "send", O_DIR | O_TO | O_FD | O_INSTANCE | O_CHECK, 0 },
+	{ "recv", O_DIR | O_FD | O_ROLLBACK | O_TIMEOUT | O_INSTANCE | O_RECV_CHECK, 0 },
 	{ "recover", O_INSTANCE | O_FORCE, 0 },
 	{ "finish", O_INSTANCE, 0 },
 	{ "inspect", O_FD, 0 },
