@@ -19,6 +19,7 @@
 
 #include "hostkey.h"
 #include "migrate.h"
+#include "staged.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -26,8 +27,10 @@ static const char usage_text[] =
 	"       vtpm_migrate pubkey  [-d DIR]\n"
 	"       vtpm_migrate trust   [-d DIR] FILE [NAME]\n"
 	"       vtpm_migrate send    [-d DIR] --to NAME INSTANCE [--fd N]\n"
+	"       vtpm_migrate send    [-d DIR] --to NAME INSTANCE --fd N --staged\n"
 	"       vtpm_migrate send    [-d DIR] --to NAME INSTANCE --check\n"
 	"       vtpm_migrate recv    [-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS]\n"
+	"       vtpm_migrate recv    [-d DIR] INSTANCE --fd N [--allow-rollback] [--timeout SECONDS] --staged\n"
 	"       vtpm_migrate recv    [-d DIR] --check --sender KEYID-HEX --uuid VTPM-UUID --generation G\n"
 	"                            [--tpm-version 2|1.2] [--allow-rollback]\n"
 	"       vtpm_migrate recover INSTANCE [--force]\n"
@@ -40,7 +43,7 @@ enum opt_bit {
 	O_DIR = 1 << 0, O_NAME = 1 << 1, O_TO = 1 << 2, O_FD = 1 << 3,
 	O_DOMID = 1 << 4, O_CTRL = 1 << 5, O_UUID = 1 << 6, O_DOMUUID = 1 << 7,
 	O_ROLLBACK = 1 << 8, O_FORCE = 1 << 9, O_TIMEOUT = 1 << 10, O_CHECK = 1 << 11,
-	O_SENDER = 1 << 12, O_GEN = 1 << 13, O_TPMVER = 1 << 14,
+	O_SENDER = 1 << 12, O_GEN = 1 << 13, O_TPMVER = 1 << 14, O_STAGED = 1 << 15,
 };
 #define O_RECV_CHECK (O_CHECK | O_SENDER | O_GEN | O_TPMVER)
 #define O_INSTANCE (O_DOMID | O_CTRL | O_UUID | O_DOMUUID)
@@ -95,6 +98,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "force", no_argument, NULL, 'F' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "check", no_argument, NULL, 'K' },
+		{ "staged", no_argument, NULL, 'P' },
 		{ "sender", required_argument, NULL, 'S' },
 		{ "generation", required_argument, NULL, 'G' },
 		{ "tpm-version", required_argument, NULL, 'V' },
@@ -117,6 +121,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'R': a->seen |= O_ROLLBACK; break;
 		case 'F': a->seen |= O_FORCE; break;
 		case 'K': a->seen |= O_CHECK; break;
+		case 'P': a->seen |= O_STAGED; break;
 		case 'S': a->seen |= O_SENDER; a->sender = optarg; break;
 		case 'G': a->seen |= O_GEN; a->gen = optarg; break;
 		case 'V': a->seen |= O_TPMVER; a->tpmver = optarg; break;
@@ -289,14 +294,19 @@ static int cmd_send(const struct args *a)
 	if ((r = get_instance(a, &inst, 1)))
 		return r;
 	if (a->seen & O_CHECK)
-		return send_check(a, &inst);
+		return (a->seen & O_STAGED) ? usage("--check and --staged do not go together") :
+					      send_check(a, &inst);
+	if ((a->seen & O_STAGED) && !(a->seen & O_FD))
+		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
 	if (isatty(fd)) {
 		vm_fail(&e, "send: refusing to write a record to a terminal");
 		return fail(&e);
 	}
-	if (mig_send(key_dir(a), a->to, &inst, fd, &rep, &e))
-		return fail(&e);
-	return 0;
+	if (a->seen & O_STAGED)
+		r = mig_send_staged(key_dir(a), a->to, &inst, fd, 0, 1, &e);
+	else
+		r = mig_send(key_dir(a), a->to, &inst, fd, &rep, &e);
+	return r ? fail(&e) : 0;
 }
 
 /* recv --check: no INSTANCE, the destination domain does not exist yet. */
@@ -336,15 +346,22 @@ static int cmd_recv(const struct args *a)
 	int r;
 
 	if (a->seen & O_CHECK)
-		return recv_check(a);
+		return (a->seen & O_STAGED) ? usage("--check and --staged do not go together") :
+					      recv_check(a);
 	if (a->seen & O_RECV_CHECK)
 		return usage("--sender, --generation and --tpm-version go with --check");
 	if ((r = get_instance(a, &inst, 1)))
 		return r;
-	if (mig_recv(key_dir(a), &inst, a->fd >= 0 ? a->fd : 0, !!(a->seen & O_ROLLBACK),
-		     (a->seen & O_TIMEOUT) ? a->timeout * 1000 : -1, &rep, &e))
-		return fail(&e);
-	return 0;
+	if (a->seen & O_STAGED) {
+		if (!(a->seen & O_FD))
+			return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
+		r = mig_recv_staged(key_dir(a), &inst, a->fd, !!(a->seen & O_ROLLBACK),
+				    (a->seen & O_TIMEOUT) ? a->timeout * 1000 : -1, 0, 1, &e);
+	} else {
+		r = mig_recv(key_dir(a), &inst, a->fd >= 0 ? a->fd : 0, !!(a->seen & O_ROLLBACK),
+			     (a->seen & O_TIMEOUT) ? a->timeout * 1000 : -1, &rep, &e);
+	}
+	return r ? fail(&e) : 0;
 }
 
 static int cmd_end(const struct args *a, int finish)
@@ -384,8 +401,8 @@ static const struct command {
 	{ "keygen", O_DIR | O_NAME, 0 },
 	{ "pubkey", O_DIR, 0 },
 	{ "trust", O_DIR, 2 },
-	{ "send", O_DIR | O_TO | O_FD | O_INSTANCE | O_CHECK, 0 },
-	{ "recv", O_DIR | O_FD | O_ROLLBACK | O_TIMEOUT | O_INSTANCE | O_RECV_CHECK, 0 },
+	{ "send", O_DIR | O_TO | O_FD | O_INSTANCE | O_CHECK | O_STAGED, 0 },
+	{ "recv", O_DIR | O_FD | O_ROLLBACK | O_TIMEOUT | O_INSTANCE | O_RECV_CHECK | O_STAGED, 0 },
 	{ "recover", O_INSTANCE | O_FORCE, 0 },
 	{ "finish", O_INSTANCE, 0 },
 	{ "inspect", O_FD, 0 },
