@@ -112,53 +112,121 @@ def _line(indent_of, text):
 
 # ---- edits: each takes (path, text) and returns the new text ---------------
 
-def edit_checkpoint(path, text):
-    lines = text.splitlines(True)
-    out = list(lines)
-    inserts = []          # (index, new line), applied bottom-up
-
-    imp = 'from xen.xend.XendLogging import log'
+def _import_after(lines, path, anchor):
     for i, line in enumerate(lines):
-        if line.strip() == imp:
-            inserts.append((i + 1, 'from xen.xend.server import vtpm_migration\n'))
-            break
-    else:
-        raise Missing("%s: no line '%s' to import the module after"
-                      % (path, imp))
+        if line.strip() == anchor:
+            return (i + 1, 'from xen.xend.server import vtpm_migration\n')
+    raise Missing("%s: no line '%s' to import the module after"
+                  % (path, anchor))
 
-    s0, s1 = _find_def(lines, path, 'save')
-    i = _find_stmt(lines, s0, s1,
-                   'write_exact(fd, SIGNATURE, "could not write guest state '
-                   'file: signature")', path, 'save')
-    inserts.append((i, _line(lines[i], 'vtpm_migration.check_before_save('
-                             'dominfo, network, dst, checkpoint)')))
-    i = _find_stmt(lines, s0, s1, 'forkHelper(cmd, fd, saveInputHandler, '
-                   'False)', path, 'save')
-    inserts.append((i + 1, _line(lines[i], 'vtpm_migration.save_after_image('
-                                 'fd, dominfo, network, dst)')))
-    i = _find_stmt(lines, s0, s1, 'dominfo.destroy()', path, 'save')
-    inserts.append((i, _line(lines[i], 'vtpm_migration.finish_after_success('
-                             'dominfo)')))
-    i = _find_stmt(lines, s0, s1, 'dominfo.resumeDomain()', path, 'save',
-                   last=True)
-    j = i - 1
-    while j > s0 and (_blank(lines[j]) or _indent(lines[j]) >= _indent(lines[i])):
-        j -= 1
-    if not lines[j].strip().startswith('except'):
-        raise Missing("%s: save() has no 'dominfo.resumeDomain()' in its "
-                      "error handler" % path)
-    inserts.append((i, _line(lines[i], 'vtpm_migration.recover_after_failure('
-                             'dominfo)')))
 
-    r0, r1 = _find_def(lines, path, 'restore')
-    i = _find_stmt(lines, r0, r1, 'forkHelper(cmd, fd, handler.handler, True)',
-                   path, 'restore')
-    inserts.append((i + 1, _line(lines[i], 'vtpm_migration.restore_after_image('
-                                 'fd, dominfo, relocating)')))
-
+def _apply_inserts(lines, inserts):
+    out = list(lines)
     for index, new in sorted(inserts, key=lambda x: x[0], reverse=True):
         out.insert(index, new)
     return ''.join(out)
+
+
+def _in_except(lines, lo, i, path, func, stmt):
+    """Require lines[i] to sit in an except block of func."""
+    j = i - 1
+    while j > lo and (_blank(lines[j]) or _indent(lines[j]) >= _indent(lines[i])):
+        j -= 1
+    if not lines[j].strip().startswith('except'):
+        raise Missing("%s: %s() has no '%s' in its error handler"
+                      % (path, func, stmt))
+
+
+def edit_checkpoint(path, text):
+    lines = text.splitlines(True)
+    inserts = [_import_after(lines, path, 'from xen.xend.XendLogging import log')]
+
+    def before(i, call):
+        inserts.append((i, _line(lines[i], 'vtpm_migration.' + call)))
+
+    def after(i, call):
+        inserts.append((i + 1, _line(lines[i], 'vtpm_migration.' + call)))
+
+    s0, s1 = _find_def(lines, path, 'save')
+    before(_find_stmt(lines, s0, s1, 'write_exact(fd, SIGNATURE, "could not '
+                      'write guest state file: signature")', path, 'save'),
+           'check_before_save(dominfo, network, dst, checkpoint)')
+    after(_find_stmt(lines, s0, s1, 'forkHelper(cmd, fd, saveInputHandler, '
+                     'False)', path, 'save'),
+          'save_after_image(fd, dominfo, network, dst, checkpoint, sock)')
+    before(_find_stmt(lines, s0, s1, 'dominfo.destroy()', path, 'save'),
+           'finish_after_success(dominfo)')
+    i = _find_stmt(lines, s0, s1, 'dominfo.resumeDomain()', path, 'save',
+                   last=True)
+    _in_except(lines, s0, i, path, 'save', 'dominfo.resumeDomain()')
+    before(i, 'recover_after_failure(dominfo)')
+
+    r0, r1 = _find_def(lines, path, 'restore')
+    after(_find_stmt(lines, r0, r1, 'forkHelper(cmd, fd, handler.handler, '
+                     'True)', path, 'restore'),
+          'restore_after_image(fd, dominfo)')
+    i = _find_stmt(lines, r0, r1, 'dominfo.destroy()', path, 'restore',
+                   last=True)
+    _in_except(lines, r0, i, path, 'restore', 'dominfo.destroy()')
+    before(i, 'keep_after_failure(dominfo, exn)')
+    return _apply_inserts(lines, inserts)
+
+
+def edit_xend_domain(path, text):
+    lines = text.splitlines(True)
+    inserts = [_import_after(lines, path, 'from xen.xend.XendLogging import log')]
+    d0, d1 = _find_def(lines, path, 'domain_save', 'XendDomain')
+    i = _find_stmt(lines, d0, d1, 'fd = os.open(dst, oflags)', path,
+                   'domain_save')
+    inserts.append((i, _line(lines[i], 'vtpm_migration.check_before_open('
+                             'dominfo, dst, checkpoint)')))
+    d0, d1 = _find_def(lines, path, 'domain_delete', 'XendDomain')
+    i = _find_stmt(lines, d0, d1, 'self._domain_delete_by_info(dominfo)',
+                   path, 'domain_delete')
+    inserts.append((i, _line(lines[i], 'vtpm_migration.deleting_config('
+                             'dominfo)')))
+    for func, word, ssl in (('_domain_migrate', 'receive', 'False'),
+                            ('_domain_migrate_by_ssl', 'sslreceive', 'True')):
+        m0, m1 = _find_def(lines, path, func, 'XendDomain')
+        pat = re.compile(r'^\s*sock\.send\(b?"%s\\n"\)\s*$' % word)
+        found = [i for i in range(m0, m1) if pat.match(lines[i])]
+        if not found:
+            raise Missing('%s: %s() has no sock.send("%s\\n")'
+                          % (path, func, word))
+        inserts.append((found[0], _line(lines[found[0]],
+                        'vtpm_migration.ask_destination(dominfo, dst, sock, '
+                        '%s)' % ssl)))
+        # Python 2's bare `raise` there re-raises the timeout of the 3 s read
+        # of the destination's answer, hiding the reason save() failed.
+        i = _find_stmt(lines, m0, m1, 'raise XendError("%s (from %s)" % '
+                       '(m_dsterr.group(2), dst))', path, func)
+        j = i + 1
+        while _blank(lines[j]):
+            j += 1
+        if not lines[j].strip().startswith('raise'):
+            raise Missing("%s: %s() does not re-raise after the destination's "
+                          "answer" % (path, func))
+        lines[j] = _line(lines[j], 'raise ex')
+    return _apply_inserts(lines, inserts)
+
+
+def edit_relocate(path, text):
+    lines = text.splitlines(True)
+    inserts = [_import_after(lines, path, 'from xen.xend.XendLogging import log')]
+    for func in ('op_receive', 'op_sslreceive'):
+        f0, f1 = _find_def(lines, path, func, 'RelocationProtocol')
+        found = [i for i in range(f0, f1) if lines[i].strip().startswith(
+            'XendDomain.instance().domain_restore_fd(')]
+        if not found:
+            raise Missing('%s: %s() has no domain_restore_fd call'
+                          % (path, func))
+        inserts.append((found[0], _line(lines[found[0]],
+                        'vtpm_migration.relocation_begin(self)')))
+    f0, f1 = _find_def(lines, path, 'op_receive', 'RelocationProtocol')
+    pad = ' ' * _indent(lines[f0])
+    inserts.append((f0, pad + 'def op_vtpm_check(self, _, req):\n' + pad +
+                    '    return vtpm_migration.op_vtpm_check(req)\n\n'))
+    return _apply_inserts(lines, inserts)
 
 
 def _replace_body(lines, path, name, within, body):
@@ -186,10 +254,9 @@ def edit_tpmif(path, text):
         'return vtpm_migration.device_migrate(self, deviceConfig, network,',
         '                                     dst, step, domName)'])
     lines = _replace_body(lines, path, 'recover_migrate', 'TPMifController', [
-        '"""@see DevController.recover_migrate"""',
-        'return vtpm_migration.device_recover_migrate(self, deviceConfig,',
-        '                                             network, dst, step,',
-        '                                             domName)'])
+        '"""@see DevController.recover_migrate: XendCheckpoint.save\'s',
+        'error path recovers the vTPM (vtpm_migration)."""',
+        'return 0'])
     lines = _replace_body(lines, path, 'destroy_vtpmstate', None, [
         'vtpm_migration.destroy_state(uuids, os.path.join(',
         '    os.path.dirname(VTPM_DELETE_SCRIPT), "vtpm-swtpm"))'])
@@ -258,6 +325,8 @@ def check_restore_reads_dm_length(path, text):
 
 EDITS = (
     ('tools/python/xen/xend/XendCheckpoint.py', edit_checkpoint),
+    ('tools/python/xen/xend/XendDomain.py', edit_xend_domain),
+    ('tools/python/xen/xend/server/relocate.py', edit_relocate),
     ('tools/python/xen/xend/server/tpmif.py', edit_tpmif),
     ('tools/Makefile', edit_tools_makefile),
     ('tools/vtpm_manager/Makefile', edit_vtpm_manager_makefile),
