@@ -151,9 +151,10 @@ def edit_checkpoint(path, text):
     before(_find_stmt(lines, s0, s1, 'write_exact(fd, SIGNATURE, "could not '
                       'write guest state file: signature")', path, 'save'),
            'check_before_save(dominfo, network, dst, checkpoint)')
-    after(_find_stmt(lines, s0, s1, 'forkHelper(cmd, fd, saveInputHandler, '
-                     'False)', path, 'save'),
-          'save_after_image(fd, dominfo, network, dst, checkpoint, sock)')
+    i = _find_stmt(lines, s0, s1, 'forkHelper(cmd, fd, saveInputHandler, '
+                   'False)', path, 'save')
+    before(i, 'save_before_image(fd, dominfo, network, dst)')
+    after(i, 'save_after_image(fd, dominfo, network, dst, checkpoint, sock)')
     before(_find_stmt(lines, s0, s1, 'dominfo.destroy()', path, 'save'),
            'finish_after_success(dominfo)')
     i = _find_stmt(lines, s0, s1, 'dominfo.resumeDomain()', path, 'save',
@@ -162,9 +163,10 @@ def edit_checkpoint(path, text):
     before(i, 'recover_after_failure(dominfo)')
 
     r0, r1 = _find_def(lines, path, 'restore')
-    after(_find_stmt(lines, r0, r1, 'forkHelper(cmd, fd, handler.handler, '
-                     'True)', path, 'restore'),
-          'restore_after_image(fd, dominfo)')
+    i = _find_stmt(lines, r0, r1, 'forkHelper(cmd, fd, handler.handler, '
+                   'True)', path, 'restore')
+    before(i, 'restore_before_image(fd, dominfo)')
+    after(i, 'restore_after_image(fd, dominfo)')
     i = _find_stmt(lines, r0, r1, 'dominfo.destroy()', path, 'restore',
                    last=True)
     _in_except(lines, r0, i, path, 'restore', 'dominfo.destroy()')

@@ -173,10 +173,11 @@ class _Helper(object):
                 fcntl.fcntl(fd, fcntl.F_SETFD, flags)
 
     def say(self, word, expect):
-        """Staged mode: one word to the helper, one word back."""
+        """Staged mode: a word to the helper (if any), its word back."""
         try:
-            self.child.tochild.write(word + '\n')
-            self.child.tochild.flush()
+            if word:
+                self.child.tochild.write(word + '\n')
+                self.child.tochild.flush()
         except (IOError, OSError):
             pass
         line = self.child.fromchild.readline().strip()
@@ -203,6 +204,29 @@ class _Helper(object):
 
 def _run(args, fd=None):
     return _Helper(args, fd).finish()
+
+
+_staged = {}                       # domid -> the staged helper waiting
+
+
+def _stage(domid, args, fd):
+    """Start a staged helper: it prepares all it can (exec, keys, peers,
+    the control connection) before the guest stops, and says `ready`."""
+    _end_stage(domid)
+    helper = _Helper(args + ['--staged'], fd)
+    _staged[domid] = helper
+    helper.say(None, 'ready')
+
+
+def _end_stage(domid):
+    """End a staged helper that will not get its last word: on end of
+    input it writes or loads nothing."""
+    helper = _staged.pop(domid, None)
+    if helper is not None:
+        try:
+            helper.finish()
+        except VtpmMigrationError:
+            pass
 
 
 # ---- source: before a byte is sent ----------------------------------------------
@@ -255,10 +279,15 @@ def check_before_save(dominfo, network, dst, checkpoint=False):
 
 
 def device_migrate(controller, deviceConfig, network, dst, step, domName):
-    """TPMifController.migrate: step 0 refuses with the helper's reason."""
+    """TPMifController.migrate: step 0 refuses with the helper's reason;
+    step 3 runs with the guest suspended: the staged sender pulls and seals
+    (nothing is written: xc_save may still be writing)."""
+    domid = controller.vm.getDomid()
     if network and step == 0:
-        _checked.pop(controller.vm.getDomid(), None)
+        _checked.pop(domid, None)
         check_before_save(controller.vm, network, dst)
+    elif step == 3 and domid in _staged:
+        _staged[domid].say('pull', 'sealed')
     return 0
 
 
@@ -331,9 +360,17 @@ def _write_device_model_record(fd, domid):
     os.remove(path)
 
 
+def save_before_image(fd, dominfo, network, dst):
+    """XendCheckpoint.save, before xc_save starts: the sender gets ready."""
+    if _vtpm_uuids(dominfo):
+        name = _check(dominfo, network, dst)['recipient']
+        _stage(dominfo.getDomid(), ['send', '-d', _opt(OPT_KEY_DIR), '--to',
+                                    name] + _instance(dominfo), fd)
+
+
 def save_after_image(fd, dominfo, network, dst, checkpoint=False, sock=None):
-    """XendCheckpoint.save, after xc_save: the guest is suspended, no TPM
-    command is in flight.  Write the record, then wait for the verdict."""
+    """XendCheckpoint.save, after xc_save: the image is complete.  Write the
+    record sealed at the suspend point, then wait for the verdict."""
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
@@ -342,8 +379,9 @@ def save_after_image(fd, dominfo, network, dst, checkpoint=False, sock=None):
         _write_device_model_record(fd, domid)
     start = time.time()
     try:
-        _run(['send', '-d', _opt(OPT_KEY_DIR), '--to', name] +
-             _instance(dominfo), fd)
+        helper = _staged.pop(domid)
+        helper.say('write', 'done')
+        helper.finish()
     except VtpmMigrationError:
         if not network and os.path.isfile(dst):
             # an image without its vTPM record can never be restored
@@ -420,6 +458,7 @@ def recover_after_failure(dominfo):
     destination runs it, or the source is finished: the guest must not be
     resumed here (raising keeps it suspended)."""
     domid = dominfo.getDomid()
+    _end_stage(domid)
     state = _state.pop(domid, None)
     _checked.pop(domid, None)
     if not _vtpm_uuids(dominfo) or state == 'refused':
@@ -480,14 +519,19 @@ def _wait_instance(domid, timeout):
                              % (domid, timeout))
 
 
-def restore_after_image(fd, dominfo):
-    """XendCheckpoint.restore, after xc_restore: read and load the record;
-    over relocation, answer the source on the relocation connection."""
+_answer = {}                       # domid -> relocation connection
+
+
+def restore_before_image(fd, dominfo):
+    """XendCheckpoint.restore, before xc_restore: the devices exist, the
+    hotplug script starts the vTPM waiting for state; the receiver gets
+    ready."""
     protocol = getattr(_relocation, 'protocol', None)
     _relocation.protocol = None
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
+    _answer[domid] = protocol
     if not _flag(OPT_ENABLE):
         raise VtpmMigrationError("vTPM restore refused: vTPM migration is "
                                  "disabled on this host (%s)" % OPT_ENABLE)
@@ -495,10 +539,23 @@ def restore_after_image(fd, dominfo):
     args = ['recv', '-d', _opt(OPT_KEY_DIR), '--timeout', str(_timeout())]
     if _flag(OPT_ROLLBACK):
         args.append('--allow-rollback')
+    _stage(domid, args + _instance(dominfo), fd)
+
+
+def restore_after_image(fd, dominfo):
+    """XendCheckpoint.restore, after xc_restore: read and load the record;
+    over relocation, answer the source on the relocation connection."""
+    if not _vtpm_uuids(dominfo):
+        return
+    domid = dominfo.getDomid()
+    protocol = _answer.get(domid)
     start = time.time()
     _state[domid] = protocol is not None and 'relocating' or 'restoring'
-    _run(args + _instance(dominfo), fd)
+    helper = _staged.pop(domid)
+    helper.say('go', 'done')
+    helper.finish()
     _state.pop(domid, None)
+    _answer.pop(domid, None)
     log.info("vTPM of domain %d received and running (%.1f ms).", domid,
              (time.time() - start) * 1000.0)
     if protocol is not None:
@@ -509,6 +566,8 @@ def keep_after_failure(dominfo, exn):
     """XendCheckpoint.restore's error path, before destroy(): when only the
     vTPM step failed and no source can take the guest back (a save file),
     keep the domain paused for the administrator instead of losing it."""
+    _end_stage(dominfo.getDomid())
+    _answer.pop(dominfo.getDomid(), None)
     state = _state.pop(dominfo.getDomid(), None)
     if state != 'restoring' or not isinstance(exn, VtpmMigrationError):
         return
