@@ -326,9 +326,10 @@ def ask_destination(dominfo, dst, sock, ssl):
     ask = "(vtpm_check (sender %s) (vtpm %s) (generation %s) (tpm %s))\n" % (
         check.get('sender'), check.get('vtpm-uuid'), check.get('generation'),
         check.get('tpm-version'))
+    old = sock.gettimeout()
     sock.sendall(ask.encode('ascii'))
     line = _reply_line(sock, 30)
-    sock.settimeout(None)
+    sock.settimeout(old)
     if line is None or not line.startswith('(ok'):
         _checked.pop(dominfo.getDomid(), None)
         m = line and ERR_RE.match(line)
@@ -405,6 +406,7 @@ def _await_verdict(dominfo, fd, sock, dst):
     if fd != sock.fileno():
         _drained(fd)
     line = _reply_line(sock, _timeout())
+    sock.settimeout(None)
     domid = dominfo.getDomid()
     if line is not None and line.startswith('(vtpm-accepted'):
         _state[domid] = 'accepted'
