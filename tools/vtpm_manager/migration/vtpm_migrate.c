@@ -125,11 +125,12 @@ static int usage(struct cli *cl, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (cl && cl->cmd) {
-		fprintf(stderr, "vtpm_migrate: %s: %s\n", cl->cmd->name, why);
+		fprintf(stderr, "vtpm_migrate: %s: ", cl->cmd->name);
+		vm_print_line(stderr, "", why);
 		print_synopsis(stderr, cl->cmd, "usage: ");
 		fprintf(stderr, "('vtpm_migrate %s --help' says more)\n", cl->cmd->name);
 	} else {
-		fprintf(stderr, "vtpm_migrate: %s\n", why);
+		vm_print_line(stderr, "vtpm_migrate: ", why);
 		fputs("('vtpm_migrate --help' lists the commands)\n", stderr);
 	}
 	if (cl)
@@ -139,7 +140,7 @@ static int usage(struct cli *cl, const char *fmt, ...)
 
 static int fail(const struct vm_err *e)
 {
-	fprintf(stderr, "vtpm_migrate: %s\n", e->msg);
+	vm_print_line(stderr, "vtpm_migrate: ", e->msg);
 	return 1;
 }
 

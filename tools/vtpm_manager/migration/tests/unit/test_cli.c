@@ -260,6 +260,45 @@ START_TEST(every_command_takes_dir)
 }
 END_TEST
 
+/* Only printable ASCII (and the final newline) on stderr. */
+static void assert_stderr_printable(void)
+{
+	const unsigned char *p;
+	size_t n = strlen(err);
+
+	ck_assert_msg(n > 0 && err[n - 1] == '\n', "no error line");
+	for (p = (const unsigned char *)err; p < (const unsigned char *)err + n - 1; p++)
+		ck_assert_msg(*p >= 0x20 && *p < 0x7f, "raw byte 0x%02x on stderr", *p);
+}
+
+/* 11.4: a .pub file named, or filled, with ESC/CR/BEL sequences cannot
+ * rewrite the administrator's terminal: error lines escape such bytes. */
+START_TEST(error_lines_escape_terminal_control_bytes)
+{
+	char a[256], pub[512];
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	snprintf(pub, sizeof(pub), "%s/\x1b[2J\x1b[H\rtrusted OK\a\x7f\xc3.pub", dir);
+	ck_assert_int_eq(run(NULL, "trust", "-d", a, pub, NULL), 1);
+	one_line_error("\\x1b[2J\\x1b[H\\x0dtrusted OK\\x07\\x7f\\xc3.pub");
+	assert_stderr_printable();
+	fd = open(pub, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	dprintf(fd, "vtpm-migration-public-key v1\nname evil\x1b]0;owned\a\rtrusted OK\n");
+	close(fd);
+	ck_assert_int_eq(run(NULL, "trust", "-d", a, pub, NULL), 1);
+	one_line_error("evil\\x1b]0;owned\\x07\\x0dtrusted OK");
+	assert_stderr_printable();
+	ck_assert_int_eq(run(NULL, "send", "--to", "\x1b[31mx", NULL), 2);
+	ck_assert_ptr_null(strchr(err, '\x1b'));
+	ck_assert_int_eq(run(NULL, "recover", "--\x1b[1m", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "unknown option '--\\x1b[1m'"));
+	ck_assert_ptr_null(strchr(err, '\x1b'));
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -276,6 +315,7 @@ Suite *cli_suite(void)
 	tcase_add_test(t, version_exits_0);
 	tcase_add_test(t, usage_error_names_the_bad_word);
 	tcase_add_test(t, every_command_takes_dir);
+	tcase_add_test(t, error_lines_escape_terminal_control_bytes);
 	suite_add_tcase(s, t);
 	return s;
 }
