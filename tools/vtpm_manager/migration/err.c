@@ -32,3 +32,17 @@ void vm_prefix(struct vm_err *e, const char *fmt, ...)
 	memcpy(e->msg + n, old, sizeof(e->msg) - 1 - n);
 	e->msg[sizeof(e->msg) - 1] = '\0';
 }
+
+void vm_print_line(FILE *f, const char *prefix, const char *msg)
+{
+	const unsigned char *p;
+
+	fputs(prefix, f);
+	for (p = (const unsigned char *)msg; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+			fputc(*p, f);
+		else
+			fprintf(f, "\\x%02x", *p);
+	}
+	fputc('\n', f);
+}

@@ -12,7 +12,7 @@
 #include <openssl/rand.h>
 
 #include "hostkey.h"
-#include "io.h"
+#include "safefile.h"
 #include "util.h"
 
 #define PUB_MAGIC  "vtpm-migration-public-key v1"
@@ -169,9 +169,13 @@ int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err
 	return 0;
 }
 
-/* Read a whole small file; *buf is NUL-terminated and must be wiped by the caller. */
-static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode_t *mode,
-		      struct vm_err *e)
+/*
+ * Read a whole small file; *buf is NUL-terminated and must be wiped by the
+ * caller. With what, the file is one of the key directory's own and must be
+ * safe from other users (safefile.h).
+ */
+static int read_small(const char *path, const char *what, char *buf, size_t cap, size_t *len,
+		      mode_t *mode, struct vm_err *e)
 {
 	struct stat st;
 	ssize_t n;
@@ -183,6 +187,10 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return vm_fail(e, "%s: not a regular file", path);
+	}
+	if (what && safe_check_stat(&st, what, path, e)) {
+		close(fd);
+		return -1;
 	}
 	if (st.st_size >= (off_t)cap) {
 		close(fd);
@@ -199,69 +207,27 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode
 	return 0;
 }
 
-int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e)
+/* what: as for read_small (NULL for a file handed to trust). */
+static int pubkey_read(const char *path, const char *what, struct host_pub *p, struct vm_err *e)
 {
 	char buf[KEYFILE_MAX];
 	size_t len;
 
-	if (read_small(path, buf, sizeof(buf), &len, NULL, e))
+	if (read_small(path, what, buf, sizeof(buf), &len, NULL, e))
 		return -1;
 	if (pubkey_parse(buf, len, p, e))
 		return vm_wrap(e, "%s: ", path);
 	return 0;
 }
 
-static int check_dir(const char *dir, struct vm_err *e)
+int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e)
 {
-	struct stat st;
-
-	if (stat(dir, &st))
-		return vm_fail(e, "key directory %s: %s", dir, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return vm_fail(e, "key directory %s: not a directory", dir);
-	return 0;
+	return pubkey_read(path, NULL, p, e);
 }
 
-/* Write a file durably and atomically: temporary, fsync, rename, fsync dir. */
-static int write_file(const char *dir, const char *name, const char *data, size_t len,
-		      mode_t mode, int exclusive, struct vm_err *e)
+static int check_dir(const char *dir, struct vm_err *e)
 {
-	char path[4096], tmp[4096];
-	int fd, dfd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	if (exclusive && access(path, F_OK) == 0)
-		return vm_fail(e, "%s already exists; not overwriting it", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return vm_fail(e, "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode)) {
-		vm_fail(e, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (io_write_full(fd, data, len, -1, tmp, e))
-		goto fail;
-	if (fsync(fd)) {
-		vm_fail(e, "%s: fsync: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	close(fd);
-	if (rename(tmp, path)) {
-		vm_fail(e, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:
-	close(fd);
-	unlink(tmp);
-	return -1;
+	return safe_check_dir(dir, "key directory", e);
 }
 
 int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
@@ -277,12 +243,12 @@ int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
 		     k->pub.name, ed, x);
 	OPENSSL_cleanse(ed, sizeof(ed));
 	OPENSSL_cleanse(x, sizeof(x));
-	r = write_file(dir, "host.key", priv, (size_t)n, 0600, 1, e);
+	r = safe_write_file(dir, "host.key", priv, (size_t)n, 0600, SAFE_NEW | SAFE_SYNC_DIR, e);
 	OPENSSL_cleanse(priv, sizeof(priv));
 	if (r)
 		return -1;
 	n = pubkey_format(&k->pub, pub, sizeof(pub));
-	return write_file(dir, "host.pub", pub, (size_t)n, 0644, 0, e);
+	return safe_write_file(dir, "host.pub", pub, (size_t)n, 0644, SAFE_SYNC_DIR, e);
 }
 
 int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
@@ -297,7 +263,7 @@ int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
 	if (check_dir(dir, e))
 		return -1;
 	snprintf(path, sizeof(path), "%s/host.key", dir);
-	if (read_small(path, buf, sizeof(buf), &len, &mode, e)) {
+	if (read_small(path, "host key", buf, sizeof(buf), &len, &mode, e)) {
 		if (errno == ENOENT)
 			vm_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
 		return -1;
@@ -360,17 +326,19 @@ int trust_add(const char *dir, const struct host_pub *p, struct vm_err *e)
 	snprintf(peers, sizeof(peers), "%s/peers", dir);
 	if (mkdir(peers, 0755) && errno != EEXIST)
 		return vm_fail(e, "%s: %s", peers, strerror(errno));
+	if (safe_check_dir(peers, "peers directory", e))
+		return -1;
 	snprintf(name, sizeof(name), "%s.pub", p->name);
 	snprintf(path, sizeof(path), "%s/%s", peers, name);
 	if (access(path, F_OK) == 0) {
-		if (pubkey_read_file(path, &old, &ignore) == 0 &&
+		if (pubkey_read(path, "peer key", &old, &ignore) == 0 &&
 		    !memcmp(old.ed_pub, p->ed_pub, 32) && !memcmp(old.x_pub, p->x_pub, 32))
 			return 0;
 		return vm_fail(e, "peer '%s' is already trusted with a different key (%s); remove it first",
 			       p->name, path);
 	}
 	n = pubkey_format(p, text, sizeof(text));
-	return write_file(peers, name, text, (size_t)n, 0644, 1, e);
+	return safe_write_file(peers, name, text, (size_t)n, 0644, SAFE_NEW | SAFE_SYNC_DIR, e);
 }
 
 int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
@@ -382,10 +350,16 @@ int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
 	DIR *dp;
 
 	memset(s, 0, sizeof(*s));
+	if (check_dir(dir, e))
+		return -1;
 	snprintf(peers, sizeof(peers), "%s/peers", dir);
 	dp = opendir(peers);
 	if (!dp)
 		return errno == ENOENT ? 0 : vm_fail(e, "%s: %s", peers, strerror(errno));
+	if (safe_check_dir(peers, "peers directory", e)) {
+		closedir(dp);
+		return -1;
+	}
 	while ((d = readdir(dp))) {
 		len = strlen(d->d_name);
 		if (d->d_name[0] == '.' || len < 5 || strcmp(d->d_name + len - 4, ".pub"))
@@ -398,7 +372,7 @@ int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
 		}
 		s->peer = grown;
 		snprintf(path, sizeof(path), "%s/%s", peers, d->d_name);
-		if (pubkey_read_file(path, &s->peer[s->n], e)) {
+		if (pubkey_read(path, "peer key", &s->peer[s->n], e)) {
 			closedir(dp);
 			peers_free(s);
 			return -1;

@@ -10,8 +10,8 @@
 
 #include <openssl/evp.h>
 
-#include "io.h"
 #include "ledger.h"
+#include "safefile.h"
 #include "util.h"
 
 #define LEDGER_MAGIC "vtpm-migration-ledger v1\n"
@@ -145,6 +145,10 @@ static int ledger_load(struct ledger *l, struct vm_err *e)
 		close(fd);
 		return vm_fail(e, "%s: not a regular file of sane size", path);
 	}
+	if (safe_check_stat(&st, "ledger", path, e)) {
+		close(fd);
+		return -1;
+	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		close(fd);
@@ -164,16 +168,23 @@ static int ledger_load(struct ledger *l, struct vm_err *e)
 int ledger_open(struct ledger *l, const char *dir, struct vm_err *e)
 {
 	char path[4200];
+	struct stat st;
 
 	memset(l, 0, sizeof(*l));
 	l->lockfd = -1;
 	if (strlen(dir) >= sizeof(l->dir))
 		return vm_fail(e, "ledger directory name too long");
 	strcpy(l->dir, dir);
+	if (safe_check_dir(dir, "key directory", e))
+		return -1;
 	snprintf(path, sizeof(path), "%s/ledger.lock", dir);
 	l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (l->lockfd < 0)
 		return vm_fail(e, "%s: %s", path, strerror(errno));
+	if (fstat(l->lockfd, &st) || safe_check_stat(&st, "ledger lock", path, e)) {
+		ledger_close(l);
+		return -1;
+	}
 	if (flock(l->lockfd, LOCK_EX)) {
 		vm_fail(e, "%s: lock: %s", path, strerror(errno));
 		ledger_close(l);
@@ -207,57 +218,22 @@ const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid
 }
 
 /*
- * Write ent[] as the new ledger: temporary file, fsync, rename, and with
- * durable, fsync of the directory so the rename itself survives a crash.
- * Without it a crash leaves the old ledger or the new one, never a torn one.
+ * Write ent[] as the new ledger, atomically; with durable, the directory is
+ * synced too so the rename itself survives a crash. Without it a crash
+ * leaves the old ledger or the new one, never a torn one.
  */
 static int ledger_store(const struct ledger *l, const struct ledger_entry *ent, size_t n,
 			int durable, struct vm_err *e)
 {
-	char path[4200], tmp[4200], *text;
-	int fd, dfd, r = -1;
+	char *text = ledger_format(ent, n);
+	int r;
 
-	text = ledger_format(ent, n);
 	if (!text)
 		return vm_fail(e, "ledger: out of memory");
-	snprintf(path, sizeof(path), "%s/ledger", l->dir);
-	snprintf(tmp, sizeof(tmp), "%s/.ledger.tmp", l->dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		vm_fail(e, "ledger: cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (io_write_full(fd, text, strlen(text), -1, "ledger", e)) {
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (fsync(fd) || close(fd)) {
-		vm_fail(e, "ledger: cannot sync %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, path)) {
-		vm_fail(e, "ledger: cannot replace %s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	if (!durable) {
-		r = 0;
-		goto out;
-	}
-	dfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd)) {
-		vm_fail(e, "ledger: cannot sync directory %s: %s", l->dir, strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-		goto out;
-	}
-	close(dfd);
-	r = 0;
-out:
+	r = safe_write_file(l->dir, "ledger", text, strlen(text), 0600,
+			    durable ? SAFE_SYNC_DIR : 0, e);
 	free(text);
-	return r;
+	return r ? vm_wrap(e, "ledger: ") : 0;
 }
 
 /* Store a copy of the ledger with one entry changed; memory follows disk. */

@@ -1,4 +1,5 @@
-/* The command's contract (DESIGN §6): exit codes and one-line errors. */
+/* The command's contract (CONTRACT.md, vtpm_migrate(8)): exit codes,
+ * one-line errors, help. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -174,6 +175,130 @@ START_TEST(xen_mode_without_xenstored_says_so)
 }
 END_TEST
 
+/* Each command says what it does, in CMD --help and help CMD, and exits 0. */
+START_TEST(every_command_has_help_that_says_what_it_does)
+{
+	static const char *const cmds[] = { "keygen", "pubkey", "trust", "send", "recv",
+					    "recover", "finish", "inspect", "help" };
+	char line[64];
+	size_t i;
+
+	ck_assert_int_eq(run(NULL, "--help", NULL), 0);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		snprintf(line, sizeof(line), "\n  %-8s ", cmds[i]);
+		ck_assert_msg(strstr(out, line), "--help does not describe %s: %s", cmds[i], out);
+	}
+	ck_assert_int_eq(run(NULL, "help", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\n  recover "));
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		snprintf(line, sizeof(line), "usage: vtpm_migrate %s", cmds[i]);
+		ck_assert_int_eq(run(NULL, cmds[i], "--help", NULL), 0);
+		ck_assert_msg(strstr(out, line) && strstr(out, "-d, --dir DIR"),
+			      "%s --help: %s", cmds[i], out);
+		ck_assert_str_eq(err, "");
+		ck_assert_int_eq(run(NULL, "help", cmds[i], NULL), 0);
+		ck_assert_msg(strstr(out, line), "help %s: %s", cmds[i], out);
+	}
+	ck_assert_int_eq(run(NULL, "send", "--help", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "--to NAME"));
+	ck_assert_ptr_nonnull(strstr(out, "INSTANCE is"));
+	ck_assert_int_eq(run(NULL, "help", "frobnicate", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "'frobnicate'"));
+}
+END_TEST
+
+START_TEST(version_exits_0)
+{
+	ck_assert_int_eq(run(NULL, "--version", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "vtpm_migrate "));
+	ck_assert_str_eq(err, "");
+}
+END_TEST
+
+/* A usage error's first line names the command and the word it did not take. */
+START_TEST(usage_error_names_the_bad_word)
+{
+	ck_assert_int_eq(run(NULL, "recover", "--to", "hostb", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "vtpm_migrate: recover: unknown option '--to'\n"));
+	ck_assert_int_eq(run(NULL, "keygen", "-z", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "keygen: unknown option '-z'\n"));
+	ck_assert_int_eq(run(NULL, "recv", "--allow-rollback=yes", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "recv: unknown option '--allow-rollback'\n"));
+	ck_assert_int_eq(run(NULL, "send", "--to", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "send: option '--to' needs an argument\n"));
+	ck_assert_int_eq(run(NULL, "finish", "--domid", "1", "extra", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "finish: unexpected argument 'extra'\n"));
+	ck_assert_int_eq(run(NULL, "send", "--to", "b", "--domid", "x", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "'x'"));
+	ck_assert_int_eq(run(NULL, "frobnicate", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "unknown command 'frobnicate'"));
+}
+END_TEST
+
+/* -d DIR is taken by every command: none fails with a usage error for it. */
+START_TEST(every_command_takes_dir)
+{
+	char a[256], junk[512];
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(junk, sizeof(junk), "%s/junk", dir);
+	fd = open(junk, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(write(fd, "this is not a record at all", 27), 27);
+	close(fd);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	ck_assert_int_eq(run(NULL, "pubkey", "-d", a, NULL), 0);
+	ck_assert_int_eq(run(NULL, "recover", "-d", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
+			     "11111111-2222-3333-4444-555555555555", NULL), 1);
+	one_line_error("recover:");
+	ck_assert_int_eq(run(NULL, "finish", "--dir", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
+			     "11111111-2222-3333-4444-555555555555", NULL), 1);
+	one_line_error("finish:");
+	ck_assert_int_eq(run(junk, "inspect", "-d", a, NULL), 1);
+	one_line_error("not a vTPM record");
+	ck_assert_int_eq(run(NULL, "help", "-d", a, NULL), 0);
+}
+END_TEST
+
+/* Only printable ASCII (and the final newline) on stderr. */
+static void assert_stderr_printable(void)
+{
+	const unsigned char *p;
+	size_t n = strlen(err);
+
+	ck_assert_msg(n > 0 && err[n - 1] == '\n', "no error line");
+	for (p = (const unsigned char *)err; p < (const unsigned char *)err + n - 1; p++)
+		ck_assert_msg(*p >= 0x20 && *p < 0x7f, "raw byte 0x%02x on stderr", *p);
+}
+
+/* 11.4: a .pub file named, or filled, with ESC/CR/BEL sequences cannot
+ * rewrite the administrator's terminal: error lines escape such bytes. */
+START_TEST(error_lines_escape_terminal_control_bytes)
+{
+	char a[256], pub[512];
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	snprintf(pub, sizeof(pub), "%s/\x1b[2J\x1b[H\rtrusted OK\a\x7f\xc3.pub", dir);
+	ck_assert_int_eq(run(NULL, "trust", "-d", a, pub, NULL), 1);
+	one_line_error("\\x1b[2J\\x1b[H\\x0dtrusted OK\\x07\\x7f\\xc3.pub");
+	assert_stderr_printable();
+	fd = open(pub, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	dprintf(fd, "vtpm-migration-public-key v1\nname evil\x1b]0;owned\a\rtrusted OK\n");
+	close(fd);
+	ck_assert_int_eq(run(NULL, "trust", "-d", a, pub, NULL), 1);
+	one_line_error("evil\\x1b]0;owned\\x07\\x0dtrusted OK");
+	assert_stderr_printable();
+	ck_assert_int_eq(run(NULL, "send", "--to", "\x1b[31mx", NULL), 2);
+	ck_assert_ptr_null(strchr(err, '\x1b'));
+	ck_assert_int_eq(run(NULL, "recover", "--\x1b[1m", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "unknown option '--\\x1b[1m'"));
+	ck_assert_ptr_null(strchr(err, '\x1b'));
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -186,6 +311,11 @@ Suite *cli_suite(void)
 	tcase_add_test(t, send_to_untrusted_peer_writes_nothing);
 	tcase_add_test(t, failures_exit_1_with_one_line);
 	tcase_add_test(t, xen_mode_without_xenstored_says_so);
+	tcase_add_test(t, every_command_has_help_that_says_what_it_does);
+	tcase_add_test(t, version_exits_0);
+	tcase_add_test(t, usage_error_names_the_bad_word);
+	tcase_add_test(t, every_command_takes_dir);
+	tcase_add_test(t, error_lines_escape_terminal_control_bytes);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -165,6 +165,116 @@ START_TEST(host_names_are_restricted)
 }
 END_TEST
 
+/* 11.3: a temporary file planted in DIR (and held open) never receives the
+ * private key; a planted symlink is not followed. */
+START_TEST(planted_tmp_file_never_receives_the_private_key)
+{
+	char tmp[512], link_[512], target[512], buf[64];
+	struct host_key k, l;
+	struct stat st;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s/.host.key.tmp", dir);
+	snprintf(link_, sizeof(link_), "%s/.host.pub.tmp", dir);
+	snprintf(target, sizeof(target), "%s/elsewhere", dir);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(symlink(target, link_), 0);
+	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
+	ck_assert_int_eq(hostkey_save(dir, &k, NULL), 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 0), 0);
+	close(fd);
+	ck_assert_int_ne(lstat(target, &st), 0);
+	ck_assert_int_ne(lstat(tmp, &st), 0);
+	ck_assert_int_ne(lstat(link_, &st), 0);
+	ck_assert_int_eq(hostkey_load(dir, &l, NULL), 0);
+	ck_assert_mem_eq(&k, &l, sizeof(k));
+	hostkey_wipe(&k);
+	hostkey_wipe(&l);
+}
+END_TEST
+
+/* 11.3: a host.key owned by another user is refused, naming the fix. */
+START_TEST(host_key_owned_by_another_user_is_refused)
+{
+	struct host_key k;
+	struct vm_err e;
+	char path[512];
+
+	if (geteuid() != 0)
+		return; /* only root can give a file away */
+	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
+	ck_assert_int_eq(hostkey_save(dir, &k, NULL), 0);
+	snprintf(path, sizeof(path), "%s/host.key", dir);
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	ck_assert_int_eq(hostkey_load(dir, &k, &e), -1);
+	ck_assert_msg(strstr(e.msg, "owned by uid 65534") && strstr(e.msg, "chown 0 ") &&
+		      strstr(e.msg, path), "%s", e.msg);
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	ck_assert_int_eq(hostkey_load(dir, &k, &e), -1);
+	ck_assert_msg(strstr(e.msg, "key directory") && strstr(e.msg, "owned by uid 65534"),
+		      "%s", e.msg);
+}
+END_TEST
+
+/* 11.3: DIR writable by others (mode 1777 or 0777) is refused, for reading
+ * the key, writing it, trusting and loading peers. */
+START_TEST(key_directory_writable_by_others_is_refused)
+{
+	static const mode_t modes[] = { 01777, 0777, 0770 };
+	struct host_key k;
+	struct peer_set ps;
+	struct vm_err e;
+	size_t i;
+
+	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
+	ck_assert_int_eq(hostkey_save(dir, &k, NULL), 0);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		ck_assert_int_eq(chmod(dir, modes[i]), 0);
+		ck_assert_int_eq(hostkey_load(dir, &k, &e), -1);
+		ck_assert_msg(strstr(e.msg, "writable by group or others") &&
+			      strstr(e.msg, "chmod go-w ") && strstr(e.msg, dir), "%s", e.msg);
+		ck_assert_int_eq(hostkey_save(dir, &k, &e), -1);
+		ck_assert_ptr_nonnull(strstr(e.msg, "chmod go-w"));
+		ck_assert_int_eq(trust_add(dir, &k.pub, &e), -1);
+		ck_assert_ptr_nonnull(strstr(e.msg, "chmod go-w"));
+		ck_assert_int_eq(peers_load(dir, &ps, &e), -1);
+		ck_assert_ptr_nonnull(strstr(e.msg, "chmod go-w"));
+	}
+	chmod(dir, 0700);
+	hostkey_wipe(&k);
+}
+END_TEST
+
+/* 11.3: peers/ writable by the group is refused: anyone in it could add a peer. */
+START_TEST(group_writable_peers_directory_is_refused)
+{
+	struct host_key k;
+	struct peer_set ps;
+	struct vm_err e;
+	char peers[512], pub[600];
+
+	fixed_key(&k, "hostb", 3);
+	ck_assert_int_eq(trust_add(dir, &k.pub, NULL), 0);
+	snprintf(peers, sizeof(peers), "%s/peers", dir);
+	ck_assert_int_eq(chmod(peers, 0775), 0);
+	ck_assert_int_eq(peers_load(dir, &ps, &e), -1);
+	ck_assert_msg(strstr(e.msg, "peers directory") && strstr(e.msg, "chmod go-w") &&
+		      strstr(e.msg, peers), "%s", e.msg);
+	ck_assert_int_eq(chmod(peers, 0755), 0);
+	ck_assert_int_eq(peers_load(dir, &ps, &e), 0);
+	ck_assert_uint_eq(ps.n, 1);
+	peers_free(&ps);
+	snprintf(pub, sizeof(pub), "%s/hostb.pub", peers);
+	ck_assert_int_eq(chmod(pub, 0666), 0);
+	ck_assert_int_eq(peers_load(dir, &ps, &e), -1);
+	ck_assert_msg(strstr(e.msg, "chmod go-w") && strstr(e.msg, pub), "%s", e.msg);
+	hostkey_wipe(&k);
+}
+END_TEST
+
 Suite *hostkey_suite(void)
 {
 	Suite *s = suite_create("hostkey");
@@ -179,6 +289,10 @@ Suite *hostkey_suite(void)
 	tcase_add_test(t, pubkey_parse_is_strict);
 	tcase_add_test(t, trust_adds_peer_and_refuses_a_different_key_under_its_name);
 	tcase_add_test(t, host_names_are_restricted);
+	tcase_add_test(t, planted_tmp_file_never_receives_the_private_key);
+	tcase_add_test(t, host_key_owned_by_another_user_is_refused);
+	tcase_add_test(t, key_directory_writable_by_others_is_refused);
+	tcase_add_test(t, group_writable_peers_directory_is_refused);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -226,7 +227,46 @@ START_TEST(unwritable_ledger_directory_fails_cleanly)
 
 	snprintf(path, sizeof(path), "%s/missing", dir);
 	ck_assert_int_eq(ledger_open(&l, path, &e), -1);
-	ck_assert_ptr_nonnull(strstr(e.msg, "ledger.lock"));
+	ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "No such file"), "%s", e.msg);
+}
+END_TEST
+
+/* 11.3: the ledger, its lock and DIR are refused when another user could
+ * change them; a planted .ledger.tmp held open never gets the new ledger. */
+START_TEST(ledger_others_can_write_is_refused)
+{
+	char path[512], tmp[512];
+	struct ledger l;
+	struct vm_err e;
+	struct stat st;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s/.ledger.tmp", dir);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL, 0666);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 3, 0, NULL), 0);
+	ledger_close(&l);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/ledger", dir);
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "chmod go-w") && strstr(e.msg, path), "%s", e.msg);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/ledger.lock", dir);
+	ck_assert_int_eq(chmod(path, 0602), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "chmod go-w") && strstr(e.msg, path), "%s", e.msg);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "key directory") && strstr(e.msg, "chmod go-w"), "%s", e.msg);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), 0);
+	ck_assert_uint_eq(ledger_get(&l, U1)->accepted, 3);
+	ledger_close(&l);
 }
 END_TEST
 
@@ -245,6 +285,7 @@ Suite *ledger_suite(void)
 	tcase_add_test(t, ledger_numbers_are_digits_only);
 	tcase_add_test(t, concurrent_users_are_serialised);
 	tcase_add_test(t, unwritable_ledger_directory_fails_cleanly);
+	tcase_add_test(t, ledger_others_can_write_is_refused);
 	suite_add_tcase(s, t);
 	return s;
 }
