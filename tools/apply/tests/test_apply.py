@@ -113,6 +113,7 @@ class ApplyTest(unittest.TestCase):
         self.assertEqual(save[0], 'vtpm_migration.check_before_save')
         self.assertEqual(save[1], 'write_exact')
         i = save.index('forkHelper')
+        self.assertEqual(save[i - 1], 'vtpm_migration.save_before_image')
         self.assertEqual(save[i + 1], 'vtpm_migration.save_after_image')
         i = save.index('vtpm_migration.finish_after_success')
         self.assertEqual(save[i + 1], 'dominfo.destroy')
@@ -122,6 +123,13 @@ class ApplyTest(unittest.TestCase):
         restore = calls_in(function(tree, 'restore'))
         i = restore.index('vtpm_migration.restore_after_image')
         self.assertEqual(restore[i - 1], 'forkHelper')
+        self.assertEqual(restore[i - 2], 'vtpm_migration.restore_before_image')
+        # a failed restore asks the module before the domain is destroyed
+        handlers = [calls_in(n) for n in ast.walk(function(tree, 'restore'))
+                    if isinstance(n, ast.ExceptHandler)]
+        destroying = [h for h in handlers if 'dominfo.destroy' in h]
+        self.assertEqual(destroying[-1][:2], ['vtpm_migration.keep_after_failure',
+                                              'dominfo.destroy'])
         self.assertLess(i, restore.index('dominfo.waitForDevices'))
         self.assertIn('from xen.xend.server import vtpm_migration',
                       self.read(CHECKPOINT))
@@ -132,6 +140,38 @@ class ApplyTest(unittest.TestCase):
         self.assertEqual(len(resuming), 1)
         self.assertIn('vtpm_migration.recover_after_failure', resuming[0])
 
+    def test_xend_domain_and_relocation_server_hooks(self):
+        rc, out, err = self.apply()
+        self.assertEqual(rc, 0, err)
+        tree = ast.parse(self.read('tools/python/xen/xend/XendDomain.py'))
+        save = calls_in(function(tree, 'domain_save', 'XendDomain'))
+        # the refusal comes before the file is opened (and truncated)
+        self.assertLess(save.index('vtpm_migration.check_before_open'),
+                        save.index('os.open'))
+        delete = calls_in(function(tree, 'domain_delete', 'XendDomain'))
+        self.assertEqual(delete[delete.index('self._domain_delete_by_info')
+                                - 1], 'vtpm_migration.deleting_config')
+        for name, word in (('_domain_migrate', 'receive'),
+                           ('_domain_migrate_by_ssl', 'sslreceive')):
+            fn = function(tree, name, 'XendDomain')
+            calls = calls_in(fn)
+            i = calls.index('vtpm_migration.ask_destination')
+            self.assertEqual(calls[i + 1], 'sock.send')
+            # the re-raise names the save's own exception (Python 2's bare
+            # raise would re-raise the timeout of the answer's read)
+            raises = [n for n in ast.walk(fn) if isinstance(n, ast.Raise)
+                      and isinstance(n.exc, ast.Name)]
+            self.assertIn('ex', [n.exc.id for n in raises], name)
+        reloc = ast.parse(self.read('tools/python/xen/xend/server/relocate.py'))
+        self.assertEqual(calls_in(function(reloc, 'op_vtpm_check',
+                                           'RelocationProtocol')),
+                         ['vtpm_migration.op_vtpm_check'])
+        for name in ('op_receive', 'op_sslreceive'):
+            calls = calls_in(function(reloc, name, 'RelocationProtocol'))
+            i = calls.index('vtpm_migration.relocation_begin')
+            self.assertEqual(calls[i + 1],
+                             '?.domain_restore_fd')
+
     def test_device_controller_delegates_and_no_shell_remains(self):
         rc, out, err = self.apply()
         self.assertEqual(rc, 0, err)
@@ -139,9 +179,10 @@ class ApplyTest(unittest.TestCase):
         tree = ast.parse(text)
         self.assertEqual(calls_in(function(tree, 'migrate', 'TPMifController')),
                          ['vtpm_migration.device_migrate'])
+        # recovery runs from XendCheckpoint.save's error path, where what
+        # happened to the record is known
         self.assertEqual(calls_in(function(tree, 'recover_migrate',
-                                           'TPMifController')),
-                         ['vtpm_migration.device_recover_migrate'])
+                                           'TPMifController')), [])
         self.assertIn('vtpm_migration.destroy_state',
                       calls_in(function(tree, 'destroy_vtpmstate')))
         self.assertNotIn('os.popen', text)
