@@ -75,7 +75,9 @@ $(MAN8): $(XEN_ROOT)/docs/man/vtpm_migrate.pod.8
 	$(POD2MAN) --section=8 --center="Xen" --release="Xen" \
 	  --name=VTPM_MIGRATE $< $@
 
+# Run against the tree's own libraries, not installed ones.
 check: $(PROGS:%=$(B)/%) $(B)/unit_tests
+	LD_LIBRARY_PATH=$(XEN_LIBXC):$(XEN_XENSTORE)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
 	VTPM_TEST_BIN=$(CURDIR)/$(B) VTPM_TEST_SRC=$(CURDIR) $(B)/unit_tests
 
 install: build
