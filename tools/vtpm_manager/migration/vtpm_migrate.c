@@ -55,7 +55,7 @@ struct cli {
 enum {
 	OPT_STOP = -2,
 	OPT_DOMID = 0x100, OPT_CTRL, OPT_UUID, OPT_DOMUUID,
-	OPT_TO, OPT_FD, OPT_ROLLBACK,
+	OPT_TO, OPT_FD, OPT_ROLLBACK, OPT_REPLACE,
 };
 
 #define INST_DOMID (1u << 0)
@@ -357,11 +357,23 @@ static int cmd_pubkey(struct cli *cl, int argc, char **argv)
 
 static int cmd_trust(struct cli *cl, int argc, char **argv)
 {
-	static const struct option opts[] = { COMMON_OPTIONS, OPTIONS_END };
-	struct host_pub p;
+	static const struct option opts[] = {
+		COMMON_OPTIONS,
+		{ "replace", no_argument, NULL, OPT_REPLACE },
+		OPTIONS_END,
+	};
+	char id[2 * VREC_KEYID_LEN + 1], oldid[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN];
+	struct host_pub p, old;
+	enum trust_result res;
 	struct vm_err e;
+	int replace = 0, c;
 
-	if (no_own_options(cl, argc, argv, opts, 1, 2))
+	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
+		if (c != OPT_REPLACE)
+			return cl->status;
+		replace = 1;
+	}
+	if (positional(cl, argc, argv, 1, 2))
 		return cl->status;
 	if (pubkey_read_file(argv[optind], &p, &e)) {
 		vm_wrap(&e, "trust: ");
@@ -372,10 +384,68 @@ static int cmd_trust(struct cli *cl, int argc, char **argv)
 			return usage(cl, "peer NAME must be 1-63 of A-Z a-z 0-9 . _ - (and not 'self')");
 		strcpy(p.name, argv[optind + 1]);
 	}
-	if (trust_add(key_dir(cl), &p, &e)) {
+	memset(&old, 0, sizeof(old));
+	if (trust_add(key_dir(cl), &p, replace, &res, &old, &e)) {
 		vm_wrap(&e, "trust: ");
 		return fail(&e);
 	}
+	hex_encode(p.id, VREC_KEYID_LEN, id);
+	hostkey_fingerprint(&p, fpr);
+	if (res == TRUST_SAME)
+		printf("peer %s already trusted with key id %s (%s)\n", p.name, id, fpr);
+	else if (res == TRUST_ADDED)
+		printf("trusted peer %s: key id %s (%s)\n", p.name, id, fpr);
+	else if (old.name[0]) {
+		hex_encode(old.id, VREC_KEYID_LEN, oldid);
+		printf("trusted peer %s: key id %s (%s), replacing key id %s\n", p.name, id, fpr,
+		       oldid);
+	} else {
+		printf("trusted peer %s: key id %s (%s), replacing a broken file\n", p.name, id,
+		       fpr);
+	}
+	return 0;
+}
+
+static int cmd_untrust(struct cli *cl, int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTIONS, OPTIONS_END };
+	struct vm_err e;
+
+	if (no_own_options(cl, argc, argv, opts, 1, 1))
+		return cl->status;
+	if (trust_remove(key_dir(cl), argv[optind], &e)) {
+		vm_wrap(&e, "untrust: ");
+		return fail(&e);
+	}
+	printf("removed peer %s\n", argv[optind]);
+	return 0;
+}
+
+/* Trusted peers, then the files in peers/ that are not used, with why. */
+static int cmd_peers(struct cli *cl, int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTIONS, OPTIONS_END };
+	char id[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN], line[VM_ERR_MAX + 300];
+	struct peer_set s;
+	struct vm_err e;
+	size_t i;
+
+	if (no_own_options(cl, argc, argv, opts, 0, 0))
+		return cl->status;
+	if (peers_load(key_dir(cl), &s, &e)) {
+		vm_wrap(&e, "peers: ");
+		return fail(&e);
+	}
+	for (i = 0; i < s.n; i++) {
+		hex_encode(s.peer[i].id, VREC_KEYID_LEN, id);
+		hostkey_fingerprint(&s.peer[i], fpr);
+		printf("%-20s id %s  %s\n", s.peer[i].name, id, fpr);
+	}
+	for (i = 0; i < s.nbroken; i++) {
+		snprintf(line, sizeof(line), "peers/%s: %s", s.broken[i].file, s.broken[i].why.msg);
+		vm_print_line(stdout, "broken: ", line);
+	}
+	peers_free(&s);
 	return 0;
 }
 
@@ -504,9 +574,12 @@ static const struct command commands[] = {
 	  "  -n, --name NAME   the name the key carries (default: the host name up to its first dot)\n" },
 	{ "pubkey", cmd_pubkey, "[-d DIR]", "Print this host's public key file, to copy to the peers",
 	  "" },
-	{ "trust", cmd_trust, "[-d DIR] FILE [NAME]",
+	{ "trust", cmd_trust, "[-d DIR] [--replace] FILE [NAME]",
 	  "Add a peer's public key FILE to the trusted peers, as NAME (default: the name in FILE)",
-	  "" },
+	  "  --replace         replace the key already trusted under NAME (key rotation)\n" },
+	{ "peers", cmd_peers, "[-d DIR]",
+	  "List the trusted peers (name, key id, fingerprint) and any broken file in peers/", "" },
+	{ "untrust", cmd_untrust, "[-d DIR] NAME", "Remove the trusted peer NAME", "" },
 	{ "send", cmd_send, "[-d DIR] --to NAME INSTANCE [--fd N]",
 	  "Seal a running vTPM's state to peer NAME and write one record; the vTPM keeps running",
 	  "  --to NAME         the trusted peer to seal to; 'self' for this host\n"

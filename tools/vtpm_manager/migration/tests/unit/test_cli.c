@@ -178,8 +178,9 @@ END_TEST
 /* Each command says what it does, in CMD --help and help CMD, and exits 0. */
 START_TEST(every_command_has_help_that_says_what_it_does)
 {
-	static const char *const cmds[] = { "keygen", "pubkey", "trust", "send", "recv",
-					    "recover", "finish", "inspect", "help" };
+	static const char *const cmds[] = { "keygen", "pubkey", "trust", "peers", "untrust",
+					    "send", "recv", "recover", "finish", "inspect",
+					    "help" };
 	char line[64];
 	size_t i;
 
@@ -299,6 +300,60 @@ START_TEST(error_lines_escape_terminal_control_bytes)
 }
 END_TEST
 
+/* 11.8, 15.5, 15.7: trust says what it accepted; --replace rotates a key
+ * (the refusal names it); peers lists name, key id, fingerprint and broken
+ * files; untrust removes a peer. */
+START_TEST(trust_peers_untrust_and_key_rotation)
+{
+	char a[256], b[256], b2[256], pub[512], pub2[512], stray[512], idb[40], idb2[40];
+	const char *p;
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	snprintf(b2, sizeof(b2), "%s/b2", dir);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", b, "-n", "hostb", NULL), 0);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", b2, "-n", "hostb", NULL), 0);
+	snprintf(pub, sizeof(pub), "%s/host.pub", b);
+	snprintf(pub2, sizeof(pub2), "%s/host.pub", b2);
+	ck_assert_int_eq(run(NULL, "pubkey", "-d", b, NULL), 0);
+	p = strstr(out, "\nid ");
+	ck_assert_ptr_nonnull(p);
+	snprintf(idb, sizeof(idb), "%.32s", p + 4);
+	ck_assert_int_eq(run(NULL, "pubkey", "-d", b2, NULL), 0);
+	snprintf(idb2, sizeof(idb2), "%.32s", strstr(out, "\nid ") + 4);
+
+	ck_assert_int_eq(run(NULL, "peers", "-d", a, NULL), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(run(NULL, "trust", "-d", a, pub, NULL), 0);
+	ck_assert_msg(strstr(out, "trusted peer hostb: key id ") && strstr(out, idb), "%s", out);
+	ck_assert_int_eq(run(NULL, "trust", "-d", a, pub2, NULL), 1);
+	one_line_error("--replace");
+	ck_assert_int_eq(run(NULL, "peers", "-d", a, NULL), 0);
+	ck_assert_msg(!strncmp(out, "hostb ", 6) && strstr(out, idb) && strstr(out, "SHA256:"),
+		      "%s", out);
+	ck_assert_int_eq(run(NULL, "trust", "-d", a, "--replace", pub2, NULL), 0);
+	ck_assert_msg(strstr(out, idb2) && strstr(out, "replacing key id ") && strstr(out, idb),
+		      "%s", out);
+	ck_assert_int_eq(run(NULL, "peers", "-d", a, NULL), 0);
+	ck_assert_msg(strstr(out, idb2) && !strstr(out, idb), "%s", out);
+
+	snprintf(stray, sizeof(stray), "%s/peers/old\x1b[2J.pub", a);
+	ck_assert_int_eq(symlink(pub, stray), 0);
+	ck_assert_int_eq(run(NULL, "peers", "-d", a, NULL), 0);
+	ck_assert_msg(strstr(out, "broken: peers/old\\x1b[2J.pub: ") && !strchr(out, '\x1b'),
+		      "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, idb2));
+
+	ck_assert_int_eq(run(NULL, "untrust", "-d", a, "hostb", NULL), 0);
+	ck_assert_int_eq(run(NULL, "peers", "-d", a, NULL), 0);
+	ck_assert_ptr_null(strstr(out, idb2));
+	ck_assert_int_eq(run(NULL, "untrust", "-d", a, "hostb", NULL), 1);
+	one_line_error("'hostb' is not a trusted peer");
+	ck_assert_int_eq(run(NULL, "untrust", "-d", a, NULL), 2);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -316,6 +371,7 @@ Suite *cli_suite(void)
 	tcase_add_test(t, usage_error_names_the_bad_word);
 	tcase_add_test(t, every_command_takes_dir);
 	tcase_add_test(t, error_lines_escape_terminal_control_bytes);
+	tcase_add_test(t, trust_peers_untrust_and_key_rotation);
 	suite_add_tcase(s, t);
 	return s;
 }
