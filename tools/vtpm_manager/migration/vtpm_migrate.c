@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "hostkey.h"
+#include "ledger.h"
 #include "migrate.h"
 #include "record.h"
 #include "util.h"
@@ -55,7 +56,7 @@ struct cli {
 enum {
 	OPT_STOP = -2,
 	OPT_DOMID = 0x100, OPT_CTRL, OPT_UUID, OPT_DOMUUID,
-	OPT_TO, OPT_FD, OPT_ROLLBACK, OPT_REPLACE,
+	OPT_TO, OPT_FD, OPT_ROLLBACK, OPT_REPLACE, OPT_YES,
 };
 
 #define INST_DOMID (1u << 0)
@@ -109,7 +110,7 @@ static void general_help(FILE *f)
 	fputs(instance_help, f);
 	fputs("\nCommands:\n", f);
 	for (i = 0; i < ncommands; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].description);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].description);
 	fputs("\nEvery command takes -d DIR and --help. Also: --help, --version.\n"
 	      "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.\n", f);
 }
@@ -449,6 +450,35 @@ static int cmd_peers(struct cli *cl, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_ledger_rebuild(struct cli *cl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_OPTIONS,
+		{ "yes", no_argument, NULL, OPT_YES },
+		OPTIONS_END,
+	};
+	size_t kept = 0, dropped = 0;
+	struct vm_err e;
+	int yes = 0, c;
+
+	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
+		if (c != OPT_YES)
+			return cl->status;
+		yes = 1;
+	}
+	if (positional(cl, argc, argv, 0, 0))
+		return cl->status;
+	if (!yes)
+		return usage(cl, "needs --yes: a rebuilt ledger may accept an old record again (restore it from backup if you can)");
+	if (ledger_rebuild(key_dir(cl), &kept, &dropped, &e)) {
+		vm_wrap(&e, "ledger-rebuild: ");
+		return fail(&e);
+	}
+	printf("rebuilt %s/ledger: kept %zu vTPM entries, dropped %zu damaged lines; the damaged file is %s/ledger.damaged\n",
+	       key_dir(cl), kept, dropped, key_dir(cl));
+	return 0;
+}
+
 static int cmd_send(struct cli *cl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -595,6 +625,9 @@ static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "[-d DIR] [--fd N]",
 	  "Print a record's clear header (nothing is decrypted)",
 	  "  --fd N            read the record from fd N (default 0)\n" },
+	{ "ledger-rebuild", cmd_ledger_rebuild, "[-d DIR] --yes",
+	  "Rebuild a damaged ledger from what still reads in it (weakens replay protection)",
+	  "  --yes             rebuild: entries lost from the ledger re-open replays of older records\n" },
 	{ "help", cmd_help, "[COMMAND]", "Say what the commands, or one COMMAND, do", "" },
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);

@@ -180,13 +180,13 @@ START_TEST(every_command_has_help_that_says_what_it_does)
 {
 	static const char *const cmds[] = { "keygen", "pubkey", "trust", "peers", "untrust",
 					    "send", "recv", "recover", "finish", "inspect",
-					    "help" };
+					    "ledger-rebuild", "help" };
 	char line[64];
 	size_t i;
 
 	ck_assert_int_eq(run(NULL, "--help", NULL), 0);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		snprintf(line, sizeof(line), "\n  %-8s ", cmds[i]);
+		snprintf(line, sizeof(line), "\n  %-14s ", cmds[i]);
 		ck_assert_msg(strstr(out, line), "--help does not describe %s: %s", cmds[i], out);
 	}
 	ck_assert_int_eq(run(NULL, "help", NULL), 0);
@@ -354,6 +354,27 @@ START_TEST(trust_peers_untrust_and_key_rotation)
 }
 END_TEST
 
+/* 15.4: ledger-rebuild needs --yes, and rebuilds only a damaged ledger. */
+START_TEST(ledger_rebuild_needs_yes)
+{
+	char a[256], ledger[512];
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(ledger, sizeof(ledger), "%s/ledger", a);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	fd = open(ledger, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_eq(write(fd, "vtpm-migration-ledger v1\n", 25), 25);
+	close(fd);
+	ck_assert_int_eq(run(NULL, "ledger-rebuild", "-d", a, NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "needs --yes"));
+	ck_assert_int_eq(run(NULL, "ledger-rebuild", "-d", a, "--yes", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "kept 0 vTPM entries"));
+	ck_assert_int_eq(run(NULL, "ledger-rebuild", "-d", a, "--yes", NULL), 1);
+	one_line_error("not damaged");
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -372,6 +393,7 @@ Suite *cli_suite(void)
 	tcase_add_test(t, every_command_takes_dir);
 	tcase_add_test(t, error_lines_escape_terminal_control_bytes);
 	tcase_add_test(t, trust_peers_untrust_and_key_rotation);
+	tcase_add_test(t, ledger_rebuild_needs_yes);
 	suite_add_tcase(s, t);
 	return s;
 }
