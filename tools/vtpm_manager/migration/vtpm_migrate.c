@@ -257,8 +257,9 @@ static const char *key_dir(const struct cli *cl)
 	return env && *env ? env : DEFAULT_KEY_DIR;
 }
 
-/* INSTANCE: --domid, or --ctrl with --uuid (and maybe --domain-uuid). */
-static int get_instance(struct cli *cl, struct vtpm_instance *inst)
+/* INSTANCE: --domid, or --ctrl with --uuid (and maybe --domain-uuid); with
+ * uuid_alone, --uuid by itself too (no control socket: inst->ctrl empty). */
+static int get_instance(struct cli *cl, struct vtpm_instance *inst, int uuid_alone)
 {
 	unsigned seen = cl->inst.seen;
 
@@ -270,11 +271,13 @@ static int get_instance(struct cli *cl, struct vtpm_instance *inst)
 		inst->domid = cl->inst.domid;
 		return 0;
 	}
-	if (!(seen & INST_CTRL) || !(seen & INST_UUID))
+	if (!(seen & INST_UUID) || (!(seen & INST_CTRL) && !uuid_alone))
 		return usage(cl, "INSTANCE needs --domid ID, or --ctrl SOCKET and --uuid UUID");
-	if (strlen(cl->inst.ctrl) >= sizeof(inst->ctrl))
-		return usage(cl, "--ctrl path too long");
-	strcpy(inst->ctrl, cl->inst.ctrl);
+	if (seen & INST_CTRL) {
+		if (strlen(cl->inst.ctrl) >= sizeof(inst->ctrl))
+			return usage(cl, "--ctrl path too long");
+		strcpy(inst->ctrl, cl->inst.ctrl);
+	}
 	if (uuid_parse(cl->inst.uuid, inst->vtpm_uuid))
 		return usage(cl, "--uuid is not a UUID: '%s'", cl->inst.uuid);
 	if (cl->inst.domuuid && uuid_parse(cl->inst.domuuid, inst->domain_uuid))
@@ -504,7 +507,7 @@ static int cmd_send(struct cli *cl, int argc, char **argv)
 		return cl->status;
 	if (!to)
 		return usage(cl, "needs --to NAME");
-	if (get_instance(cl, &inst))
+	if (get_instance(cl, &inst, 0))
 		return cl->status;
 	if (isatty(fd)) {
 		vm_fail(&e, "send: refusing to write a record to a terminal");
@@ -535,7 +538,7 @@ static int cmd_recv(struct cli *cl, int argc, char **argv)
 		default: return cl->status;
 		}
 	}
-	if (positional(cl, argc, argv, 0, 0) || get_instance(cl, &inst))
+	if (positional(cl, argc, argv, 0, 0) || get_instance(cl, &inst, 0))
 		return cl->status;
 	if (mig_recv(key_dir(cl), &inst, fd, rollback, &rep, &e))
 		return fail(&e);
@@ -550,7 +553,7 @@ static int cmd_recover(struct cli *cl, int argc, char **argv)
 
 	if (no_own_options(cl, argc, argv, opts, 0, 0))
 		return cl->status;
-	if (get_instance(cl, &inst))
+	if (get_instance(cl, &inst, 0))
 		return cl->status;
 	if (mig_recover(&inst, &e))
 		return fail(&e);
@@ -565,7 +568,7 @@ static int cmd_finish(struct cli *cl, int argc, char **argv)
 
 	if (no_own_options(cl, argc, argv, opts, 0, 0))
 		return cl->status;
-	if (get_instance(cl, &inst))
+	if (get_instance(cl, &inst, 0))
 		return cl->status;
 	if (mig_finish(&inst, &e))
 		return fail(&e);
@@ -590,7 +593,23 @@ static int cmd_inspect(struct cli *cl, int argc, char **argv)
 	}
 	if (positional(cl, argc, argv, 0, 0))
 		return cl->status;
-	if (mig_inspect(fd, stdout, &e)) {
+	if (mig_inspect(key_dir(cl), fd, stdout, &e)) {
+		fflush(stdout);
+		return fail(&e);
+	}
+	return 0;
+}
+
+static int cmd_status(struct cli *cl, int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTIONS, INSTANCE_OPTIONS, OPTIONS_END };
+	struct vtpm_instance inst;
+	struct vm_err e;
+
+	if (no_own_options(cl, argc, argv, opts, 0, 0) || get_instance(cl, &inst, 1))
+		return cl->status;
+	if ((inst.domid >= 0 && mig_resolve(&inst, 0, &e)) ||
+	    mig_status(key_dir(cl), &inst, stdout, &e)) {
 		fflush(stdout);
 		return fail(&e);
 	}
@@ -625,6 +644,9 @@ static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "[-d DIR] [--fd N]",
 	  "Print a record's clear header (nothing is decrypted)",
 	  "  --fd N            read the record from fd N (default 0)\n" },
+	{ "status", cmd_status, "[-d DIR] INSTANCE | --uuid VTPM-UUID",
+	  "Print one vTPM's ledger generations (last sent, last accepted) and its 'left this host' mark",
+	  "" },
 	{ "ledger-rebuild", cmd_ledger_rebuild, "[-d DIR] --yes",
 	  "Rebuild a damaged ledger from what still reads in it (weakens replay protection)",
 	  "  --yes             rebuild: entries lost from the ledger re-open replays of older records\n" },

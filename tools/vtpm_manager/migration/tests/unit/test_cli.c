@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ledger.h"
 #include "unit.h"
 
 static char *dir;
@@ -155,7 +156,7 @@ START_TEST(failures_exit_1_with_one_line)
 	one_line_error("not a vTPM record");
 	ck_assert_int_eq(run(NULL, "recv", "-d", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
 			     "11111111-2222-3333-4444-555555555555", NULL), 1);
-	one_line_error("closed early");
+	one_line_error("no vTPM record arrived");
 }
 END_TEST
 
@@ -180,7 +181,7 @@ START_TEST(every_command_has_help_that_says_what_it_does)
 {
 	static const char *const cmds[] = { "keygen", "pubkey", "trust", "peers", "untrust",
 					    "send", "recv", "recover", "finish", "inspect",
-					    "ledger-rebuild", "help" };
+					    "status", "ledger-rebuild", "help" };
 	char line[64];
 	size_t i;
 
@@ -375,6 +376,75 @@ START_TEST(ledger_rebuild_needs_yes)
 }
 END_TEST
 
+/* 15.8: a stream that ends before its first byte says no record arrived and
+ * that the source may be unpatched, for recv and inspect alike; a stream
+ * that ends inside the record still says it closed early. */
+START_TEST(empty_stream_says_no_vtpm_record_arrived)
+{
+	char a[256], part[512];
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	ck_assert_int_eq(run(NULL, "recv", "-d", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
+			     "11111111-2222-3333-4444-555555555555", NULL), 1);
+	one_line_error("no vTPM record arrived");
+	ck_assert_ptr_nonnull(strstr(err, "patched"));
+	ck_assert_int_eq(run(NULL, "inspect", NULL), 1);
+	one_line_error("no vTPM record arrived");
+	snprintf(part, sizeof(part), "%s/part", dir);
+	fd = open(part, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(write(fd, "XENVTPM", 7), 7);
+	close(fd);
+	ck_assert_int_eq(run(part, "inspect", NULL), 1);
+	one_line_error("closed early");
+}
+END_TEST
+
+/* 15.7: status prints one vTPM's ledger generations and its "left this
+ * host" mark (the file vtpm-left in its state directory). */
+START_TEST(status_prints_generations_and_left_mark)
+{
+	static const uint8_t U[16] = { 0x11, 0x11, 0x11, 0x11, 0x22, 0x22, 0x33, 0x33,
+				       0x44, 0x44, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55 };
+	const char *uuid = "11111111-2222-3333-4444-555555555555";
+	char a[256], s[256], ctrl[512], mark[512];
+	struct ledger l;
+	uint64_t g;
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(s, sizeof(s), "%s/state", dir);
+	snprintf(ctrl, sizeof(ctrl), "%s/data.ctrl", s);
+	snprintf(mark, sizeof(mark), "%s/vtpm-left", s);
+	ck_assert_int_eq(mkdir(s, 0700), 0);
+	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
+	ck_assert_int_eq(run(NULL, "status", "-d", a, "--uuid", uuid, NULL), 0);
+	ck_assert_msg(strstr(out, "last-sent      none\n") && strstr(out, "last-accepted  none\n"),
+		      "%s", out);
+	ck_assert_int_eq(ledger_open(&l, a, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U, 3, 0, NULL), 0);
+	ck_assert_int_eq(ledger_take_send(&l, U, &g, NULL), 0);
+	ledger_close(&l);
+	ck_assert_int_eq(run(NULL, "status", "-d", a, "--ctrl", ctrl, "--uuid", uuid, NULL), 0);
+	ck_assert_msg(strstr(out, "vtpm-uuid      11111111-2222-3333-4444-555555555555\n") &&
+		      strstr(out, "last-sent      4\n") && strstr(out, "last-accepted  3\n") &&
+		      strstr(out, "left-host      no\n"), "%s", out);
+	fd = open(mark, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(write(fd, "generation 4\n", 13), 13);
+	close(fd);
+	ck_assert_int_eq(run(NULL, "status", "-d", a, "--ctrl", ctrl, "--uuid", uuid, NULL), 0);
+	ck_assert_msg(strstr(out, "left-host      yes, at generation 4 (") && strstr(out, mark),
+		      "%s", out);
+	fd = open(mark, O_WRONLY | O_TRUNC, 0600);
+	ck_assert_int_eq(write(fd, "gen 4\n", 6), 6);
+	close(fd);
+	ck_assert_int_eq(run(NULL, "status", "-d", a, "--ctrl", ctrl, "--uuid", uuid, NULL), 1);
+	one_line_error("not 'generation N'");
+	ck_assert_int_eq(run(NULL, "status", "-d", a, NULL), 2);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -394,6 +464,8 @@ Suite *cli_suite(void)
 	tcase_add_test(t, error_lines_escape_terminal_control_bytes);
 	tcase_add_test(t, trust_peers_untrust_and_key_rotation);
 	tcase_add_test(t, ledger_rebuild_needs_yes);
+	tcase_add_test(t, empty_stream_says_no_vtpm_record_arrived);
+	tcase_add_test(t, status_prints_generations_and_left_mark);
 	suite_add_tcase(s, t);
 	return s;
 }
