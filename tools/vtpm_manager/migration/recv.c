@@ -21,7 +21,7 @@ int mig_read_record(int fd, uint8_t **rec, size_t *len, struct vm_err *e)
 	size_t body;
 
 	*rec = NULL;
-	if (io_read_full(fd, hdr, VREC_PREFIX_LEN, -1, "migration stream", e) ||
+	if (mig_read_start(fd, hdr, VREC_PREFIX_LEN, e) ||
 	    vrec_prefix_check(hdr, VREC_PREFIX_LEN, e) ||
 	    io_read_full(fd, hdr + VREC_PREFIX_LEN, VREC_HDR_LEN - VREC_PREFIX_LEN, -1,
 			 "migration stream", e) ||

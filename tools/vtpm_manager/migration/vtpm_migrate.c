@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "hostkey.h"
+#include "ledger.h"
 #include "migrate.h"
 #include "record.h"
 #include "util.h"
@@ -55,7 +56,7 @@ struct cli {
 enum {
 	OPT_STOP = -2,
 	OPT_DOMID = 0x100, OPT_CTRL, OPT_UUID, OPT_DOMUUID,
-	OPT_TO, OPT_FD, OPT_ROLLBACK,
+	OPT_TO, OPT_FD, OPT_ROLLBACK, OPT_REPLACE, OPT_YES,
 };
 
 #define INST_DOMID (1u << 0)
@@ -109,7 +110,7 @@ static void general_help(FILE *f)
 	fputs(instance_help, f);
 	fputs("\nCommands:\n", f);
 	for (i = 0; i < ncommands; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].description);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].description);
 	fputs("\nEvery command takes -d DIR and --help. Also: --help, --version.\n"
 	      "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.\n", f);
 }
@@ -256,8 +257,9 @@ static const char *key_dir(const struct cli *cl)
 	return env && *env ? env : DEFAULT_KEY_DIR;
 }
 
-/* INSTANCE: --domid, or --ctrl with --uuid (and maybe --domain-uuid). */
-static int get_instance(struct cli *cl, struct vtpm_instance *inst)
+/* INSTANCE: --domid, or --ctrl with --uuid (and maybe --domain-uuid); with
+ * uuid_alone, --uuid by itself too (no control socket: inst->ctrl empty). */
+static int get_instance(struct cli *cl, struct vtpm_instance *inst, int uuid_alone)
 {
 	unsigned seen = cl->inst.seen;
 
@@ -269,11 +271,13 @@ static int get_instance(struct cli *cl, struct vtpm_instance *inst)
 		inst->domid = cl->inst.domid;
 		return 0;
 	}
-	if (!(seen & INST_CTRL) || !(seen & INST_UUID))
+	if (!(seen & INST_UUID) || (!(seen & INST_CTRL) && !uuid_alone))
 		return usage(cl, "INSTANCE needs --domid ID, or --ctrl SOCKET and --uuid UUID");
-	if (strlen(cl->inst.ctrl) >= sizeof(inst->ctrl))
-		return usage(cl, "--ctrl path too long");
-	strcpy(inst->ctrl, cl->inst.ctrl);
+	if (seen & INST_CTRL) {
+		if (strlen(cl->inst.ctrl) >= sizeof(inst->ctrl))
+			return usage(cl, "--ctrl path too long");
+		strcpy(inst->ctrl, cl->inst.ctrl);
+	}
 	if (uuid_parse(cl->inst.uuid, inst->vtpm_uuid))
 		return usage(cl, "--uuid is not a UUID: '%s'", cl->inst.uuid);
 	if (cl->inst.domuuid && uuid_parse(cl->inst.domuuid, inst->domain_uuid))
@@ -357,11 +361,23 @@ static int cmd_pubkey(struct cli *cl, int argc, char **argv)
 
 static int cmd_trust(struct cli *cl, int argc, char **argv)
 {
-	static const struct option opts[] = { COMMON_OPTIONS, OPTIONS_END };
-	struct host_pub p;
+	static const struct option opts[] = {
+		COMMON_OPTIONS,
+		{ "replace", no_argument, NULL, OPT_REPLACE },
+		OPTIONS_END,
+	};
+	char id[2 * VREC_KEYID_LEN + 1], oldid[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN];
+	struct host_pub p, old;
+	enum trust_result res;
 	struct vm_err e;
+	int replace = 0, c;
 
-	if (no_own_options(cl, argc, argv, opts, 1, 2))
+	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
+		if (c != OPT_REPLACE)
+			return cl->status;
+		replace = 1;
+	}
+	if (positional(cl, argc, argv, 1, 2))
 		return cl->status;
 	if (pubkey_read_file(argv[optind], &p, &e)) {
 		vm_wrap(&e, "trust: ");
@@ -372,10 +388,97 @@ static int cmd_trust(struct cli *cl, int argc, char **argv)
 			return usage(cl, "peer NAME must be 1-63 of A-Z a-z 0-9 . _ - (and not 'self')");
 		strcpy(p.name, argv[optind + 1]);
 	}
-	if (trust_add(key_dir(cl), &p, &e)) {
+	memset(&old, 0, sizeof(old));
+	if (trust_add(key_dir(cl), &p, replace, &res, &old, &e)) {
 		vm_wrap(&e, "trust: ");
 		return fail(&e);
 	}
+	hex_encode(p.id, VREC_KEYID_LEN, id);
+	hostkey_fingerprint(&p, fpr);
+	if (res == TRUST_SAME)
+		printf("peer %s already trusted with key id %s (%s)\n", p.name, id, fpr);
+	else if (res == TRUST_ADDED)
+		printf("trusted peer %s: key id %s (%s)\n", p.name, id, fpr);
+	else if (old.name[0]) {
+		hex_encode(old.id, VREC_KEYID_LEN, oldid);
+		printf("trusted peer %s: key id %s (%s), replacing key id %s\n", p.name, id, fpr,
+		       oldid);
+	} else {
+		printf("trusted peer %s: key id %s (%s), replacing a broken file\n", p.name, id,
+		       fpr);
+	}
+	return 0;
+}
+
+static int cmd_untrust(struct cli *cl, int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTIONS, OPTIONS_END };
+	struct vm_err e;
+
+	if (no_own_options(cl, argc, argv, opts, 1, 1))
+		return cl->status;
+	if (trust_remove(key_dir(cl), argv[optind], &e)) {
+		vm_wrap(&e, "untrust: ");
+		return fail(&e);
+	}
+	printf("removed peer %s\n", argv[optind]);
+	return 0;
+}
+
+/* Trusted peers, then the files in peers/ that are not used, with why. */
+static int cmd_peers(struct cli *cl, int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTIONS, OPTIONS_END };
+	char id[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN], line[VM_ERR_MAX + 300];
+	struct peer_set s;
+	struct vm_err e;
+	size_t i;
+
+	if (no_own_options(cl, argc, argv, opts, 0, 0))
+		return cl->status;
+	if (peers_load(key_dir(cl), &s, &e)) {
+		vm_wrap(&e, "peers: ");
+		return fail(&e);
+	}
+	for (i = 0; i < s.n; i++) {
+		hex_encode(s.peer[i].id, VREC_KEYID_LEN, id);
+		hostkey_fingerprint(&s.peer[i], fpr);
+		printf("%-20s id %s  %s\n", s.peer[i].name, id, fpr);
+	}
+	for (i = 0; i < s.nbroken; i++) {
+		snprintf(line, sizeof(line), "peers/%s: %s", s.broken[i].file, s.broken[i].why.msg);
+		vm_print_line(stdout, "broken: ", line);
+	}
+	peers_free(&s);
+	return 0;
+}
+
+static int cmd_ledger_rebuild(struct cli *cl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_OPTIONS,
+		{ "yes", no_argument, NULL, OPT_YES },
+		OPTIONS_END,
+	};
+	size_t kept = 0, dropped = 0;
+	struct vm_err e;
+	int yes = 0, c;
+
+	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
+		if (c != OPT_YES)
+			return cl->status;
+		yes = 1;
+	}
+	if (positional(cl, argc, argv, 0, 0))
+		return cl->status;
+	if (!yes)
+		return usage(cl, "needs --yes: a rebuilt ledger may accept an old record again (restore it from backup if you can)");
+	if (ledger_rebuild(key_dir(cl), &kept, &dropped, &e)) {
+		vm_wrap(&e, "ledger-rebuild: ");
+		return fail(&e);
+	}
+	printf("rebuilt %s/ledger: kept %zu vTPM entries, dropped %zu damaged lines; the damaged file is %s/ledger.damaged\n",
+	       key_dir(cl), kept, dropped, key_dir(cl));
 	return 0;
 }
 
@@ -404,7 +507,7 @@ static int cmd_send(struct cli *cl, int argc, char **argv)
 		return cl->status;
 	if (!to)
 		return usage(cl, "needs --to NAME");
-	if (get_instance(cl, &inst))
+	if (get_instance(cl, &inst, 0))
 		return cl->status;
 	if (isatty(fd)) {
 		vm_fail(&e, "send: refusing to write a record to a terminal");
@@ -435,7 +538,7 @@ static int cmd_recv(struct cli *cl, int argc, char **argv)
 		default: return cl->status;
 		}
 	}
-	if (positional(cl, argc, argv, 0, 0) || get_instance(cl, &inst))
+	if (positional(cl, argc, argv, 0, 0) || get_instance(cl, &inst, 0))
 		return cl->status;
 	if (mig_recv(key_dir(cl), &inst, fd, rollback, &rep, &e))
 		return fail(&e);
@@ -450,7 +553,7 @@ static int cmd_recover(struct cli *cl, int argc, char **argv)
 
 	if (no_own_options(cl, argc, argv, opts, 0, 0))
 		return cl->status;
-	if (get_instance(cl, &inst))
+	if (get_instance(cl, &inst, 0))
 		return cl->status;
 	if (mig_recover(&inst, &e))
 		return fail(&e);
@@ -465,7 +568,7 @@ static int cmd_finish(struct cli *cl, int argc, char **argv)
 
 	if (no_own_options(cl, argc, argv, opts, 0, 0))
 		return cl->status;
-	if (get_instance(cl, &inst))
+	if (get_instance(cl, &inst, 0))
 		return cl->status;
 	if (mig_finish(&inst, &e))
 		return fail(&e);
@@ -490,7 +593,23 @@ static int cmd_inspect(struct cli *cl, int argc, char **argv)
 	}
 	if (positional(cl, argc, argv, 0, 0))
 		return cl->status;
-	if (mig_inspect(fd, stdout, &e)) {
+	if (mig_inspect(key_dir(cl), fd, stdout, &e)) {
+		fflush(stdout);
+		return fail(&e);
+	}
+	return 0;
+}
+
+static int cmd_status(struct cli *cl, int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTIONS, INSTANCE_OPTIONS, OPTIONS_END };
+	struct vtpm_instance inst;
+	struct vm_err e;
+
+	if (no_own_options(cl, argc, argv, opts, 0, 0) || get_instance(cl, &inst, 1))
+		return cl->status;
+	if ((inst.domid >= 0 && mig_resolve(&inst, 0, &e)) ||
+	    mig_status(key_dir(cl), &inst, stdout, &e)) {
 		fflush(stdout);
 		return fail(&e);
 	}
@@ -504,9 +623,12 @@ static const struct command commands[] = {
 	  "  -n, --name NAME   the name the key carries (default: the host name up to its first dot)\n" },
 	{ "pubkey", cmd_pubkey, "[-d DIR]", "Print this host's public key file, to copy to the peers",
 	  "" },
-	{ "trust", cmd_trust, "[-d DIR] FILE [NAME]",
+	{ "trust", cmd_trust, "[-d DIR] [--replace] FILE [NAME]",
 	  "Add a peer's public key FILE to the trusted peers, as NAME (default: the name in FILE)",
-	  "" },
+	  "  --replace         replace the key already trusted under NAME (key rotation)\n" },
+	{ "peers", cmd_peers, "[-d DIR]",
+	  "List the trusted peers (name, key id, fingerprint) and any broken file in peers/", "" },
+	{ "untrust", cmd_untrust, "[-d DIR] NAME", "Remove the trusted peer NAME", "" },
 	{ "send", cmd_send, "[-d DIR] --to NAME INSTANCE [--fd N]",
 	  "Seal a running vTPM's state to peer NAME and write one record; the vTPM keeps running",
 	  "  --to NAME         the trusted peer to seal to; 'self' for this host\n"
@@ -522,6 +644,12 @@ static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "[-d DIR] [--fd N]",
 	  "Print a record's clear header (nothing is decrypted)",
 	  "  --fd N            read the record from fd N (default 0)\n" },
+	{ "status", cmd_status, "[-d DIR] INSTANCE | --uuid VTPM-UUID",
+	  "Print one vTPM's ledger generations (last sent, last accepted) and its 'left this host' mark",
+	  "" },
+	{ "ledger-rebuild", cmd_ledger_rebuild, "[-d DIR] --yes",
+	  "Rebuild a damaged ledger from what still reads in it (weakens replay protection)",
+	  "  --yes             rebuild: entries lost from the ledger re-open replays of older records\n" },
 	{ "help", cmd_help, "[COMMAND]", "Say what the commands, or one COMMAND, do", "" },
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);

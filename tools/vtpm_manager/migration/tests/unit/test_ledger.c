@@ -270,6 +270,79 @@ START_TEST(ledger_others_can_write_is_refused)
 }
 END_TEST
 
+/* 15.4: a damaged ledger's error says what to do next. */
+START_TEST(damaged_ledger_error_says_restore_or_rebuild)
+{
+	struct ledger l;
+	struct vm_err e;
+
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, NULL), 0);
+	ledger_close(&l);
+	damage("flip");
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "damaged") && strstr(e.msg, "restore it from backup") &&
+		      strstr(e.msg, "ledger-rebuild") && strstr(e.msg, "replay"), "%s", e.msg);
+}
+END_TEST
+
+/* 15.4: salvage keeps every line that still reads, the higher marks of a
+ * vTPM listed twice, and counts what it dropped. */
+START_TEST(ledger_salvage_keeps_what_still_reads)
+{
+	static const char text[] =
+		"vtpm-migration-ledger v1\n"
+		"01000000-0000-0000-0000-000000000000 3 9\n"
+		"02000000-0000-0000-0000-00000000000X 1 1\n"
+		"garbage\n"
+		"01000000-0000-0000-0000-000000000000 5 2\n"
+		"02000000-0000-0000-0000-000000000000 0 4\n"
+		"sha256 0000\n"
+		"03000000-0000-0000-0000-000000000000 1 ";
+	struct ledger_entry *ent;
+	size_t n, dropped;
+
+	ck_assert_int_eq(ledger_salvage(text, sizeof(text) - 1, &ent, &n, &dropped), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(dropped, 3);
+	ck_assert_mem_eq(ent[0].uuid, U1, 16);
+	ck_assert_uint_eq(ent[0].sent, 5);
+	ck_assert_uint_eq(ent[0].accepted, 9);
+	ck_assert_mem_eq(ent[1].uuid, U2, 16);
+	ck_assert_uint_eq(ent[1].accepted, 4);
+	free(ent);
+}
+END_TEST
+
+/* 15.4: rebuild replaces only a damaged ledger, keeps the damaged bytes
+ * aside, and the rebuilt ledger still refuses what it remembers. */
+START_TEST(ledger_rebuild_only_when_damaged)
+{
+	char path[512];
+	struct ledger l;
+	struct vm_err e;
+	size_t kept, dropped;
+
+	ck_assert_int_eq(ledger_rebuild(dir, &kept, &dropped, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no ledger"));
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U2, 4, 0, NULL), 0);
+	ledger_close(&l);
+	ck_assert_int_eq(ledger_rebuild(dir, &kept, &dropped, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "not damaged"));
+	damage("truncate");
+	ck_assert_int_eq(ledger_rebuild(dir, &kept, &dropped, &e), 0);
+	ck_assert_uint_eq(kept, 2);
+	snprintf(path, sizeof(path), "%s/ledger.damaged", dir);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, &e), -1);
+	ck_assert_int_eq(ledger_accept(&l, U1, 8, 0, &e), 0);
+	ledger_close(&l);
+}
+END_TEST
+
 Suite *ledger_suite(void)
 {
 	Suite *s = suite_create("ledger");
@@ -286,6 +359,9 @@ Suite *ledger_suite(void)
 	tcase_add_test(t, concurrent_users_are_serialised);
 	tcase_add_test(t, unwritable_ledger_directory_fails_cleanly);
 	tcase_add_test(t, ledger_others_can_write_is_refused);
+	tcase_add_test(t, damaged_ledger_error_says_restore_or_rebuild);
+	tcase_add_test(t, ledger_salvage_keeps_what_still_reads);
+	tcase_add_test(t, ledger_rebuild_only_when_damaged);
 	suite_add_tcase(s, t);
 	return s;
 }
