@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define VM_ERR_MAX 256
+#define VM_ERR_MAX 1024 /* room for a path or two and what to do next */
 
 struct vm_err {
 	char msg[VM_ERR_MAX];

@@ -73,7 +73,7 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct vm_err *e)
 	size_t n;
 	int i, bad;
 
-	if (mig_read_start(fd, hdr, VREC_PREFIX_LEN, e) ||
+	if (mig_read_start(fd, hdr, VREC_PREFIX_LEN, -1, e) ||
 	    vrec_prefix_check(hdr, VREC_PREFIX_LEN, e))
 		return vm_wrap(e, "inspect: ");
 	fprintf(out, "%-14s %s\n%-14s %u\n", "marker", VREC_MARKER, "version", VREC_VERSION);

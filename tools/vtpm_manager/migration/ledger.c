@@ -390,6 +390,15 @@ static int ledger_update(struct ledger *l, const struct ledger_entry *ne, int du
 	return 0;
 }
 
+uint64_t ledger_next_send(const struct ledger *l, const uint8_t uuid[16])
+{
+	const struct ledger_entry *old = ledger_get(l, uuid);
+
+	if (!old)
+		return 1;
+	return (old->sent > old->accepted ? old->sent : old->accepted) + 1;
+}
+
 int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, struct vm_err *e)
 {
 	const struct ledger_entry *old = ledger_get(l, uuid);
@@ -398,7 +407,7 @@ int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, st
 	memcpy(ne.uuid, uuid, 16);
 	if (old)
 		ne = *old;
-	ne.sent = (ne.sent > ne.accepted ? ne.sent : ne.accepted) + 1;
+	ne.sent = ledger_next_send(l, uuid);
 	if (ne.sent == 0)
 		return vm_fail(e, "ledger: generation counter exhausted");
 	/*
@@ -412,22 +421,37 @@ int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, st
 	return 0;
 }
 
+int ledger_check_accept(const struct ledger *l, const uint8_t uuid[16], uint64_t gen,
+			int allow_rollback, struct vm_err *e)
+{
+	const struct ledger_entry *old = ledger_get(l, uuid);
+	char u[UUID_STR_LEN];
+
+	if (old && gen <= old->accepted && !allow_rollback) {
+		uuid_format(uuid, u);
+		return vm_fail(e, "record generation %" PRIu64 " for vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
+			       gen, u, old->accepted);
+	}
+	return 0;
+}
+
 int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
 		  struct vm_err *e)
 {
 	const struct ledger_entry *old = ledger_get(l, uuid);
 	struct ledger_entry ne = { .sent = 0, .accepted = 0 };
-	char u[UUID_STR_LEN];
 
+	if (ledger_check_accept(l, uuid, gen, allow_rollback, e))
+		return -1;
 	memcpy(ne.uuid, uuid, 16);
 	if (old)
 		ne = *old;
-	if (gen <= ne.accepted && !allow_rollback) {
-		uuid_format(uuid, u);
-		return vm_fail(e, "record generation %" PRIu64 " for vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
-			       gen, u, ne.accepted);
-	}
 	if (gen > ne.accepted)
 		ne.accepted = gen;
 	return ledger_update(l, &ne, 1, e);
+}
+
+int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct vm_err *e)
+{
+	return ledger_update(l, old, 1, e);
 }

@@ -48,13 +48,23 @@ int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct vm_err
 
 const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid[16]);
 
+/* The generation the next send would take (above sent and accepted); 0 when
+ * the counter is exhausted. */
+uint64_t ledger_next_send(const struct ledger *l, const uint8_t uuid[16]);
 /* Take the next generation to send (above sent and accepted) and store it
  * (atomically; the directory is not synced, see ledger.c). */
 int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen,
 		     struct vm_err *e) VM_MUST;
+/* Would gen be accepted? (Pure: the check ledger_accept makes.) */
+int ledger_check_accept(const struct ledger *l, const uint8_t uuid[16], uint64_t gen,
+			int allow_rollback, struct vm_err *e) VM_MUST;
 /* Accept gen only above the last accepted (unless allow_rollback) and store it
  * durably before returning. */
 int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
 		  struct vm_err *e) VM_MUST;
+
+/* Store an entry as it was before an accept whose record was never run (the
+ * push was refused): a plain re-load of that record works again. */
+int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct vm_err *e) VM_MUST;
 
 #endif

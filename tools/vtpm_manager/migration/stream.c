@@ -4,7 +4,7 @@
 #include "io.h"
 #include "migrate.h"
 
-int mig_read_start(int fd, uint8_t *buf, size_t len, struct vm_err *e)
+int mig_read_start(int fd, uint8_t *buf, size_t len, int timeout_ms, struct vm_err *e)
 {
 	struct vm_err why;
 
@@ -14,11 +14,11 @@ int mig_read_start(int fd, uint8_t *buf, size_t len, struct vm_err *e)
 	 * unpatched Xen, or vTPM migration off there). Say so, rather than
 	 * "closed early".
 	 */
-	if (io_read_full(fd, buf, 1, -1, "migration stream", &why)) {
+	if (io_read_full(fd, buf, 1, timeout_ms, "migration stream", &why)) {
 		if (strstr(why.msg, "closed early"))
 			return vm_fail(e, "no vTPM record arrived: the stream ended before its first byte (is the source host's Xen patched for vTPM migration, and enabled?)");
 		*e = why;
 		return -1;
 	}
-	return io_read_full(fd, buf + 1, len - 1, -1, "migration stream", e);
+	return io_read_full(fd, buf + 1, len - 1, timeout_ms, "migration stream", e);
 }

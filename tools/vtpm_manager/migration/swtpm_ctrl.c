@@ -289,6 +289,11 @@ int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e)
 	return ctrl_simple(c, CMD_STOP, NULL, 0, "STOP", e);
 }
 
+int swtpm_store_volatile(const struct swtpm_ctrl *c, struct vm_err *e)
+{
+	return ctrl_simple(c, CMD_STORE_VOLATILE, NULL, 0, "STORE_VOLATILE", e);
+}
+
 int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e)
 {
 	return ctrl_simple(c, CMD_SHUTDOWN, NULL, 0, "SHUTDOWN", e);
@@ -317,8 +322,8 @@ int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct v
 	return 0;
 }
 
-int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		     struct vm_err *e)
+int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+		    struct vm_err *e)
 {
 	int i;
 
@@ -326,9 +331,13 @@ int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		return vm_fail(e, "no permanent state to push");
 	for (i = 0; i < 3; i++) {
 		if (s->blob[i].len && swtpm_set_blob(c, &s->blob[i], e))
-			return -1; /* never INIT after a refused push */
+			return -1;
 	}
-	fault_point("push-before-init");
+	return 0;
+}
+
+int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct vm_err *e)
+{
 	if (swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e)) {
 		struct vm_err ignore;
 
@@ -341,6 +350,15 @@ int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		return -1;
 	}
 	return 0;
+}
+
+int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+		     struct vm_err *e)
+{
+	if (swtpm_set_blobs(c, s, e))
+		return -1; /* never INIT after a refused push */
+	fault_point("push-before-init");
+	return swtpm_init_or_stop(c, e);
 }
 
 int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,

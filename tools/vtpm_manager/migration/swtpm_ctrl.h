@@ -58,6 +58,9 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b,
 
 int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e) VM_MUST;
 int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+/* Write the running TPM's volatile state to its state directory, so that a
+ * later INIT without DELETE_VOLATILE resumes it (STOP alone would lose it). */
+int swtpm_store_volatile(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
 /* Ends the swtpm process; success once swtpm acknowledged. */
 int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
 
@@ -74,6 +77,12 @@ int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct v
  * STOP: on failure the TPM is left not running. */
 int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		     struct vm_err *e) VM_MUST;
+
+/* The two halves of a push: the blobs (no INIT), then INIT, with STOP after
+ * a failed or timed-out INIT. */
+int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+		    struct vm_err *e) VM_MUST;
+int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
 
 /* The same without asking the TPM's version: for a caller that has just
  * checked it. */

@@ -56,7 +56,7 @@ struct cli {
 enum {
 	OPT_STOP = -2,
 	OPT_DOMID = 0x100, OPT_CTRL, OPT_UUID, OPT_DOMUUID,
-	OPT_TO, OPT_FD, OPT_ROLLBACK, OPT_REPLACE, OPT_YES,
+	OPT_TO, OPT_FD, OPT_ROLLBACK, OPT_REPLACE, OPT_YES, OPT_FORCE,
 };
 
 #define INST_DOMID (1u << 0)
@@ -266,9 +266,11 @@ static int get_instance(struct cli *cl, struct vtpm_instance *inst, int uuid_alo
 	memset(inst, 0, sizeof(*inst));
 	inst->domid = -1;
 	if (seen & INST_DOMID) {
-		if (seen & (INST_CTRL | INST_UUID | INST_DOMUUID))
+		if (seen & (INST_CTRL | INST_UUID))
 			return usage(cl, "give either --domid or --ctrl/--uuid, not both");
 		inst->domid = cl->inst.domid;
+		if (cl->inst.domuuid && uuid_parse(cl->inst.domuuid, inst->domain_uuid))
+			return usage(cl, "--domain-uuid is not a UUID: '%s'", cl->inst.domuuid);
 		return 0;
 	}
 	if (!(seen & INST_UUID) || (!(seen & INST_CTRL) && !uuid_alone))
@@ -282,6 +284,18 @@ static int get_instance(struct cli *cl, struct vtpm_instance *inst, int uuid_alo
 		return usage(cl, "--uuid is not a UUID: '%s'", cl->inst.uuid);
 	if (cl->inst.domuuid && uuid_parse(cl->inst.domuuid, inst->domain_uuid))
 		return usage(cl, "--domain-uuid is not a UUID: '%s'", cl->inst.domuuid);
+	return 0;
+}
+
+/* send and recv bind the record to the domain: in Xen mode its UUID comes
+ * from xend, which holds it, never from /local/domain/D/vm (the guest can
+ * write that node). */
+static int get_bound_instance(struct cli *cl, struct vtpm_instance *inst)
+{
+	if (get_instance(cl, inst, 0))
+		return -1;
+	if (inst->domid >= 0 && !(cl->inst.seen & INST_DOMUUID))
+		return usage(cl, "--domid needs --domain-uuid UUID (the domain's UUID as xend holds it)");
 	return 0;
 }
 
@@ -507,7 +521,7 @@ static int cmd_send(struct cli *cl, int argc, char **argv)
 		return cl->status;
 	if (!to)
 		return usage(cl, "needs --to NAME");
-	if (get_instance(cl, &inst, 0))
+	if (get_bound_instance(cl, &inst))
 		return cl->status;
 	if (isatty(fd)) {
 		vm_fail(&e, "send: refusing to write a record to a terminal");
@@ -538,25 +552,36 @@ static int cmd_recv(struct cli *cl, int argc, char **argv)
 		default: return cl->status;
 		}
 	}
-	if (positional(cl, argc, argv, 0, 0) || get_instance(cl, &inst, 0))
+	if (positional(cl, argc, argv, 0, 0) || get_bound_instance(cl, &inst))
 		return cl->status;
-	if (mig_recv(key_dir(cl), &inst, fd, rollback, &rep, &e))
+	if (mig_recv(key_dir(cl), &inst, fd, rollback, -1, &rep, &e))
 		return fail(&e);
 	return 0;
 }
 
 static int cmd_recover(struct cli *cl, int argc, char **argv)
 {
-	static const struct option opts[] = { COMMON_OPTIONS, INSTANCE_OPTIONS, OPTIONS_END };
+	static const struct option opts[] = {
+		COMMON_OPTIONS, INSTANCE_OPTIONS,
+		{ "force", no_argument, NULL, OPT_FORCE },
+		OPTIONS_END,
+	};
 	struct vtpm_instance inst;
 	struct vm_err e;
+	char note[512] = "";
+	int force = 0, c;
 
-	if (no_own_options(cl, argc, argv, opts, 0, 0))
+	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
+		if (c != OPT_FORCE)
+			return cl->status;
+		force = 1;
+	}
+	if (positional(cl, argc, argv, 0, 0) || get_instance(cl, &inst, 0))
 		return cl->status;
-	if (get_instance(cl, &inst, 0))
-		return cl->status;
-	if (mig_recover(&inst, &e))
+	if (mig_recover(&inst, force, note, sizeof(note), &e))
 		return fail(&e);
+	if (*note)
+		printf("%s\n", note);
 	return 0;
 }
 
@@ -608,7 +633,7 @@ static int cmd_status(struct cli *cl, int argc, char **argv)
 
 	if (no_own_options(cl, argc, argv, opts, 0, 0) || get_instance(cl, &inst, 1))
 		return cl->status;
-	if ((inst.domid >= 0 && mig_resolve(&inst, 0, &e)) ||
+	if ((inst.domid >= 0 && xen_find_instance(&inst, &e)) ||
 	    mig_status(key_dir(cl), &inst, stdout, &e)) {
 		fflush(stdout);
 		return fail(&e);
@@ -637,8 +662,10 @@ static const struct command commands[] = {
 	  "Read one record, check it, and load it into the waiting vTPM, then start it",
 	  "  --fd N            read the record from fd N (default 0)\n"
 	  "  --allow-rollback  accept a generation not newer than the last accepted\n" },
-	{ "recover", cmd_recover, "[-d DIR] INSTANCE",
-	  "After a failed migration: check the source vTPM still runs with its state", "" },
+	{ "recover", cmd_recover, "[-d DIR] INSTANCE [--force]",
+	  "After a failed migration: the source vTPM goes on with its state (refused once a whole record left)",
+	  "  --force           the vTPM left this host but runs nowhere else (checked by you):\n"
+	  "                    remove the 'left this host' mark and let it run here again\n" },
 	{ "finish", cmd_finish, "[-d DIR] INSTANCE",
 	  "After a successful migration: stop the source vTPM and delete its state", "" },
 	{ "inspect", cmd_inspect, "[-d DIR] [--fd N]",

@@ -476,7 +476,7 @@ static double run_lib(struct state *s, struct dest *d, const char *ka, const cha
 	if (mig_send(ka, B.peer, &src, lib_pipe[1], &rs, &e))
 		die("%s: mig_send failed: %s", s->label, e.msg);
 	t1 = now_ms();
-	if (mig_recv(kb, &dst, lib_pipe[0], 0, &rr, &e))
+	if (mig_recv(kb, &dst, lib_pipe[0], 0, -1, &rr, &e))
 		die("%s: mig_recv failed: %s", s->label, e.msg);
 	t2 = now_ms();
 	if (rr.record_len != rs.record_len || rr.blob_len != rs.blob_len ||

@@ -168,7 +168,8 @@ START_TEST(xen_mode_without_xenstored_says_so)
 	snprintf(sock, sizeof(sock), "%s/no-xenstored", dir);
 	setenv("XENSTORED_PATH", sock, 1);
 	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
-	ck_assert_int_eq(run(NULL, "send", "-d", a, "--to", "self", "--domid", "3", NULL), 1);
+	ck_assert_int_eq(run(NULL, "send", "-d", a, "--to", "self", "--domid", "3",
+				 "--domain-uuid", "12345678-9abc-4def-8123-456789abcdef", NULL), 1);
 	one_line_error("xenstore");
 	ck_assert_int_eq(run(NULL, "finish", "--domid", "3", NULL), 1);
 	one_line_error("xenstore");
@@ -253,7 +254,7 @@ START_TEST(every_command_takes_dir)
 	ck_assert_int_eq(run(NULL, "recover", "-d", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
 			     "11111111-2222-3333-4444-555555555555", NULL), 1);
 	one_line_error("recover:");
-	ck_assert_int_eq(run(NULL, "finish", "--dir", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
+	ck_assert_int_eq(run(NULL, "finish", "--dir", a, "--ctrl", "/nonexistent/data.ctrl", "--uuid",
 			     "11111111-2222-3333-4444-555555555555", NULL), 1);
 	one_line_error("finish:");
 	ck_assert_int_eq(run(junk, "inspect", "-d", a, NULL), 1);

@@ -466,7 +466,7 @@ START_TEST(recv_stops_the_destination_after_a_failed_init)
 	fake_start(&f, FAKE_INIT_REFUSED);
 	strcpy(dst.ctrl, f.path);
 	memcpy(dst.vtpm_uuid, src.vtpm_uuid, 16);
-	ck_assert_int_eq(mig_recv(keys, &dst, fd, 0, &rep, &e), -1);
+	ck_assert_int_eq(mig_recv(keys, &dst, fd, 0, -1, &rep, &e), -1);
 	close(fd);
 	fake_stop(&f);
 	ck_assert_msg(strstr(e.msg, "INIT refused") != NULL, "recv failed otherwise: %s", e.msg);
