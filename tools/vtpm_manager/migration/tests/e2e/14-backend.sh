@@ -31,7 +31,7 @@ PCR_READ16=8001000000140000017e00000001000b03000001
 RAND8_OK=800100000014000000000008
 REFUSED2=80010000000a00000101
 
-fx_xenstored_start
+fx_xenstored_start xenstored
 fx_swtpm_running tpm tpm2
 DATA=$(fx_swtpm_data tpm)
 
