@@ -37,7 +37,7 @@ struct backend {
 	uint8_t *page;
 	uint32_t ref, remote_port;
 	int port;             /* local event channel port */
-	int data_fd;          /* swtpm data socket, -1 until the first command */
+	int data_fd;          /* swtpm data socket while a command runs, else -1 */
 	uint8_t locality;     /* last set in swtpm */
 	unsigned long complaints; /* log lines about the guest, for the limit */
 };

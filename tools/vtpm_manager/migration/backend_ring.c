@@ -86,11 +86,15 @@ static int wait_answer(struct backend *b, struct vm_err *e)
 	}
 }
 
-/* One command through swtpm; the answer in rsp (TPMIF_CMD_MAX bytes). */
+/* One command through swtpm; the answer in rsp (TPMIF_CMD_MAX bytes).
+ * A connection per command: swtpm serves one data client at a time, and
+ * dom0's own tools (tpm2-tools' swtpm TCTI) must still reach the TPM while
+ * the guest is connected. swtpm keeps no per-connection TPM state. */
 static int tpm_call(struct backend *b, uint8_t locality, const uint8_t *cmd, size_t len,
 		    uint8_t *rsp, size_t *rlen, struct vm_err *e)
 {
 	uint32_t size;
+	int r = -1;
 
 	/* Linux's frontend always asks for 0, swtpm's default. */
 	if (locality != b->locality) {
@@ -98,26 +102,25 @@ static int tpm_call(struct backend *b, uint8_t locality, const uint8_t *cmd, siz
 			return -1;
 		b->locality = locality;
 	}
-	if (b->data_fd < 0 && data_connect(b, e))
+	if (data_connect(b, e))
 		return -1;
 	if (io_write_full(b->data_fd, cmd, len, BACKEND_CMD_TIMEOUT_MS, "swtpm data socket", e) ||
 	    wait_answer(b, e) ||
 	    io_read_full(b->data_fd, rsp, 6, BACKEND_CMD_TIMEOUT_MS, "swtpm data socket", e))
-		goto broken;
+		goto out;
 	size = be32_get(rsp + 2);
 	if (size < TPMIF_TPM_HDR_LEN || size > TPMIF_CMD_MAX) {
 		vm_fail(e, "swtpm answered with a %u-byte response", size);
-		goto broken;
+		goto out;
 	}
 	if (io_read_full(b->data_fd, rsp + 6, size - 6, BACKEND_CMD_TIMEOUT_MS,
 			 "swtpm data socket", e))
-		goto broken;
+		goto out;
 	*rlen = size;
-	return 0;
-broken:
-	/* Out of step with swtpm: the next command starts on a new connection. */
+	r = 0;
+out:
 	data_close(b);
-	return -1;
+	return r;
 }
 
 static void notify(struct backend *b)

@@ -111,6 +111,10 @@ expect_response "GetRandom at locality 3 (set through swtpm's control channel)" 
 	"$RAND8_OK" cmd 0 "$GETRANDOM8" -o 3
 expect_response "an extra page the command does not need" "$RAND8_OK" \
 	cmd 0 "$GETRANDOM8" -x 1 -r 5
+# swtpm serves one data client at a time: while the guest is connected,
+# dom0's tools still reach its TPM between the guest's commands.
+fx_expect_ok "dom0 reaches the TPM while the guest is connected" \
+	timeout 10 "$FRONT" direct "$DATA" 3 "$GETRANDOM8"
 
 # ---- hostile pages: refused with a TPM error and a log line, never a crash ----
 expect_response "length beyond the page" "$REFUSED2" cmd 0 "$GETRANDOM8" -l 0x10000
