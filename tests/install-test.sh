@@ -28,6 +28,7 @@ expected() {
 	local prefix=$1 etc f
 	if [ "$prefix" = /usr ]; then etc=/etc; else etc=$prefix/etc; fi
 	echo "755 $prefix/sbin/vtpm_migrate"
+	echo "755 $prefix/sbin/vtpm_backend"
 	echo "644 $prefix/lib/python2.7/site-packages/xen/xend/server/vtpm_migration.py"
 	echo "755 $etc/xen/scripts/vtpm-swtpm"
 	echo "644 $etc/xen/xend-config-vtpm-migration.sxp"

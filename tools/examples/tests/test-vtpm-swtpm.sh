@@ -14,11 +14,13 @@ fx_init
 VM=$(fx_bin vtpm_migrate) || exit 1
 TPM12=$(fx_bin tools/tpm12_raw) || exit 1
 DOMSTATE_SHIM=$(fx_domstate_env) || exit 1
+BACKEND=$(fx_bin vtpm_backend) || exit 1
 
 export VTPM_SWTPM_CONF=/nonexistent
 export VTPM_STATE_ROOT=$FX_DIR/state
 export VTPM_RUN_ROOT=$FX_DIR/run
 export VTPM_EK_CERTS=no
+export VTPM_BACKEND=$BACKEND
 UUID=4d1c7a2e-9b3f-4e21-8c5d-6f7a8b9c0d1e
 DOM_UUID=0a0b0c0d-1111-2222-3333-444455556666
 
@@ -107,11 +109,21 @@ pid_alive() { # pid_alive DIR: swtpm runs on DIR
 	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "dir=$1 "
 }
 
+# backend_alive DIR: the back end started for DIR runs.
+backend_alive() {
+	local pid
+	pid=$(cat "$1/backend.pid" 2>/dev/null) || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--pidfile $1/backend.pid "
+}
+
 cleanup_instances() {
 	local d
+	# back ends first: they would run the remove action when the nodes go
 	for d in "$VTPM_STATE_ROOT"/*/*/; do
 		[ -d "$d" ] || continue
 		d=${d%/}
+		backend_alive "$d" && kill "$(cat "$d/backend.pid")" 2>/dev/null
+		fx_wait_for 5 fx_not backend_alive "$d"
 		pid_alive "$d" && kill "$(cat "$d/pid")" 2>/dev/null
 	done
 	sleep 0.1
@@ -316,6 +328,89 @@ tpm12_record_into_a_tpm2_destination_is_refused() {
 	expect "source unchanged" test "$("$TPM12" "$src/data" read 16 2>/dev/null)" = "$pcr"
 }
 
+# ---- the guest's TPM back end (vtpm_backend) ----------------------------------
+
+backend_starts_beside_swtpm_and_stops_with_it() {
+	local d pid
+	backend 5 False
+	expect "add succeeds" hotplug add 5
+	d=$(instdir 5)
+	expect "back end runs" backend_alive "$d"
+	pid=$(cat "$d/backend.pid" 2>/dev/null)
+	expect "back end in InitWait" fx_wait_for 5 test "$(node 5 state)" = 2
+	expect "protocol v2 offered" test "$(node 5 feature-protocol-v2)" = 1
+	expect "started with this script as its remove action" \
+		fx_pid_is "$pid" "--on-close $(readlink -f "$SCRIPT") "
+	expect "remove succeeds" hotplug remove 5
+	expect_not "back end stopped" fx_pid_is "$pid" vtpm_backend
+	expect_not "its pid file gone" test -e "$d/backend.pid"
+	expect "it closed the device" test "$(node 5 state)" = 6
+	expect_not "swtpm stopped" pid_alive "$d"
+}
+
+backend_waits_for_the_incoming_tpm() {
+	local d
+	backend 6 True
+	expect "resuming add succeeds" hotplug add 6
+	d=$(instdir 6)
+	expect "back end runs beside the waiting swtpm" backend_alive "$d"
+	expect "back end in InitWait" fx_wait_for 5 test "$(node 6 state)" = 2
+	expect "remove succeeds" hotplug remove 6
+	expect_not "back end stopped" backend_alive "$d"
+	expect_not "empty instance deleted" test -e "$d"
+}
+
+backend_no_disables_it() {
+	local d
+	backend 5 False
+	expect "add succeeds" env VTPM_BACKEND=no XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add
+	d=$(instdir 5)
+	expect "swtpm runs" pid_alive "$d"
+	expect_not "no back end" test -e "$d/backend.pid"
+	expect_not "no back end node" node 5 feature-protocol-v2
+	expect "remove succeeds" env VTPM_BACKEND=no XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" remove
+}
+
+missing_backend_program_fails_the_add_and_stops_swtpm() {
+	backend 5 False
+	expect_not "add fails" env VTPM_BACKEND="$FX_DIR/no-such-backend" \
+		XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add
+	expect "hotplug-error says why" bash -c "xenstore-read '$(be 5)/hotplug-error' | grep -q 'not an executable program'"
+	expect_not "no swtpm left running" pid_alive "$VTPM_STATE_ROOT/$UUID/dom5-0"
+	expect_not "relative path refused" env VTPM_BACKEND=vtpm_backend \
+		XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add
+}
+
+# Issue 10.3: a pvops dom0 sends no udev remove for a vtpm backend; xend
+# only writes online=0 and state=5 on destroy. The back end runs the remove.
+xend_teardown_without_udev_remove_stops_swtpm() {
+	local d pid
+	backend 5 False
+	hotplug add 5 || bad "add"
+	d=$(instdir 5)
+	pid=$(cat "$d/pid")
+	xenstore-write "$(be 5)/online" 0 "$(be 5)/state" 5
+	expect "swtpm stopped" fx_wait_for 10 fx_not fx_pid_is "$pid" "dir=$d "
+	expect "instance record gone" fx_wait_for 5 fx_not test -L "$VTPM_RUN_ROOT/5.0"
+	expect_not "back end gone" backend_alive "$d"
+	expect "state kept" test -e "$d/tpm2-00.permall"
+	expect_not "sockets gone" test -e "$d/data.ctrl"
+	expect "device Closed" test "$(node 5 state)" = 6
+	expect "the remove was logged" grep -q 'stopped; state kept' "$d/backend.log"
+}
+
+backend_directory_removed_stops_incoming_swtpm() {
+	local d pid
+	backend 6 True
+	hotplug add 6 || bad "add"
+	d=$(instdir 6)
+	pid=$(cat "$d/pid")
+	xenstore-rm "$(be 6)"
+	expect "swtpm stopped" fx_wait_for 10 fx_not fx_pid_is "$pid" "dir=$d "
+	expect "empty instance deleted" fx_wait_for 5 fx_not test -e "$d"
+	expect_not "nodes not written again" node 6 state
+}
+
 fx_xenstored_start xenstored
 for c in new_vtpm_is_provisioned_running_and_published \
 	remove_stops_and_keeps_state_restart_is_same_tpm \
@@ -327,7 +422,13 @@ for c in new_vtpm_is_provisioned_running_and_published \
 	delete_refuses_running_and_deletes_stopped \
 	local_migration_through_the_hotplug_script \
 	tpm12_vtpm_provisioned_migrated_and_found_again \
-	tpm12_record_into_a_tpm2_destination_is_refused; do
+	tpm12_record_into_a_tpm2_destination_is_refused \
+	backend_starts_beside_swtpm_and_stops_with_it \
+	backend_waits_for_the_incoming_tpm \
+	backend_no_disables_it \
+	missing_backend_program_fails_the_add_and_stops_swtpm \
+	xend_teardown_without_udev_remove_stops_swtpm \
+	backend_directory_removed_stops_incoming_swtpm; do
 	run_case "$c"
 done
 echo "vtpm-swtpm: $PASSED passed, $FAILED failed"

@@ -12,7 +12,7 @@
 #include <openssl/rand.h>
 
 #include "hostkey.h"
-#include "io.h"
+#include "safefile.h"
 #include "util.h"
 
 #define PUB_MAGIC  "vtpm-migration-public-key v1"
@@ -169,9 +169,13 @@ int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err
 	return 0;
 }
 
-/* Read a whole small file; *buf is NUL-terminated and must be wiped by the caller. */
-static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode_t *mode,
-		      struct vm_err *e)
+/*
+ * Read a whole small file; *buf is NUL-terminated and must be wiped by the
+ * caller. With what, the file is one of the key directory's own and must be
+ * safe from other users (safefile.h).
+ */
+static int read_small(const char *path, const char *what, char *buf, size_t cap, size_t *len,
+		      mode_t *mode, struct vm_err *e)
 {
 	struct stat st;
 	ssize_t n;
@@ -183,6 +187,10 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return vm_fail(e, "%s: not a regular file", path);
+	}
+	if (what && safe_check_stat(&st, what, path, e)) {
+		close(fd);
+		return -1;
 	}
 	if (st.st_size >= (off_t)cap) {
 		close(fd);
@@ -199,69 +207,27 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode
 	return 0;
 }
 
-int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e)
+/* what: as for read_small (NULL for a file handed to trust). */
+static int pubkey_read(const char *path, const char *what, struct host_pub *p, struct vm_err *e)
 {
 	char buf[KEYFILE_MAX];
 	size_t len;
 
-	if (read_small(path, buf, sizeof(buf), &len, NULL, e))
+	if (read_small(path, what, buf, sizeof(buf), &len, NULL, e))
 		return -1;
 	if (pubkey_parse(buf, len, p, e))
 		return vm_wrap(e, "%s: ", path);
 	return 0;
 }
 
-static int check_dir(const char *dir, struct vm_err *e)
+int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e)
 {
-	struct stat st;
-
-	if (stat(dir, &st))
-		return vm_fail(e, "key directory %s: %s", dir, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return vm_fail(e, "key directory %s: not a directory", dir);
-	return 0;
+	return pubkey_read(path, NULL, p, e);
 }
 
-/* Write a file durably and atomically: temporary, fsync, rename, fsync dir. */
-static int write_file(const char *dir, const char *name, const char *data, size_t len,
-		      mode_t mode, int exclusive, struct vm_err *e)
+static int check_dir(const char *dir, struct vm_err *e)
 {
-	char path[4096], tmp[4096];
-	int fd, dfd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	if (exclusive && access(path, F_OK) == 0)
-		return vm_fail(e, "%s already exists; not overwriting it", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return vm_fail(e, "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode)) {
-		vm_fail(e, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (io_write_full(fd, data, len, -1, tmp, e))
-		goto fail;
-	if (fsync(fd)) {
-		vm_fail(e, "%s: fsync: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	close(fd);
-	if (rename(tmp, path)) {
-		vm_fail(e, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:
-	close(fd);
-	unlink(tmp);
-	return -1;
+	return safe_check_dir(dir, "key directory", e);
 }
 
 int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
@@ -277,12 +243,12 @@ int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
 		     k->pub.name, ed, x);
 	OPENSSL_cleanse(ed, sizeof(ed));
 	OPENSSL_cleanse(x, sizeof(x));
-	r = write_file(dir, "host.key", priv, (size_t)n, 0600, 1, e);
+	r = safe_write_file(dir, "host.key", priv, (size_t)n, 0600, SAFE_NEW | SAFE_SYNC_DIR, e);
 	OPENSSL_cleanse(priv, sizeof(priv));
 	if (r)
 		return -1;
 	n = pubkey_format(&k->pub, pub, sizeof(pub));
-	return write_file(dir, "host.pub", pub, (size_t)n, 0644, 0, e);
+	return safe_write_file(dir, "host.pub", pub, (size_t)n, 0644, SAFE_SYNC_DIR, e);
 }
 
 int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
@@ -297,7 +263,7 @@ int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
 	if (check_dir(dir, e))
 		return -1;
 	snprintf(path, sizeof(path), "%s/host.key", dir);
-	if (read_small(path, buf, sizeof(buf), &len, &mode, e)) {
+	if (read_small(path, "host key", buf, sizeof(buf), &len, &mode, e)) {
 		if (errno == ENOENT)
 			vm_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
 		return -1;
@@ -346,74 +312,177 @@ out:
 	return r;
 }
 
-int trust_add(const char *dir, const struct host_pub *p, struct vm_err *e)
+void hostkey_fingerprint(const struct host_pub *p, char out[HOSTKEY_FPR_LEN])
 {
-	char peers[4096], name[HOST_NAME_MAX_LEN + 8], path[4200], text[512];
-	struct host_pub old;
-	struct vm_err ignore;
+	uint8_t both[64], md[32];
+	unsigned int mdlen = sizeof(md);
 	int n;
 
+	memcpy(both, p->ed_pub, 32);
+	memcpy(both + 32, p->x_pub, 32);
+	EVP_Digest(both, sizeof(both), md, &mdlen, EVP_sha256(), NULL);
+	memcpy(out, "SHA256:", 7);
+	n = EVP_EncodeBlock((unsigned char *)out + 7, md, sizeof(md)); /* 44 with one '=' */
+	while (n > 0 && out[7 + n - 1] == '=')
+		n--;
+	out[7 + n] = '\0';
+}
+
+/* DIR and DIR/peers checked, the latter created when create. */
+static int peers_dir(const char *dir, int create, char *peers, size_t len, struct vm_err *e)
+{
 	if (check_dir(dir, e))
 		return -1;
+	snprintf(peers, len, "%s/peers", dir);
+	if (create && mkdir(peers, 0755) && errno != EEXIST)
+		return vm_fail(e, "%s: %s", peers, strerror(errno));
+	return safe_check_dir(peers, "peers directory", e);
+}
+
+int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust_result *res,
+	      struct host_pub *old, struct vm_err *e)
+{
+	char peers[4096], name[HOST_NAME_MAX_LEN + 8], path[4200], text[512];
+	char oldid[2 * VREC_KEYID_LEN + 1] = "";
+	struct host_pub was;
+	struct vm_err why;
+	int n, had;
+
 	if (!host_name_valid(p->name))
 		return vm_fail(e, "peer name '%s' is not valid", p->name);
-	snprintf(peers, sizeof(peers), "%s/peers", dir);
-	if (mkdir(peers, 0755) && errno != EEXIST)
-		return vm_fail(e, "%s: %s", peers, strerror(errno));
+	if (peers_dir(dir, 1, peers, sizeof(peers), e))
+		return -1;
 	snprintf(name, sizeof(name), "%s.pub", p->name);
 	snprintf(path, sizeof(path), "%s/%s", peers, name);
-	if (access(path, F_OK) == 0) {
-		if (pubkey_read_file(path, &old, &ignore) == 0 &&
-		    !memcmp(old.ed_pub, p->ed_pub, 32) && !memcmp(old.x_pub, p->x_pub, 32))
+	had = access(path, F_OK) == 0;
+	if (had && pubkey_read(path, "peer key", &was, &why) == 0) {
+		if (!memcmp(was.ed_pub, p->ed_pub, 32) && !memcmp(was.x_pub, p->x_pub, 32)) {
+			*res = TRUST_SAME;
 			return 0;
-		return vm_fail(e, "peer '%s' is already trusted with a different key (%s); remove it first",
-			       p->name, path);
+		}
+		hex_encode(was.id, VREC_KEYID_LEN, oldid);
+		if (old)
+			*old = was;
+	} else if (had) {
+		snprintf(oldid, sizeof(oldid), "%s", "broken");
 	}
+	if (had && !replace)
+		return vm_fail(e, "peer '%s' is already trusted with a different key (%s, key id %s); give --replace to replace it",
+			       p->name, path, oldid);
 	n = pubkey_format(p, text, sizeof(text));
-	return write_file(peers, name, text, (size_t)n, 0644, 1, e);
+	if (safe_write_file(peers, name, text, (size_t)n, 0644,
+			    (had ? 0 : SAFE_NEW) | SAFE_SYNC_DIR, e))
+		return -1;
+	*res = had ? TRUST_REPLACED : TRUST_ADDED;
+	return 0;
+}
+
+int trust_remove(const char *dir, const char *name, struct vm_err *e)
+{
+	char peers[4096], path[4200];
+	int dfd;
+
+	if (!host_name_valid(name))
+		return vm_fail(e, "peer name '%s' is not valid", name);
+	if (peers_dir(dir, 0, peers, sizeof(peers), e))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s.pub", peers, name);
+	if (unlink(path))
+		return errno == ENOENT ? vm_fail(e, "'%s' is not a trusted peer (no %s)", name, path)
+				       : vm_fail(e, "cannot remove %s: %s", path, strerror(errno));
+	dfd = open(peers, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd)) {
+		vm_fail(e, "removed %s, but cannot sync %s: %s", path, peers, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+static int add_broken(struct peer_set *s, const char *file, const struct vm_err *why)
+{
+	struct peer_broken *grown = realloc(s->broken, (s->nbroken + 1) * sizeof(*s->broken));
+
+	if (!grown)
+		return -1;
+	s->broken = grown;
+	snprintf(grown[s->nbroken].file, sizeof(grown[s->nbroken].file), "%s", file);
+	grown[s->nbroken].why = *why;
+	s->nbroken++;
+	return 0;
+}
+
+/* One entry of peers/: a usable peer, or a broken file with its reason. */
+static int load_one(struct peer_set *s, const char *peers, const char *file)
+{
+	char path[4400];
+	struct host_pub *grown, p;
+	struct vm_err why;
+	size_t len = strlen(file);
+
+	if (len < 5 || strcmp(file + len - 4, ".pub")) {
+		vm_fail(&why, "not a NAME.pub file; ignored");
+		return add_broken(s, file, &why);
+	}
+	snprintf(path, sizeof(path), "%s/%s", peers, file);
+	if (pubkey_read(path, "peer key", &p, &why))
+		return add_broken(s, file, &why);
+	if (strlen(p.name) != len - 4 || strncmp(p.name, file, len - 4)) {
+		vm_fail(&why, "%s: file name does not match the peer name '%s' in it", path, p.name);
+		return add_broken(s, file, &why);
+	}
+	grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer));
+	if (!grown)
+		return -1;
+	s->peer = grown;
+	s->peer[s->n++] = p;
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct host_pub *)a)->name, ((const struct host_pub *)b)->name);
+}
+
+static int broken_by_file(const void *a, const void *b)
+{
+	return strcmp(((const struct peer_broken *)a)->file, ((const struct peer_broken *)b)->file);
 }
 
 int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
 {
-	char peers[4096], path[4400];
+	char peers[4096];
 	struct dirent *d;
-	struct host_pub *grown;
-	size_t len;
 	DIR *dp;
 
 	memset(s, 0, sizeof(*s));
+	if (check_dir(dir, e))
+		return -1;
 	snprintf(peers, sizeof(peers), "%s/peers", dir);
 	dp = opendir(peers);
 	if (!dp)
 		return errno == ENOENT ? 0 : vm_fail(e, "%s: %s", peers, strerror(errno));
+	if (safe_check_dir(peers, "peers directory", e)) {
+		closedir(dp);
+		return -1;
+	}
+	/* Dot files are ours (a writer's temporaries) or hidden on purpose. */
 	while ((d = readdir(dp))) {
-		len = strlen(d->d_name);
-		if (d->d_name[0] == '.' || len < 5 || strcmp(d->d_name + len - 4, ".pub"))
+		if (d->d_name[0] == '.')
 			continue;
-		grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer));
-		if (!grown) {
+		if (load_one(s, peers, d->d_name)) {
 			closedir(dp);
 			peers_free(s);
 			return vm_fail(e, "out of memory loading peers");
 		}
-		s->peer = grown;
-		snprintf(path, sizeof(path), "%s/%s", peers, d->d_name);
-		if (pubkey_read_file(path, &s->peer[s->n], e)) {
-			closedir(dp);
-			peers_free(s);
-			return -1;
-		}
-		if (strncmp(s->peer[s->n].name, d->d_name, len - 4) ||
-		    strlen(s->peer[s->n].name) != len - 4) {
-			vm_fail(e, "%s: file name does not match the peer name '%s'", path,
-				s->peer[s->n].name);
-			closedir(dp);
-			peers_free(s);
-			return -1;
-		}
-		s->n++;
 	}
 	closedir(dp);
+	if (s->n)
+		qsort(s->peer, s->n, sizeof(*s->peer), by_name);
+	if (s->nbroken)
+		qsort(s->broken, s->nbroken, sizeof(*s->broken), broken_by_file);
 	return 0;
 }
 
@@ -440,6 +509,6 @@ const struct host_pub *peers_find_id(const struct peer_set *s, const uint8_t id[
 void peers_free(struct peer_set *s)
 {
 	free(s->peer);
-	s->peer = NULL;
-	s->n = 0;
+	free(s->broken);
+	memset(s, 0, sizeof(*s));
 }

@@ -2,7 +2,8 @@
  * The replay ledger: per vTPM UUID, the last generation this host sent and
  * the last it accepted. Kept in DIR/ledger, replaced atomically and fsync'd;
  * DIR/ledger.lock (flock) serialises its users. A ledger that does not parse
- * or whose checksum is wrong is refused, never reset.
+ * or whose checksum is wrong is refused, never reset behind the
+ * administrator's back: only ledger_rebuild (vtpm_migrate ledger-rebuild).
  */
 #ifndef VTPM_MIG_LEDGER_H
 #define VTPM_MIG_LEDGER_H
@@ -32,6 +33,18 @@ void ledger_close(struct ledger *l);
 int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
 		 struct vm_err *e) VM_MUST;
 char *ledger_format(const struct ledger_entry *ent, size_t n);
+
+/* Pure: every line of a damaged ledger's text that still reads as an entry
+ * (checksum ignored; a vTPM listed twice keeps its higher marks). -1 only
+ * when out of memory. */
+int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
+		   size_t *dropped) VM_MUST;
+
+/* Replace a damaged DIR/ledger by what ledger_salvage keeps of it (the old
+ * bytes go to DIR/ledger.damaged). Refuses a ledger that is not damaged.
+ * What is lost re-opens replays: a record older than a lost mark could be
+ * accepted again. */
+int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct vm_err *e) VM_MUST;
 
 const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid[16]);
 

@@ -126,8 +126,18 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
  * state and the left-this-host mark. */
 int mig_finish(struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
 
-/* Read one record from fd and print its clear header to out. */
-int mig_inspect(int fd, FILE *out, struct vm_err *e) VM_MUST;
+/* Read one record from fd and print its clear header to out, naming the
+ * sender and recipient keys found in dir (host.pub, peers/) when dir. */
+int mig_inspect(const char *dir, int fd, FILE *out, struct vm_err *e) VM_MUST;
+
+/* Print one vTPM's ledger generations (dir) and, when its state directory
+ * is known (inst->ctrl), its "left this host" mark (CONTRACT.md). */
+int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out,
+	       struct vm_err *e) VM_MUST;
+
+/* Read the first len (> 0) bytes of a record from the stream; a stream that
+ * ends before its first byte says no vTPM record arrived. */
+int mig_read_start(int fd, uint8_t *buf, size_t len, int timeout_ms, struct vm_err *e) VM_MUST;
 
 /* Read a whole record from fd (header checked before the body is allocated)
  * within timeout_ms (< 0: no deadline). */

@@ -37,7 +37,7 @@ int mig_read_record(int fd, int timeout_ms, uint8_t **rec, size_t *len, struct v
 	size_t body;
 
 	*rec = NULL;
-	if (io_read_full(fd, hdr, VREC_PREFIX_LEN, time_left(deadline), "migration stream", e))
+	if (mig_read_start(fd, hdr, VREC_PREFIX_LEN, time_left(deadline), e))
 		goto fail;
 	if (vrec_prefix_check(hdr, VREC_PREFIX_LEN, e))
 		return -1;
@@ -236,11 +236,12 @@ int mig_recv_check(const char *dir, const uint8_t sender_id[VREC_KEYID_LEN],
 		   struct vm_err *e)
 {
 	struct host_key me;
-	struct peer_set peers = { NULL, 0 };
+	struct peer_set peers;
 	struct ledger led;
 	char id[2 * VREC_KEYID_LEN + 1];
 	int r = -1;
 
+	memset(&peers, 0, sizeof(peers));
 	if (hostkey_load(dir, &me, e))
 		return vm_wrap(e, "recv: ");
 	if (memcmp(sender_id, me.pub.id, VREC_KEYID_LEN)) {

@@ -66,13 +66,14 @@ static void warm_crypto(const struct host_key *me)
 {
 	struct swtpm_state st, back;
 	struct vrec_header h;
-	struct peer_set none = { NULL, 0 };
+	struct peer_set none;
 	struct vm_err ignore;
 	uint8_t blob[32] = { 0 }, *rec = NULL;
 	size_t len = 0;
 
 	memset(&st, 0, sizeof(st));
 	memset(&h, 0, sizeof(h));
+	memset(&none, 0, sizeof(none));
 	st.version = TPM_VERSION_20;
 	st.blob[0].type = 1;
 	st.blob[0].data = blob;

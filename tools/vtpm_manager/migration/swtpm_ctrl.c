@@ -299,6 +299,16 @@ int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e)
 	return ctrl_simple(c, CMD_SHUTDOWN, NULL, 0, "SHUTDOWN", e);
 }
 
+int swtpm_set_locality(const struct swtpm_ctrl *c, uint8_t locality, struct vm_err *e)
+{
+	return ctrl_simple(c, CMD_SET_LOCALITY, &locality, 1, "SET_LOCALITY", e);
+}
+
+int swtpm_cancel_cmd(const struct swtpm_ctrl *c, struct vm_err *e)
+{
+	return ctrl_simple(c, CMD_CANCEL_TPM_CMD, NULL, 0, "CANCEL_TPM_CMD", e);
+}
+
 int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct vm_err *e)
 {
 	static const uint32_t types[3] = {

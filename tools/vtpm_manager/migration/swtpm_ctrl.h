@@ -63,6 +63,10 @@ int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
 int swtpm_store_volatile(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
 /* Ends the swtpm process; success once swtpm acknowledged. */
 int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+/* For the guest's back end: the locality of the next data-socket commands,
+ * and cancelling the command that runs. */
+int swtpm_set_locality(const struct swtpm_ctrl *c, uint8_t locality, struct vm_err *e) VM_MUST;
+int swtpm_cancel_cmd(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
 
 /* The three blobs of one vTPM, in push order. */
 struct swtpm_state {

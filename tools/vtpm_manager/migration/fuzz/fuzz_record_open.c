@@ -21,7 +21,7 @@
 
 static struct host_key host, peer;
 static struct host_pub trusted_pub;
-static struct peer_set trusted = { &trusted_pub, 1 };
+static struct peer_set trusted = { .peer = &trusted_pub, .n = 1 };
 static EVP_PKEY *host_sign, *peer_sign;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

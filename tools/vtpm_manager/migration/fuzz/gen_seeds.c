@@ -100,7 +100,7 @@ static void seal_one(const struct record_seed *s, int idx, const struct host_key
 	const struct host_key *from = s->to_self ? host : peer;
 	const struct host_pub *to = s->to_other ? &peer->pub : &host->pub;
 	struct host_pub peer_pub = peer->pub;
-	struct peer_set trusted = { &peer_pub, 1 };
+	struct peer_set trusted = { .peer = &peer_pub, .n = 1 };
 	struct swtpm_state st, got;
 	struct vrec_header h, oh;
 	struct vm_err e = { "" };

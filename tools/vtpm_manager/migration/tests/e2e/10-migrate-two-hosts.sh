@@ -21,6 +21,14 @@ mig_host hosta
 mig_host hostb
 mig_trust hosta hostb
 mig_trust hostb hosta
+# A stale copy and a stray file in peers/ block no migration with the other
+# peers (issue 15.3): they are skipped, and `peers` lists them as broken.
+cp "$FX_DIR/keys-hostb/host.pub" "$FX_DIR/keys-hosta/peers/hostb-old.pub"
+echo junk >"$FX_DIR/keys-hostb/peers/stray.pub"
+"$VM" peers -d "$FX_DIR/keys-hosta" >"$FX_DIR/peers-a" || fx_fail "peers on hosta"
+grep -q '^hostb  *id [0-9a-f]\{32\}  SHA256:' "$FX_DIR/peers-a" || fx_fail "peers does not list hostb"
+grep -q '^broken: peers/hostb-old.pub: .*does not match' "$FX_DIR/peers-a" ||
+	fx_fail "peers does not list hostb-old.pub as broken"
 
 migrate() { # VER UUID
 	local ver=$1 uuid=$2 port

@@ -1,0 +1,59 @@
+/*
+ * vtpm_backend: the guest-facing back end of one vTPM. Shared between the
+ * program (vtpm_backend.c: options, xenbus states, lifecycle) and the ring
+ * (backend_ring.c: the shared page, the event channel, the swtpm data
+ * socket). Not part of the migration library.
+ */
+#ifndef VTPM_MIG_BACKEND_H
+#define VTPM_MIG_BACKEND_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "swtpm_ctrl.h"
+#include "xen_ring.h"
+
+/* Longest a TPM command may run in swtpm before the back end gives up on
+ * it (a TPM 1.2 key generation under software emulation takes tens of s). */
+#define BACKEND_CMD_TIMEOUT_MS 300000
+
+struct backend {
+	/* From the command line (the hotplug script). */
+	const char *path;     /* backend directory in xenstore */
+	const char *data;     /* swtpm data socket */
+	const char *pidfile;
+	const char *on_close; /* hotplug script run with "remove" at teardown */
+	struct swtpm_ctrl ctrl;
+
+	struct xs_handle *xs;
+	char fe_path[128];    /* frontend directory, once known and checked */
+	uint32_t fe_domid;
+
+	/* The connection to the frontend; gnttab/evtchn opened on first use. */
+	struct xen_ring xr;
+	int xr_open;
+	int connected;
+	uint8_t *page;
+	uint32_t ref, remote_port;
+	int port;             /* local event channel port */
+	int data_fd;          /* swtpm data socket while a command runs, else -1 */
+	uint8_t locality;     /* last set in swtpm */
+	unsigned long complaints; /* log lines about the guest, for the limit */
+};
+
+/* One line on stderr, prefixed with the program and backend path. */
+void backend_log(const struct backend *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The same for what a guest causes: after 20 lines only every 1000th. */
+void backend_complain(struct backend *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Map the ring, bind the event channel and serve any command already
+ * waiting (its notification went to a port nobody had bound yet). */
+int ring_connect(struct backend *b, uint32_t ref, uint32_t remote_port, struct vm_err *e) VM_MUST;
+void ring_disconnect(struct backend *b);
+/* The event channel fd is readable: collect the event, look at the page. */
+void ring_event(struct backend *b);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * The back end's side of the shared page: each command the guest submits
+ * goes to swtpm's data socket and the answer comes back; anything the page
+ * holds that is not a command the TPM can take is answered with a TPM error
+ * (and a log line), so the guest never waits for nothing and the back end
+ * never touches memory outside the pages it mapped.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "io.h"
+#include "tpmif.h"
+
+static int data_connect(struct backend *b, struct vm_err *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(b->data) >= sizeof(sa.sun_path))
+		return vm_fail(e, "swtpm data socket path too long: %s", b->data);
+	memcpy(sa.sun_path, b->data, strlen(b->data) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vm_fail(e, "swtpm data socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		vm_fail(e, "cannot connect to swtpm at %s: %s", b->data, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	b->data_fd = fd;
+	return 0;
+}
+
+static void data_close(struct backend *b)
+{
+	if (b->data_fd >= 0)
+		close(b->data_fd);
+	b->data_fd = -1;
+}
+
+/* A cancel arriving while swtpm works: pass it on, once. */
+static void watch_cancel(struct backend *b, int *cancelled)
+{
+	struct tpmif_req r;
+	struct vm_err e = { "" };
+
+	if (xen_ring_pending(&b->xr) < 0)
+		return;
+	tpmif_read_req(b->page, &r);
+	if (r.state != TPMIF_CANCEL || *cancelled)
+		return;
+	*cancelled = 1;
+	if (swtpm_cancel_cmd(&b->ctrl, &e))
+		backend_log(b, "guest cancelled the running command; %s", e.msg);
+	else
+		backend_log(b, "guest cancelled the running command; passed to swtpm");
+}
+
+/* Wait for swtpm's answer; meanwhile the guest may cancel. */
+static int wait_answer(struct backend *b, struct vm_err *e)
+{
+	int64_t deadline = io_now_ms() + BACKEND_CMD_TIMEOUT_MS;
+	struct pollfd p[2] = {
+		{ .fd = b->data_fd, .events = POLLIN },
+		{ .fd = xen_ring_fd(&b->xr), .events = POLLIN },
+	};
+	int cancelled = 0, left, n;
+
+	for (;;) {
+		left = (int)(deadline - io_now_ms());
+		if (left <= 0)
+			return vm_fail(e, "swtpm did not answer within %d s",
+				       BACKEND_CMD_TIMEOUT_MS / 1000);
+		n = poll(p, 2, left);
+		if (n < 0 && errno != EINTR)
+			return vm_fail(e, "poll: %s", strerror(errno));
+		if (n > 0 && p[1].revents)
+			watch_cancel(b, &cancelled);
+		if (n > 0 && p[0].revents)
+			return 0;
+	}
+}
+
+/* One command through swtpm; the answer in rsp (TPMIF_CMD_MAX bytes).
+ * A connection per command: swtpm serves one data client at a time, and
+ * dom0's own tools (tpm2-tools' swtpm TCTI) must still reach the TPM while
+ * the guest is connected. swtpm keeps no per-connection TPM state. */
+static int tpm_call(struct backend *b, uint8_t locality, const uint8_t *cmd, size_t len,
+		    uint8_t *rsp, size_t *rlen, struct vm_err *e)
+{
+	uint32_t size;
+	int r = -1;
+
+	/* Linux's frontend always asks for 0, swtpm's default. */
+	if (locality != b->locality) {
+		if (swtpm_set_locality(&b->ctrl, locality, e))
+			return -1;
+		b->locality = locality;
+	}
+	if (data_connect(b, e))
+		return -1;
+	if (io_write_full(b->data_fd, cmd, len, BACKEND_CMD_TIMEOUT_MS, "swtpm data socket", e) ||
+	    wait_answer(b, e) ||
+	    io_read_full(b->data_fd, rsp, 6, BACKEND_CMD_TIMEOUT_MS, "swtpm data socket", e))
+		goto out;
+	size = be32_get(rsp + 2);
+	if (size < TPMIF_TPM_HDR_LEN || size > TPMIF_CMD_MAX) {
+		vm_fail(e, "swtpm answered with a %u-byte response", size);
+		goto out;
+	}
+	if (io_read_full(b->data_fd, rsp + 6, size - 6, BACKEND_CMD_TIMEOUT_MS,
+			 "swtpm data socket", e))
+		goto out;
+	*rlen = size;
+	r = 0;
+out:
+	data_close(b);
+	return r;
+}
+
+static void notify(struct backend *b)
+{
+	if (xen_ring_notify(&b->xr, b->port))
+		backend_log(b, "cannot notify the guest: %s", strerror(errno));
+}
+
+/* Answer r with a TPM error, so the guest's command fails now. */
+static void refuse(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
+		   const struct vm_err *why)
+{
+	uint8_t out[TPMIF_REFUSAL_LEN];
+
+	backend_complain(b, "refused a command: %s", why->msg);
+	tpmif_refusal(map->page, r, out);
+	tpmif_put_rsp(map, r, out, sizeof(out));
+	notify(b);
+}
+
+static int map_extra(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
+		     struct vm_err *e)
+{
+	uint32_t refs[TPMIF_MAX_EXTRA_PAGES];
+
+	if (!r->nr_extra)
+		return 0;
+	if (tpmif_extra_refs(b->page, r, refs, e))
+		return -1;
+	map->extra = xen_ring_map(&b->xr, b->fe_domid, refs, r->nr_extra, e);
+	if (!map->extra)
+		return vm_wrap(e, "extra pages: ");
+	map->nr_extra = r->nr_extra;
+	return 0;
+}
+
+static void serve_command(struct backend *b, const struct tpmif_req *r)
+{
+	static uint8_t cmd[TPMIF_CMD_MAX], rsp[TPMIF_CMD_MAX];
+	struct tpmif_map map = { .page = b->page };
+	struct vm_err e = { "" };
+	size_t rlen = 0, put;
+
+	if (map_extra(b, &map, r, &e) || tpmif_check_req(&map, r, &e)) {
+		refuse(b, &map, r, &e);
+	} else {
+		tpmif_get_cmd(&map, r, cmd);
+		if (tpm_call(b, r->locality, cmd, r->length, rsp, &rlen, &e)) {
+			refuse(b, &map, r, &e);
+		} else {
+			put = tpmif_put_rsp(&map, r, rsp, rlen);
+			if (put < rlen)
+				backend_complain(b, "response of %zu bytes cut to the %zu the guest's pages hold",
+						 rlen, put);
+			notify(b);
+		}
+	}
+	xen_ring_unmap(&b->xr, map.extra, map.nr_extra);
+}
+
+/* Look at the page and do what its state asks. */
+static void serve(struct backend *b)
+{
+	struct tpmif_req r;
+
+	tpmif_read_req(b->page, &r);
+	switch (r.state) {
+	case TPMIF_SUBMIT:
+		serve_command(b, &r);
+		break;
+	case TPMIF_CANCEL:
+		/* Nothing runs (commands are served whole): cancel done. */
+		tpmif_set_state(b->page, TPMIF_IDLE);
+		notify(b);
+		break;
+	case TPMIF_IDLE:
+	case TPMIF_FINISH:
+		break;
+	default:
+		backend_complain(b, "page state %u is none of idle, submit, finish, cancel; ignored",
+				 r.state);
+	}
+}
+
+void ring_event(struct backend *b)
+{
+	if (xen_ring_pending(&b->xr) < 0 && errno != EAGAIN)
+		backend_log(b, "event channel: %s", strerror(errno));
+	serve(b);
+}
+
+int ring_connect(struct backend *b, uint32_t ref, uint32_t remote_port, struct vm_err *e)
+{
+	if (!b->xr_open) {
+		if (xen_ring_open(&b->xr, e))
+			return -1;
+		b->xr_open = 1;
+	}
+	b->page = xen_ring_map(&b->xr, b->fe_domid, &ref, 1, e);
+	if (!b->page)
+		return -1;
+	b->port = xen_ring_bind(&b->xr, b->fe_domid, remote_port, e);
+	if (b->port < 0) {
+		xen_ring_unmap(&b->xr, b->page, 1);
+		b->page = NULL;
+		return -1;
+	}
+	b->ref = ref;
+	b->remote_port = remote_port;
+	b->connected = 1;
+	serve(b);
+	return 0;
+}
+
+void ring_disconnect(struct backend *b)
+{
+	if (!b->connected)
+		return;
+	data_close(b);
+	xen_ring_unbind(&b->xr, b->port);
+	xen_ring_unmap(&b->xr, b->page, 1);
+	b->page = NULL;
+	b->port = -1;
+	b->connected = 0;
+}
