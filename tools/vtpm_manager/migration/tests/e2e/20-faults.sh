@@ -38,7 +38,10 @@ fx_swtpm_running src tpm2
 mig_fill src tpm2
 SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")
 
-strings "$VM" | grep -q 'send-after-pull' && fx_fail "the production binary has fault injection points"
+# Not one injection point, not even the write path's mid-record one.
+leak=$(strings "$VM" | grep -E 'VTPM_FAULT|(send|recv|push)-(before|after|mid)-' | head -n 3 | tr '\n' ' ')
+[ -z "$leak" ] || fx_fail "the production binary has fault injection points: $leak"
+strings "$FV" | grep -q 'send-mid-write' || fx_fail "the fault build lost its injection points"
 
 n=0
 # new_dst [tpm2|tpm12]: a fresh waiting destination; its name in DST.
