@@ -51,7 +51,7 @@ static int create_tmp(const char *tmp, mode_t mode, struct vm_err *e)
 	return vm_fail(e, "cannot create %s: %s", tmp, strerror(errno));
 }
 
-static int sync_dir(const char *dir, struct vm_err *e)
+int safe_sync_dir(const char *dir, struct vm_err *e)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -103,7 +103,7 @@ int safe_write_file(const char *dir, const char *name, const void *data, size_t 
 	}
 	if (flags & SAFE_NEW)
 		unlink(tmp);
-	return (flags & SAFE_SYNC_DIR) ? sync_dir(dir, e) : 0;
+	return (flags & SAFE_SYNC_DIR) ? safe_sync_dir(dir, e) : 0;
 fail:
 	if (fd >= 0)
 		close(fd);

@@ -30,4 +30,7 @@ int safe_check_dir(const char *path, const char *what, struct vm_err *e) VM_MUST
 int safe_write_file(const char *dir, const char *name, const void *data, size_t len,
 		    mode_t mode, unsigned flags, struct vm_err *e) VM_MUST;
 
+/* fsync a directory, so that a rename, link or unlink in it survives a crash. */
+int safe_sync_dir(const char *dir, struct vm_err *e) VM_MUST;
+
 #endif
