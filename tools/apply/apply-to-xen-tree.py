@@ -795,6 +795,12 @@ def main(argv):
         sys.stderr.write('apply-to-xen-tree: this project is incomplete, '
                          'missing: %s\n' % ', '.join(absent))
         return 1
+    try:
+        tree_makefile()
+    except Missing as e:
+        sys.stderr.write('apply-to-xen-tree: this project is incomplete: '
+                         '%s\n' % e)
+        return 1
     binary = binary_files(copies())
     if binary:
         sys.stderr.write('apply-to-xen-tree: a patch carries no binary '
