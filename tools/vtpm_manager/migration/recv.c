@@ -80,8 +80,7 @@ int mig_recv(const char *dir, struct vtpm_instance *inst, int fd, int allow_roll
 	    open_checked(dir, &me, rec, len, &h, &st, e))
 		goto out;
 	if (swtpm_get_version(&ctrl, &dest_ver, e) ||
-	    vrec_check_binding(&h, inst->domain_uuid, inst->vtpm_uuid,
-			       dest_ver == TPM_VERSION_12 ? VREC_TPM_12 : VREC_TPM_20, e))
+	    vrec_check_binding(&h, inst->domain_uuid, inst->vtpm_uuid, dest_ver, e))
 		goto out;
 	running = swtpm_is_running(&ctrl, e);
 	if (running < 0)

@@ -80,7 +80,7 @@ int mig_send(const char *dir, const char *to, struct vtpm_instance *inst, int fd
 	fault_point("send-after-pull");
 
 	memset(&h, 0, sizeof(h));
-	h.tpm_version = st.version == TPM_VERSION_12 ? VREC_TPM_12 : VREC_TPM_20;
+	h.tpm_version = st.version;
 	h.flags = !memcmp(dest.id, me.pub.id, VREC_KEYID_LEN) ? VREC_FLAG_TO_SELF : 0;
 	memcpy(h.domain_uuid, inst->domain_uuid, 16);
 	memcpy(h.vtpm_uuid, inst->vtpm_uuid, 16);

@@ -23,25 +23,6 @@
 #define TPM_RETRY      0x800 /* GET_STATEBLOB: no such blob */
 #define TPM_BAD_STATE  0x0a  /* TPM running (SET) or not running (GET) */
 
-static const char *blob_name(uint32_t type)
-{
-	switch (type) {
-	case SWTPM_BLOB_PERMANENT: return "permanent";
-	case SWTPM_BLOB_VOLATILE:  return "volatile";
-	case SWTPM_BLOB_SAVESTATE: return "savestate";
-	}
-	return "unknown";
-}
-
-const char *tpm_version_name(enum tpm_version v)
-{
-	switch (v) {
-	case TPM_VERSION_12: return "1.2";
-	case TPM_VERSION_20: return "2.0";
-	default:             return "unknown";
-	}
-}
-
 int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e)
 {
 	if (!path || !*path)
@@ -220,13 +201,13 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 		close(fd);
 		if (r == TPM_BAD_STATE)
 			return vm_fail(e, "swtpm %s: cannot pull %s state: TPM is not running",
-				       c->path, blob_name(type));
+				       c->path, tpm_blob_name(type));
 		return vm_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)",
-			       c->path, blob_name(type), r);
+			       c->path, tpm_blob_name(type), r);
 	}
 	if (io_read_full(fd, head, sizeof(head), c->timeout_ms, "swtpm control socket", e)) {
 		close(fd);
-		return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, blob_name(type));
+		return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
 	}
 	b->flags = be32_get(head);
 	tot = be32_get(head + 4);
@@ -234,19 +215,19 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 	if (len > SWTPM_BLOB_MAX || tot != len) {
 		close(fd);
 		return vm_fail(e, "swtpm %s: %s state of %u bytes (total %u) is over the %u-byte limit or chunked",
-			       c->path, blob_name(type), len, tot, SWTPM_BLOB_MAX);
+			       c->path, tpm_blob_name(type), len, tot, SWTPM_BLOB_MAX);
 	}
 	if (len) {
 		b->data = malloc(len);
 		if (!b->data) {
 			close(fd);
-			return vm_fail(e, "out of memory for %u-byte %s state", len, blob_name(type));
+			return vm_fail(e, "out of memory for %u-byte %s state", len, tpm_blob_name(type));
 		}
 		b->len = len;
 		if (io_read_full(fd, b->data, len, c->timeout_ms, "swtpm control socket", e)) {
 			close(fd);
 			swtpm_blob_clear(b);
-			return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, blob_name(type));
+			return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
 		}
 	}
 	close(fd);
@@ -259,7 +240,7 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 	uint32_t r;
 
 	if (b->len > SWTPM_BLOB_MAX)
-		return vm_fail(e, "%s state of %u bytes is over the limit", blob_name(b->type), b->len);
+		return vm_fail(e, "%s state of %u bytes is over the limit", tpm_blob_name(b->type), b->len);
 	be32_put(req, b->flags & PTM_STATE_FLAG_ENCRYPTED);
 	be32_put(req + 4, b->type);
 	be32_put(req + 8, b->len);
@@ -267,10 +248,10 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 		return -1;
 	if (r == TPM_BAD_STATE)
 		return vm_fail(e, "swtpm %s: pushing %s state refused: TPM is already running",
-			       c->path, blob_name(b->type));
+			       c->path, tpm_blob_name(b->type));
 	if (r)
 		return vm_fail(e, "swtpm %s: pushing %s state refused (TPM result 0x%x)",
-			       c->path, blob_name(b->type), r);
+			       c->path, tpm_blob_name(b->type), r);
 	return 0;
 }
 
@@ -341,19 +322,6 @@ int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		return -1;
 	}
 	return 0;
-}
-
-int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		     struct vm_err *e)
-{
-	enum tpm_version v;
-
-	if (swtpm_get_version(c, &v, e))
-		return -1;
-	if (v != s->version)
-		return vm_fail(e, "swtpm %s: destination is a TPM %s, the state is for a TPM %s",
-			       c->path, tpm_version_name(v), tpm_version_name(s->version));
-	return swtpm_push_blobs(c, s, e);
 }
 
 void swtpm_blob_clear(struct swtpm_blob *b)
