@@ -31,8 +31,6 @@ int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e)
 		return vm_fail(e, "swtpm control socket path too long: %s", path);
 	memset(c, 0, sizeof(*c));
 	strcpy(c->path, path);
-	c->timeout_ms = SWTPM_CTRL_TIMEOUT_MS;
-	c->init_timeout_ms = SWTPM_CTRL_INIT_TIMEOUT_MS;
 	return 0;
 }
 
@@ -88,6 +86,8 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 		     const void *body, size_t len, const void *data, size_t dlen,
 		     uint32_t *result, int *fdp, struct vm_err *e)
 {
+	/* INIT runs a TPM 1.2's self-test: it gets its own, longer deadline. */
+	int timeout = cmd == CMD_INIT ? SWTPM_CTRL_INIT_TIMEOUT_MS : SWTPM_CTRL_TIMEOUT_MS;
 	uint8_t msg[64], res[4];
 	int fd;
 
@@ -101,8 +101,8 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 	fd = ctrl_connect(c, e);
 	if (fd < 0)
 		return -1;
-	if (write_request(fd, msg, 4 + len, data, dlen, c->timeout_ms, e) ||
-	    io_read_full(fd, res, 4, c->timeout_ms, "swtpm control socket", e)) {
+	if (write_request(fd, msg, 4 + len, data, dlen, timeout, e) ||
+	    io_read_full(fd, res, 4, timeout, "swtpm control socket", e)) {
 		close(fd);
 		return vm_wrap(e, "swtpm %s: command 0x%02x: ", c->path, cmd);
 	}
@@ -141,7 +141,7 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm
 		close(fd);
 		return vm_fail(e, "swtpm %s: GET_INFO refused (TPM result 0x%x)", c->path, r);
 	}
-	if (io_read_full(fd, head, 8, c->timeout_ms, "swtpm control socket", e)) {
+	if (io_read_full(fd, head, 8, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 		close(fd);
 		return vm_wrap(e, "swtpm %s: GET_INFO: ", c->path);
 	}
@@ -150,7 +150,7 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm
 		close(fd);
 		return vm_fail(e, "swtpm %s: GET_INFO reply of %u bytes is too long", c->path, len);
 	}
-	if (io_read_full(fd, buf, len, c->timeout_ms, "swtpm control socket", e)) {
+	if (io_read_full(fd, buf, len, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 		close(fd);
 		return vm_wrap(e, "swtpm %s: GET_INFO: ", c->path);
 	}
@@ -205,7 +205,7 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 		return vm_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)",
 			       c->path, tpm_blob_name(type), r);
 	}
-	if (io_read_full(fd, head, sizeof(head), c->timeout_ms, "swtpm control socket", e)) {
+	if (io_read_full(fd, head, sizeof(head), SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 		close(fd);
 		return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
 	}
@@ -224,7 +224,7 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 			return vm_fail(e, "out of memory for %u-byte %s state", len, tpm_blob_name(type));
 		}
 		b->len = len;
-		if (io_read_full(fd, b->data, len, c->timeout_ms, "swtpm control socket", e)) {
+		if (io_read_full(fd, b->data, len, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 			close(fd);
 			swtpm_blob_clear(b);
 			return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
@@ -257,12 +257,10 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 
 int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e)
 {
-	struct swtpm_ctrl slow = *c;
 	uint8_t req[4];
 
-	slow.timeout_ms = c->init_timeout_ms;
 	be32_put(req, init_flags);
-	return ctrl_simple(&slow, CMD_INIT, req, sizeof(req), "INIT", e);
+	return ctrl_simple(c, CMD_INIT, req, sizeof(req), "INIT", e);
 }
 
 int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e)

@@ -27,8 +27,6 @@ struct swtpm_blob {
 
 struct swtpm_ctrl {
 	char path[108];
-	int timeout_ms;       /* every command but INIT */
-	int init_timeout_ms;  /* INIT */
 };
 
 int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e) VM_MUST;
