@@ -230,25 +230,52 @@ static int check_dir(const char *dir, struct vm_err *e)
 	return safe_check_dir(dir, "key directory", e);
 }
 
-int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
+/* host.key (with flags for safe_write_file), then host.pub. */
+static int save_files(const char *dir, const struct host_key *k, unsigned flags,
+		      struct vm_err *e)
 {
 	char priv[512], pub[512], ed[65], x[65];
 	int n, r;
 
-	if (check_dir(dir, e))
-		return -1;
 	hex_encode(k->ed_priv, 32, ed);
 	hex_encode(k->x_priv, 32, x);
 	n = snprintf(priv, sizeof(priv), "%s\nname %s\ned25519 %s\nx25519 %s\n", PRIV_MAGIC,
 		     k->pub.name, ed, x);
 	OPENSSL_cleanse(ed, sizeof(ed));
 	OPENSSL_cleanse(x, sizeof(x));
-	r = safe_write_file(dir, "host.key", priv, (size_t)n, 0600, SAFE_NEW | SAFE_SYNC_DIR, e);
+	r = safe_write_file(dir, "host.key", priv, (size_t)n, 0600, flags | SAFE_SYNC_DIR, e);
 	OPENSSL_cleanse(priv, sizeof(priv));
 	if (r)
 		return -1;
 	n = pubkey_format(&k->pub, pub, sizeof(pub));
 	return safe_write_file(dir, "host.pub", pub, (size_t)n, 0644, SAFE_SYNC_DIR, e);
+}
+
+int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
+{
+	if (check_dir(dir, e))
+		return -1;
+	return save_files(dir, k, SAFE_NEW, e);
+}
+
+int hostkey_replace(const char *dir, const struct host_key *k, struct vm_err *e)
+{
+	char path[4200], old[4200];
+	struct host_key was;
+
+	/* Only a key this host could use is replaced: the checks of a load. */
+	if (hostkey_load(dir, &was, e))
+		return -1;
+	hostkey_wipe(&was);
+	snprintf(path, sizeof(path), "%s/host.key", dir);
+	snprintf(old, sizeof(old), "%s/host.key.old", dir);
+	/* host.key is the old key or the new one at every moment; the old one
+	 * stays as host.key.old (a second link, written by no one). */
+	if (unlink(old) && errno != ENOENT)
+		return vm_fail(e, "cannot remove %s: %s", old, strerror(errno));
+	if (link(path, old))
+		return vm_fail(e, "cannot keep the old key as %s: %s", old, strerror(errno));
+	return save_files(dir, k, 0, e);
 }
 
 int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)

@@ -56,6 +56,9 @@ void hostkey_wipe(struct host_key *k);
 /* DIR/host.key (0600, never overwritten) and DIR/host.pub. */
 int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e) VM_MUST;
 int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e) VM_MUST;
+/* Key rotation: replace DIR/host.key and host.pub by k; the old key is kept
+ * as DIR/host.key.old; peers/ and the ledger are untouched. */
+int hostkey_replace(const char *dir, const struct host_key *k, struct vm_err *e) VM_MUST;
 
 /* The public key file: text, parsed strictly. */
 int pubkey_format(const struct host_pub *p, char *buf, size_t len);
