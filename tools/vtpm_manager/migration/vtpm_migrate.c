@@ -577,34 +577,30 @@ static int cmd_recv(struct cli *cl, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_recover(struct cli *cl, int argc, char **argv)
+/* A command that takes INSTANCE and no option of its own (recover, finish
+ * today; one that gains an option gets its own loop, as send has). */
+static int instance_command(struct cli *cl, int argc, char **argv,
+			    int (*fn)(struct vtpm_instance *inst, struct vm_err *e))
 {
 	static const struct option opts[] = { COMMON_OPTIONS, INSTANCE_OPTIONS, OPTIONS_END };
 	struct vtpm_instance inst;
 	struct vm_err e;
 
-	if (no_own_options(cl, argc, argv, opts, 0, 0))
+	if (no_own_options(cl, argc, argv, opts, 0, 0) || get_instance(cl, &inst, 0))
 		return cl->status;
-	if (get_instance(cl, &inst, 0))
-		return cl->status;
-	if (mig_recover(&inst, &e))
+	if (fn(&inst, &e))
 		return fail(&e);
 	return 0;
 }
 
+static int cmd_recover(struct cli *cl, int argc, char **argv)
+{
+	return instance_command(cl, argc, argv, mig_recover);
+}
+
 static int cmd_finish(struct cli *cl, int argc, char **argv)
 {
-	static const struct option opts[] = { COMMON_OPTIONS, INSTANCE_OPTIONS, OPTIONS_END };
-	struct vtpm_instance inst;
-	struct vm_err e;
-
-	if (no_own_options(cl, argc, argv, opts, 0, 0))
-		return cl->status;
-	if (get_instance(cl, &inst, 0))
-		return cl->status;
-	if (mig_finish(&inst, &e))
-		return fail(&e);
-	return 0;
+	return instance_command(cl, argc, argv, mig_finish);
 }
 
 static int cmd_inspect(struct cli *cl, int argc, char **argv)
