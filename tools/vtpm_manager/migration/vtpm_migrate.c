@@ -715,6 +715,7 @@ static int cmd_help(struct cli *cl, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct cli cl = { .status = -1 };
+	int r;
 
 	/* A reader that goes away is an error on write, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -743,5 +744,9 @@ int main(int argc, char **argv)
 		return usage(NULL, "unknown command '%s'", argv[1]);
 	opterr = 0;
 	optind = 1;
-	return cl.cmd->run(&cl, argc - 1, argv + 1);
+	r = cl.cmd->run(&cl, argc - 1, argv + 1);
+	/* An option in a command's table that its loop does not handle. */
+	if (r < 0)
+		return usage(&cl, "internal error: option without a handler");
+	return r;
 }
