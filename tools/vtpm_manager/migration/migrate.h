@@ -36,6 +36,8 @@ struct mig_sender {
 	struct vrec_header h;
 	uint8_t *rec;          /* the sealed record, after pull */
 	size_t len;
+	int marked;            /* the left-this-host mark is on disk */
+	int whole;             /* the whole record was written */
 };
 
 /* Everything that needs neither the guest suspended nor the TPM state: host
@@ -47,9 +49,14 @@ int mig_send_prepare(struct mig_sender *s, const char *dir, const char *to,
 int mig_send_probe(const struct mig_sender *s, enum tpm_version *v, struct vm_err *e) VM_MUST;
 /* Guest quiesced (Xen mode), pull, take the generation, seal in memory. */
 int mig_send_pull(struct mig_sender *s, struct vm_err *e) VM_MUST;
+/* Put the left-this-host mark on disk now (the staged sender does it at
+ * pull, off the downtime path); mig_send_end removes it unless the whole
+ * record was written. */
+int mig_send_mark(struct mig_sender *s, struct vm_err *e) VM_MUST;
 /* Write the sealed record to fd; the left-this-host mark goes to disk before
- * its last byte and is removed again if that byte cannot be written. */
+ * its last byte (if it is not there already). */
 int mig_send_write(struct mig_sender *s, int fd, struct mig_report *rep, struct vm_err *e) VM_MUST;
+/* Wipe; remove the mark if no whole record was written. */
 void mig_send_end(struct mig_sender *s);
 
 /* What send --check reports. */
@@ -93,6 +100,14 @@ int mig_recv_probe(struct mig_receiver *r, struct vm_err *e) VM_MUST;
  * record is kept in DIR/refused/ (the message says where). */
 int mig_recv_go(struct mig_receiver *r, int fd, struct mig_report *rep, struct vm_err *e) VM_MUST;
 void mig_recv_end(struct mig_receiver *r);
+
+/* recv --check: would this host accept a record from sender_id for this vTPM
+ * at this generation? Host key loads, sender trusted (or this host), ledger
+ * readable, generation newer than the last accepted unless allow_rollback.
+ * The same one-line reasons as recv; nothing is written. */
+int mig_recv_check(const char *dir, const uint8_t sender_id[VREC_KEYID_LEN],
+		   const uint8_t vtpm_uuid[16], uint64_t generation, int allow_rollback,
+		   struct vm_err *e) VM_MUST;
 
 /* prepare, go, end; timeout_ms < 0 waits for the record forever. */
 int mig_recv(const char *dir, const struct vtpm_instance *inst, int fd, int allow_rollback,

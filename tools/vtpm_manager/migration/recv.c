@@ -16,6 +16,7 @@
 #include "migrate.h"
 #include "refused.h"
 #include "seal.h"
+#include "util.h"
 
 /* Milliseconds left before deadline (< 0: none). */
 static int time_left(int64_t deadline)
@@ -228,6 +229,38 @@ void mig_recv_end(struct mig_receiver *r)
 {
 	peers_free(&r->peers);
 	hostkey_wipe(&r->me);
+}
+
+int mig_recv_check(const char *dir, const uint8_t sender_id[VREC_KEYID_LEN],
+		   const uint8_t vtpm_uuid[16], uint64_t generation, int allow_rollback,
+		   struct vm_err *e)
+{
+	struct host_key me;
+	struct peer_set peers;
+	struct ledger led;
+	char id[2 * VREC_KEYID_LEN + 1];
+	int r = -1;
+
+	memset(&peers, 0, sizeof(peers));
+	if (hostkey_load(dir, &me, e))
+		return vm_wrap(e, "recv: ");
+	if (memcmp(sender_id, me.pub.id, VREC_KEYID_LEN)) {
+		if (peers_load(dir, &peers, e))
+			goto out;
+		if (!peers_find_id(&peers, sender_id)) {
+			hex_encode(sender_id, VREC_KEYID_LEN, id);
+			vm_fail(e, "record sender key %s is not a trusted peer", id);
+			goto out;
+		}
+	}
+	if (ledger_open(&led, dir, e))
+		goto out;
+	r = ledger_check_accept(&led, vtpm_uuid, generation, allow_rollback, e);
+	ledger_close(&led);
+out:
+	peers_free(&peers);
+	hostkey_wipe(&me);
+	return r ? vm_wrap(e, "recv: ") : 0;
 }
 
 /* recv failed before reading: read the record anyway, and keep it if it

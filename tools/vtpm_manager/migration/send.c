@@ -165,27 +165,31 @@ static void fault_mid_write(const struct mig_sender *s, int fd)
 static inline void fault_mid_write(const struct mig_sender *s, int fd) { (void)s; (void)fd; }
 #endif
 
+int mig_send_mark(struct mig_sender *s, struct vm_err *e)
+{
+	if (left_mark_write(s->statedir, s->h.generation, e))
+		return vm_wrap(e, "send: ");
+	s->marked = 1;
+	return 0;
+}
+
 /*
  * Once the receiver has the whole record it may run the vTPM: the mark that
  * stops this host from running it again must be on disk before the last
- * byte goes out, and is taken back if that byte could not be written.
+ * byte goes out (unless mig_send_mark put it there already), and is taken
+ * back if that byte could not be written (by mig_send_end).
  */
 int mig_send_write(struct mig_sender *s, int fd, struct mig_report *rep, struct vm_err *e)
 {
-	struct vm_err ignore;
-
 	memset(rep, 0, sizeof(*rep));
 	fault_mid_write(s, fd);
 	if (io_write_full(fd, s->rec, s->len - 1, -1, "migration stream", e) ||
-	    left_mark_write(s->statedir, s->h.generation, e))
+	    (!s->marked && mig_send_mark(s, e)))
 		return vm_wrap(e, "send: ");
 	fault_point("send-before-last-byte");
-	if (io_write_full(fd, s->rec + s->len - 1, 1, -1, "migration stream", e)) {
-		if (left_mark_remove(s->statedir, &ignore))
-			vm_prefix(e, "the left-this-host mark %s/" LEFT_MARK_NAME " could not be removed (%s): ",
-				  s->statedir, ignore.msg);
+	if (io_write_full(fd, s->rec + s->len - 1, 1, -1, "migration stream", e))
 		return vm_wrap(e, "send: ");
-	}
+	s->whole = 1;
 	fault_point("send-after-last-byte");
 	mig_report_fill(rep, &s->h, s->len);
 	return 0;
@@ -193,6 +197,13 @@ int mig_send_write(struct mig_sender *s, int fd, struct mig_report *rep, struct 
 
 void mig_send_end(struct mig_sender *s)
 {
+	struct vm_err ignore;
+
+	/* No whole record left: nothing may run at a destination. */
+	if (s->marked && !s->whole && left_mark_remove(s->statedir, &ignore)) {
+		/* the mark stays: recover refuses, the administrator decides */
+	}
+	s->marked = 0;
 	free(s->rec);
 	s->rec = NULL;
 	hostkey_wipe(&s->me);

@@ -9,6 +9,7 @@
  * so help says what each does and an error names the word it did not take.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "ledger.h"
 #include "migrate.h"
 #include "record.h"
+#include "staged.h"
 #include "util.h"
 
 #ifndef VTPM_MIGRATE_VERSION
@@ -57,6 +59,7 @@ enum {
 	OPT_STOP = -2,
 	OPT_DOMID = 0x100, OPT_CTRL, OPT_UUID, OPT_DOMUUID,
 	OPT_TO, OPT_FD, OPT_ROLLBACK, OPT_REPLACE, OPT_YES, OPT_FORCE,
+	OPT_CHECK, OPT_STAGED, OPT_TIMEOUT, OPT_SENDER, OPT_GENERATION, OPT_TPMVER,
 };
 
 #define INST_DOMID (1u << 0)
@@ -528,24 +531,50 @@ static int cmd_ledger_rebuild(struct cli *cl, int argc, char **argv)
 	return 0;
 }
 
+/* send --check: what the xend module parses, one "key value" a line. */
+static int send_check(const struct cli *cl, const char *to, const struct vtpm_instance *inst)
+{
+	char u[UUID_STR_LEN], id[2 * VREC_KEYID_LEN + 1];
+	struct mig_send_check c;
+	struct mig_sender s;
+	struct vm_err e;
+	int r;
+
+	if (mig_send_prepare(&s, key_dir(cl), to, inst, &e))
+		return fail(&e);
+	r = mig_send_check(&s, &c, &e);
+	mig_send_end(&s);
+	if (r)
+		return fail(&e);
+	uuid_format(c.vtpm_uuid, u);
+	hex_encode(c.sender_id, VREC_KEYID_LEN, id);
+	printf("vtpm-uuid %s\ngeneration %" PRIu64 "\ntpm-version %s\nsender %s\nrecipient %s\n", u,
+	       c.generation, c.version == TPM_VERSION_12 ? "1.2" : "2", id, c.recipient);
+	return 0;
+}
+
 static int cmd_send(struct cli *cl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		COMMON_OPTIONS, INSTANCE_OPTIONS,
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "fd", required_argument, NULL, OPT_FD },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "staged", no_argument, NULL, OPT_STAGED },
 		OPTIONS_END,
 	};
 	struct vtpm_instance inst;
 	struct mig_report rep;
 	const char *to = NULL;
 	struct vm_err e;
-	int fd = 1, c;
+	int fd = 1, have_fd = 0, check = 0, staged = 0, c, r;
 
 	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
 		switch (c) {
 		case OPT_TO: to = optarg; break;
-		case OPT_FD: if (parse_fd(cl, optarg, &fd)) return cl->status; break;
+		case OPT_FD: if (parse_fd(cl, optarg, &fd)) return cl->status; have_fd = 1; break;
+		case OPT_CHECK: check = 1; break;
+		case OPT_STAGED: staged = 1; break;
 		default: return cl->status;
 		}
 	}
@@ -553,13 +582,55 @@ static int cmd_send(struct cli *cl, int argc, char **argv)
 		return cl->status;
 	if (!to)
 		return usage(cl, "needs --to NAME");
+	if (check && staged)
+		return usage(cl, "--check and --staged do not go together");
+	if (staged && !have_fd)
+		return usage(cl, "--staged needs --fd N for the stream (stdin and stdout carry the words)");
 	if (get_bound_instance(cl, &inst))
 		return cl->status;
+	if (check)
+		return send_check(cl, to, &inst);
 	if (isatty(fd)) {
 		vm_fail(&e, "send: refusing to write a record to a terminal");
 		return fail(&e);
 	}
-	if (mig_send(key_dir(cl), to, &inst, fd, &rep, &e))
+	if (staged)
+		r = mig_send_staged(key_dir(cl), to, &inst, fd, 0, 1, &e);
+	else
+		r = mig_send(key_dir(cl), to, &inst, fd, &rep, &e);
+	return r ? fail(&e) : 0;
+}
+
+/* recv --check's own options. */
+struct recv_check_args {
+	const char *sender, *generation, *tpm_version;
+};
+
+/* recv --check: no INSTANCE, the destination domain does not exist yet. */
+static int recv_check(struct cli *cl, const struct recv_check_args *k, int rollback)
+{
+	uint8_t sender[VREC_KEYID_LEN], uuid[16];
+	unsigned long long gen;
+	struct vm_err e;
+	char *end;
+
+	if (cl->inst.seen & (INST_DOMID | INST_CTRL | INST_DOMUUID))
+		return usage(cl, "--check takes no INSTANCE (the destination domain does not exist yet)");
+	if (!k->sender || !(cl->inst.seen & INST_UUID) || !k->generation)
+		return usage(cl, "--check needs --sender KEYID-HEX --uuid VTPM-UUID --generation G");
+	if (hex_decode(k->sender, sender, VREC_KEYID_LEN))
+		return usage(cl, "--sender needs a key id of 32 hex digits, not '%s'", k->sender);
+	if (uuid_parse(cl->inst.uuid, uuid))
+		return usage(cl, "--uuid is not a UUID: '%s'", cl->inst.uuid);
+	errno = 0;
+	gen = strtoull(k->generation, &end, 10);
+	if (errno || *k->generation < '1' || *k->generation > '9' || *end)
+		return usage(cl, "--generation needs a positive number, not '%s'", k->generation);
+	/* The destination instance, and so its TPM version, exists only once
+	 * the domain is restored; recv checks the version then. */
+	if (k->tpm_version && strcmp(k->tpm_version, "2") && strcmp(k->tpm_version, "1.2"))
+		return usage(cl, "--tpm-version is 2 or 1.2, not '%s'", k->tpm_version);
+	if (mig_recv_check(key_dir(cl), sender, uuid, (uint64_t)gen, rollback, &e))
 		return fail(&e);
 	return 0;
 }
@@ -570,25 +641,57 @@ static int cmd_recv(struct cli *cl, int argc, char **argv)
 		COMMON_OPTIONS, INSTANCE_OPTIONS,
 		{ "fd", required_argument, NULL, OPT_FD },
 		{ "allow-rollback", no_argument, NULL, OPT_ROLLBACK },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "staged", no_argument, NULL, OPT_STAGED },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "sender", required_argument, NULL, OPT_SENDER },
+		{ "generation", required_argument, NULL, OPT_GENERATION },
+		{ "tpm-version", required_argument, NULL, OPT_TPMVER },
 		OPTIONS_END,
 	};
+	struct recv_check_args k = { NULL, NULL, NULL };
 	struct vtpm_instance inst;
 	struct mig_report rep;
 	struct vm_err e;
-	int fd = 0, rollback = 0, c;
+	int fd = 0, have_fd = 0, rollback = 0, timeout_s = -1, staged = 0, check = 0, c, r;
 
 	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
 		switch (c) {
-		case OPT_FD: if (parse_fd(cl, optarg, &fd)) return cl->status; break;
+		case OPT_FD: if (parse_fd(cl, optarg, &fd)) return cl->status; have_fd = 1; break;
 		case OPT_ROLLBACK: rollback = 1; break;
+		case OPT_TIMEOUT:
+			if (parse_int(optarg, 1, &timeout_s) || timeout_s > 86400)
+				return usage(cl, "--timeout needs a number of seconds (1-86400), not '%s'",
+					     optarg);
+			break;
+		case OPT_STAGED: staged = 1; break;
+		case OPT_CHECK: check = 1; break;
+		case OPT_SENDER: k.sender = optarg; break;
+		case OPT_GENERATION: k.generation = optarg; break;
+		case OPT_TPMVER: k.tpm_version = optarg; break;
 		default: return cl->status;
 		}
 	}
-	if (positional(cl, argc, argv, 0, 0) || get_bound_instance(cl, &inst))
+	if (positional(cl, argc, argv, 0, 0))
 		return cl->status;
-	if (mig_recv(key_dir(cl), &inst, fd, rollback, -1, &rep, &e))
-		return fail(&e);
-	return 0;
+	if (check) {
+		if (staged || have_fd || timeout_s > 0)
+			return usage(cl, "--check reads no record: no --fd, --timeout or --staged");
+		return recv_check(cl, &k, rollback);
+	}
+	if (k.sender || k.generation || k.tpm_version)
+		return usage(cl, "--sender, --generation and --tpm-version go with --check");
+	if (staged && !have_fd)
+		return usage(cl, "--staged needs --fd N for the stream (stdin and stdout carry the words)");
+	if (get_bound_instance(cl, &inst))
+		return cl->status;
+	if (staged)
+		r = mig_recv_staged(key_dir(cl), &inst, fd, rollback,
+				    timeout_s > 0 ? timeout_s * 1000 : -1, 0, 1, &e);
+	else
+		r = mig_recv(key_dir(cl), &inst, fd, rollback, timeout_s > 0 ? timeout_s * 1000 : -1,
+			     &rep, &e);
+	return r ? fail(&e) : 0;
 }
 
 static int cmd_recover(struct cli *cl, int argc, char **argv)
@@ -686,14 +789,26 @@ static const struct command commands[] = {
 	{ "peers", cmd_peers, "[-d DIR]",
 	  "List the trusted peers (name, key id, fingerprint) and any broken file in peers/", "" },
 	{ "untrust", cmd_untrust, "[-d DIR] NAME", "Remove the trusted peer NAME", "" },
-	{ "send", cmd_send, "[-d DIR] --to NAME INSTANCE [--fd N]",
+	{ "send", cmd_send, "[-d DIR] --to NAME INSTANCE [--fd N] [--staged | --check]",
 	  "Seal a running vTPM's state to peer NAME and write one record; the vTPM keeps running",
 	  "  --to NAME         the trusted peer to seal to; 'self' for this host\n"
-	  "  --fd N            write the record to fd N (default 1)\n" },
-	{ "recv", cmd_recv, "[-d DIR] INSTANCE [--fd N] [--allow-rollback]",
+	  "  --fd N            write the record to fd N (default 1)\n"
+	  "  --staged          prepare, say 'ready'; on 'pull' pull and seal, say 'sealed';\n"
+	  "                    on 'write' write the record, say 'done' (words on stdin/stdout)\n"
+	  "  --check           make every check send makes, touch nothing, and print\n"
+	  "                    vtpm-uuid, generation, tpm-version, sender, recipient\n" },
+	{ "recv", cmd_recv,
+	  "[-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS] [--staged]\n"
+	  "       vtpm_migrate recv [-d DIR] --check --sender KEYID-HEX --uuid VTPM-UUID --generation G\n"
+	  "                         [--tpm-version 2|1.2] [--allow-rollback]",
 	  "Read one record, check it, and load it into the waiting vTPM, then start it",
 	  "  --fd N            read the record from fd N (default 0)\n"
-	  "  --allow-rollback  accept a generation not newer than the last accepted\n" },
+	  "  --allow-rollback  accept a generation not newer than the last accepted\n"
+	  "  --timeout SECONDS give up if the whole record has not arrived by then\n"
+	  "  --staged          prepare, say 'ready'; on 'go' read, check, load, start, say 'done'\n"
+	  "                    (words on stdin/stdout; the record on --fd)\n"
+	  "  --check           say whether this host would accept a record from --sender for\n"
+	  "                    --uuid at --generation (exit 0) or why not (exit 1); reads nothing\n" },
 	{ "recover", cmd_recover, "[-d DIR] INSTANCE [--force]",
 	  "After a failed migration: the source vTPM goes on with its state (refused once a whole record left)",
 	  "  --force           the vTPM left this host but runs nowhere else (checked by you):\n"

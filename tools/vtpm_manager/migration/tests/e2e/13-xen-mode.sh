@@ -56,6 +56,10 @@ grep -q -- '--domain-uuid' "$FX_DIR/usage.err" || fx_fail "usage error names no 
 "$VM" recv -d "$FX_DIR/keys-hostb" --domid 9 </dev/null >/dev/null 2>"$FX_DIR/usage.err"
 [ $? -eq 2 ] || fx_fail "recv --domid without --domain-uuid is not a usage error"
 grep -q -- '--domain-uuid' "$FX_DIR/usage.err" || fx_fail "usage error names no --domain-uuid: $(cat "$FX_DIR/usage.err")"
+# The check before a byte is sent runs while the guest still runs.
+fx_expect_ok "send --check while the guest runs" env XENSTORED_PATH="$XS_A" VTPM_TEST_DOMSTATE=5:running \
+	LD_PRELOAD="$DOMSTATE" "$VM" send -d "$FX_DIR/keys-hosta" --to hostb --domid 5 --domain-uuid "$DOM_UUID" --check
+printf '%s\n' "$FX_OUT" | grep -qx "vtpm-uuid $VTPM_UUID" || fx_fail "send --check: $FX_OUT"
 fx_expect_fail "send while the guest runs" send_a 5:running "$FX_DIR/running.rec"
 printf '%s\n' "$FX_ERR" | grep -q 'domain 5 is running' || fx_fail "wrong reason: $FX_ERR"
 [ -s "$FX_DIR/running.rec" ] && fx_fail "send wrote a record for a running guest"

@@ -38,7 +38,10 @@ fx_swtpm_running src tpm2
 mig_fill src tpm2
 SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")
 
-strings "$VM" | grep -q 'send-after-pull' && fx_fail "the production binary has fault injection points"
+# Not one injection point, not even the write path's mid-record one.
+leak=$(strings "$VM" | grep -E 'VTPM_FAULT|(send|recv|push)-(before|after|mid)-' | head -n 3 | tr '\n' ' ')
+[ -z "$leak" ] || fx_fail "the production binary has fault injection points: $leak"
+strings "$FV" | grep -q 'send-mid-write' || fx_fail "the fault build lost its injection points"
 
 n=0
 # new_dst [tpm2|tpm12]: a fresh waiting destination; its name in DST.
@@ -91,10 +94,11 @@ for point in send-before-pull send-after-pull send-after-ledger send-mid-write s
 		"$VM" recv -d "$KB" "${DSTI[@]}" 2>"$FX_DIR/err"
 	rc=("${PIPESTATUS[@]}")
 	[ "${rc[0]}" -eq 137 ] || fx_fail "$point: sender was not killed (exit ${rc[0]})"
-	# Killed before its first byte, the stream carried no record at all.
-	words="closed early"
-	case $point in send-before-pull | send-after-pull | send-after-ledger) words="no vTPM record arrived" ;; esac
-	expect_one_line "${rc[1]}" "$FX_DIR/err" "$words" "$point"
+	case $point in
+	send-mid-write | send-before-last-byte) said="closed early" ;;
+	*) said="no vTPM record arrived" ;; # died before its first byte
+	esac
+	expect_one_line "${rc[1]}" "$FX_DIR/err" "$said" "$point"
 	# The mark is on disk before the last byte goes out, never earlier
 	# than the whole record but one byte.
 	if [ "$point" = send-before-last-byte ]; then
@@ -133,7 +137,28 @@ fresh_record good.rec
 new_dst
 head -c 5000 "$FX_DIR/good.rec" | "$VM" recv -d "$KB" "${DSTI[@]}" 2>"$FX_DIR/err"
 expect_one_line "$?" "$FX_DIR/err" "closed early" "stream closed early"
+# Only whole records are kept: a truncated stream is no copy of anything.
+grep -q 'record kept' "$FX_DIR/err" && fx_fail "a truncated stream was kept: $(cat "$FX_DIR/err")"
+[ -z "$(ls -A "$KB/refused" 2>/dev/null)" ] || fx_fail "refused/ holds a truncated stream: $(ls "$KB/refused")"
 outcome "stream closed early"
+
+# The source's send failed but its end of the stream stays open: recv gives
+# up at its deadline, with nothing or half a record, and starts nothing.
+mkfifo "$FX_DIR/stalled"
+for part in 0 5000; do
+	new_dst
+	exec 8<>"$FX_DIR/stalled"
+	[ "$part" -gt 0 ] && head -c "$part" "$FX_DIR/good.rec" >&8
+	t0=$(date +%s%N)
+	fx_expect_fail "recv from a stream that stalls after $part bytes" \
+		"$VM" recv -d "$KB" "${DSTI[@]}" --timeout 1 <"$FX_DIR/stalled"
+	took=$((($(date +%s%N) - t0) / 1000000))
+	exec 8>&-
+	printf '%s\n' "$FX_ERR" | grep -q 'no vTPM record within 1 s' || fx_fail "stalled stream: $FX_ERR"
+	[ "$took" -lt 4000 ] || fx_fail "recv --timeout 1 took $took ms"
+	mig_assert_not_running "$DST"
+	outcome "recv_times_out_on_a_stream_that_stalls_after_${part}_bytes"
+done
 
 # Every bit position class at every byte, every truncation: in-process.
 fx_expect_ok "flip every byte, truncate at every length" "$DMG" "$KB" "$FX_DIR/good.rec"
@@ -196,11 +221,33 @@ new_dst
 fx_expect_fail "record sealed to another host" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/self.rec"
 printf '%s\n' "$FX_ERR" | grep -q 'addressed to key' || fx_fail "wrong recipient: $FX_ERR"
 outcome "wrong recipient"
-"$VM" send -d "$FX_DIR/keys-hostc" --to hostb "${SRC[@]}" >"$FX_DIR/c.rec" || fx_fail "send from c"
+# (Under another vTPM UUID: host C's ledger numbers it afresh.)
+"$VM" send -d "$FX_DIR/keys-hostc" --to hostb --ctrl "$(fx_swtpm_ctrl src)" --uuid "$OTHER_U" \
+	>"$FX_DIR/c.rec" || fx_fail "send from c"
 new_dst
-fx_expect_fail "record from an untrusted sender" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/c.rec"
+fx_expect_fail "record from an untrusted sender" "$VM" recv -d "$KB" --ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$OTHER_U" <"$FX_DIR/c.rec"
 printf '%s\n' "$FX_ERR" | grep -q 'not a trusted peer' || fx_fail "untrusted sender: $FX_ERR"
+refusal=$FX_ERR
 outcome "untrusted sender"
+# The refused record may be the only copy of the vTPM: it is kept as received,
+# and the error line says where and how to load it once the cause is fixed.
+kept=$(printf '%s\n' "$refusal" | sed -n 's/.*; record kept in \([^:]*\): .*/\1/p')
+[ -f "$kept" ] || fx_fail "refused record not kept: $refusal"
+case $kept in "$KB/refused/$OTHER_U".*.vtpmrec) ;; *) fx_fail "kept under an unexpected name: $kept" ;; esac
+cmp -s "$kept" "$FX_DIR/c.rec" || fx_fail "the kept record is not the record as received"
+[ "$(stat -c %a "$kept")" = 600 ] || fx_fail "kept record has mode $(stat -c %a "$kept")"
+[ "$(stat -c %a "$KB/refused")" = 700 ] || fx_fail "refused/ has mode $(stat -c %a "$KB/refused")"
+printf '%s\n' "$refusal" | grep -qF "load it with 'vtpm_migrate recv -d $KB INSTANCE < $kept'" ||
+	fx_fail "no way to load it in: $refusal"
+mig_trust hostb hostc
+new_dst
+DSTO=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$OTHER_U")
+fx_expect_ok "load the kept record once the sender is trusted" "$VM" recv -d "$KB" "${DSTO[@]}" <"$kept"
+mig_snapshot "$DST" tpm2 loaded
+mig_same src.before "$DST.loaded"
+fx_expect_ok "teardown" "$VM" finish "${DSTO[@]}"
+DST=
+echo "ok: recv_keeps_a_refused_whole_record_and_says_how_to_load_it"
 
 # The destination swtpm is dead, or refuses the state.
 fresh_record dead.rec
@@ -358,10 +405,11 @@ echo "ok: finish_ends_a_stopped_swtpm_before_deleting_its_state"
 # Another client holds swtpm's single control connection.
 fx_swtpm_running held tpm2
 tpm2_populate "$FX_DIR/held" || fx_fail "populate held"
-python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(60)' \
-	"$(fx_swtpm_ctrl held)" &
+python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); open(sys.argv[2], "w").close(); time.sleep(60)' \
+	"$(fx_swtpm_ctrl held)" "$FX_DIR/held.connected" &
 holder=$!
-sleep 0.5
+fx_wait_for 10 test -e "$FX_DIR/held.connected" || fx_fail "held: the other client did not connect"
+sleep 0.2 # swtpm accepts it right after connect returns
 if "$VTPM_TEST_BIN/tools/ctrl_copy" --status "$(fx_swtpm_ctrl held)" >/dev/null 2>&1; then
 	fx_fail "held: swtpm still answers another client; the case tests nothing"
 fi

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "ledger.h"
 #include "migrate.h"
 #include "swtpm_ctrl.h"
 #include "unit.h"
@@ -493,6 +494,67 @@ START_TEST(recv_stops_the_destination_after_a_failed_init)
 }
 END_TEST
 
+/* The same failed INIT: the TPM never ran, so the generation is put back in
+ * the ledger and the kept record loads again with a plain recv. */
+START_TEST(recv_puts_the_ledger_back_when_the_tpm_never_ran)
+{
+	static const char *uuid = "6a1f3c2e-0b4d-4e5f-8a9b-0c1d2e3f4a5c";
+	struct vtpm_instance src = { .domid = -1 }, dst = { .domid = -1 };
+	const struct ledger_entry *le;
+	struct mig_report rep;
+	struct host_key k;
+	struct swtpm_ctrl ca, cb;
+	struct ledger led;
+	struct fake f;
+	struct vm_err e;
+	char keys[300], rec[300], kept[600], *at, *end;
+	int fd;
+
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	ck_assert_int_eq(mkdir(keys, 0700), 0);
+	ck_assert_int_eq(hostkey_generate(&k, "unit-host", &e), 0);
+	ck_assert_int_eq(hostkey_save(keys, &k, &e), 0);
+	hostkey_wipe(&k);
+
+	real_tpm("a", 1, 1, &ca);
+	strcpy(src.ctrl, ca.path);
+	ck_assert_int_eq(uuid_parse(uuid, src.vtpm_uuid), 0);
+	snprintf(rec, sizeof(rec), "%s/record", dir);
+	fd = open(rec, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(mig_send(keys, "self", &src, fd, &rep, &e) == 0, "send: %s", e.msg);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+
+	fake_start(&f, FAKE_INIT_REFUSED);
+	strcpy(dst.ctrl, f.path);
+	memcpy(dst.vtpm_uuid, src.vtpm_uuid, 16);
+	ck_assert_int_eq(mig_recv(keys, &dst, fd, 0, -1, &rep, &e), -1);
+	close(fd);
+	fake_stop(&f);
+	ck_assert_msg(strstr(e.msg, "INIT refused") != NULL, "recv failed otherwise: %s", e.msg);
+	ck_assert_msg(strstr(e.msg, "--allow-rollback") == NULL, "asks for rollback: %s", e.msg);
+
+	ck_assert_int_eq(ledger_open(&led, keys, &e), 0);
+	le = ledger_get(&led, src.vtpm_uuid);
+	ck_assert_msg(!le || le->accepted == 0, "generation still accepted after the TPM never ran");
+	ledger_close(&led);
+
+	at = strstr(e.msg, "record kept in ");
+	ck_assert_ptr_nonnull(at);
+	at += strlen("record kept in ");
+	end = strchr(at, ':');
+	ck_assert_ptr_nonnull(end);
+	snprintf(kept, sizeof(kept), "%.*s", (int)(end - at), at);
+	fd = open(kept, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	real_tpm("b", 1, 0, &cb);
+	strcpy(dst.ctrl, cb.path);
+	ck_assert_msg(mig_recv(keys, &dst, fd, 0, -1, &rep, &e) == 0, "re-load: %s", e.msg);
+	close(fd);
+	ck_assert_int_eq(swtpm_is_running(&cb, &e), 1);
+}
+END_TEST
+
 Suite *ctrl_suite(void)
 {
 	Suite *s = suite_create("swtpm_ctrl");
@@ -519,6 +581,7 @@ Suite *ctrl_suite(void)
 	tcase_add_test(r, real_swtpm_garbage_state_is_refused_and_stays_down);
 	tcase_add_test(r, real_swtpm_pull_from_waiting_tpm_is_refused);
 	tcase_add_test(r, recv_stops_the_destination_after_a_failed_init);
+	tcase_add_test(r, recv_puts_the_ledger_back_when_the_tpm_never_ran);
 	suite_add_tcase(s, r);
 	return s;
 }
