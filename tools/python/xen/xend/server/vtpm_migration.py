@@ -244,11 +244,14 @@ def _check(dominfo, network, dst):
     name = peer_name(dst, network)
     out = _run(['send', '-d', _opt(OPT_KEY_DIR), '--to', name, '--check'] +
                _instance(dominfo))
-    answers = {'recipient': name}
+    answers = {}
     for line in out.splitlines():
         if ' ' in line:
             key, value = line.split(' ', 1)
             answers[key] = value.strip()
+    answers['to'] = name
+    if not network:
+        answers['file'] = dst
     _checked[domid] = answers
     return answers
 
@@ -317,7 +320,7 @@ def ask_destination(dominfo, dst, sock, ssl):
     if not _vtpm_uuids(dominfo):
         return
     check = _check(dominfo, True, dst)
-    if not ssl and check['recipient'] != 'self' and not _flag(OPT_PLAIN):
+    if not ssl and check['to'] != 'self' and not _flag(OPT_PLAIN):
         raise VtpmMigrationError(
             "vTPM migration to '%s' refused: plain relocation neither hides "
             "nor authenticates the guest image, so a man in the middle could "
@@ -364,7 +367,7 @@ def _write_device_model_record(fd, domid):
 def save_before_image(fd, dominfo, network, dst):
     """XendCheckpoint.save, before xc_save starts: the sender gets ready."""
     if _vtpm_uuids(dominfo):
-        name = _check(dominfo, network, dst)['recipient']
+        name = _check(dominfo, network, dst)['to']
         _stage(dominfo.getDomid(), ['send', '-d', _opt(OPT_KEY_DIR), '--to',
                                     name] + _instance(dominfo), fd)
 
@@ -375,7 +378,7 @@ def save_after_image(fd, dominfo, network, dst, checkpoint=False, sock=None):
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
-    name = _check(dominfo, network, dst)['recipient']
+    name = _check(dominfo, network, dst)['to']
     if dominfo.info.is_hvm():
         _write_device_model_record(fd, domid)
     start = time.time()
@@ -383,21 +386,17 @@ def save_after_image(fd, dominfo, network, dst, checkpoint=False, sock=None):
         helper = _staged.pop(domid)
         helper.say('write', 'done')
         helper.finish()
-    except VtpmMigrationError:
-        if not network and os.path.isfile(dst):
-            # an image without its vTPM record can never be restored
-            os.remove(dst)
-            log.error("vTPM send failed: the incomplete save file %s was "
-                      "removed", dst)
-        raise
+    except KeyError:
+        raise VtpmMigrationError("vTPM: no sender was started")
     _state[domid] = 'left'
     log.info("vTPM of domain %d sealed to '%s' and written in %.1f ms.",
              domid, name, (time.time() - start) * 1000.0)
     if checkpoint:
         # A checkpoint is a copy by design (allowed with rollback only):
         # the vTPM goes on here.
-        _run(['recover', '--force'] + _instance(dominfo))
+        _run(['recover', '--force'] + _instance(dominfo)[:2])
         _state.pop(domid, None)
+        _checked.pop(domid, None)
     elif network and sock is not None:
         _await_verdict(dominfo, fd, sock, dst)
 
@@ -414,7 +413,7 @@ def _await_verdict(dominfo, fd, sock, dst):
     m = line and ERR_RE.match(line)
     if m:
         _state[domid] = 'refused'
-        _run(['recover', '--force'] + _instance(dominfo))
+        _run(['recover', '--force'] + _instance(dominfo)[:2])
         raise VtpmMigrationError("%s (from %s); the guest and its vTPM go on "
                                  "here" % (m.group(2), dst))
     raise VtpmMigrationError(
@@ -443,6 +442,7 @@ def finish_after_success(dominfo):
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
+    _checked.pop(domid, None)
     try:
         _run(['finish'] + _instance(dominfo)[:2])
         _state[domid] = 'finished'
@@ -462,13 +462,17 @@ def recover_after_failure(dominfo):
     domid = dominfo.getDomid()
     _end_stage(domid)
     state = _state.pop(domid, None)
-    _checked.pop(domid, None)
+    saved = _checked.pop(domid, {}).get('file')
     if not _vtpm_uuids(dominfo) or state == 'refused':
         return
     if state in ('accepted', 'finished'):
         raise VtpmMigrationError("vTPM of domain %d already handed over "
                                  "(%s): the guest is not resumed here"
                                  % (domid, state))
+    if saved and state is None and os.path.isfile(saved):
+        # an image without its vTPM record can never be restored
+        os.remove(saved)
+        log.error("vTPM: the incomplete save file %s was removed", saved)
     try:
         _run(['recover'] + _instance(dominfo)[:2])
         log.info("vTPM of domain %d recovered on the source.", domid)
