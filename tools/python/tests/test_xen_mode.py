@@ -48,6 +48,7 @@ class XenModeTest(harness.PatchedTreeTest):
         env = host.xs.env()
         env.update({'VTPM_STATE_ROOT': host.state, 'VTPM_RUN_ROOT': host.run,
                     'VTPM_SWTPM_CONF': '/nonexistent', 'VTPM_EK_CERTS': 'no',
+                    'VTPM_BACKEND': 'no',  # no guest here; tested in test-vtpm-swtpm.sh
                     'VTPM_HELPER_PRELOAD': harness.DOMSTATE_SHIM,
                     'VTPM_TEST_DOMSTATE': '5:suspended,9:paused'})
         return env
