@@ -139,10 +139,22 @@ hotplug() { # add|remove DOMID
 	XENBUS_PATH="backend/vtpm/$2/0" "$HOTPLUG" "$1"
 }
 
-# xend's device destruction: the hotplug script's remove, then the nodes go.
+# xend's device destruction on a pvops dom0 (DevController.destroyDevice):
+# online 0, state Closing, and no udev `remove` ever comes (no tpmback
+# driver). The vTPM's back end (vtpm_backend) sees Closing and runs the
+# hotplug script's remove itself; wait for that (swtpm-ctrl goes), then the
+# nodes go. Fails if the instance outlives its device.
 xend_device_destroy() { # DOMID
-	hotplug remove "$1" > /dev/null 2>&1
-	xenstore-rm "$(be_path "$1")" 2> /dev/null
+	local be _
+	be=$(be_path "$1")
+	xenstore-write "$be/online" 0 "$be/state" 5 2> /dev/null
+	for _ in $(seq 200); do
+		xenstore-read "$be/swtpm-ctrl" > /dev/null 2>&1 || break
+		sleep 0.1
+	done
+	! xenstore-read "$be/swtpm-ctrl" > /dev/null 2>&1 ||
+		log "FAILED: the vTPM of domain $1 outlived its device"
+	xenstore-rm "$be" 2> /dev/null
 	xenstore-rm "$(fe_path "$1")" 2> /dev/null
 	return 0
 }
@@ -445,18 +457,43 @@ restore_with_vtpm() { # SAVE VTPM-UUID RECORD
 	check "instance published in xenstore, TPM running" published "$NEWDOM"
 }
 
-send_rec() { # DOMID OUT : vtpm_migrate send to this host
-	run "$VM" send -d "$KEYS" --to self --domid "$1" --domain-uuid "$(uuid_of "$1")"
-	cp "$W/out" "$2"
-	[ "$rc" -eq 0 ] && [ -s "$2" ]
-}
-recv_rec() { # DOMID IN
-	log "\$ $VM recv -d $KEYS --domid $1 --domain-uuid $(uuid_of "$1") < $2"
-	"$VM" recv -d "$KEYS" --domid "$1" --domain-uuid "$(uuid_of "$1")" < "$2" > "$W/out" 2> "$W/err"
+# staged in|out FILE CMD... : vtpm_migrate CMD --staged with the record on
+# fd 3, driven as xend drives it: ready, then pull/sealed and write/done
+# (send) or go/done (recv); sets rc, output in $W/out and $W/err.
+staged() {
+	local way=$1 file=$2 word reply want bad=""
+	shift 2
+	log "\$ $VM $* --staged --fd 3 (words: $way)"
+	if [ "$way" = out ]; then
+		coproc ST { "$VM" "$@" --staged --fd 3 3>"$file" 2>"$W/err"; }
+	else
+		coproc ST { "$VM" "$@" --staged --fd 3 3<"$file" 2>"$W/err"; }
+	fi
+	local pid=$ST_PID rd=${ST[0]} wr=${ST[1]}
+	read -r reply <&"$rd" || reply=
+	[ "$reply" = ready ] || bad="no ready ($reply)"
+	for word in $([ "$way" = out ] && echo pull write || echo go); do
+		[ -z "$bad" ] || break
+		want='done'
+		[ "$word" = pull ] && want=sealed
+		echo "$word" >&"$wr"
+		read -r reply <&"$rd" || reply=
+		[ "$reply" = "$want" ] || bad="no $want after $word ($reply)"
+	done
+	exec {wr}>&-
+	wait "$pid"
 	rc=$?
 	[ -s "$W/err" ] && sed 's/^/   stderr: /' "$W/err"
-	log "  exit $rc"
-	[ "$rc" -eq 0 ]
+	log "  exit $rc${bad:+ ($bad)}"
+	[ -z "$bad" ] && [ "$rc" -eq 0 ]
+}
+
+send_rec() { # DOMID OUT : vtpm_migrate send --staged to this host
+	staged out "$2" send -d "$KEYS" --to self --domid "$1" --domain-uuid "$(uuid_of "$1")" &&
+		[ -s "$2" ]
+}
+recv_rec() { # DOMID IN : vtpm_migrate recv --staged
+	staged in "$2" recv -d "$KEYS" --domid "$1" --domain-uuid "$(uuid_of "$1")"
 }
 
 # --- the migrate hook (inside xl migrate, called by migrate-proxy.pl) -----------
@@ -578,6 +615,15 @@ cp "$W/out" "$W/paused.inspect"
 sed 's/^/   /' "$W/out"
 check "inspect reads the record" test "$rc" -eq 0
 check "source TPM still running, state unchanged" same_snapshot "$CA"
+# The record left whole: until the administrator (or xend, on the
+# destination's refusal) says otherwise, the vTPM may run elsewhere.
+check "left-this-host mark written" test -s "$(dirname "$CA")/vtpm-left"
+run "$VM" recover --domid "$A"
+refused_naming_force() { [ "$rc" -eq 1 ] && grep -q -- --force "$W/err"; }
+check "recover refuses while the mark stands, naming --force" refused_naming_force
+run "$VM" recover --force --domid "$A"
+check "recover --force: the vTPM goes on" test "$rc" -eq 0
+check "source TPM running with its state" same_snapshot "$CA"
 run xl unpause "$A"
 check "xl unpause" test "$rc" -eq 0
 end "record $(stat -c %s "$W/paused.vtpm") bytes, generation $(awk '$1 == "generation" { print $2 }' "$W/paused.inspect")"
@@ -746,6 +792,34 @@ sleep 1
 check "restored guest alive" guest_ok tiny
 end "domain $A -> $B12, PCRs 0/16/23 and EK identical"
 unset VTPM_TPM_VERSION
+
+# 7: xm reboot of a vTPM guest on a pvops dom0 (no udev remove): the domain
+# and its device go, the vTPM stops with them; the guest starts again with
+# the same vTPM, found by its state.
+begin 7 reboot-and-lifetime
+C12=$(ctrl_of "$B12")
+ek_kept() { pubek "$1" > "$W/ek.before" && [ -s "$W/ek.before" ]; }
+ek_same() { pubek "$1" | cmp -s - "$W/ek.before"; }
+not() { ! "$@"; }
+check "EK before the reboot" ek_kept "$C12"
+xl destroy "$B12"
+xend_device_destroy "$B12"
+check "no swtpm outlives its domain" not swtpm_alive "$C12"
+check "its back end is gone too" not pgrep -f "vtpm_backend --backend $(be_path "$B12")"
+if start_guest; then
+	export VTPM_TPM_VERSION=1.2
+	check "rebooted guest gets its vTPM (domain $A)" give_vtpm "$A" False "$V12"
+	unset VTPM_TPM_VERSION
+	check "the same state directory" test "$(dirname "$(ctrl_of "$A")")" = "$(dirname "$C12")"
+	check "the same TPM (EK)" ek_same "$(ctrl_of "$A")"
+	xl destroy "$A"
+	xend_device_destroy "$A"
+else
+	note_fail "guest did not boot again"
+fi
+check "no swtpm left once every vTPM domain is gone" not pgrep -x swtpm
+check "no vtpm_backend left" not pgrep -x vtpm_backend
+end "domain $B12 destroyed and rebooted as $A, EK identical, nothing left running"
 
 # Tidy up (the machine powers off next).
 for d in $(xl list | awk 'NR > 2 { print $2 }'); do xl destroy "$d"; done
