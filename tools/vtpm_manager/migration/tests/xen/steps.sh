@@ -5,7 +5,8 @@
 # xend's backend and frontend nodes in xenstore, then the project's vTPM
 # hotplug script. The vTPM is filled through tpm2-tools; then:
 #   1  send --domid while the guest runs: refused, with the reason
-#   2  guest paused: send succeeds, the source TPM keeps running unchanged
+#   2  guest paused: send succeeds, the source TPM keeps running unchanged;
+#      the left-this-host mark makes recover refuse until --force
 #   3  xl save / xl restore: the restored domain's vTPM waits for state,
 #      recv --domid loads it and publishes it, the state is identical
 #   4  xl migrate to localhost, the vTPM record moved at the point xend moves
@@ -14,6 +15,9 @@
 #      not running; the genuine record is then accepted (control)
 #   6  the guest gets a TPM 1.2 vTPM instead (PCRs through raw TPM 1.2
 #      commands, the EK as its identity), across xl save / xl restore
+#   7  reboot on a pvops dom0 (no udev remove): the vTPM and its back end
+#      stop with the domain; the guest starts again with the same TPM
+# send and recv run --staged, driven with the words xend uses.
 # The guest itself uses its vTPM through Linux's xen-tpmfront and the
 # project's back end (vtpm_backend, started by the hotplug script): it
 # writes an NV index and extends PCR 12 through its own /dev/tpmN and, after
