@@ -33,6 +33,7 @@ expected() {
 	echo "755 $etc/xen/scripts/vtpm-swtpm"
 	echo "644 $etc/xen/xend-config-vtpm-migration.sxp"
 	echo "644 $prefix/share/man/man8/vtpm_migrate.8"
+	echo "644 $prefix/share/man/man8/vtpm_backend.8"
 	echo "644 $prefix/share/doc/xen/misc/vtpm-migration.txt"
 	while IFS= read -r f; do
 		echo "644 $prefix/share/doc/xen/specs/$(basename "$f")"

@@ -2,6 +2,7 @@
 """Apply vTPM migration to a Xen source tree of the xend era.
 
     apply-to-xen-tree.py [--check] XEN_TREE
+    apply-to-xen-tree.py --patch PRISTINE_XEN_TREE > vtpm-migration.patch
 
 Targets Xen 4.1.x and 4.2.x: the releases that have xend, the vTPM backend
 (tools/vtpm_manager) and an xc_restore that reads the length-prefixed
@@ -9,22 +10,27 @@ device-model record (DeviceModelRecord0002).  Xen 4.0 lacks the latter;
 4.3 removed tools/vtpm_manager; 4.5 removed xend.
 
 What it does (all or nothing):
-  - copies in the vtpm_migrate sources (tools/vtpm_manager/migration/, their
-    own Makefile kept as vtpm_migrate.mk, driven by a Xen-style Makefile),
-    the xend module (tools/python/xen/xend/server/vtpm_migration.py), the
-    hotplug script (tools/hotplug/Linux/vtpm-swtpm), the admin guide
+  - copies in the product only: the vtpm_migrate routines and their unit
+    tests (MIGRATION_PRODUCT) with the folder's Xen-style Makefile
+    (files/migration.Makefile, with the project Makefile's lists), the xend
+    module (tools/python/xen/xend/server/vtpm_migration.py), the hotplug
+    script (tools/hotplug/Linux/vtpm-swtpm), the admin guide
     (docs/misc/vtpm-migration.txt), the record format (docs/specs/) and the
     man page (docs/man/vtpm_migrate.pod.8);
   - removes the 2006 migration daemon's sources from that folder;
-  - inserts one call per step into XendCheckpoint.save and .restore, and
-    points TPMifController.migrate / recover_migrate and destroy_vtpmstate
-    at the module;
-  - hooks the folder into tools/Makefile, the script into the hotplug
-    Makefile and udev rule, and the new options into xend-config.sxp.
+  - hooks the module into xend (XendCheckpoint, XendDomain, the relocation
+    server, tpmif);
+  - hooks the folder into tools/Makefile (SUBDIRS, the subdir rules a
+    folder with a slash needs, uninstall; 4.1: the top-level uninstall) and
+    the ignore files, the script into the hotplug Makefile, and the udev
+    rule and hotplug agent (old vtpm_manager script unless the host is
+    switched by SWITCH), the new options into xend-config.sxp.
 
 Every anchor is looked up before anything is written: if one is missing,
-the tree is left untouched and each missing anchor is named.  `git diff` in
-the tree afterwards is the patch a packager ships.  --check only reports.
+the tree is left untouched and each missing anchor is named.  --check only
+reports.  --patch applies to a copy of a pristine tree and writes the
+difference: one -p1 patch with a header, which `patch -p1` applies to that
+release's pristine tree to give exactly what the script gives.
 """
 
 import glob
@@ -788,6 +794,12 @@ def main(argv):
     if absent:
         sys.stderr.write('apply-to-xen-tree: this project is incomplete, '
                          'missing: %s\n' % ', '.join(absent))
+        return 1
+    try:
+        tree_makefile()
+    except Missing as e:
+        sys.stderr.write('apply-to-xen-tree: this project is incomplete: '
+                         '%s\n' % e)
         return 1
     binary = binary_files(copies())
     if binary:

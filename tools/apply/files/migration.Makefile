@@ -37,7 +37,7 @@ endif
 # them and never drops them: the tree's own headers are found first, and
 # these sources build without a warning.
 VTPM_CPPFLAGS = -I. $(COMPAT_CPPFLAGS) $(CFLAGS_libxenctrl) $(CFLAGS_libxenstore)
-VTPM_CFLAGS   = -Wextra -Werror
+VTPM_CFLAGS   = -Wall -Wextra -Werror
 VTPM_LDLIBS   = $(LDLIBS_libxenctrl) $(LDLIBS_libxenstore) -lcrypto
 
 $(UNIT_OBJS): VTPM_CFLAGS += $(shell $(PKG_CONFIG) --cflags check)

@@ -416,6 +416,7 @@ class ApplyTest(unittest.TestCase):
         self.assertTrue(compiles, out)
         for line in compiles:
             self.assertIn('-Werror', line)
+            self.assertIn('-Wall', line)
             self.assertLess(line.index('/tools/libxc'), line.index(poison))
 
     def test_cross_compile_prefix_names_compiler_and_archiver(self):

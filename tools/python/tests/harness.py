@@ -389,6 +389,13 @@ class XenHost(Host):
         return found
 
     def stop(self):
+        for root, dirs, files in os.walk(self.state):
+            if 'backend.pid' in files:
+                try:
+                    with open(os.path.join(root, 'backend.pid')) as f:
+                        os.kill(int(f.read().strip()), signal.SIGTERM)
+                except (OSError, ValueError):
+                    pass
         for root in self.swtpms():
             Swtpm(root).stop()
         self.xs.stop()
@@ -401,7 +408,7 @@ def served(proc, timeout=30):
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-    res = [json.loads(l) for l in out.decode().splitlines()[1:] if l.strip()]
+    res = [json.loads(l) for l in out.decode().splitlines() if l.startswith('{')]
     for r in res:
         r['log'] = err.decode(errors='replace')
     return res

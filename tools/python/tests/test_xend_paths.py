@@ -210,7 +210,8 @@ class RemoteMigrationTest(HostsTest):
         sock = socket.create_connection(('127.0.0.1', self.b.port))
         sock.sendall(b'receive\n')
         sock.recv(80)
-        config = ('(domain (name guest) (uuid %s))' % DOM_UUID).encode()
+        config = ('(domain (name guest) (uuid %s) (device (vtpm (uuid %s))))'
+                  % (DOM_UUID, VTPM_UUID)).encode()
         size = 4096
         image = bytes(bytearray((i * 7 + 3) & 0xff for i in range(size)))
         sock.sendall(b'LinuxGuestRecord' + struct.pack('!i', len(config)) +
@@ -314,7 +315,8 @@ class OneHostTest(HostsTest):
         res = self.a.act('destroy', self.a.domain(5))
         self.assertTrue(res['ok'], str(res['error']) + res['log'])
         self.assertTrue(wait_until(lambda: not src.alive()))
-        self.assertFalse(os.path.lexists(os.path.join(self.a.run, '5.0')))
+        self.assertTrue(wait_until(lambda: not os.path.lexists(
+            os.path.join(self.a.run, '5.0'))))
         self.assertTrue(src.has_state())
 
     def test_only_xm_delete_deletes_vtpm_state(self):

@@ -28,6 +28,7 @@ per connection).
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -87,8 +88,10 @@ class DomInfo(object):
         self.name = name
 
     def sxpr_text(self):
-        return ('(domain (name %s) (uuid %s))' % (
-            self.name, self.info['uuid'])).encode()
+        text = '(domain (name %s) (uuid %s)' % (self.name, self.info['uuid'])
+        if self.conf.get('vtpm'):
+            text += ' (device (vtpm (uuid %s)))' % self.conf['vtpm']
+        return (text + ')').encode()
 
     def testMigrateDevices(self, network, dst):
         from xen.xend.XendError import XendError
@@ -207,7 +210,14 @@ def main():
     xd = XendDomain.instance()
     calls = []
     domids = iter(conf.get('new_domids', [9, 10, 11, 12]))
-    xd.make_domain = lambda vmconfig: DomInfo(conf, next(domids), calls)
+    def from_config(vmconfig):
+        """A domain as xend builds it from the config in the stream."""
+        text = vmconfig.decode() if isinstance(vmconfig, bytes) else vmconfig
+        dom = re.search(r'\(uuid ([0-9a-f-]+)\)\)?', text).group(1)
+        vtpm = re.search(r'\(vtpm \(uuid ([0-9a-f-]+)\)', text)
+        return DomInfo(dict(conf, domain_uuid=dom,
+                            vtpm=vtpm and vtpm.group(1)), next(domids), calls)
+    xd.make_domain = from_config
     if conf.get('domid') is not None:
         xd.add(DomInfo(conf, conf['domid'], calls))
 

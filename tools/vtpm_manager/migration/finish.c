@@ -144,7 +144,7 @@ static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct vm_err 
 		if (!ctrl_answers(c))
 			return 0;
 		if (swtpm_shutdown(c, &ignore) == 0) {
-			int64_t deadline = io_now_ms() + c->timeout_ms;
+			int64_t deadline = io_now_ms() + SWTPM_CTRL_TIMEOUT_MS;
 
 			while (io_now_ms() < deadline && ctrl_answers(c))
 				usleep(2000);
@@ -154,7 +154,7 @@ static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct vm_err 
 		return vm_fail(e, "%s still answers but no swtpm process on %s was found (pid file %s/pid); state kept",
 			       c->path, dir, dir);
 	}
-	if (swtpm_shutdown(c, &ignore) == 0 && !swtpm_proc_wait_gone(pid, dir, c->timeout_ms))
+	if (swtpm_shutdown(c, &ignore) == 0 && !swtpm_proc_wait_gone(pid, dir, SWTPM_CTRL_TIMEOUT_MS))
 		return 0;
 	if (swtpm_proc_terminate(pid, dir, &ignore))
 		return vm_fail(e, "%s; state kept", ignore.msg);

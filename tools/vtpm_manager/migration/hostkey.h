@@ -56,11 +56,17 @@ void hostkey_wipe(struct host_key *k);
 /* DIR/host.key (0600, never overwritten) and DIR/host.pub. */
 int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e) VM_MUST;
 int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e) VM_MUST;
+/* Key rotation: replace DIR/host.key and host.pub by k; the old key is kept
+ * as DIR/host.key.old; peers/ and the ledger are untouched. */
+int hostkey_replace(const char *dir, const struct host_key *k, struct vm_err *e) VM_MUST;
 
 /* The public key file: text, parsed strictly. */
 int pubkey_format(const struct host_pub *p, char *buf, size_t len);
 int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err *e) VM_MUST;
 int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e) VM_MUST;
+/* The same for a file of the key directory, refused (naming it as what) when
+ * another user owns it or could write it (safefile.h). */
+int pubkey_read(const char *path, const char *what, struct host_pub *p, struct vm_err *e) VM_MUST;
 
 /* The full SHA-256 over both public keys (the id is its first 16 bytes), as
  * "SHA256:" and unpadded base64, for comparing keys by eye. */
@@ -68,6 +74,8 @@ int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e) VM_
 void hostkey_fingerprint(const struct host_pub *p, char out[HOSTKEY_FPR_LEN]);
 
 enum trust_result { TRUST_ADDED, TRUST_SAME, TRUST_REPLACED };
+/* peers.c: the trusted peers. */
+
 /* Add a peer as DIR/peers/NAME.pub. The same name with the same key is a
  * no-op; with a different key (or a broken file) it is refused unless
  * replace. *old gets the replaced key when there was a readable one. */

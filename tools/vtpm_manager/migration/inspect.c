@@ -96,7 +96,7 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct vm_err *e)
 	print_time(out, h.time);
 	for (i = 0; i < VREC_NBLOBS; i++)
 		fprintf(out, "blob-%d         type %u (%s) flags 0x%x length %u\n", i, h.blob[i].type,
-			vrec_blob_name(h.blob[i].type), h.blob[i].flags, h.blob[i].len);
+			tpm_blob_name(h.blob[i].type), h.blob[i].flags, h.blob[i].len);
 	fprintf(out, "%-14s %u\n", "ciphertext", h.ct_len);
 	if (bad)
 		return vm_fail(e, "inspect: header: %s", err.msg);

@@ -1,6 +1,7 @@
 /*
- * The migration routines xend runs on its stream (DESIGN §4). Each returns 0
- * or -1 with the reason in *e; none exits or prints.
+ * The migration routines xend runs on its stream (CONTRACT.md,
+ * docs/misc/vtpm-migration.txt). Each returns 0 or -1 with the reason in *e;
+ * none exits or prints.
  */
 #ifndef VTPM_MIG_MIGRATE_H
 #define VTPM_MIG_MIGRATE_H

@@ -174,7 +174,7 @@ static int take_record(struct mig_receiver *r, const uint8_t *rec, size_t len,
 	if (!r->probed && mig_recv_probe(r, e))
 		goto out;
 	if (vrec_check_binding(h, r->inst.domain_uuid, r->inst.vtpm_uuid,
-			       r->dest_ver == TPM_VERSION_12 ? VREC_TPM_12 : VREC_TPM_20, e))
+			       r->dest_ver, e))
 		goto out;
 	if (ledger_open(&led, r->dir, e))
 		goto out;

@@ -13,8 +13,12 @@ int safe_check_stat(const struct stat *st, const char *what, const char *path,
 	uid_t me = geteuid();
 
 	if (st->st_uid != me)
-		return vm_fail(e, "%s %s is owned by uid %u, not by this user (uid %u); refusing it (chown %u %s)",
+		return vm_fail(e, "%s %s is owned by uid %u, not by this user (uid %u); refusing it (run as its owner, or chown %u %s)",
 			       what, path, (unsigned)st->st_uid, (unsigned)me, (unsigned)me, path);
+	/* A shared directory like /tmp is no place for keys: not "chmod" it. */
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && (st->st_mode & S_ISVTX))
+		return vm_fail(e, "%s %s is a shared directory (mode %04o); refusing it (use a directory of its own, mode 0700)",
+			       what, path, (unsigned)(st->st_mode & 07777));
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return vm_fail(e, "%s %s is writable by group or others (mode %04o); refusing it (chmod go-w %s)",
 			       what, path, (unsigned)(st->st_mode & 07777), path);

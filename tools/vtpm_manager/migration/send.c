@@ -130,7 +130,7 @@ int mig_send_pull(struct mig_sender *s, struct vm_err *e)
 	fault_point("send-after-pull");
 
 	memset(&s->h, 0, sizeof(s->h));
-	s->h.tpm_version = st.version == TPM_VERSION_12 ? VREC_TPM_12 : VREC_TPM_20;
+	s->h.tpm_version = st.version;
 	s->h.flags = !memcmp(s->dest.id, s->me.pub.id, VREC_KEYID_LEN) ? VREC_FLAG_TO_SELF : 0;
 	memcpy(s->h.domain_uuid, s->inst.domain_uuid, 16);
 	memcpy(s->h.vtpm_uuid, s->inst.vtpm_uuid, 16);

@@ -78,7 +78,7 @@ static void warm_crypto(const struct host_key *me)
 	st.blob[0].type = 1;
 	st.blob[0].data = blob;
 	st.blob[0].len = sizeof(blob);
-	h.tpm_version = VREC_TPM_20;
+	h.tpm_version = TPM_VERSION_20;
 	h.flags = VREC_FLAG_TO_SELF;
 	h.generation = 1;
 	if (vrec_seal(me, &me->pub, &h, &st, &rec, &len, &ignore) == 0 &&

@@ -282,7 +282,8 @@ static int torn_down(struct backend *b)
 
 /* ---- the process ------------------------------------------------------- */
 
-static void wait_events(struct backend *b, const sigset_t *run_mask)
+/* Wait for xenstore or the guest; 1 if a xenstore watch fired. */
+static int wait_events(struct backend *b, const sigset_t *run_mask)
 {
 	struct pollfd p[2] = { { .fd = xs_fileno(b->xs), .events = POLLIN } };
 	unsigned int num;
@@ -295,25 +296,30 @@ static void wait_events(struct backend *b, const sigset_t *run_mask)
 		n = 2;
 	}
 	if (ppoll(p, (nfds_t)n, NULL, run_mask) <= 0)
-		return;
-	if (p[0].revents) {
-		w = xs_read_watch(b->xs, &num);
-		free(w);
-	}
+		return 0;
 	if (n == 2 && p[1].revents)
 		ring_event(b);
+	if (!p[0].revents)
+		return 0;
+	w = xs_read_watch(b->xs, &num);
+	free(w);
+	return 1;
 }
 
 /* Returns 1 if the toolstack tore the device down, 0 after a signal. */
 static int run(struct backend *b, const sigset_t *run_mask)
 {
 	struct refused_ring no = { 0 };
+	int changed = 1;
 
+	/* xenstore is read only when a watch fired: a TPM command costs no
+	 * xenstore round trip. */
 	while (!stop_signal) {
-		if (torn_down(b))
+		if (changed && torn_down(b))
 			return 1;
-		follow_frontend(b, &no);
-		wait_events(b, run_mask);
+		if (changed)
+			follow_frontend(b, &no);
+		changed = wait_events(b, run_mask);
 	}
 	backend_log(b, "stopped by signal %d", (int)stop_signal);
 	return 0;

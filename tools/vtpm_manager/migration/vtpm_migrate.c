@@ -316,27 +316,59 @@ static int no_own_options(struct cli *cl, int argc, char **argv, const struct op
 	return positional(cl, argc, argv, min, max);
 }
 
+/* Key rotation on this host: a new key under the old name (unless -n). */
+static int keygen_replace(const char *dir, const char *name)
+{
+	struct host_key k;
+	struct vm_err e;
+	char id[2 * VREC_KEYID_LEN + 1], was[HOST_NAME_MAX_LEN + 1];
+	int r;
+
+	if (hostkey_load(dir, &k, &e)) {
+		vm_wrap(&e, "keygen --replace: ");
+		return fail(&e);
+	}
+	strcpy(was, k.pub.name);
+	hostkey_wipe(&k);
+	r = hostkey_generate(&k, name ? name : was, &e) || hostkey_replace(dir, &k, &e);
+	hex_encode(k.pub.id, VREC_KEYID_LEN, id);
+	hostkey_wipe(&k);
+	if (r) {
+		vm_wrap(&e, "keygen --replace: ");
+		return fail(&e);
+	}
+	printf("%s/host.pub\n", dir);
+	printf("new key id %s; the old key is kept as %s/host.key.old\n"
+	       "on every peer, trust this host.pub with: vtpm_migrate trust --replace FILE\n", id, dir);
+	return 0;
+}
+
 static int cmd_keygen(struct cli *cl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		COMMON_OPTIONS,
 		{ "name", required_argument, NULL, 'n' },
+		{ "replace", no_argument, NULL, OPT_REPLACE },
 		OPTIONS_END,
 	};
 	char host[HOST_NAME_MAX_LEN + 2] = "";
 	const char *dir, *name = NULL;
 	struct host_key k;
 	struct vm_err e;
-	int c;
+	int replace = 0, c;
 
 	while ((c = next_opt(cl, argc, argv, COMMON_SHORT "n:", opts)) != -1) {
-		if (c != 'n')
-			return cl->status;
-		name = optarg;
+		switch (c) {
+		case 'n': name = optarg; break;
+		case OPT_REPLACE: replace = 1; break;
+		default: return cl->status;
+		}
 	}
 	if (positional(cl, argc, argv, 0, 0))
 		return cl->status;
 	dir = key_dir(cl);
+	if (replace)
+		return keygen_replace(dir, name);
 	if (!name) {
 		if (gethostname(host, sizeof(host) - 1))
 			strcpy(host, "localhost");
@@ -694,9 +726,7 @@ static int cmd_finish(struct cli *cl, int argc, char **argv)
 	struct vtpm_instance inst;
 	struct vm_err e;
 
-	if (no_own_options(cl, argc, argv, opts, 0, 0))
-		return cl->status;
-	if (get_instance(cl, &inst, 0))
+	if (no_own_options(cl, argc, argv, opts, 0, 0) || get_instance(cl, &inst, 0))
 		return cl->status;
 	if (mig_finish(&inst, &e))
 		return fail(&e);
@@ -747,8 +777,10 @@ static int cmd_status(struct cli *cl, int argc, char **argv)
 static int cmd_help(struct cli *cl, int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "keygen", cmd_keygen, "[-d DIR] [-n NAME]", "Create this host's key pair",
-	  "  -n, --name NAME   the name the key carries (default: the host name up to its first dot)\n" },
+	{ "keygen", cmd_keygen, "[-d DIR] [-n NAME] [--replace]", "Create this host's key pair",
+	  "  -n, --name NAME   the name the key carries (default: the host name up to its first dot)\n"
+	  "  --replace         replace this host's key (rotation): the old one is kept as\n"
+	  "                    host.key.old, peers/ and the ledger stay; -n defaults to the old name\n" },
 	{ "pubkey", cmd_pubkey, "[-d DIR]", "Print this host's public key file, to copy to the peers",
 	  "" },
 	{ "trust", cmd_trust, "[-d DIR] [--replace] FILE [NAME]",
@@ -827,6 +859,7 @@ static int cmd_help(struct cli *cl, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct cli cl = { .status = -1 };
+	int r;
 
 	/* A reader that goes away is an error on write, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -855,5 +888,9 @@ int main(int argc, char **argv)
 		return usage(NULL, "unknown command '%s'", argv[1]);
 	opterr = 0;
 	optind = 1;
-	return cl.cmd->run(&cl, argc - 1, argv + 1);
+	r = cl.cmd->run(&cl, argc - 1, argv + 1);
+	/* An option in a command's table that its loop does not handle. */
+	if (r < 0)
+		return usage(&cl, "internal error: option without a handler");
+	return r;
 }

@@ -685,7 +685,6 @@ static void clear_mark(const struct state *s)
 /* (d) What a shell script would do with swtpm_ioctl, one process a step. */
 static double run_ioctl(struct state *s, struct dest *d)
 {
-	static const char *const type[3] = { "permanent", "volatile", "savestate" };
 	char file[3][PATH_MAX + 32], dir[PATH_MAX + 16], src_ctrl[108], dst_ctrl[108];
 	char cmd[16], ty[16];
 	char *argv[7];
@@ -697,7 +696,7 @@ static double run_ioctl(struct state *s, struct dest *d)
 	make_dir(dir);
 	clear_dir(dir);
 	for (i = 0; i < 3; i++)
-		snprintf(file[i], sizeof(file[i]), "%s/%s.bin", dir, type[i]);
+		snprintf(file[i], sizeof(file[i]), "%s/%s.bin", dir, tpm_blob_name((uint32_t)i + 1));
 	snprintf(src_ctrl, sizeof(src_ctrl), "%s", s->ctrl);
 	snprintf(dst_ctrl, sizeof(dst_ctrl), "%s", d->ctrl);
 	reset_errfd(B.errfd_ioctl);
@@ -708,13 +707,13 @@ static double run_ioctl(struct state *s, struct dest *d)
 	for (i = 0; i < 3; i++) {
 		argv[2] = src_ctrl;
 		snprintf(cmd, sizeof(cmd), "--save");
-		snprintf(ty, sizeof(ty), "%s", type[i]);
+		snprintf(ty, sizeof(ty), "%s", tpm_blob_name((uint32_t)i + 1));
 		argv[4] = ty;
 		argv[5] = file[i];
 		argv[6] = NULL;
 		rc = reap(spawn(B.ioctl, argv, -1, -1, B.errfd_ioctl, 0), NULL);
 		if (rc)
-			die("%s: swtpm_ioctl --save %s exited %d: %s", s->label, type[i], rc,
+			die("%s: swtpm_ioctl --save %s exited %d: %s", s->label, tpm_blob_name((uint32_t)i + 1), rc,
 			    last_line(B.errfd_ioctl));
 	}
 	for (i = 0; i < 3; i++) {
@@ -722,13 +721,13 @@ static double run_ioctl(struct state *s, struct dest *d)
 			continue; /* [ -s FILE ] || continue */
 		argv[2] = dst_ctrl;
 		snprintf(cmd, sizeof(cmd), "--load");
-		snprintf(ty, sizeof(ty), "%s", type[i]);
+		snprintf(ty, sizeof(ty), "%s", tpm_blob_name((uint32_t)i + 1));
 		argv[4] = ty;
 		argv[5] = file[i];
 		argv[6] = NULL;
 		rc = reap(spawn(B.ioctl, argv, -1, -1, B.errfd_ioctl, 0), NULL);
 		if (rc)
-			die("%s: swtpm_ioctl --load %s exited %d: %s", s->label, type[i], rc,
+			die("%s: swtpm_ioctl --load %s exited %d: %s", s->label, tpm_blob_name((uint32_t)i + 1), rc,
 			    last_line(B.errfd_ioctl));
 	}
 	argv[2] = dst_ctrl;
@@ -821,7 +820,7 @@ static void time_parts(struct state *s)
 	if (swtpm_pull_state(&src, &st, &e))
 		die("%s: %s", s->label, e.msg);
 	memset(&h, 0, sizeof(h));
-	h.tpm_version = VREC_TPM_20;
+	h.tpm_version = TPM_VERSION_20;
 	memcpy(h.vtpm_uuid, s->inst.vtpm_uuid, 16);
 	h.generation = 1;
 	h.time = (uint64_t)time(NULL);
@@ -949,7 +948,7 @@ static int cold_child(int argc, char **argv)
 		st.blob[2].type = SWTPM_BLOB_SAVESTATE;
 		for (round = 0; round < 2; round++) {
 			memset(&h, 0, sizeof(h));
-			h.tpm_version = VREC_TPM_20;
+			h.tpm_version = TPM_VERSION_20;
 			h.generation = 1;
 			if (vrec_seal(&k, to, &h, &st, &rec, &len, &e))
 				return 1;

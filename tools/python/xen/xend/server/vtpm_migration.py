@@ -6,32 +6,11 @@
 
 """vTPM migration for xend: the calls made from the migration stream.
 
-xend moves a guest's vTPM inside its own migration stream: a helper,
-`vtpm_migrate`, is handed the stream's file descriptor exactly as xc_save
-and xc_restore are.  The patch inserts one call per step
-(docs/misc/vtpm-migration.txt, "What the patch changes in xend"):
-
-  XendDomain.domain_save         check_before_save()   before the file is opened
-  XendDomain._domain_migrate*    ask_destination()     before "receive"
-  XendDomain.domain_delete       deleting_config()     xm delete
-  XendCheckpoint.save            check_before_save()   before the signature
-                                 save_after_image()    after xc_save
-                                 finish_after_success() before destroy()
-                                 recover_after_failure() before resumeDomain()
-  XendCheckpoint.restore         restore_after_image() after xc_restore
-                                 keep_after_failure()  before destroy()
-  server/relocate.py             op_vtpm_check(), relocation_begin()
-  server/tpmif.py                device_migrate(), destroy_state()
-
-Stream order for a guest with a vTPM: xend's signature and config, the
-image (xc_save), for HVM the length-prefixed device-model record, then the
-vTPM record.  Over relocation the destination answers on the relocation
-connection: (vtpm-accepted G) once its vTPM runs, or xend's (err ...).
-
-Runs on Python 2.6+ (xend) and 3.x (tests).
+xend runs the helper vtpm_migrate on the stream's fd, as it runs xc_save
+and xc_restore.  The patch inserts one call per step; what each does, and
+why, is in docs/misc/vtpm-migration.txt.  Python 2.6+ (xend) and 3.x.
 """
 
-import errno
 import fcntl
 import os
 import re
@@ -47,11 +26,8 @@ from xen.xend.XendError import XendError
 from xen.xend.XendLogging import log
 from xen.xend.xenstore.xstransact import xstransact
 
-
 class VtpmMigrationError(XendError):
     """A refused or failed vTPM step; the message says what and why."""
-    pass
-
 
 OPT_ENABLE = 'vtpm-migration'
 OPT_KEY_DIR = 'vtpm-migration-key-dir'
@@ -70,78 +46,59 @@ UUID_RE = re.compile(r'^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$')
 PEER_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]{0,62}$')
 ERR_RE = re.compile(r"^\(err\s\(type\s(.+)\)\s\(value\s'(.+)'\)\)")
 
-# What happened to each domain's vTPM in the save running now (by domid):
-# 'left' a whole record left, 'refused' the destination said no (it never
-# ran the vTPM), 'accepted' it runs there, 'finished' the source is gone.
-_state = {}
-_checked = {}                      # domid -> send --check's answers
-_relocation = threading.local()    # the relocation connection restoring
-
+# Per domid: what became of the vTPM (_state), send --check's answers, the
+# staged helper waiting for its word, the relocation connection to answer.
+_state, _checked, _staged, _answer = {}, {}, {}, {}
+_deleting = set()
+_relocation = threading.local()
 
 def _opt(name):
-    return str(XendOptions.instance().get_config_string(name,
-                                                        DEFAULTS[name]))
-
+    return str(XendOptions.instance().get_config_string(name, DEFAULTS[name]))
 
 def _flag(name):
     return XendOptions.instance().get_config_bool(name, DEFAULTS[name])
 
-
 def _timeout():
-    try:
-        return int(_opt(OPT_TIMEOUT))
-    except ValueError:
-        raise VtpmMigrationError("invalid xend config (%s %s): expected "
-                                 "seconds" % (OPT_TIMEOUT, _opt(OPT_TIMEOUT)))
-
+    return XendOptions.instance().get_config_int(OPT_TIMEOUT,
+                                                 DEFAULTS[OPT_TIMEOUT])
 
 def _text(data):
-    if not isinstance(data, str):
-        data = data.decode('utf-8', 'replace')
-    return data
-
+    return data if isinstance(data, str) else data.decode('utf-8', 'replace')
 
 def _printable(text):
     return ''.join([(c if ' ' <= c <= '~' else '?') for c in text])[:300]
 
-
-# ---- the guest's vTPM ---------------------------------------------------------
-
 def _vtpm_uuids(dominfo):
     uuids = []
     for (kind, sxpr) in dominfo.info.all_devices_sxpr():
-        if kind == 'vtpm':
-            for item in sxpr[1:]:
-                if isinstance(item, (list, tuple)) and item[0] == 'uuid':
-                    uuids.append(str(item[1]))
+        for item in (kind == 'vtpm' and sxpr[1:] or []):
+            if isinstance(item, (list, tuple)) and item[0] == 'uuid':
+                uuids.append(str(item[1]))
     return uuids
 
-
-def _instance(dominfo):
-    """INSTANCE arguments: the domain id, and the domain UUID xend holds
-    (never the guest-writable /local/domain/D/vm)."""
+def _instance(dominfo, bound=True):
+    """--domid and, to bind the record, the UUID xend holds (never the
+    guest-writable /local/domain/D/vm)."""
     if len(_vtpm_uuids(dominfo)) > 1:
         raise VtpmMigrationError("vTPM: the domain has %d vTPMs; only one "
                                  "can be migrated" % len(_vtpm_uuids(dominfo)))
-    return ['--domid', str(dominfo.getDomid()),
-            '--domain-uuid', str(dominfo.info['uuid'])]
-
+    argv = ['--domid', str(dominfo.getDomid())]
+    return bound and argv + ['--domain-uuid', str(dominfo.info['uuid'])] \
+        or argv
 
 def peer_name(dst, network):
     """The key name of a destination: 'self' for a save file or this host."""
-    if not network or _is_this_host(str(dst).strip()):
-        return 'self'
     name = str(dst).strip()
+    if not network or _is_this_host(name):
+        return 'self'
     if not PEER_RE.match(name):
         raise VtpmMigrationError("vTPM migration to '%s' refused: not usable "
                                  "as a peer key name (1-63 of A-Z a-z 0-9 . _ "
                                  "-); migrate to a host name" % _printable(name))
     return name
 
-
 def _is_this_host(name):
-    """Only a name that resolves to loopback, or this host's own name, is
-    this host: anything else is sealed to that peer's key."""
+    """Only a name that resolves to loopback, or this host's own name."""
     if name.lower() in (socket.gethostname().lower(),
                         socket.getfqdn().lower()):
         return True
@@ -152,15 +109,12 @@ def _is_this_host(name):
     return bool(addrs) and all([a.startswith('127.') or a == '::1'
                                 for a in addrs])
 
-
-# ---- the helper, started the way xend starts xc_save ----------------------------
-
 class _Helper(object):
-    """A running vtpm_migrate with the stream fd (if any) passed on."""
+    """A running vtpm_migrate, the stream fd (if any) passed on."""
 
     def __init__(self, args, fd=None):
         argv = [_opt(OPT_HELPER)] + args
-        if fd is not None:
+        if fd is not None:   # xend marks the stream close-on-exec
             argv += ['--fd', str(fd)]
             flags = fcntl.fcntl(fd, fcntl.F_GETFD)
             fcntl.fcntl(fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
@@ -180,14 +134,13 @@ class _Helper(object):
                 self.child.tochild.flush()
         except (IOError, OSError):
             pass
-        line = self.child.fromchild.readline().strip()
-        if line != expect:
+        if self.child.fromchild.readline().strip() != expect:
             self.finish()
             raise VtpmMigrationError("%s failed: no '%s' after '%s'"
                                      % (self.what, expect, word))
 
     def finish(self):
-        """Wait for the exit status; raise with the helper's one line."""
+        """Its exit status; a failure raises with the helper's one line."""
         self.child.tochild.close()
         out = self.child.fromchild.read()
         err = _text(self.child.childerr.read()).strip().splitlines()
@@ -201,26 +154,24 @@ class _Helper(object):
                 'exit status %d' % os.WEXITSTATUS(status)
         raise VtpmMigrationError("%s failed: %s" % (self.what, reason))
 
-
 def _run(args, fd=None):
     return _Helper(args, fd).finish()
 
-
-_staged = {}                       # domid -> the staged helper waiting
-
-
 def _stage(domid, args, fd):
-    """Start a staged helper: it prepares all it can (exec, keys, peers,
-    the control connection) before the guest stops, and says `ready`."""
+    """A staged helper prepares all it can before the guest stops."""
     _end_stage(domid)
-    helper = _Helper(args + ['--staged'], fd)
-    _staged[domid] = helper
-    helper.say(None, 'ready')
+    _staged[domid] = _Helper(args + ['--staged'], fd)
+    _staged[domid].say(None, 'ready')
 
+def _last_word(domid, word):
+    if domid not in _staged:
+        raise VtpmMigrationError("vTPM: no helper was started")
+    helper = _staged.pop(domid)
+    helper.say(word, 'done')
+    helper.finish()
 
 def _end_stage(domid):
-    """End a staged helper that will not get its last word: on end of
-    input it writes or loads nothing."""
+    """No last word for it: on end of input it writes or loads nothing."""
     helper = _staged.pop(domid, None)
     if helper is not None:
         try:
@@ -228,40 +179,31 @@ def _end_stage(domid):
         except VtpmMigrationError:
             pass
 
-
-# ---- source: before a byte is sent ----------------------------------------------
-
 def _check(dominfo, network, dst):
     """send --check, once per save: every check send makes, TPM untouched."""
     domid = dominfo.getDomid()
-    if domid in _checked:
-        return _checked[domid]
-    if not _flag(OPT_ENABLE):
-        raise VtpmMigrationError(
-            "vTPM migration is disabled on this host: set (%s yes) in "
-            "xend-config.sxp after setting up keys (vtpm_migrate(8))"
-            % OPT_ENABLE)
-    name = peer_name(dst, network)
-    out = _run(['send', '-d', _opt(OPT_KEY_DIR), '--to', name, '--check'] +
-               _instance(dominfo))
-    answers = {'recipient': name}
-    for line in out.splitlines():
-        if ' ' in line:
-            key, value = line.split(' ', 1)
-            answers[key] = value.strip()
-    _checked[domid] = answers
-    return answers
-
+    if domid not in _checked:
+        if not _flag(OPT_ENABLE):
+            raise VtpmMigrationError(
+                "vTPM migration is disabled on this host: set (%s yes) in "
+                "xend-config.sxp after setting up keys (vtpm_migrate(8))"
+                % OPT_ENABLE)
+        name = peer_name(dst, network)
+        out = _run(['send', '-d', _opt(OPT_KEY_DIR), '--to', name,
+                    '--check'] + _instance(dominfo))
+        answers = dict([l.split(' ', 1) for l in out.splitlines() if ' ' in l])
+        answers['to'] = name
+        answers['file'] = not network and dst or None
+        _checked[domid] = answers
+    return _checked[domid]
 
 def check_before_open(dominfo, dst, checkpoint=False):
     """XendDomain.domain_save, before it opens (and truncates) the file."""
     _checked.pop(dominfo.getDomid(), None)
     check_before_save(dominfo, False, dst, checkpoint)
 
-
 def check_before_save(dominfo, network, dst, checkpoint=False):
-    """Refuse before a byte is sent, saying why (the helper's own checks,
-    run once: a later call in the same save uses the first answers)."""
+    """Refuse before a byte is sent, with the helper's own reason."""
     if not _vtpm_uuids(dominfo):
         return
     try:
@@ -277,11 +219,9 @@ def check_before_save(dominfo, network, dst, checkpoint=False):
         log.error("vTPM of %s: %s", dominfo.getName(), e)
         raise VtpmMigrationError("vTPM: %s" % e)
 
-
 def device_migrate(controller, deviceConfig, network, dst, step, domName):
-    """TPMifController.migrate: step 0 refuses with the helper's reason;
-    step 3 runs with the guest suspended: the staged sender pulls and seals
-    (nothing is written: xc_save may still be writing)."""
+    """TPMifController.migrate: step 0 checks; at step 3 (suspended, xc_save
+    may still write) the staged sender pulls and seals in memory."""
     domid = controller.vm.getDomid()
     if network and step == 0:
         _checked.pop(domid, None)
@@ -290,17 +230,13 @@ def device_migrate(controller, deviceConfig, network, dst, step, domName):
         _staged[domid].say('pull', 'sealed')
     return 0
 
-
 def _reply_line(sock, timeout):
-    """One line from the relocation connection, or None (closed/timeout)."""
+    """One line from the relocation connection, or None."""
     data = ''
     deadline = time.time() + timeout
     while not data.endswith('\n'):
-        left = deadline - time.time()
-        if left <= 0:
-            return None
         try:
-            sock.settimeout(left)
+            sock.settimeout(max(deadline - time.time(), 0.001))
             chunk = sock.recv(1024)
         except Exception:
             return None
@@ -309,15 +245,12 @@ def _reply_line(sock, timeout):
         data += _text(chunk)
     return data.strip()
 
-
 def ask_destination(dominfo, dst, sock, ssl):
-    """XendDomain._domain_migrate*, before "receive": would the destination
-    accept this vTPM from this host?  Asked on the relocation connection
-    itself: an op the destination's relocation server runs (op_vtpm_check)."""
+    """XendDomain._domain_migrate*, before "receive": would it take it?"""
     if not _vtpm_uuids(dominfo):
         return
     check = _check(dominfo, True, dst)
-    if not ssl and check['recipient'] != 'self' and not _flag(OPT_PLAIN):
+    if not ssl and check['to'] != 'self' and not _flag(OPT_PLAIN):
         raise VtpmMigrationError(
             "vTPM migration to '%s' refused: plain relocation neither hides "
             "nor authenticates the guest image, so a man in the middle could "
@@ -340,67 +273,49 @@ def ask_destination(dominfo, dst, sock, ssl):
         raise VtpmMigrationError("vTPM migration refused by %s: %s"
                                  % (dst, reason))
 
-
-# ---- source: the record, the verdict, finish or recover ----------------------
-
-def _write_device_model_record(fd, domid):
-    """An HVM guest's device model, length-prefixed, before the vTPM
-    record: xc_restore reads it as the image's tail, and the legacy form is
-    read to end of stream, leaving no room after it."""
-    path = QEMU_SAVE_PATH % domid
-    if not os.path.exists(path):
-        return
-    f = open(path, 'rb')
-    try:
-        data = f.read()
-    finally:
-        f.close()
-    data = DM_SIGNATURE.encode('ascii') + struct.pack('=I', len(data)) + data
-    while data:
-        data = data[os.write(fd, data):]
-    os.remove(path)
-
-
 def save_before_image(fd, dominfo, network, dst):
     """XendCheckpoint.save, before xc_save starts: the sender gets ready."""
     if _vtpm_uuids(dominfo):
-        name = _check(dominfo, network, dst)['recipient']
         _stage(dominfo.getDomid(), ['send', '-d', _opt(OPT_KEY_DIR), '--to',
-                                    name] + _instance(dominfo), fd)
+                                    _check(dominfo, network, dst)['to']] +
+               _instance(dominfo), fd)
 
+def _write_device_model_record(fd, domid):
+    """HVM: the device model, length-prefixed (the legacy form is read to
+    end of stream, leaving no room for the vTPM record after it)."""
+    path = QEMU_SAVE_PATH % domid
+    if os.path.exists(path):
+        f = open(path, 'rb')
+        try:
+            data = f.read()
+        finally:
+            f.close()
+        data = DM_SIGNATURE.encode('ascii') + struct.pack('=I', len(data)) \
+            + data
+        while data:
+            data = data[os.write(fd, data):]
+        os.remove(path)
 
 def save_after_image(fd, dominfo, network, dst, checkpoint=False, sock=None):
-    """XendCheckpoint.save, after xc_save: the image is complete.  Write the
-    record sealed at the suspend point, then wait for the verdict."""
+    """XendCheckpoint.save, after xc_save: write, then await the verdict."""
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
-    name = _check(dominfo, network, dst)['recipient']
     if dominfo.info.is_hvm():
         _write_device_model_record(fd, domid)
     start = time.time()
-    try:
-        helper = _staged.pop(domid)
-        helper.say('write', 'done')
-        helper.finish()
-    except VtpmMigrationError:
-        if not network and os.path.isfile(dst):
-            # an image without its vTPM record can never be restored
-            os.remove(dst)
-            log.error("vTPM send failed: the incomplete save file %s was "
-                      "removed", dst)
-        raise
+    _last_word(domid, 'write')
     _state[domid] = 'left'
     log.info("vTPM of domain %d sealed to '%s' and written in %.1f ms.",
-             domid, name, (time.time() - start) * 1000.0)
+             domid, _check(dominfo, network, dst)['to'],
+             (time.time() - start) * 1000.0)
     if checkpoint:
-        # A checkpoint is a copy by design (allowed with rollback only):
-        # the vTPM goes on here.
-        _run(['recover', '--force'] + _instance(dominfo))
+        # a copy by design (rollback allowed): the vTPM goes on here
+        _run(['recover', '--force'] + _instance(dominfo, False))
         _state.pop(domid, None)
+        _checked.pop(domid, None)
     elif network and sock is not None:
         _await_verdict(dominfo, fd, sock, dst)
-
 
 def _await_verdict(dominfo, fd, sock, dst):
     if fd != sock.fileno():
@@ -408,80 +323,69 @@ def _await_verdict(dominfo, fd, sock, dst):
     line = _reply_line(sock, _timeout())
     sock.settimeout(None)
     domid = dominfo.getDomid()
-    if line is not None and line.startswith('(vtpm-accepted'):
-        _state[domid] = 'accepted'
-        return
     m = line and ERR_RE.match(line)
-    if m:
+    if line and line.startswith('(vtpm-accepted'):
+        _state[domid] = 'accepted'
+    elif m:
         _state[domid] = 'refused'
-        _run(['recover', '--force'] + _instance(dominfo))
+        _run(['recover', '--force'] + _instance(dominfo, False))
         raise VtpmMigrationError("%s (from %s); the guest and its vTPM go on "
                                  "here" % (m.group(2), dst))
-    raise VtpmMigrationError(
-        "no verdict on the vTPM from %s (connection lost or timed out): it "
-        "left this host and may run there, so it stays stopped here; if the "
-        "guest does not run on %s, 'vtpm_migrate recover --force --domid %d' "
-        "(vtpm_migrate(8))" % (dst, dst, domid))
-
+    else:
+        raise VtpmMigrationError(
+            "no verdict on the vTPM from %s (connection lost or timed out): "
+            "it left this host and may run there, so it stays stopped here; "
+            "if the guest does not run on %s, 'vtpm_migrate recover --force "
+            "--domid %d' (vtpm_migrate(8))" % (dst, dst, domid))
 
 def _drained(fd):
-    """SSL relocation: xend's relay thread copies the pipe fd into the SSL
-    connection; wait until it took the record before reading the answer
-    from that connection (the two would share one SSL object)."""
+    """SSL: let xend's relay thread empty the pipe before the answer is read
+    from the same SSL object."""
     deadline = time.time() + 30
-    while time.time() < deadline:
-        left = struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD,
-                                              struct.pack('i', 0)))[0]
-        if left == 0:
-            time.sleep(0.05)
-            return
+    while time.time() < deadline and struct.unpack('i', fcntl.ioctl(
+            fd, termios.FIONREAD, struct.pack('i', 0)))[0]:
         time.sleep(0.01)
-
+    time.sleep(0.05)
 
 def finish_after_success(dominfo):
     """XendCheckpoint.save, before destroy(): never two live vTPMs."""
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
+    _checked.pop(domid, None)
     try:
-        _run(['finish'] + _instance(dominfo)[:2])
+        _run(['finish'] + _instance(dominfo, False))
         _state[domid] = 'finished'
         log.info("vTPM of domain %d shut down and its state deleted.", domid)
     except VtpmMigrationError as e:
         log.error("%s; it left this host: the record holds it (see "
                   "vtpm_migrate(8), finish)", e)
 
-
 def recover_after_failure(dominfo):
-    """XendCheckpoint.save's error path, before the guest is resumed.
-
-    What happened decides: nothing whole left, or the destination said no:
-    the vTPM goes on.  No verdict: it stays stopped (recover refuses).  The
-    destination runs it, or the source is finished: the guest must not be
-    resumed here (raising keeps it suspended)."""
+    """XendCheckpoint.save's error path, before resumeDomain(); raising
+    keeps the guest suspended when its vTPM was handed over."""
     domid = dominfo.getDomid()
     _end_stage(domid)
     state = _state.pop(domid, None)
-    _checked.pop(domid, None)
+    saved = _checked.pop(domid, {}).get('file')
     if not _vtpm_uuids(dominfo) or state == 'refused':
         return
     if state in ('accepted', 'finished'):
         raise VtpmMigrationError("vTPM of domain %d already handed over "
                                  "(%s): the guest is not resumed here"
                                  % (domid, state))
+    if saved and state is None and os.path.isfile(saved):
+        os.remove(saved)    # an image without its vTPM record never restores
+        log.error("vTPM: the incomplete save file %s was removed", saved)
     try:
-        _run(['recover'] + _instance(dominfo)[:2])
+        _run(['recover'] + _instance(dominfo, False))
         log.info("vTPM of domain %d recovered on the source.", domid)
     except VtpmMigrationError as e:
         log.error("%s", e)
 
-
-# ---- destination ---------------------------------------------------------------
-
 def relocation_begin(protocol):
     """relocate.py, before domain_restore_fd: where the verdict goes."""
     _relocation.protocol = protocol
-
 
 def op_vtpm_check(req):
     """relocate.py's op_vtpm_check: would this host accept that record?"""
@@ -496,11 +400,8 @@ def op_vtpm_check(req):
             '--generation', fields.get('generation', '')]
     if fields.get('tpm') in ('2', '1.2'):
         args += ['--tpm-version', fields['tpm']]
-    if _flag(OPT_ROLLBACK):
-        args.append('--allow-rollback')
-    _run(args)
+    _run(args + (_flag(OPT_ROLLBACK) and ['--allow-rollback'] or []))
     return ['vtpm', 'ok']
-
 
 def _wait_instance(domid, timeout):
     """The hotplug script starts the vTPM waiting for state."""
@@ -520,14 +421,8 @@ def _wait_instance(domid, timeout):
                              "the vtpm-swtpm hotplug script run?)"
                              % (domid, timeout))
 
-
-_answer = {}                       # domid -> relocation connection
-
-
 def restore_before_image(fd, dominfo):
-    """XendCheckpoint.restore, before xc_restore: the devices exist, the
-    hotplug script starts the vTPM waiting for state; the receiver gets
-    ready."""
+    """XendCheckpoint.restore, before xc_restore: the receiver gets ready."""
     protocol = getattr(_relocation, 'protocol', None)
     _relocation.protocol = None
     if not _vtpm_uuids(dominfo):
@@ -543,19 +438,15 @@ def restore_before_image(fd, dominfo):
         args.append('--allow-rollback')
     _stage(domid, args + _instance(dominfo), fd)
 
-
 def restore_after_image(fd, dominfo):
-    """XendCheckpoint.restore, after xc_restore: read and load the record;
-    over relocation, answer the source on the relocation connection."""
+    """XendCheckpoint.restore, after xc_restore: load, tell the source."""
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
     protocol = _answer.get(domid)
     start = time.time()
     _state[domid] = protocol is not None and 'relocating' or 'restoring'
-    helper = _staged.pop(domid)
-    helper.say('go', 'done')
-    helper.finish()
+    _last_word(domid, 'go')
     _state.pop(domid, None)
     _answer.pop(domid, None)
     log.info("vTPM of domain %d received and running (%.1f ms).", domid,
@@ -563,17 +454,15 @@ def restore_after_image(fd, dominfo):
     if protocol is not None:
         protocol.send_reply(['vtpm-accepted'])
 
-
 def keep_after_failure(dominfo, exn):
-    """XendCheckpoint.restore's error path, before destroy(): when only the
-    vTPM step failed and no source can take the guest back (a save file),
-    keep the domain paused for the administrator instead of losing it."""
-    _end_stage(dominfo.getDomid())
-    _answer.pop(dominfo.getDomid(), None)
-    state = _state.pop(dominfo.getDomid(), None)
-    if state != 'restoring' or not isinstance(exn, VtpmMigrationError):
-        return
+    """XendCheckpoint.restore's error path: a domain restored from a file
+    whose vTPM record was refused waits paused instead of being lost."""
     domid = dominfo.getDomid()
+    _end_stage(domid)
+    _answer.pop(domid, None)
+    if _state.pop(domid, None) != 'restoring' or \
+            not isinstance(exn, VtpmMigrationError):
+        return
     msg = ("%s; domain %d is kept paused: fix the cause, load the kept "
            "record with 'vtpm_migrate recv --domid %d --domain-uuid %s < "
            "FILE', then 'xm unpause %d'; or 'xm destroy %d'"
@@ -581,24 +470,14 @@ def keep_after_failure(dominfo, exn):
     log.error("%s", msg)
     raise VtpmMigrationError(msg)
 
-
-# ---- deleting a vTPM's state with its domain's configuration -----------------
-
-_deleting = set()
-
-
 def deleting_config(dominfo):
-    """XendDomain.domain_delete (xm delete): the one path that may delete
-    the vTPM state of a domain.  A failed restore or migration also runs
-    xend's delete path for its transient domain: never for that."""
+    """xm delete: the one path that deletes vTPM state (xend's delete path
+    also runs for failed restores and migrations)."""
     _deleting.update(_vtpm_uuids(dominfo))
 
-
 def destroy_state(uuids, script):
-    """tpmif.destroy_vtpmstate: `SCRIPT delete UUID`, never through a shell.
-
-    The Xen API passes a domain name (VTPM.destroy, for a halted domain):
-    its vTPMs are deleted as asked."""
+    """tpmif.destroy_vtpmstate: SCRIPT delete UUID (no shell).  The Xen
+    API's VTPM.destroy passes a halted domain's name."""
     if not isinstance(uuids, (list, tuple)):
         uuids = uuids and [uuids] or []
         if uuids and not UUID_RE.match(str(uuids[0])):

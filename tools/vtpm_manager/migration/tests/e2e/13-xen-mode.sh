@@ -113,6 +113,11 @@ fx_expect_ok "hotplug-status node" xenstore-read "$BE/9/0/hotplug-status"
 [ "$FX_OUT" = connected ] || fx_fail "hotplug-status is '$FX_OUT'"
 mig_snapshot vtpm-9 tpm2 after
 mig_same vtpm-5.before vtpm-9.after
+# status finds the vTPM through xenstore too.
+fx_expect_ok "status of domain 9" "$VM" status -d "$FX_DIR/keys-hostb" --domid 9
+printf '%s\n' "$FX_OUT" | grep -q "^vtpm-uuid  *$VTPM_UUID$" || fx_fail "status: $FX_OUT"
+printf '%s\n' "$FX_OUT" | grep -q "^last-accepted  *1$" || fx_fail "status: $FX_OUT"
+printf '%s\n' "$FX_OUT" | grep -q "^left-host  *no$" || fx_fail "status: $FX_OUT"
 
 # The older of the two records is a replay now.
 fx_swtpm_waiting vtpm-13 tpm2

@@ -17,6 +17,7 @@
  *       back end's notification; prints "N mean_us min_us"
  *   tpmif_front direct SOCKET N HEX         the same N commands straight to a
  *       swtpm data socket; prints "N mean_us min_us"
+ *   tpmif_front direct1 SOCKET N HEX        the same, a new connection per command
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -236,27 +237,39 @@ static int do_bench(struct front *f, long n, const char *hex)
 	return 0;
 }
 
-static int do_direct(const char *sock, long n, const char *hex)
+static int sock_connect(const char *sock)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	uint8_t cmd[PAGE], rsp[PAGE];
-	size_t len = unhex(hex, cmd, sizeof(cmd));
-	int64_t t, total = 0, best = INT64_MAX;
-	long i;
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		die("cannot connect");
+	return fd;
+}
+
+static int do_direct(const char *sock, long n, const char *hex, int each)
+{
+	uint8_t cmd[PAGE], rsp[PAGE];
+	size_t len = unhex(hex, cmd, sizeof(cmd));
+	int64_t t, total = 0, best = INT64_MAX;
+	long i;
+	int fd = each ? -1 : sock_connect(sock);
+
 	for (i = 0; i < n; i++) {
 		t = now_us();
+		if (each)
+			fd = sock_connect(sock);
 		if (write(fd, cmd, len) != (ssize_t)len || read(fd, rsp, sizeof(rsp)) < 10)
 			die("swtpm");
+		if (each)
+			close(fd);
 		t = now_us() - t;
 		total += t;
 		best = t < best ? t : best;
 	}
-	close(fd);
+	if (!each)
+		close(fd);
 	bench_report(n, total, best);
 	return 0;
 }
@@ -266,8 +279,8 @@ int main(int argc, char **argv)
 	struct front f;
 	uint32_t len;
 
-	if (argc >= 5 && !strcmp(argv[1], "direct"))
-		return do_direct(argv[2], num(argv[3]), argv[4]);
+	if (argc >= 5 && (!strcmp(argv[1], "direct") || !strcmp(argv[1], "direct1")))
+		return do_direct(argv[2], num(argv[3]), argv[4], !strcmp(argv[1], "direct1"));
 	if (argc < 6)
 		die("usage: see the comment at the top of tpmif_front.c");
 	open_front(&f, argv[1], argv[2], argv[3], num(argv[5]));

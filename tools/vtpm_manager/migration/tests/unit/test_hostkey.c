@@ -237,16 +237,19 @@ START_TEST(key_directory_writable_by_others_is_refused)
 	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
 	ck_assert_int_eq(hostkey_save(dir, &k, NULL), 0);
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		/* The fix named: its own directory for a shared one, else chmod. */
+		const char *fix = modes[i] & 01000 ? "use a directory of its own" : "chmod go-w ";
+
 		ck_assert_int_eq(chmod(dir, modes[i]), 0);
 		ck_assert_int_eq(hostkey_load(dir, &l, &e), -1);
-		ck_assert_msg(strstr(e.msg, "writable by group or others") &&
-			      strstr(e.msg, "chmod go-w ") && strstr(e.msg, dir), "%s", e.msg);
+		ck_assert_msg(strstr(e.msg, "refusing it") && strstr(e.msg, fix) &&
+			      strstr(e.msg, dir), "%s", e.msg);
 		ck_assert_int_eq(hostkey_save(dir, &k, &e), -1);
-		ck_assert_ptr_nonnull(strstr(e.msg, "chmod go-w"));
+		ck_assert_ptr_nonnull(strstr(e.msg, fix));
 		ck_assert_int_eq(trust_add(dir, &k.pub, 0, &res, NULL, &e), -1);
-		ck_assert_ptr_nonnull(strstr(e.msg, "chmod go-w"));
+		ck_assert_ptr_nonnull(strstr(e.msg, fix));
 		ck_assert_int_eq(peers_load(dir, &ps, &e), -1);
-		ck_assert_ptr_nonnull(strstr(e.msg, "chmod go-w"));
+		ck_assert_ptr_nonnull(strstr(e.msg, fix));
 	}
 	chmod(dir, 0700);
 	hostkey_wipe(&k);
@@ -352,6 +355,50 @@ START_TEST(trust_replace_and_untrust)
 }
 END_TEST
 
+/* 15.5: keygen --replace: a new key in place, the old one kept as
+ * host.key.old, peers/ and the ledger untouched; a missing key is not
+ * "replaced". */
+START_TEST(hostkey_replace_keeps_old_key_and_peers)
+{
+	struct host_key k, k2, l, old, p;
+	struct peer_set ps;
+	enum trust_result res;
+	struct vm_err e;
+	char path[600], *oldd;
+
+	ck_assert_int_eq(hostkey_generate(&k2, "hosta", NULL), 0);
+	ck_assert_int_eq(hostkey_replace(dir, &k2, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no host key"));
+	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
+	ck_assert_int_eq(hostkey_save(dir, &k, NULL), 0);
+	fixed_key(&p, "hostb", 5);
+	ck_assert_int_eq(trust_add(dir, &p.pub, 0, &res, NULL, NULL), 0);
+	ck_assert_int_eq(hostkey_replace(dir, &k2, &e), 0);
+	ck_assert_int_eq(hostkey_load(dir, &l, NULL), 0);
+	ck_assert_mem_eq(&l, &k2, sizeof(l));
+	oldd = make_tmpdir();
+	snprintf(path, sizeof(path), "%s/host.key", oldd);
+	ck_assert_int_eq(chmod(oldd, 0700), 0);
+	{
+		char from[600];
+
+		snprintf(from, sizeof(from), "%s/host.key.old", dir);
+		ck_assert_int_eq(link(from, path), 0);
+	}
+	ck_assert_int_eq(hostkey_load(oldd, &old, NULL), 0);
+	ck_assert_mem_eq(&old, &k, sizeof(old));
+	rm_tree(oldd);
+	free(oldd);
+	ck_assert_int_eq(peers_load(dir, &ps, NULL), 0);
+	ck_assert_uint_eq(ps.n, 1);
+	peers_free(&ps);
+	hostkey_wipe(&k);
+	hostkey_wipe(&k2);
+	hostkey_wipe(&l);
+	hostkey_wipe(&old);
+}
+END_TEST
+
 Suite *hostkey_suite(void)
 {
 	Suite *s = suite_create("hostkey");
@@ -372,6 +419,7 @@ Suite *hostkey_suite(void)
 	tcase_add_test(t, group_writable_peers_directory_is_refused);
 	tcase_add_test(t, broken_peer_file_does_not_block_the_other_peers);
 	tcase_add_test(t, trust_replace_and_untrust);
+	tcase_add_test(t, hostkey_replace_keeps_old_key_and_peers);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -260,9 +260,13 @@ START_TEST(ledger_others_can_write_is_refused)
 	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
 	ck_assert_msg(strstr(e.msg, "chmod go-w") && strstr(e.msg, path), "%s", e.msg);
 	ck_assert_int_eq(chmod(path, 0600), 0);
-	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
 	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
 	ck_assert_msg(strstr(e.msg, "key directory") && strstr(e.msg, "chmod go-w"), "%s", e.msg);
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "key directory") && strstr(e.msg, "shared directory"), "%s",
+		      e.msg);
 	ck_assert_int_eq(chmod(dir, 0700), 0);
 	ck_assert_int_eq(ledger_open(&l, dir, &e), 0);
 	ck_assert_uint_eq(ledger_get(&l, U1)->accepted, 3);

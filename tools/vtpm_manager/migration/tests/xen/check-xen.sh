@@ -17,7 +17,7 @@
 #                     (default /var/cache/vtpm-migration-xen)
 #   VTPM_TEST_BIN     folder holding the vtpm_migrate to test (default: the
 #                     build folder `make` fills, the one the unit tests use)
-#   VTPM_XEN_TIMEOUT  seconds allowed for the boot and the steps (default 600)
+#   VTPM_XEN_TIMEOUT  seconds allowed for the boot and the steps (default 900)
 #   VTPM_XEN_VERBOSE  1: show the whole console, not only the markers
 #   VTPM_XEN_REBUILD  1: rebuild the dom0 base even if it is cached
 set -u
@@ -28,7 +28,7 @@ mig=$(cd "$here/../.." && pwd)
 top=$(cd "$mig/../../.." && pwd)
 cache=${VTPM_XEN_CACHE:-/var/cache/vtpm-migration-xen}
 bin=${VTPM_TEST_BIN:-$mig/build}
-limit=${VTPM_XEN_TIMEOUT:-600}
+limit=${VTPM_XEN_TIMEOUT:-900}
 t0=$(date +%s)
 
 case ${1:-} in
@@ -139,6 +139,8 @@ mkdir -p "$stage/vtpm-xen" "$stage/usr/sbin" "$stage/etc/xen/scripts" "$stage/gu
 install -m 0755 "$here/dom0-init" "$stage/init"
 install -m 0755 "$here/steps.sh" "$here/migrate-proxy.pl" "$stage/vtpm-xen/"
 install -m 0755 "$bin/vtpm_migrate" "$stage/usr/sbin/vtpm_migrate"
+[ -x "$bin/vtpm_backend" ] || die "no $bin/vtpm_backend: run 'make' first (make check-xen does)"
+install -m 0755 "$bin/vtpm_backend" "$stage/usr/sbin/vtpm_backend"
 install -m 0755 "$bin/tools/tpm12_raw" "$stage/vtpm-xen/tpm12_raw"
 # The project's hotplug/instance scripts (tools/examples, the files that
 # start with #!) go where xend runs them from.
@@ -152,6 +154,11 @@ cp "$base/vmlinuz" "$stage/vtpm-xen/vmlinuz"
 # The tiny guest: the same kernel, a static busybox initrd.
 install -m 0755 "$here/guest-init" "$stage/guest/init"
 cp /bin/busybox "$stage/guest/bin/busybox"
+# It uses its vTPM itself: Linux's frontend module and a static raw-command tool.
+mkdir -p "$stage/guest/lib"
+cp "$base/xen-tpmfront.ko" "$stage/guest/lib/xen-tpmfront.ko"
+${CC:-cc} -static -O2 -Wall -Wextra -Werror -o "$stage/guest/bin/tpm_guest" "$here/tpm_guest.c" ||
+	die "building the guest's tpm_guest (static) failed"
 ln -s busybox "$stage/guest/bin/sh"
 # Fixed times, no name in the gzip header: the same inputs give the same bytes.
 find "$stage/guest" -exec touch -h -d @0 {} +
@@ -218,6 +225,10 @@ if [ "$ran_sum" = "$bin_sum" ]; then
 else
 	fail=${fail:-"dom0 ran a vtpm_migrate with sha256 '${ran_sum:-none}', not $bin/vtpm_migrate"}
 fi
+be_sum=$(sha256sum "$bin/vtpm_backend" | cut -c1-64)
+ran_be=$(sed -n 's/^@@BIN vtpm_backend sha256=\([0-9a-f]*\).*/\1/p' "$log" | tail -1)
+[ "$ran_be" = "$be_sum" ] ||
+	fail=${fail:-"dom0 ran a vtpm_backend with sha256 '${ran_be:-none}', not $bin/vtpm_backend"}
 
 t_total=$(($(date +%s) - t0))
 say "times: build ${t_build} s (dom0 base $base_built), QEMU boot + steps ${t_qemu} s, total ${t_total} s"

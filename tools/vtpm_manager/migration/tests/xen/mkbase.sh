@@ -3,6 +3,7 @@
 #   OUT/xen.bin     Debian's Xen 4.17 hypervisor, uncompressed (QEMU loads it
 #                   as a multiboot kernel)
 #   OUT/vmlinuz     Debian's kernel (dom0 and the tiny guest)
+#   OUT/xen-tpmfront.ko  that kernel's vTPM frontend module, for the guest
 #   OUT/dom0.cpio   a debootstrap Debian 12 dom0: Xen tools, swtpm, tpm2-tools,
 #                   the kernel's Xen back-end modules; newc, uncompressed
 #                   (fastest to unpack under software emulation)
@@ -54,6 +55,13 @@ xen=$(ls "$work"/x/boot/xen-4.17-amd64.gz)
 zcat "$xen" > "$out.tmp/xen.bin"
 kver=${kpkg#linux-image-}
 cp "$work/x/boot/vmlinuz-$kver" "$out.tmp/vmlinuz"
+# The guest's TPM frontend (Debian: CONFIG_TCG_XEN=m), for the guest initrd.
+tpmfront=$(find "$work/x/lib/modules/$kver" -name 'xen-tpmfront.ko*' | head -1)
+[ -n "$tpmfront" ] || { echo "mkbase: no xen-tpmfront module in $kpkg" >&2; exit 1; }
+case $tpmfront in
+*.xz) xz -dc "$tpmfront" > "$out.tmp/xen-tpmfront.ko" ;;
+*) cp "$tpmfront" "$out.tmp/xen-tpmfront.ko" ;;
+esac
 
 say "debootstrap (minbase, bookworm) from $mirror"
 root=$work/root

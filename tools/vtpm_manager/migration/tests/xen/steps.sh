@@ -5,7 +5,8 @@
 # xend's backend and frontend nodes in xenstore, then the project's vTPM
 # hotplug script. The vTPM is filled through tpm2-tools; then:
 #   1  send --domid while the guest runs: refused, with the reason
-#   2  guest paused: send succeeds, the source TPM keeps running unchanged
+#   2  guest paused: send succeeds, the source TPM keeps running unchanged;
+#      the left-this-host mark makes recover refuse until --force
 #   3  xl save / xl restore: the restored domain's vTPM waits for state,
 #      recv --domid loads it and publishes it, the state is identical
 #   4  xl migrate to localhost, the vTPM record moved at the point xend moves
@@ -14,6 +15,14 @@
 #      not running; the genuine record is then accepted (control)
 #   6  the guest gets a TPM 1.2 vTPM instead (PCRs through raw TPM 1.2
 #      commands, the EK as its identity), across xl save / xl restore
+#   7  reboot on a pvops dom0 (no udev remove): the vTPM and its back end
+#      stop with the domain; the guest starts again with the same TPM
+# send and recv run --staged, driven with the words xend uses.
+# The guest itself uses its vTPM through Linux's xen-tpmfront and the
+# project's back end (vtpm_backend, started by the hotplug script): it
+# writes an NV index and extends PCR 12 through its own /dev/tpmN and, after
+# each restore and migration, reads the same values back and extends on;
+# with its vTPM refused it has no working TPM (and never a fresh one).
 # Each step prints one "@@STEP N name: PASS|FAIL (detail)" line; exit status
 # is the number of failed steps.
 #
@@ -87,6 +96,9 @@ one_line() { [ "$(wc -l < "$1")" -eq 1 ] && [ -n "$(head -c1 "$1")" ]; }
 # --- the domain and its vTPM, as xend would set them up ---------------------
 
 domid_of() { xl domid "$1" 2>/dev/null; }
+# The domain's UUID as the toolstack holds it (xend passes it the same way;
+# /local/domain/D/vm is the guest's to write).
+uuid_of() { xl list -v "$1" 2>/dev/null | awk 'NR == 2 { print $7 }'; }
 be_path() { echo "/local/domain/0/backend/vtpm/$1/0"; }
 fe_path() { echo "/local/domain/$1/device/vtpm/0"; }
 
@@ -94,18 +106,31 @@ fe_path() { echo "/local/domain/$1/device/vtpm/0"; }
 # (pref_instance, resume, type, uuid) plus the generic frontend/backend
 # links, state Initialising and online, with the frontend domain allowed to
 # read its backend.
-xend_device_nodes() { # DOMID RESUME(True|False) VTPM-UUID
-	local d=$1 resume=$2 uuid=$3 be fe name
+# The permissions go to every node (-r): the guest must be able to read the
+# backend's nodes and write its own frontend nodes, children included, or
+# its frontend blocks; nodes written later inherit them.
+xend_backend_nodes() { # DOMID RESUME(True|False) VTPM-UUID
+	local d=$1 resume=$2 uuid=$3 be name
 	be=$(be_path "$d")
-	fe=$(fe_path "$d")
 	name=$(xenstore-read "/local/domain/$d/name")
 	xenstore-write \
-		"$be/domain" "$name" "$be/frontend" "$fe" "$be/frontend-id" "$d" \
+		"$be/domain" "$name" "$be/frontend" "$(fe_path "$d")" "$be/frontend-id" "$d" \
 		"$be/online" 1 "$be/state" 1 "$be/pref_instance" 0 \
-		"$be/resume" "$resume" "$be/type" swtpm "$be/uuid" "$uuid" \
-		"$fe/backend" "$be" "$fe/backend-id" 0 "$fe/handle" 0 "$fe/state" 1 &&
-	xenstore-chmod "$be" n0 "r$d" &&
-	xenstore-chmod "$fe" "n$d" r0
+		"$be/resume" "$resume" "$be/type" swtpm "$be/uuid" "$uuid" &&
+	xenstore-chmod -r "$be" n0 "r$d"
+}
+# A running guest probes the device as soon as its state node says
+# Initialising: that node comes last, after the permissions (it inherits
+# them), or the guest's first write is refused (EACCES) and its probe fails.
+xend_frontend_nodes() { # DOMID
+	local d=$1 fe
+	fe=$(fe_path "$d")
+	xenstore-write "$fe/backend" "$(be_path "$d")" "$fe/backend-id" 0 "$fe/handle" 0 &&
+	xenstore-chmod -r "$fe" "n$d" r0 &&
+	xenstore-write "$fe/state" 1
+}
+xend_device_nodes() { # DOMID RESUME(True|False) VTPM-UUID
+	xend_backend_nodes "$@" && xend_frontend_nodes "$1"
 }
 
 # Run the project's vTPM hotplug script (tools/examples/vtpm-swtpm) as
@@ -118,10 +143,22 @@ hotplug() { # add|remove DOMID
 	XENBUS_PATH="backend/vtpm/$2/0" "$HOTPLUG" "$1"
 }
 
-# xend's device destruction: the hotplug script's remove, then the nodes go.
+# xend's device destruction on a pvops dom0 (DevController.destroyDevice):
+# online 0, state Closing, and no udev `remove` ever comes (no tpmback
+# driver). The vTPM's back end (vtpm_backend) sees Closing and runs the
+# hotplug script's remove itself; wait for that (swtpm-ctrl goes), then the
+# nodes go. Fails if the instance outlives its device.
 xend_device_destroy() { # DOMID
-	hotplug remove "$1" > /dev/null 2>&1
-	xenstore-rm "$(be_path "$1")" 2> /dev/null
+	local be _
+	be=$(be_path "$1")
+	xenstore-write "$be/online" 0 "$be/state" 5 2> /dev/null
+	for _ in $(seq 200); do
+		xenstore-read "$be/swtpm-ctrl" > /dev/null 2>&1 || break
+		sleep 0.1
+	done
+	! xenstore-read "$be/swtpm-ctrl" > /dev/null 2>&1 ||
+		log "FAILED: the vTPM of domain $1 outlived its device"
+	xenstore-rm "$be" 2> /dev/null
 	xenstore-rm "$(fe_path "$1")" 2> /dev/null
 	return 0
 }
@@ -144,14 +181,86 @@ tcti_for() { echo "swtpm:path=${1%.ctrl}"; }   # data socket beside data.ctrl
 # A vTPM for domain D as xend creates one: its nodes, the hotplug script,
 # then what xend waits for (connected; for a resuming domain, the control
 # socket of the instance that waits for state).
-give_vtpm() { # DOMID RESUME VTPM-UUID
-	xend_device_nodes "$1" "$2" "$3" || { log "writing the backend nodes failed"; return 1; }
+# A restored or incoming domain is paused: all nodes first, as xend does.
+# A running guest (a fresh vTPM plugged in) sees its frontend only once the
+# vTPM runs, as a booting guest would (xend unpauses it after the devices).
+give_vtpm() { # DOMID RESUME VTPM-UUID [later]: "later" leaves the frontend out
+	if [ "$2" = True ]; then
+		xend_device_nodes "$1" "$2" "$3" || { log "writing the device nodes failed"; return 1; }
+	else
+		xend_backend_nodes "$1" "$2" "$3" || { log "writing the backend nodes failed"; return 1; }
+	fi
 	hotplug add "$1" || { log "hotplug add failed"; return 1; }
 	if [ "$2" = True ]; then
 		wait_node "$(be_path "$1")/swtpm-ctrl"
 	else
-		wait_node "$(be_path "$1")/hotplug-status" connected
+		wait_node "$(be_path "$1")/hotplug-status" connected || return 1
+		[ "${4:-}" = later ] || xend_frontend_nodes "$1"
 	fi
+}
+
+# --- the guest's own use of its vTPM (guest-init, tpm_guest.c) ---------------
+
+GUEST_NV=67756573746e7631     # "guestnv1", written by the guest into NV 0x01500017
+GUEST_EXT=a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf
+GUEST_PCR=                    # PCR 12 as the guest last extended it
+guest_lines() { cat /var/log/xen/console/guest-*.log 2>/dev/null | tr -d '\r' | grep -aoE '@@G .*'; }
+wait_guest_line() { # ERE SECONDS
+	local _
+	for _ in $(seq $(($2 * 2))); do
+		guest_lines | grep -qE "$1" && return 0
+		sleep 0.5
+	done
+	log "no guest line matching '$1' within $2 s; the guest said:"
+	guest_lines | tail -n 5 | sed 's/^/   /'
+	return 1
+}
+pcr_extended() { # HEX : sha256(HEX || GUEST_EXT), the TPM's PCR extend
+	perl -e 'print pack("H*", $ARGV[0])' "$1$GUEST_EXT" | sha256sum | cut -c1-64
+}
+# What the back end and the guest saw, when the guest's TPM does not work.
+backend_diag() { # DOMID
+	local c
+	c=$(ctrl_of "$1")
+	log "--- xenstore of domain $1's vTPM device ---"
+	xenstore-ls -fp "$(be_path "$1")" 2>&1 | sed 's/^/   /'
+	xenstore-ls -fp "$(fe_path "$1")" 2>&1 | sed 's/^/   /'
+	log "--- $(dirname "$c")/backend.log ---"
+	tail -n 20 "$(dirname "$c")/backend.log" 2>&1 | sed 's/^/   /'
+	guest_consoles
+}
+backend_connected() { # DOMID : the back end reached Connected
+	wait_node "$(be_path "$1")/state" 4 && return 0
+	backend_diag "$1"
+	return 1
+}
+# The first vTPM: a new NV index, PCR 12 read and extended.
+guest_first_use() {
+	local first
+	wait_guest_line "tpm[0-9]+ nv=new read pcr12=[0-9a-f]{64} nv=$GUEST_NV" 150 || return 1
+	first=$(guest_lines | sed -n "s/.* nv=new read pcr12=\([0-9a-f]\{64\}\) nv=$GUEST_NV.*/\1/p" | head -1)
+	GUEST_PCR=$(pcr_extended "$first")
+	wait_guest_line "tpm[0-9]+ extended pcr12=$GUEST_PCR" 60
+}
+# After a resume: the same NV data and PCR 12 through the guest's new TPM
+# device, and it extends on.
+guest_same_tpm() {
+	wait_guest_line "tpm[0-9]+ nv=existing read pcr12=$GUEST_PCR nv=$GUEST_NV" 150 || return 1
+	GUEST_PCR=$(pcr_extended "$GUEST_PCR")
+	wait_guest_line "tpm[0-9]+ extended pcr12=$GUEST_PCR" 60
+}
+# A guest whose vTPM was refused: it runs, but its TPM never shows the
+# migrated state nor a fresh one.
+guest_has_no_tpm() { # SECONDS
+	sleep "$1"
+	guest_ok tiny || { log "guest not running"; return 1; }
+	if guest_lines | grep -qE "nv=existing read pcr12=$GUEST_PCR"; then
+		log "the guest read the refused vTPM's state"
+		return 1
+	fi
+	[ "$(guest_lines | grep -c 'nv=new')" -eq 1 ] || { log "the guest got a fresh TPM"; return 1; }
+	log "the guest says: $(guest_lines | tail -n 1)"
+	return 0
 }
 
 # --- the TPM ----------------------------------------------------------------
@@ -352,18 +461,43 @@ restore_with_vtpm() { # SAVE VTPM-UUID RECORD
 	check "instance published in xenstore, TPM running" published "$NEWDOM"
 }
 
-send_rec() { # DOMID OUT : vtpm_migrate send to this host
-	run "$VM" send -d "$KEYS" --to self --domid "$1"
-	cp "$W/out" "$2"
-	[ "$rc" -eq 0 ] && [ -s "$2" ]
-}
-recv_rec() { # DOMID IN
-	log "\$ $VM recv -d $KEYS --domid $1 < $2"
-	"$VM" recv -d "$KEYS" --domid "$1" < "$2" > "$W/out" 2> "$W/err"
+# staged in|out FILE CMD... : vtpm_migrate CMD --staged with the record on
+# fd 3, driven as xend drives it: ready, then pull/sealed and write/done
+# (send) or go/done (recv); sets rc, output in $W/out and $W/err.
+staged() {
+	local way=$1 file=$2 word reply want bad=""
+	shift 2
+	log "\$ $VM $* --staged --fd 3 (words: $way)"
+	if [ "$way" = out ]; then
+		coproc ST { "$VM" "$@" --staged --fd 3 3>"$file" 2>"$W/err"; }
+	else
+		coproc ST { "$VM" "$@" --staged --fd 3 3<"$file" 2>"$W/err"; }
+	fi
+	local pid=$ST_PID rd=${ST[0]} wr=${ST[1]}
+	read -r reply <&"$rd" || reply=
+	[ "$reply" = ready ] || bad="no ready ($reply)"
+	for word in $([ "$way" = out ] && echo pull write || echo go); do
+		[ -z "$bad" ] || break
+		want='done'
+		[ "$word" = pull ] && want=sealed
+		echo "$word" >&"$wr"
+		read -r reply <&"$rd" || reply=
+		[ "$reply" = "$want" ] || bad="no $want after $word ($reply)"
+	done
+	exec {wr}>&-
+	wait "$pid"
 	rc=$?
 	[ -s "$W/err" ] && sed 's/^/   stderr: /' "$W/err"
-	log "  exit $rc"
-	[ "$rc" -eq 0 ]
+	log "  exit $rc${bad:+ ($bad)}"
+	[ -z "$bad" ] && [ "$rc" -eq 0 ]
+}
+
+send_rec() { # DOMID OUT : vtpm_migrate send --staged to this host
+	staged out "$2" send -d "$KEYS" --to self --domid "$1" --domain-uuid "$(uuid_of "$1")" &&
+		[ -s "$2" ]
+}
+recv_rec() { # DOMID IN : vtpm_migrate recv --staged
+	staged in "$2" recv -d "$KEYS" --domid "$1" --domain-uuid "$(uuid_of "$1")"
 }
 
 # --- the migrate hook (inside xl migrate, called by migrate-proxy.pl) -----------
@@ -420,6 +554,7 @@ echo 'autoballoon="off"' > /etc/xen/xl.conf
 begin 0 dom0-ready
 sum=$(sha256sum "$VM" 2>/dev/null | cut -c1-64)
 echo "@@BIN vtpm_migrate sha256=$sum"
+echo "@@BIN vtpm_backend sha256=$(sha256sum /usr/sbin/vtpm_backend 2>/dev/null | cut -c1-64)"
 missing=$(ldd "$VM" 2>&1 | grep 'not found')
 check "vtpm_migrate present and linked${missing:+ ($missing)}" test -n "$sum" -a -z "$missing"
 check "xl info" sh -c 'xl info > /dev/null'
@@ -444,12 +579,16 @@ EOF
 check "xl create (PVH), guest boots" start_guest
 VUUID=$(cat /proc/sys/kernel/random/uuid)
 log "guest tiny is domain $A, $(xenstore-read "/local/domain/$A/vm" 2>/dev/null); vTPM uuid $VUUID"
-check "device creation as xend does it, then the hotplug script" give_vtpm "$A" False "$VUUID"
+check "device creation as xend does it, then the hotplug script" give_vtpm "$A" False "$VUUID" later
 CA=$(ctrl_of "$A")
 check "fresh vTPM running" tpm_running "$CA"
 check "fill the vTPM through tpm2-tools" fill_tpm "$CA"
 check "read its state" snapshot "$CA" "$W/before"
 show_snapshot "$W/before"
+check "the guest's frontend appears" xend_frontend_nodes "$A"
+check "back end connected to the guest (state 4)" backend_connected "$A"
+check "the guest's own TPM: NV written, PCR 12 extended through /dev/tpmN" guest_first_use
+[ -z "$cur_bad" ] || backend_diag "$A"
 end "domain $A, vTPM $VUUID, control socket $CA"
 if [ -n "$cur_bad" ]; then
 	log "no guest with a vTPM: the other steps cannot run"
@@ -461,7 +600,7 @@ fi
 # 1: a running guest's vTPM is never taken
 begin 1 send-while-running
 check "guest runs" sh -c "xl list $A | awk 'NR == 2 { exit \$5 ~ /p/ }'"
-run "$VM" send -d "$KEYS" --to self --domid "$A"
+run "$VM" send -d "$KEYS" --to self --domid "$A" --domain-uuid "$(uuid_of "$A")"
 reason=$(head -1 "$W/err")
 check "send refused with exit 1" test "$rc" -eq 1
 check "the reason names the running domain" grep -q "running" "$W/err"
@@ -480,6 +619,15 @@ cp "$W/out" "$W/paused.inspect"
 sed 's/^/   /' "$W/out"
 check "inspect reads the record" test "$rc" -eq 0
 check "source TPM still running, state unchanged" same_snapshot "$CA"
+# The record left whole: until the administrator (or xend, on the
+# destination's refusal) says otherwise, the vTPM may run elsewhere.
+check "left-this-host mark written" test -s "$(dirname "$CA")/vtpm-left"
+run "$VM" recover --domid "$A"
+refused_naming_force() { [ "$rc" -eq 1 ] && grep -q -- --force "$W/err"; }
+check "recover refuses while the mark stands, naming --force" refused_naming_force
+run "$VM" recover --force --domid "$A"
+check "recover --force: the vTPM goes on" test "$rc" -eq 0
+check "source TPM running with its state" same_snapshot "$CA"
 run xl unpause "$A"
 check "xl unpause" test "$rc" -eq 0
 end "record $(stat -c %s "$W/paused.vtpm") bytes, generation $(awk '$1 == "generation" { print $2 }' "$W/paused.inspect")"
@@ -507,6 +655,7 @@ run xl unpause "$B"
 check "restored guest unpaused" test "$rc" -eq 0
 sleep 1
 check "restored guest alive" guest_ok tiny
+check "the guest reads the same NV and PCR 12 through its TPM and extends on" guest_same_tpm
 end "domain $A -> $B, instance $(xenstore-read "$(be_path "$B")/instance" 2>/dev/null)"
 
 # 4: xl migrate to localhost; migrate-proxy.pl runs "steps.sh migrate-hook"
@@ -526,6 +675,7 @@ CC=$(ctrl_of "$C")
 check "PCRs, NV data and key identical" same_state "$CC"
 sleep 1
 check "migrated guest alive" guest_ok tiny
+check "the guest reads the same NV and PCR 12 through its TPM and extends on" guest_same_tpm
 xend_device_destroy "$B"
 end "domain $B -> $C"
 
@@ -565,6 +715,9 @@ reason=$(head -1 "$W/err")
 check "replayed record (step 3, already loaded once) refused with exit 1" test "$rc" -eq 1
 check "exactly one line on stderr" one_line "$W/err"
 check "waiting vTPM not running, nothing published" not_running "$R"
+run xl unpause "$R"
+check "guest of the refused vTPM unpaused" test "$rc" -eq 0
+check "it runs without a working TPM (neither the refused state nor a fresh one)" guest_has_no_tpm 30
 end "refused: $reason"
 
 begin 5.3 genuine-accepted
@@ -575,6 +728,7 @@ if ! swtpm_alive "$CR"; then
 fi
 check "the untampered record of step 5.1 is accepted" recv_rec "$R" "$W/fresh.vtpm"
 check "PCRs, NV data and key identical" same_state "$(ctrl_of "$R")"
+check "the waiting guest now reads its migrated NV and PCR 12 and extends on" guest_same_tpm
 end "the refusals were the tamper and the replay, nothing else"
 
 # 6: a TPM 1.2 vTPM (the hotplug script with VTPM_TPM_VERSION=1.2) across
@@ -602,9 +756,13 @@ begin 6.1 tpm12-guest-and-save
 A=$R
 check "guest of step 5 (domain $A) still there" guest_ok tiny
 xend_device_destroy "$A"
-# Restored paused in step 5, it must run to answer xl save's suspend request.
-run xl unpause "$A"
-check "xl unpause $A" test "$rc" -eq 0
+# Unpaused in step 5.2; it must run to answer xl save's suspend request.
+case $(dom_state tiny) in
+*p*)
+	run xl unpause "$A"
+	check "xl unpause $A" test "$rc" -eq 0
+	;;
+esac
 sleep 1
 check "guest alive" guest_ok tiny
 export VTPM_TPM_VERSION=1.2
@@ -638,6 +796,34 @@ sleep 1
 check "restored guest alive" guest_ok tiny
 end "domain $A -> $B12, PCRs 0/16/23 and EK identical"
 unset VTPM_TPM_VERSION
+
+# 7: xm reboot of a vTPM guest on a pvops dom0 (no udev remove): the domain
+# and its device go, the vTPM stops with them; the guest starts again with
+# the same vTPM, found by its state.
+begin 7 reboot-and-lifetime
+C12=$(ctrl_of "$B12")
+ek_kept() { pubek "$1" > "$W/ek.before" && [ -s "$W/ek.before" ]; }
+ek_same() { pubek "$1" | cmp -s - "$W/ek.before"; }
+not() { ! "$@"; }
+check "EK before the reboot" ek_kept "$C12"
+xl destroy "$B12"
+xend_device_destroy "$B12"
+check "no swtpm outlives its domain" not swtpm_alive "$C12"
+check "its back end is gone too" not pgrep -f "vtpm_backend --backend $(be_path "$B12")"
+if start_guest; then
+	export VTPM_TPM_VERSION=1.2
+	check "rebooted guest gets its vTPM (domain $A)" give_vtpm "$A" False "$V12"
+	unset VTPM_TPM_VERSION
+	check "the same state directory" test "$(dirname "$(ctrl_of "$A")")" = "$(dirname "$C12")"
+	check "the same TPM (EK)" ek_same "$(ctrl_of "$A")"
+	xl destroy "$A"
+	xend_device_destroy "$A"
+else
+	note_fail "guest did not boot again"
+fi
+check "no swtpm left once every vTPM domain is gone" not pgrep -x swtpm
+check "no vtpm_backend left" not pgrep -x vtpm_backend
+end "domain $B12 destroyed and rebooted as $A, EK identical, nothing left running"
 
 # Tidy up (the machine powers off next).
 for d in $(xl list | awk 'NR > 2 { print $2 }'); do xl destroy "$d"; done

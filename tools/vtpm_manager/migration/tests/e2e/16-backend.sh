@@ -212,4 +212,4 @@ is_node /local/domain/0/backend/vtpm/7/0/state 6 || fx_fail "be7 did not write C
 [ $? -eq 2 ] || fx_fail "missing --backend is not a usage error"
 "$BACKEND" --backend relative --data x --pidfile y 2>/dev/null
 [ $? -eq 2 ] || fx_fail "relative --backend is not a usage error"
-echo "14-backend: ok"
+echo "16-backend: ok"
