@@ -50,3 +50,4 @@ uninstall:
 
 clean:
 	$(MAKE) -C $(M) clean
+	$(MAKE) -C docs clean

@@ -1,45 +1,99 @@
-# vtpm_migrate inside a Xen tree: built against the tree's own libxenctrl
-# and libxenstore, installed with its man page. The project's standalone
-# makefile is vtpm_migrate.mk (it also runs the tests: make -f vtpm_migrate.mk check).
+# vTPM migration: vtpm_migrate moves a guest's vTPM (one swtpm process in
+# dom0) inside xend's migration stream (docs/misc/vtpm-migration.txt).
+# Built like the rest of tools/: the tree's $(CC), $(AR), CFLAGS, and its own
+# libxenctrl and libxenstore; OpenSSL's libcrypto (>= 1.1.1) from the system,
+# as vtpm_manager takes it.  Objects go to build/.
+#
+#   make              the programs and the man page
+#   make check        build and run the unit tests (needs `check'; the swtpm
+#                     control tests need swtpm)
+#   make install      $(SBINDIR), $(MAN8DIR)
+#   make uninstall / clean
+
 XEN_ROOT = $(CURDIR)/../../..
 include $(XEN_ROOT)/tools/Rules.mk
 
-# The tree's CFLAGS are tuned for its own code; vtpm_migrate.mk sets its own.
-unexport CFLAGS LDFLAGS
+# The programs (PROG.c linked with the library) and the library's sources.
+PROGS    := vtpm_migrate
+LIB_SRCS := err.c fault.c io.c util.c swtpm_ctrl.c record.c seal.c hostkey.c \
+            ledger.c xen.c send.c recv.c finish.c
+UNIT_SRCS := $(wildcard tests/unit/*.c)
 
-POD2MAN ?= pod2man
-MANPAGE := $(XEN_ROOT)/docs/man/vtpm_migrate.pod.8
+B         := build
+LIB       := $(B)/libvtpmmig.a
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
+MAN8      := $(B)/vtpm_migrate.8
+POD2MAN   ?= pod2man
+PKG_CONFIG ?= pkg-config
 
-# Xen 4.1 calls the xenstore header xs.h; 4.2 has xenstore.h.
+# Xen 4.1 names the xenstore header xs.h; the sources include xenstore.h.
 ifeq ($(wildcard $(XEN_ROOT)/tools/xenstore/xenstore.h),)
-COMPAT_CFLAGS := -I$(CURDIR)/build/compat
-COMPAT := build/compat/xenstore.h
+COMPAT          := $(B)/compat/xenstore.h
+COMPAT_CPPFLAGS := -I$(B)/compat
 endif
 
-VM_MAKE = $(MAKE) -f vtpm_migrate.mk \
-	PKG_CFLAGS="$(COMPAT_CFLAGS) $(CFLAGS_libxenctrl) $(CFLAGS_libxenstore) $$(pkg-config --cflags libcrypto)" \
-	PKG_LIBS="$(LDLIBS_libxenctrl) $(LDLIBS_libxenstore) $$(pkg-config --libs libcrypto)"
+# Apart from CFLAGS, so that a CFLAGS given on make's command line adds to
+# them and never drops them: the tree's own headers are found first, and
+# these sources build without a warning.
+VTPM_CPPFLAGS = -I. $(COMPAT_CPPFLAGS) $(CFLAGS_libxenctrl) $(CFLAGS_libxenstore)
+VTPM_CFLAGS   = -Wall -Wextra -Werror
+VTPM_LDLIBS   = $(LDLIBS_libxenctrl) $(LDLIBS_libxenstore) -lcrypto
 
-.PHONY: all build install clean
+$(UNIT_OBJS): VTPM_CFLAGS += $(shell $(PKG_CONFIG) --cflags check)
+
+.PHONY: all build man check install uninstall clean distclean
 all: build
 
-build/compat/xenstore.h:
-	mkdir -p build/compat
+build: $(PROGS:%=$(B)/%) man
+
+$(B)/%.o: %.c $(wildcard *.h tests/unit/*.h) | $(COMPAT)
+	@mkdir -p $(@D)
+	$(CC) $(VTPM_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(VTPM_CFLAGS) -c -o $@ $< $(APPEND_CFLAGS)
+
+$(LIB): $(LIB_OBJS)
+	rm -f $@
+	$(AR) rc $@ $^
+
+$(PROGS:%=$(B)/%): $(B)/%: $(B)/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(VTPM_LDLIBS) $(APPEND_LDFLAGS)
+
+$(B)/unit_tests: $(UNIT_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs check) $(VTPM_LDLIBS) $(APPEND_LDFLAGS)
+
+$(B)/compat/xenstore.h:
+	@mkdir -p $(@D)
 	echo '#include <xs.h>' >$@
 
-build: $(COMPAT)
-	$(VM_MAKE) build/vtpm_migrate
+man:
 	@if which $(POD2MAN) >/dev/null 2>&1; then \
-	  $(POD2MAN) --section=8 --center="Xen" --release=Xen \
-	    --name=VTPM_MIGRATE $(MANPAGE) build/vtpm_migrate.8; \
+	  $(MAKE) $(MAN8); \
 	else echo "pod2man not installed; skipping vtpm_migrate.8"; fi
+
+$(MAN8): $(XEN_ROOT)/docs/man/vtpm_migrate.pod.8
+	@mkdir -p $(@D)
+	$(POD2MAN) --section=8 --center="Xen" --release="Xen" \
+	  --name=VTPM_MIGRATE $< $@
+
+# Run against the tree's own libraries, not installed ones.
+check: $(PROGS:%=$(B)/%) $(B)/unit_tests
+	LD_LIBRARY_PATH=$(XEN_LIBXC):$(XEN_XENSTORE)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
+	VTPM_TEST_BIN=$(CURDIR)/$(B) VTPM_TEST_SRC=$(CURDIR) $(B)/unit_tests
 
 install: build
 	$(INSTALL_DIR) $(DESTDIR)$(SBINDIR)
-	$(INSTALL_PROG) build/vtpm_migrate $(DESTDIR)$(SBINDIR)
-	if [ -f build/vtpm_migrate.8 ]; then \
+	$(INSTALL_PROG) $(PROGS:%=$(B)/%) $(DESTDIR)$(SBINDIR)
+	if [ -f $(MAN8) ]; then \
 	  $(INSTALL_DIR) $(DESTDIR)$(MAN8DIR); \
-	  $(INSTALL_DATA) build/vtpm_migrate.8 $(DESTDIR)$(MAN8DIR); fi
+	  $(INSTALL_DATA) $(MAN8) $(DESTDIR)$(MAN8DIR); \
+	fi
+
+uninstall:
+	rm -f $(PROGS:%=$(DESTDIR)$(SBINDIR)/%) $(DESTDIR)$(MAN8DIR)/vtpm_migrate.8
 
 clean:
-	$(VM_MAKE) clean
+	rm -rf $(B) $(DEPS)
+
+distclean: clean
+
+-include $(DEPS)

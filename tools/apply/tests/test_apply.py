@@ -11,6 +11,7 @@ import ast
 import hashlib
 import os
 import py_compile
+import re
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,7 @@ class ApplyTest(unittest.TestCase):
         self.assertEqual(save[0], 'vtpm_migration.check_before_save')
         self.assertEqual(save[1], 'write_exact')
         i = save.index('forkHelper')
+        self.assertEqual(save[i - 1], 'vtpm_migration.save_before_image')
         self.assertEqual(save[i + 1], 'vtpm_migration.save_after_image')
         i = save.index('vtpm_migration.finish_after_success')
         self.assertEqual(save[i + 1], 'dominfo.destroy')
@@ -121,6 +123,13 @@ class ApplyTest(unittest.TestCase):
         restore = calls_in(function(tree, 'restore'))
         i = restore.index('vtpm_migration.restore_after_image')
         self.assertEqual(restore[i - 1], 'forkHelper')
+        self.assertEqual(restore[i - 2], 'vtpm_migration.restore_before_image')
+        # a failed restore asks the module before the domain is destroyed
+        handlers = [calls_in(n) for n in ast.walk(function(tree, 'restore'))
+                    if isinstance(n, ast.ExceptHandler)]
+        destroying = [h for h in handlers if 'dominfo.destroy' in h]
+        self.assertEqual(destroying[-1][:2], ['vtpm_migration.keep_after_failure',
+                                              'dominfo.destroy'])
         self.assertLess(i, restore.index('dominfo.waitForDevices'))
         self.assertIn('from xen.xend.server import vtpm_migration',
                       self.read(CHECKPOINT))
@@ -131,6 +140,38 @@ class ApplyTest(unittest.TestCase):
         self.assertEqual(len(resuming), 1)
         self.assertIn('vtpm_migration.recover_after_failure', resuming[0])
 
+    def test_xend_domain_and_relocation_server_hooks(self):
+        rc, out, err = self.apply()
+        self.assertEqual(rc, 0, err)
+        tree = ast.parse(self.read('tools/python/xen/xend/XendDomain.py'))
+        save = calls_in(function(tree, 'domain_save', 'XendDomain'))
+        # the refusal comes before the file is opened (and truncated)
+        self.assertLess(save.index('vtpm_migration.check_before_open'),
+                        save.index('os.open'))
+        delete = calls_in(function(tree, 'domain_delete', 'XendDomain'))
+        self.assertEqual(delete[delete.index('self._domain_delete_by_info')
+                                - 1], 'vtpm_migration.deleting_config')
+        for name, word in (('_domain_migrate', 'receive'),
+                           ('_domain_migrate_by_ssl', 'sslreceive')):
+            fn = function(tree, name, 'XendDomain')
+            calls = calls_in(fn)
+            i = calls.index('vtpm_migration.ask_destination')
+            self.assertEqual(calls[i + 1], 'sock.send')
+            # the re-raise names the save's own exception (Python 2's bare
+            # raise would re-raise the timeout of the answer's read)
+            raises = [n for n in ast.walk(fn) if isinstance(n, ast.Raise)
+                      and isinstance(n.exc, ast.Name)]
+            self.assertIn('ex', [n.exc.id for n in raises], name)
+        reloc = ast.parse(self.read('tools/python/xen/xend/server/relocate.py'))
+        self.assertEqual(calls_in(function(reloc, 'op_vtpm_check',
+                                           'RelocationProtocol')),
+                         ['vtpm_migration.op_vtpm_check'])
+        for name in ('op_receive', 'op_sslreceive'):
+            calls = calls_in(function(reloc, name, 'RelocationProtocol'))
+            i = calls.index('vtpm_migration.relocation_begin')
+            self.assertEqual(calls[i + 1],
+                             '?.domain_restore_fd')
+
     def test_device_controller_delegates_and_no_shell_remains(self):
         rc, out, err = self.apply()
         self.assertEqual(rc, 0, err)
@@ -138,9 +179,10 @@ class ApplyTest(unittest.TestCase):
         tree = ast.parse(text)
         self.assertEqual(calls_in(function(tree, 'migrate', 'TPMifController')),
                          ['vtpm_migration.device_migrate'])
+        # recovery runs from XendCheckpoint.save's error path, where what
+        # happened to the record is known
         self.assertEqual(calls_in(function(tree, 'recover_migrate',
-                                           'TPMifController')),
-                         ['vtpm_migration.device_recover_migrate'])
+                                           'TPMifController')), [])
         self.assertIn('vtpm_migration.destroy_state',
                       calls_in(function(tree, 'destroy_vtpmstate')))
         self.assertNotIn('os.popen', text)
@@ -171,7 +213,6 @@ class ApplyTest(unittest.TestCase):
             self.assertEqual(status.get(rel), 'M', rel)
         for rel in ('tools/python/xen/xend/server/vtpm_migration.py',
                     'tools/hotplug/Linux/vtpm-swtpm',
-                    'tools/vtpm_manager/migration/vtpm_migrate.mk',
                     'tools/vtpm_manager/migration/vtpm_migrate.c',
                     'docs/misc/vtpm-migration.txt',
                     'docs/man/vtpm_migrate.pod.8'):
@@ -194,7 +235,6 @@ class ApplyTest(unittest.TestCase):
                       self.read('tools/hotplug/Linux/Makefile'))
         rules = self.read('tools/hotplug/Linux/xen-backend.rules')
         self.assertIn('/etc/xen/scripts/vtpm-swtpm $env{ACTION}', rules)
-        self.assertNotIn('/etc/xen/scripts/vtpm $env{ACTION}', rules)
         conf = self.read('tools/examples/xend-config.sxp')
         for opt in ('(vtpm-migration no)', '(vtpm-migration-key-dir',
                     '(vtpm-migration-allow-rollback no)'):
@@ -288,36 +328,287 @@ class ApplyTest(unittest.TestCase):
     def test_usage(self):
         self.assertEqual(run([sys.executable, APPLY])[0], 2)
 
-    # ---- the Xen-style makefile builds and installs vtpm_migrate ---------------
+    # ---- the folder builds with the tree's own make -C tools ----------------------
+    #
+    # The stand-in's Config.mk and tools/Rules.mk work as a Xen 4.2 tree's do:
+    # subdir-TARGET-% pattern rules that miss a folder with a slash, CFLAGS
+    # with the tree's language level and warnings, $(CROSS_COMPILE)gcc.
 
-    def test_xen_makefile_builds_and_installs_vtpm_migrate(self):
+    MIG = 'tools/vtpm_manager/migration'
+
+    def make(self, *args):
+        rc, out, err = run(['make', '-C', os.path.join(self.tree, 'tools')] +
+                           list(args))
+        return rc, out + err
+
+    def installed(self, dest):
+        found = []
+        for root, dirs, files in os.walk(dest):
+            found += [os.path.relpath(os.path.join(root, f), dest)
+                      for f in files]
+        return sorted(found)
+
+    def poison_headers(self):
+        """Headers that refuse to be found before the tree's own."""
+        poison = os.path.join(self.tmp, 'elsewhere')
+        os.mkdir(poison)
+        for name, mark in (('xenctrl.h', 'XEN_STANDIN_TREE_XENCTRL_H'),
+                           ('xenstore.h', 'XEN_STANDIN_TREE_XENSTORE_H')):
+            with open(os.path.join(poison, name), 'w') as f:
+                f.write('#ifndef %s\n#error "%s found before the tree\'s"\n'
+                        '#endif\n#include_next <%s>\n' % (mark, name, name))
+        return poison
+
+    def test_tools_make_builds_installs_uninstalls_and_cleans_the_folder(self):
         self.assertEqual(self.apply()[0], 0)
-        mig = os.path.join(self.tree, 'tools/vtpm_manager/migration')
-        rc, out, err = run(['make', '-C', mig, 'build'])
-        self.assertEqual(rc, 0, out + err)
-        self.assertNotIn('STANDIN_TREE_CFLAGS_LEAKED', out)
+        rc, out = self.make('all')
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn('warning:', out)
         dest = os.path.join(self.tmp, 'dest')
-        rc, out, err = run(['make', '-C', mig, 'install', 'DESTDIR=' + dest])
-        self.assertEqual(rc, 0, out + err)
+        rc, out = self.make('install', 'DESTDIR=' + dest)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(self.installed(dest),
+                         ['usr/sbin/vtpm_migrate',
+                          'usr/share/man/man8/vtpm_migrate.8'])
         sbin = os.path.join(dest, 'usr/sbin/vtpm_migrate')
-        self.assertTrue(os.access(sbin, os.X_OK))
-        self.assertTrue(os.path.isfile(os.path.join(
-            dest, 'usr/share/man/man8/vtpm_migrate.8')))
+        self.assertEqual(os.stat(sbin).st_mode & 0o777, 0o755)
         rc, out, err = run([sbin, '--help'])
         self.assertEqual(rc, 0)
         self.assertIn('vtpm_migrate send', out)
+        rc, out = self.make('uninstall', 'DESTDIR=' + dest)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(self.installed(dest), [])
+        for target in ('clean', 'distclean'):
+            self.assertEqual(self.make('all')[0], 0)
+            rc, out = self.make(target)
+            self.assertEqual(rc, 0, out)
+            self.assertEqual(sorted(n for n in os.listdir(os.path.join(
+                self.tree, self.MIG)) if n == 'build' or n.endswith('.d')),
+                [], target)
 
-
-    def test_xen_41_tree_gets_the_xs_h_compat_header(self):
-        os.remove(os.path.join(self.tree, 'tools/xenstore/xenstore.h'))
+    def test_uninstall_of_a_41_tree_is_in_its_top_makefile(self):
+        # Xen 4.1: tools/Makefile has no uninstall; the top-level one has.
+        text = self.read('tools/Makefile')
+        i = text.index('.PHONY: uninstall')
+        j = text.index('.PHONY: clean')
+        self.edit('tools/Makefile', text[i:j], '')
+        with open(os.path.join(self.tree, 'Makefile'), 'w') as f:
+            f.write('XEN_ROOT = $(CURDIR)\ninclude Config.mk\n\n'
+                    'uninstall: D=$(DESTDIR)\nuninstall:\n\t'
+                    'rm -rf $(D)$(SBINDIR)/xen* $(D)$(SBINDIR)/netfix '
+                    '$(D)$(SBINDIR)/xm\n')
         self.assertEqual(self.apply()[0], 0)
-        mig = os.path.join(self.tree, 'tools/vtpm_manager/migration')
-        rc, out, err = run(['make', '-C', mig, 'build/compat/xenstore.h'])
+        dest = os.path.join(self.tmp, 'dest')
+        rc, out = self.make('install', 'DESTDIR=' + dest)
+        self.assertEqual(rc, 0, out)
+        self.assertIn('usr/sbin/vtpm_migrate', self.installed(dest))
+        rc, out, err = run(['make', '-C', self.tree, 'uninstall',
+                            'DESTDIR=' + dest])
         self.assertEqual(rc, 0, out + err)
-        with open(os.path.join(mig, 'build/compat/xenstore.h')) as f:
+        self.assertEqual(self.installed(dest), [])
+
+    def test_command_line_cflags_keep_the_tree_headers_and_warnings(self):
+        self.assertEqual(self.apply()[0], 0)
+        poison = self.poison_headers()
+        rc, out = self.make('all', 'CFLAGS=-O1 -I' + poison)
+        self.assertEqual(rc, 0, out)
+        compiles = [l for l in out.splitlines() if ' -c ' in l]
+        self.assertTrue(compiles, out)
+        for line in compiles:
+            self.assertIn('-Werror', line)
+            self.assertIn('-Wall', line)
+            self.assertLess(line.index('/tools/libxc'), line.index(poison))
+
+    def test_cross_compile_prefix_names_compiler_and_archiver(self):
+        self.assertEqual(self.apply()[0], 0)
+        bindir = os.path.join(self.tmp, 'cross')
+        log = os.path.join(self.tmp, 'cross.log')
+        os.mkdir(bindir)
+        for tool in ('gcc', 'ar'):
+            path = os.path.join(bindir, 'xtest-' + tool)
+            with open(path, 'w') as f:
+                f.write('#!/bin/sh\necho "%s $*" >>"%s"\nexec %s "$@"\n'
+                        % (tool, log, tool))
+            os.chmod(path, 0o755)
+        rc, out = self.make('all', 'CROSS_COMPILE=%s/xtest-' % bindir)
+        self.assertEqual(rc, 0, out)
+        with open(log) as f:
+            calls = f.read().splitlines()
+        self.assertTrue([c for c in calls if c.startswith('gcc ') and
+                         c.endswith('vtpm_migrate.c')], calls)
+        self.assertTrue([c for c in calls if c.startswith('gcc ') and
+                         '-o build/vtpm_migrate ' in c], calls)
+        self.assertTrue([c for c in calls if c.startswith('ar ')], calls)
+        self.assertNotIn('\ncc ', '\n' + out)
+
+    def test_parallel_make_keeps_the_jobserver(self):
+        self.assertEqual(self.apply()[0], 0)
+        rc, out = self.make('-j2', 'all')
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn('jobserver', out)
+        self.assertTrue(os.path.isfile(os.path.join(
+            self.tree, self.MIG, 'build/vtpm_migrate')))
+
+    def test_dry_run_descends_into_the_folder(self):
+        self.assertEqual(self.apply()[0], 0)
+        rc, out = self.make('-n', 'all')
+        self.assertEqual(rc, 0, out)
+        self.assertIn('vtpm_migrate.c', out)
+        self.assertIn('-o build/vtpm_migrate ', out)
+        self.assertFalse(os.path.exists(os.path.join(self.tree, self.MIG,
+                                                     'build/vtpm_migrate')))
+
+    def test_build_leaves_nothing_untracked(self):
+        self.git('init', '-q')
+        self.git('add', '-A')
+        self.git('commit', '-q', '-m', 'stand-in')
+        self.assertEqual(self.apply()[0], 0)
+        self.git('add', '-A')
+        self.git('commit', '-q', '-m', 'patched')
+        self.assertEqual(self.make('all')[0], 0)
+        self.assertEqual(self.git('status', '--porcelain',
+                                  '--untracked-files=all'), '')
+        with open(os.path.join(self.tree, '.hgignore')) as f:
+            hg = [l.rstrip('\n') for l in f]
+        for path in ('tools/vtpm_manager/migration/build/vtpm_migrate',
+                     'tools/vtpm_manager/migration/build/tests/unit/main.o'):
+            self.assertTrue([p for p in hg if re.search(p, path)], path)
+
+    def test_in_tree_check_builds_and_runs_the_unit_tests(self):
+        self.assertEqual(self.apply()[0], 0)
+        env = dict(os.environ, CK_RUN_SUITE='record')
+        p = subprocess.Popen(['make', '-C', os.path.join(self.tree, self.MIG),
+                              'check'], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, universal_newlines=True)
+        out = p.communicate()[0]
+        self.assertEqual(p.returncode, 0, out)
+        self.assertRegex(out, r'100%: Checks: [1-9]')
+
+    def test_xen_41_tree_builds_with_xs_h(self):
+        # Xen 4.1's tools/xenstore has xs.h, no xenstore.h
+        os.remove(os.path.join(self.tree, 'tools/xenstore/xenstore.h'))
+        with open(os.path.join(self.tree, 'tools/xenstore/xs.h'), 'w') as f:
+            f.write('#define XEN_STANDIN_TREE_XENSTORE_H 1\n'
+                    '#include_next <xenstore.h>\n')
+        self.assertEqual(self.apply()[0], 0)
+        rc, out = self.make('all', 'CFLAGS=-O1 -I' + self.poison_headers())
+        self.assertEqual(rc, 0, out)
+        with open(os.path.join(self.tree, self.MIG,
+                               'build/compat/xenstore.h')) as f:
             self.assertEqual(f.read(), '#include <xs.h>\n')
-        rc, out, err = run(['make', '-n', '-C', mig, 'build'])
-        self.assertIn('-I%s/build/compat' % mig, out)
+
+    def test_tree_makefile_takes_the_projects_lists(self):
+        self.assertEqual(self.apply()[0], 0)
+        sys.path.insert(0, os.path.dirname(APPLY))
+        try:
+            mod = __import__('apply-to-xen-tree')
+        finally:
+            sys.path.pop(0)
+        with open(os.path.join(PROJECT, self.MIG, 'Makefile')) as f:
+            project = f.read()
+        tree = self.read(self.MIG + '/Makefile')
+        for name in ('PROGS', 'LIB_SRCS'):
+            words = mod.make_list(project, name)
+            self.assertTrue(words, name)
+            self.assertEqual(mod.make_list(tree, name), words, name)
+        self.assertIn('include $(XEN_ROOT)/tools/Rules.mk', tree)
+        for line in tree.splitlines():
+            if line.startswith('\t') and 'MAKE' in line:
+                self.assertIn('$(MAKE)', line)
+
+    # ---- the patch carries the product only ---------------------------------------
+
+    PROOF = re.compile(r'(^|/)(fuzz|bench|e2e|xen|shim|tools|lib|standin)/'
+                       r'|deps\.sh$|demo\.sh$|run-e2e\.sh$|\.mk$|SECURITY\.md$')
+
+    def copied(self):
+        rc, out, err = self.apply('--check')
+        self.assertEqual(rc, 0, err)
+        return [l.split(None, 1)[1] for l in out.splitlines()
+                if l.startswith('copy ')]
+
+    def test_patch_carries_no_proof_apparatus_and_no_binary(self):
+        files = self.copied()
+        mig = [f for f in files if f.startswith(self.MIG + '/')]
+        self.assertIn(self.MIG + '/vtpm_migrate.c', mig)
+        self.assertIn(self.MIG + '/tests/unit/main.c', mig)
+        proof = [f for f in mig if self.PROOF.search(f[len(self.MIG) + 1:])]
+        self.assertEqual(proof, [])
+        self.assertFalse([f for f in files if 'xen-tree' in f
+                          or f.startswith('tools/python/tests')], files)
+        self.assertEqual(self.apply()[0], 0)
+        for rel in files:
+            with open(os.path.join(self.tree, rel), 'rb') as f:
+                self.assertNotIn(b'\0', f.read(), rel)
+
+    def test_patch_file_applies_with_patch_p1_and_equals_the_applied_tree(self):
+        pristine = os.path.join(self.tmp, 'pristine')
+        shutil.copytree(self.tree, pristine, symlinks=True)
+        rc, patch, err = run([sys.executable, APPLY, '--patch', pristine])
+        self.assertEqual(rc, 0, err)
+        self.assertIn('For Xen 4.1.x and 4.2.x; made from a Xen 4.2.5 tree',
+                      patch)
+        self.assertNotIn('Binary files', patch)
+        self.assertNotIn(self.tmp, patch)
+        self.assertEqual(self.apply()[0], 0)
+        path = os.path.join(self.tmp, 'vtpm-migration.patch')
+        with open(path, 'w') as f:
+            f.write(patch)
+        p = subprocess.Popen(['patch', '-p1', '-s', '-i', path], cwd=pristine,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True)
+        out = p.communicate()[0]
+        self.assertEqual(p.returncode, 0, out)
+        self.assertEqual(snapshot(pristine), snapshot(self.tree))
+
+    def test_patch_needs_a_pristine_tree(self):
+        self.assertEqual(self.apply()[0], 0)
+        rc, out, err = run([sys.executable, APPLY, '--patch', self.tree])
+        self.assertEqual(rc, 1)
+        self.assertIn('pristine', err)
+        self.assertEqual(out, '')
+
+    # ---- hosts that keep the old vtpm_manager --------------------------------------
+
+    SWITCH = '/etc/xen/vtpm-swtpm.conf'
+
+    def test_vtpm_backends_switch_to_swtpm_only_where_the_host_says_so(self):
+        self.assertEqual(self.apply()[0], 0)
+        rules = [l for l in self.read('tools/hotplug/Linux/xen-backend.rules')
+                 .splitlines() if 'KERNEL=="vtpm*"' in l]
+        self.assertEqual(len(rules), 2, rules)
+        old = [l for l in rules if 'scripts/vtpm $env' in l]
+        new = [l for l in rules if 'scripts/vtpm-swtpm $env' in l]
+        self.assertEqual(len(old), 1)
+        self.assertEqual(len(new), 1)
+        self.assertIn('TEST!="%s"' % self.SWITCH, old[0])
+        self.assertIn('TEST=="%s"' % self.SWITCH, new[0])
+        agent = self.read('tools/hotplug/Linux/xen-backend.agent')
+        self.assertIn('if [ -e %s ]; then' % self.SWITCH, agent)
+        self.assertIn('/etc/xen/scripts/vtpm "$ACTION"', agent)
+        # nothing the patch installs makes the switch
+        self.assertFalse([f for f in self.copied()
+                          if os.path.basename(f) == 'vtpm-swtpm.conf'])
+        self.assertNotIn('vtpm-swtpm.conf', self.read(
+            'tools/hotplug/Linux/Makefile'))
+
+    def test_guide_ends_with_how_to_upgrade_from_the_old_manager(self):
+        self.assertEqual(self.apply()[0], 0)
+        guide = self.read('docs/misc/vtpm-migration.txt')
+        title = 'Upgrading from the old vtpm_manager'
+        self.assertIn(title, guide)
+        last = guide[guide.rindex(title):]
+        self.assertNotRegex(last, r'\n\d+\. ')   # the last section
+        self.assertIn(self.SWITCH, last)
+
+    def test_external_migration_tool_is_said_to_be_ignored(self):
+        self.assertEqual(self.apply()[0], 0)
+        conf = self.read('tools/examples/xend-config.sxp')
+        i = conf.index("#(external-migration-tool '')")
+        self.assertIn('Ignored for\n# vTPMs', conf[i - 200:i])
+        pod = self.read('docs/man/xend-config.sxp.pod.5')
+        self.assertNotIn('such as for example virtual TPM migration', pod)
+        self.assertIn('Ignored for virtual TPMs', pod)
 
 
 @unittest.skipUnless(os.environ.get('XEN_TREES') or

@@ -29,6 +29,7 @@ XENSTORED_SHIM = os.path.join(BUILD, 'shim', 'xenstored_shim.so')
 DOMSTATE_SHIM = os.path.join(BUILD, 'shim', 'xc_domstate.so')
 HOTPLUG = os.path.join(PROJECT, 'tools', 'examples', 'vtpm-swtpm')
 TRACE_HELPER = os.path.join(TESTS, 'trace-helper')
+BACKEND_PROGRAM = os.path.join(BUILD, 'vtpm_backend')
 XENDHOST = os.path.join(TESTS, 'xendhost.py')
 
 
@@ -142,15 +143,6 @@ class Host(object):
     def trust(self, other, name=None):
         run([helper_path(), 'trust', '-d', self.key_dir, other.pubkey(),
              name or other.name])
-
-    def options(self, enabled=True, allow_rollback=False, helper=None):
-        """What this host's xend-config.sxp says (vtpm-migration options)."""
-        return {'vtpm-migration': enabled and 'yes' or 'no',
-                'vtpm-migration-key-dir': self.key_dir,
-                'vtpm-migration-allow-rollback':
-                    allow_rollback and 'yes' or 'no',
-                'vtpm-migration-helper': helper or TRACE_HELPER,
-                'vtpm-migration-instance-timeout': '10'}
 
 
 # ---- swtpm ---------------------------------------------------------------------
@@ -276,47 +268,150 @@ class Swtpm(object):
         return data
 
 
-# ---- one side of a migration: xendhost.py in its own process -------------------
+# ---- one host's xend: xendhost.py in its own process ---------------------------
 
-class Side(object):
-    """A running xendhost.py (one host's xend doing save or restore)."""
+VTPM_UUID = '7e57ab1e-0000-4000-8000-00000000c0de'
+DOM_UUID = 'd0d0d0d0-1111-4222-8333-444455556666'
+SECRET = b'xen-mode-nv-secret'
 
-    def __init__(self, tree, action, fd, config, trace, extra, env=None):
-        self.config_path = trace + '.config.json'
-        with open(self.config_path, 'w') as f:
-            json.dump(config, f)
-        env = dict(env or os.environ)
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class XenHost(Host):
+    """A host: its real xenstored, key directory, vTPM state root, and the
+    patched stand-in xend run as xendhost.py processes."""
+
+    def __init__(self, workdir, name, tree):
+        Host.__init__(self, workdir, name)
+        self.tree = tree
+        self.xs = Xenstored(os.path.join(self.dir, 'xs'))
+        self.state = os.path.join(self.dir, 'state')
+        self.run = os.path.join(self.dir, 'run')
+        self.port = free_port()
+        self.domstate = '5:suspended,9:paused,10:paused'
+        self.config = {}
+        self.n = 0
+
+    def env(self):
+        env = self.xs.env()
+        env.update({'VTPM_STATE_ROOT': self.state, 'VTPM_RUN_ROOT': self.run,
+                    'XEN_STANDIN_HOSTS': 'hosta=127.0.0.1,hostb=127.0.0.1',
+                    'VTPM_SWTPM_CONF': '/nonexistent', 'VTPM_EK_CERTS': 'no',
+                    'VTPM_HELPER_PRELOAD': DOMSTATE_SHIM,
+                    'VTPM_TEST_DOMSTATE': self.domstate,
+                    'VTPM_MIGRATE_REAL': helper_path(),
+                    'XEN_STANDIN_BIN': os.path.join(self.tree, 'tools',
+                                                    'xcutils'),
+                    'XEN_STANDIN_SCRIPTS': os.path.dirname(HOTPLUG)})
+        if os.access(BACKEND_PROGRAM, os.X_OK):
+            env['VTPM_BACKEND'] = BACKEND_PROGRAM
+        return env
+
+    def options(self, **kw):
+        opts = {'vtpm-migration': 'yes',
+                'vtpm-migration-key-dir': self.key_dir,
+                'vtpm-migration-helper': TRACE_HELPER,
+                'vtpm-migration-timeout': '10'}
+        opts.update(self.config)
+        opts.update(kw)
+        return opts
+
+    def start(self, action, conf, env=None):
+        self.n += 1
+        trace = os.path.join(self.dir, 'trace-%d-%s' % (self.n, action))
+        conf = dict(conf, workdir=self.dir)
+        conf.setdefault('options', self.options())
+        path = trace + '.json'
+        with open(path, 'w') as f:
+            json.dump(conf, f)
+        env = dict(env or self.env())
         env['VTPM_HARNESS_TRACE'] = trace
-        env['VTPM_MIGRATE_REAL'] = helper_path()
-        env['XEN_STANDIN_BIN'] = os.path.join(tree, 'tools', 'xcutils')
-        argv = [sys.executable, XENDHOST, action, '--tree', tree,
-                '--config', self.config_path] + extra
-        if fd is not None:
-            argv += ['--fd', str(fd)]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env,
-                                     pass_fds=(fd,) if fd is not None else ())
+        proc = subprocess.Popen([sys.executable, XENDHOST, action, '--tree',
+                                 self.tree, '--config', path],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env)
+        proc.trace = trace
+        return proc
 
-    def result(self, timeout=60):
-        out, err = self.proc.communicate(timeout=timeout)
-        self.log = err.decode(errors='replace')
+    def act(self, action, conf, env=None):
+        """Run one xm command's worth of xend; its JSON result."""
+        proc = self.start(action, conf, env)
+        out, err = proc.communicate(timeout=90)
         lines = out.decode().strip().splitlines()
         if not lines:
-            raise AssertionError('xendhost gave no result:\n' + self.log)
+            raise AssertionError('xendhost %s gave no result:\n%s'
+                                 % (action, err.decode(errors='replace')))
         res = json.loads(lines[-1])
-        res['log'] = self.log
+        res['log'] = err.decode(errors='replace')
+        res['trace'] = read_trace(proc.trace)
         return res
 
+    def serve(self, count=1):
+        """The relocation server, until it answered count connections."""
+        proc = self.start('serve', {'port': self.port, 'count': count})
+        if proc.stdout.readline().strip() != b'listening':
+            raise AssertionError('relocation server did not start: %s'
+                                 % proc.stderr.read().decode())
+        return proc
 
-def tcp_pair():
-    """Two ends of a real TCP connection on loopback (sender, receiver)."""
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.bind(('127.0.0.1', 0))
-    lsock.listen(1)
-    snd = socket.create_connection(lsock.getsockname())
-    rcv, _ = lsock.accept()
-    lsock.close()
-    return snd, rcv
+    def create(self, domid=5, plant=True):
+        """xm create: the vTPM started by the hotplug script."""
+        res = self.act('create', self.domain(domid))
+        if not res['ok']:
+            raise AssertionError(res['error'] + res['log'])
+        tpm = self.instance(domid)
+        if plant:
+            tpm.plant(SECRET)
+        return tpm
+
+    def domain(self, domid, **kw):
+        conf = {'domid': domid, 'name': 'guest', 'domain_uuid': DOM_UUID,
+                'vtpm': VTPM_UUID}
+        conf.update(kw)
+        return conf
+
+    def instance(self, domid):
+        link = os.path.join(self.run, '%d.0' % domid)
+        return Swtpm(os.readlink(link)) if os.path.islink(link) else None
+
+    def swtpms(self):
+        """Every swtpm of this host's state root still running."""
+        found = []
+        for root, dirs, files in os.walk(self.state):
+            if 'pid' in files and Swtpm(root).alive():
+                found.append(root)
+        return found
+
+    def stop(self):
+        for root, dirs, files in os.walk(self.state):
+            if 'backend.pid' in files:
+                try:
+                    with open(os.path.join(root, 'backend.pid')) as f:
+                        os.kill(int(f.read().strip()), signal.SIGTERM)
+                except (OSError, ValueError):
+                    pass
+        for root in self.swtpms():
+            Swtpm(root).stop()
+        self.xs.stop()
+
+
+def served(proc, timeout=30):
+    """The relocation server's results; one that still waits is stopped."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    res = [json.loads(l) for l in out.decode().splitlines() if l.startswith('{')]
+    for r in res:
+        r['log'] = err.decode(errors='replace')
+    return res
 
 
 def read_trace(path):
@@ -331,8 +426,8 @@ def workdir():
 
 
 class PatchedTreeTest(unittest.TestCase):
-    """Tests that run the patched stand-in XendCheckpoint: one work folder
-    and one patched tree per class, removed after it."""
+    """Tests that run the patched stand-in xend: one work folder and one
+    patched tree per class, removed after it."""
 
     @classmethod
     def setUpClass(cls):

@@ -1,45 +1,66 @@
 #!/usr/bin/env python3
-"""One host's xend, for the harness: runs the patched XendCheckpoint.
+"""One host's xend, for the harness: runs the patched stand-in xend.
 
-    xendhost.py migrate|save|restore --tree TREE --config JSON [--fd N]
+    xendhost.py ACTION --tree TREE --config JSON
 
-migrate  device step 0 (testMigrateDevices), then XendCheckpoint.save to fd N
-         with network=True, as XendDomain.domain_migrate does
-save     XendCheckpoint.save to fd N with network=False (xm save)
-restore  XendCheckpoint.restore from fd N; creating the domain's devices
-         starts the vTPM waiting for state, as the hotplug script does for a
-         resuming domain
+create    xm create: xend writes the vTPM backend (resume False), udev runs
+          the vtpm-swtpm hotplug script, which starts the vTPM
+migrate   xm migrate: XendDomain.domain_migrate (device step 0, the
+          relocation connection, XendCheckpoint.save on it)
+save      xm save: XendDomain.domain_save (opens the file, then save)
+restore   xm restore: XendDomain.domain_restore from the file
+serve     the relocation server: answers COUNT connections, each in its own
+          thread, restoring incoming domains (XendDomain.domain_restore_fd)
+delete    xm delete: XendDomain.domain_delete
 
-With "xen" in the config the vTPM is named by domain id, as xend does: the
-host's xenstored (XENSTORED_PATH) holds the backend nodes, the vtpm-swtpm
-hotplug script starts and stops the instances, and vtpm_migrate finds them
-through xenstore.
+What real xend does here and the harness does too (see
+../../../docs/misc/vtpm-migration.txt): xend names an incoming domain's VM
+path /vm/UUID-1 while /vm/UUID is taken (a localhost migration); a pvops
+dom0 has no tpmback driver, so destroying a domain leaves its vTPM backend
+at state 5 (Closing) and udev never runs the hotplug script's `remove`; a
+destroyed transient or relocating domain runs xend's domain-delete path.
 
-TREE is a stand-in Xen tree with the patch applied: the module and the
-calls inserted into save/restore are exactly what a packager ships.  The
-last line on stdout is a JSON result: ok, error, and the domain calls made.
+The host is its xenstored (XENSTORED_PATH), its key directory and its vTPM
+state root.  The last line on stdout is a JSON result (for serve: one line
+per connection).
 """
 
 import json
 import logging
 import os
+import re
+import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+
+BACKEND = '/local/domain/0/backend/vtpm/%d/0'
+
+
+def xs_write(*pairs):
+    harness.run(['xenstore-write'] + [str(p) for p in pairs])
+
+
+def xs_read(path):
+    rc, out, _ = harness.run(['xenstore-read', path], check=False)
+    return out.strip() if rc == 0 else None
 
 
 class Info(dict):
     def __init__(self, conf):
         dict.__init__(self)
         self.conf = conf
+        self['uuid'] = conf['domain_uuid']
+        self['vtpm_refs'] = [conf['vtpm']] if conf.get('vtpm') else []
+        self['other_config'] = {}
 
     def all_devices_sxpr(self):
-        vtpm = self.conf.get('vtpm')
         devs = [('vif', ['vif', ['mac', '00:16:3e:00:00:01']])]
-        if vtpm:
-            devs.append(('vtpm', ['vtpm', ['uuid', vtpm['uuid']],
+        if self.conf.get('vtpm'):
+            devs.append(('vtpm', ['vtpm', ['uuid', self.conf['vtpm']],
                                   ['backend', '0']]))
         return devs
 
@@ -48,22 +69,17 @@ class Info(dict):
 
 
 class DomInfo(object):
-    """The parts of XendDomainInfo that save() and restore() call."""
+    """The parts of XendDomainInfo that save, restore and delete use."""
 
-    def __init__(self, conf, calls, destination):
+    def __init__(self, conf, domid, calls):
         self.conf = conf
+        self.domid = domid
         self.calls = calls
         self.info = Info(conf)
         self.name = conf.get('name', 'guest')
-        self.destination = destination
-        vtpm = conf.get('vtpm')
-        self.xen = conf.get('xen')
-        self.swtpm = None
-        if vtpm and not self.xen:
-            self.swtpm = harness.Swtpm(vtpm['dir'], vtpm.get('tpm2', True))
 
     def getDomid(self):
-        return self.conf['domid']
+        return self.domid
 
     def getName(self):
         return self.name
@@ -72,18 +88,16 @@ class DomInfo(object):
         self.name = name
 
     def sxpr_text(self):
-        text = '(domain (name %s) (uuid %s)' % (self.name,
-                                                self.conf.get('domain_uuid'))
-        for (kind, sxpr) in self.info.all_devices_sxpr():
-            text += ' (device %s)' % repr(sxpr)
+        text = '(domain (name %s) (uuid %s)' % (self.name, self.info['uuid'])
+        if self.conf.get('vtpm'):
+            text += ' (device (vtpm (uuid %s)))' % self.conf['vtpm']
         return (text + ')').encode()
 
     def testMigrateDevices(self, network, dst):
         from xen.xend.XendError import XendError
         for (kind, sxpr) in self.info.all_devices_sxpr():
-            rc = self._controller(kind).migrate(sxpr, network, dst, 0,
-                                                self.name)
-            if rc != 0:
+            if self._controller(kind).migrate(sxpr, network, dst, 0,
+                                              self.name) != 0:
                 raise XendError("Device of type '%s' refuses migration."
                                 % kind)
 
@@ -108,13 +122,39 @@ class DomInfo(object):
     def resumeDomain(self):
         self.calls.append('resumeDomain')
 
+    def create_devices(self, resume):
+        """xend writes the vTPM backend; udev runs the hotplug script."""
+        vm = '/vm/' + self.info['uuid']
+        n = 0
+        while xs_read(vm + '/uuid') is not None:
+            n += 1
+            vm = '/vm/%s-%d' % (self.info['uuid'], n)
+        xs_write(vm + '/uuid', self.info['uuid'],
+                 '/local/domain/%d/vm' % self.domid, vm)
+        if not self.conf.get('vtpm'):
+            return None
+        base = BACKEND % self.domid
+        xs_write(base + '/uuid', self.conf['vtpm'], base + '/resume',
+                 str(bool(resume)), base + '/frontend-id', self.domid,
+                 base + '/online', 1, base + '/state', 1)
+        t = threading.Thread(target=hotplug, args=(self.domid, 'add'))
+        t.start()
+        return t
+
     def destroy(self):
-        # the backend goes, and the vTPM hotplug script stops the instance
+        """A pvops dom0: the backend goes to Closing, no `remove` event."""
         self.calls.append('destroy')
-        if self.swtpm is not None:
-            self.swtpm.stop()
-        if self.xen and self.conf.get('vtpm'):
-            hotplug(self.conf, 'remove')
+        if self.conf.get('vtpm'):
+            base = BACKEND % self.domid
+            xs_write(base + '/online', 0, base + '/state', 5)
+        vm = xs_read('/local/domain/%d/vm' % self.domid)
+        harness.run(['xenstore-rm', '/local/domain/%d' % self.domid],
+                    check=False)
+        if vm:
+            harness.run(['xenstore-rm', vm], check=False)
+        if self.conf.get('relocating') or self.conf.get('transient'):
+            from xen.xend import XendDomain
+            XendDomain.instance().domain_delete_by_dominfo(self)
 
     def testDeviceComplete(self):
         self.calls.append('testDeviceComplete')
@@ -123,102 +163,146 @@ class DomInfo(object):
         self.calls.append('completeRestore')
 
     def waitForDevices(self):
+        """Wait for each backend's hotplug-status, as xend does."""
+        from xen.xend.XendError import VmError
         self.calls.append('waitForDevices')
+        if not self.conf.get('vtpm'):
+            return
+        base = BACKEND % self.domid
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            status = xs_read(base + '/hotplug-status')
+            if status == 'connected':
+                return
+            if status == 'error':
+                break
+            time.sleep(0.05)
+        raise VmError("Device 0 (vtpm) could not be connected. %s"
+                      % (xs_read(base + '/hotplug-error') or ''))
 
     def unpause(self):
         self.calls.append('unpause')
 
 
-class XendDomain(object):
-    def __init__(self, conf, calls):
-        self.conf = conf
-        self.calls = calls
-
-    def restore_(self, vmconfig):
-        self.calls.append('create')
-        dominfo = DomInfo(self.conf, self.calls, True)
-        if self.conf.get('no_hotplug'):
-            return dominfo
-        if dominfo.swtpm is not None:
-            dominfo.swtpm.start(running=False)
-        elif self.conf.get('xen') and self.conf.get('vtpm'):
-            # xend writes the backend; udev runs the hotplug script, later
-            write_backend(self.conf, resume=True)
-            t = threading.Thread(target=hotplug, args=(self.conf, 'add'))
-            t.daemon = True
-            t.start()
-        return dominfo
-
-
-def write_backend(conf, resume):
-    domid = conf['domid']
-    base = '/local/domain/0/backend/vtpm/%d/0' % domid
-    harness.run(['xenstore-write', base + '/uuid', conf['vtpm']['uuid'],
-                 base + '/resume', str(bool(resume)),
-                 base + '/frontend-id', str(domid),
-                 '/local/domain/%d/vm' % domid, '/vm/' + conf['domain_uuid']])
-
-
-def hotplug(conf, action):
+def hotplug(domid, action):
     """The vtpm-swtpm hotplug script, as udev runs it."""
     env = dict(os.environ)
-    env['XENBUS_PATH'] = 'backend/vtpm/%d/0' % conf['domid']
+    env['XENBUS_PATH'] = 'backend/vtpm/%d/0' % domid
     harness.run([harness.HOTPLUG, action], env=env, check=False)
 
 
 def main():
     args = sys.argv[1:]
     action = args.pop(0)
-    opts = {}
-    while args:
-        key = args.pop(0)
-        opts[key] = args.pop(0)
+    opts = dict(zip(args[::2], args[1::2]))
     with open(opts['--config']) as f:
         conf = json.load(f)
-    fd = int(opts['--fd']) if '--fd' in opts else None
-
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG,
                         format='%(levelname)s %(message)s')
     sys.path.insert(0, os.path.join(opts['--tree'], 'tools', 'python'))
-    from xen.xend import XendCheckpoint, XendOptions
-    from xen.xend.server import vtpm_migration
-
+    from xen.xend import XendCheckpoint, XendDomain, XendOptions
     XendOptions.instance().config = conf.get('options', {})
     qemu = os.path.join(conf['workdir'], 'qemu-save.%d')
     XendCheckpoint.QEMU_SAVE_PATH = qemu
+    from xen.xend.server import vtpm_migration
     vtpm_migration.QEMU_SAVE_PATH = qemu
-    vtpm = conf.get('vtpm')
-    if vtpm and not conf.get('xen'):
-        vtpm_migration.locate_instances(
-            lambda dominfo: vtpm_migration.Instance.standalone(
-                os.path.join(vtpm['dir'], 'data.ctrl'), vtpm['uuid'],
-                conf.get('domain_uuid')))
 
+    xd = XendDomain.instance()
     calls = []
-    result = {'ok': True, 'error': None, 'calls': calls}
-    try:
-        if action == 'migrate':
-            dominfo = DomInfo(conf, calls, False)
-            dominfo.testMigrateDevices(True, conf['dst'])
-            XendCheckpoint.save(fd, dominfo, True, conf.get('live', True),
-                                conf['dst'])
-        elif action == 'save':
-            dominfo = DomInfo(conf, calls, False)
-            XendCheckpoint.save(fd, dominfo, False, False, conf['dst'],
-                                checkpoint=conf.get('checkpoint', False))
-        elif action == 'restore':
-            XendCheckpoint.restore(XendDomain(conf, calls), fd,
-                                   relocating=conf.get('relocating', True))
-        else:
-            raise SystemExit('unknown action ' + action)
-    except Exception as e:
-        result['ok'] = False
-        result['error'] = str(e)
-        result['type'] = type(e).__name__
-    finally:
-        if fd is not None:
-            os.close(fd)
-    sys.stdout.write(json.dumps(result) + '\n')
+    domids = iter(conf.get('new_domids', [9, 10, 11, 12]))
+    def from_config(vmconfig):
+        """A domain as xend builds it from the config in the stream."""
+        text = vmconfig.decode() if isinstance(vmconfig, bytes) else vmconfig
+        dom = re.search(r'\(uuid ([0-9a-f-]+)\)\)?', text).group(1)
+        vtpm = re.search(r'\(vtpm \(uuid ([0-9a-f-]+)\)', text)
+        return DomInfo(dict(conf, domain_uuid=dom,
+                            vtpm=vtpm and vtpm.group(1)), next(domids), calls)
+    xd.make_domain = from_config
+    if conf.get('domid') is not None:
+        xd.add(DomInfo(conf, conf['domid'], calls))
+
+    def attempt(fn):
+        result = {'ok': True, 'error': None, 'calls': calls}
+        try:
+            fn()
+        except Exception as e:
+            result.update(ok=False, error=str(e), type=type(e).__name__)
+        sys.stdout.write(json.dumps(result) + '\n')
+        sys.stdout.flush()
+
+    if action == 'create':
+        dominfo = xd.domain_lookup_nr(conf['domid'])
+        attempt(lambda: dominfo.create_devices(False).join())
+    elif action == 'migrate':
+        attempt(lambda: xd.domain_migrate(conf['domid'], conf['dst'],
+                                          live=conf.get('live', True),
+                                          port=conf['port'],
+                                          ssl=conf.get('ssl', False)))
+    elif action == 'save':
+        attempt(lambda: xd.domain_save(conf['domid'], conf['file'],
+                                       checkpoint=conf.get('checkpoint',
+                                                           False)))
+    elif action == 'restore':
+        def restore():
+            t = [None]
+            real = xd.make_domain
+
+            def make(vmconfig):
+                d = real(vmconfig)
+                t[0] = d.create_devices(True)
+                return d
+            xd.make_domain = make
+            xd.domain_restore(conf['file'])
+        attempt(restore)
+    elif action == 'destroy':
+        attempt(lambda: xd.domain_lookup_nr(conf['domid']).destroy())
+    elif action == 'delete':
+        attempt(lambda: xd.domain_delete(conf['domid']))
+    elif action == 'serve':
+        serve(xd, conf, calls)
+
+
+def serve(xd, conf, calls):
+    from xen.xend.server import relocate
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(('127.0.0.1', conf['port']))
+    listener.listen(4)
+    real = xd.make_domain
+
+    def make(vmconfig):
+        d = real(vmconfig)
+        d.conf = dict(d.conf, relocating=True)
+        d.create_devices(True)
+        return d
+    xd.make_domain = make
+    result = {}
+    restore_fd = xd.domain_restore_fd
+
+    def restore(fd, **kw):
+        try:
+            return restore_fd(fd, **kw)
+        except Exception as e:
+            result['error'] = str(e)
+            raise
+    xd.domain_restore_fd = restore
+    sys.stdout.write('listening\n')
+    sys.stdout.flush()
+    for _ in range(conf.get('count', 1)):
+        sock, _ = listener.accept()
+        protocol = relocate.RelocationProtocol(relocate.Transport(sock))
+        del calls[:]
+        result.clear()
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                break
+            protocol.dataReceived(data)
+        sock.close()
+        result['calls'] = list(calls)
+        sys.stdout.write(json.dumps(result) + '\n')
+        sys.stdout.flush()
+    listener.close()
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ void vm_prefix(struct vm_err *e, const char *fmt, ...)
 {
 	char prefix[VM_ERR_MAX], old[VM_ERR_MAX];
 	va_list ap;
+	size_t n;
 
 	if (!e)
 		return;
@@ -27,8 +28,22 @@ void vm_prefix(struct vm_err *e, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
 	/* Truncation keeps the prefix and as much of the cause as fits. */
-	size_t n = strnlen(prefix, sizeof(e->msg) - 1);
+	n = strnlen(prefix, sizeof(e->msg) - 1);
 	memcpy(e->msg, prefix, n);
 	memcpy(e->msg + n, old, sizeof(e->msg) - 1 - n);
 	e->msg[sizeof(e->msg) - 1] = '\0';
+}
+
+void vm_print_line(FILE *f, const char *prefix, const char *msg)
+{
+	const unsigned char *p;
+
+	fputs(prefix, f);
+	for (p = (const unsigned char *)msg; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+			fputc(*p, f);
+		else
+			fprintf(f, "\\x%02x", *p);
+	}
+	fputc('\n', f);
 }

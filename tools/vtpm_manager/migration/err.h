@@ -3,8 +3,9 @@
 #define VTPM_MIG_ERR_H
 
 #include <stddef.h>
+#include <stdio.h>
 
-#define VM_ERR_MAX 256
+#define VM_ERR_MAX 1024 /* room for a path or two and what to do next */
 
 struct vm_err {
 	char msg[VM_ERR_MAX];
@@ -14,6 +15,14 @@ struct vm_err {
 void vm_set(struct vm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix an existing message with context ("send: "). */
 void vm_prefix(struct vm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Print msg and a newline to f with every byte that is not printable ASCII
+ * (control characters, DEL, bytes >= 0x80) and the backslash written as
+ * \xHH: messages carry file names and peer-supplied text, and none of it
+ * may reach a terminal raw.
+ */
+void vm_print_line(FILE *f, const char *prefix, const char *msg);
 
 /* Both as expressions worth -1, so callers can `return vm_fail(...)` and
  * every reader (and analyser) sees the failure value at the call. */

@@ -8,20 +8,76 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "leftmark.h"
 #include "migrate.h"
 #include "record.h"
 #include "swtpm_ctrl.h"
+#include "swtpm_proc.h"
 #include "util.h"
 
-int mig_recover(struct vtpm_instance *inst, struct vm_err *e)
+/* The mark stands: the vTPM may run at the destination. Leave this one not
+ * running with its state kept, so that the same process can be brought back
+ * by recover --force without losing PCRs or sessions. */
+static int hold_source(const struct swtpm_ctrl *c, const char *dir, uint64_t gen,
+		       struct vm_err *e)
 {
-	struct swtpm_ctrl ctrl;
+	struct vm_err why;
+	int running = swtpm_is_running(c, &why);
+
+	if (running > 0 && (swtpm_store_volatile(c, &why) || swtpm_stop(c, &why)))
+		return vm_fail(e, "recover: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination, but stopping the source failed: %s",
+			       gen, dir, why.msg);
+	return vm_fail(e, "recover: refused: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination; source TPM stopped, state kept; after checking the destination, 'vtpm_migrate recover --force' brings it back here",
+		       gen, dir);
+}
+
+/* recover --force: the administrator checked the destination. */
+static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, size_t note_len,
+		      struct vm_err *e)
+{
+	struct vm_err probe;
 	int running;
 
-	if (mig_resolve(inst, 0, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
+	if (left_mark_remove(dir, e))
+		return -1;
+	running = swtpm_is_running(c, &probe);
+	if (running < 0 && !swtpm_proc_find(dir)) {
+		snprintf(note, note_len, "no swtpm runs for %s: the mark is removed and the next vTPM start will use the state",
+			 dir);
+		return 0;
+	}
+	if (running < 0)
+		return vm_fail(e, "%s", probe.msg);
+	/* INIT without DELETE_VOLATILE: resume what STORE_VOLATILE kept. */
+	if (!running && swtpm_init(c, 0, e))
+		return -1;
+	snprintf(note, note_len, "the mark is removed and the TPM at %s runs again", c->path);
+	return 0;
+}
+
+int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
+		struct vm_err *e)
+{
+	char dir[sizeof(inst->ctrl)];
+	struct swtpm_ctrl ctrl;
+	uint64_t gen;
+	int running, left;
+
+	if (note_len)
+		*note = '\0';
+	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
+	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
+	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
 		return vm_wrap(e, "recover: ");
-	/* send never stops the source TPM, so there is nothing to undo; make
-	 * sure it is so, since the guest resumes against it. */
+	left = left_mark_read(dir, &gen, e);
+	if (left < 0)
+		return vm_wrap(e, "recover: ");
+	if (left && !force)
+		return hold_source(&ctrl, dir, gen, e);
+	if (left)
+		return bring_back(&ctrl, dir, note, note_len, e) ? vm_wrap(e, "recover: ") : 0;
+	/* No whole record left: send never stops the source TPM, so there is
+	 * nothing to undo; make sure it is so, since the guest resumes against it. */
 	running = swtpm_is_running(&ctrl, e);
 	if (running < 0)
 		return vm_wrap(e, "recover: ");
@@ -37,18 +93,12 @@ static int is_state_file(const char *name)
 	return !strncmp(name, "tpm-00.", 7) || !strncmp(name, "tpm2-00.", 8);
 }
 
-static int delete_state(const char *ctrl_path, struct vm_err *e)
+static int delete_state(const char *dir, struct vm_err *e)
 {
-	char dir[sizeof(((struct vtpm_instance *)0)->ctrl)], *slash;
 	struct dirent *d;
 	DIR *dp;
 	int dfd, r = 0;
 
-	strcpy(dir, ctrl_path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return vm_fail(e, "cannot tell the state directory of %s", ctrl_path);
-	*slash = '\0';
 	dp = opendir(dir);
 	if (!dp)
 		return vm_fail(e, "state directory %s: %s", dir, strerror(errno));
@@ -65,92 +115,64 @@ static int delete_state(const char *ctrl_path, struct vm_err *e)
 	return r;
 }
 
-/* After SHUTDOWN, wait until swtpm no longer answers, so it cannot write state
- * after we delete it. */
-static int wait_gone(const struct swtpm_ctrl *c, struct vm_err *e)
+/* Does anything accept connections on the control socket? A timeout counts
+ * as yes: a stopped or busy swtpm still holds its state. */
+static int ctrl_answers(const struct swtpm_ctrl *c)
 {
-	int64_t deadline = io_now_ms() + SWTPM_CTRL_TIMEOUT_MS;
-	struct vm_err ignore;
+	struct vm_err probe;
 	enum tpm_version v;
 
-	while (io_now_ms() < deadline) {
-		if (swtpm_get_version(c, &v, &ignore))
+	if (swtpm_get_version(c, &v, &probe) == 0)
+		return 1;
+	return strstr(probe.msg, "cannot connect") == NULL;
+}
+
+/*
+ * End the swtpm of this instance: SHUTDOWN over the control channel; if it
+ * does not answer (another client holds swtpm's single control connection,
+ * or the process is stopped), terminate the process. Success only once the
+ * process is gone: a silent swtpm still holds the whole state in memory and
+ * would write it back after we delete it.
+ */
+static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct vm_err *e)
+{
+	pid_t pid = swtpm_proc_find(dir);
+	struct vm_err ignore;
+
+	if (!pid) {
+		/* No swtpm process on dir: nothing may answer either. */
+		if (!ctrl_answers(c))
 			return 0;
-		usleep(2000);
+		if (swtpm_shutdown(c, &ignore) == 0) {
+			int64_t deadline = io_now_ms() + SWTPM_CTRL_TIMEOUT_MS;
+
+			while (io_now_ms() < deadline && ctrl_answers(c))
+				usleep(2000);
+			if (!ctrl_answers(c))
+				return 0;
+		}
+		return vm_fail(e, "%s still answers but no swtpm process on %s was found (pid file %s/pid); state kept",
+			       c->path, dir, dir);
 	}
-	return vm_fail(e, "swtpm %s still answers after SHUTDOWN", c->path);
+	if (swtpm_shutdown(c, &ignore) == 0 && !swtpm_proc_wait_gone(pid, dir, SWTPM_CTRL_TIMEOUT_MS))
+		return 0;
+	if (swtpm_proc_terminate(pid, dir, &ignore))
+		return vm_fail(e, "%s; state kept", ignore.msg);
+	return 0;
 }
 
 int mig_finish(struct vtpm_instance *inst, struct vm_err *e)
 {
 	struct swtpm_ctrl ctrl;
-	enum tpm_version v;
-	struct vm_err probe;
+	char dir[sizeof(inst->ctrl)];
 
 	/* The domain may be gone by now (xl/xend destroy it): only the
 	 * backend's control-socket node is needed. */
-	if (mig_resolve(inst, 0, e) || swtpm_ctrl_init(&ctrl, inst->ctrl, e))
+	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
+	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
+	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
 		return vm_wrap(e, "finish: ");
-	/* A swtpm that is already gone needs no shutdown; its state still goes. */
-	if (swtpm_get_version(&ctrl, &v, &probe) == 0 &&
-	    (swtpm_shutdown(&ctrl, e) || wait_gone(&ctrl, e)))
+	if (end_swtpm(&ctrl, dir, e) || delete_state(dir, e) || left_mark_remove(dir, e))
 		return vm_wrap(e, "finish: ");
-	if (delete_state(inst->ctrl, e))
-		return vm_wrap(e, "finish: ");
-	return 0;
-}
-
-static void print_id(FILE *out, const char *label, const uint8_t *id, size_t n)
-{
-	char hex[65];
-
-	hex_encode(id, n, hex);
-	fprintf(out, "%-14s %s\n", label, hex);
-}
-
-int mig_inspect(int fd, FILE *out, struct vm_err *e)
-{
-	uint8_t hdr[VREC_HDR_LEN], *body;
-	struct vrec_header h;
-	struct vm_err err = { "" };
-	char u[UUID_STR_LEN];
-	size_t n;
-	int i, bad;
-
-	if (io_read_full(fd, hdr, VREC_PREFIX_LEN, -1, "record", e) ||
-	    vrec_prefix_check(hdr, VREC_PREFIX_LEN, e))
-		return vm_wrap(e, "inspect: ");
-	fprintf(out, "%-14s %s\n%-14s %u\n", "marker", VREC_MARKER, "version", VREC_VERSION);
-	if (io_read_full(fd, hdr + VREC_PREFIX_LEN, VREC_HDR_LEN - VREC_PREFIX_LEN, -1, "record", e))
-		return vm_wrap(e, "inspect: ");
-	/* The fields are decoded before they are judged: print them, then say
-	 * which one makes no sense. */
-	bad = vrec_header_decode(hdr, sizeof(hdr), &h, &err);
-	fprintf(out, "%-14s %u\n%-14s %u\n", "suite", h.suite, "tpm-version", h.tpm_version);
-	fprintf(out, "%-14s 0x%02x\n", "flags", h.flags);
-	print_id(out, "sender-id", h.sender_id, VREC_KEYID_LEN);
-	print_id(out, "recipient-id", h.recipient_id, VREC_KEYID_LEN);
-	uuid_format(h.domain_uuid, u);
-	fprintf(out, "%-14s %s\n", "domain-uuid", u);
-	uuid_format(h.vtpm_uuid, u);
-	fprintf(out, "%-14s %s\n", "vtpm-uuid", u);
-	fprintf(out, "%-14s %" PRIu64 "\n%-14s %" PRIu64 "\n", "generation", h.generation, "time",
-		h.time);
-	for (i = 0; i < VREC_NBLOBS; i++)
-		fprintf(out, "blob-%d         type %u (%s) flags 0x%x length %u\n", i, h.blob[i].type,
-			vrec_blob_name(h.blob[i].type), h.blob[i].flags, h.blob[i].len);
-	fprintf(out, "%-14s %u\n", "ciphertext", h.ct_len);
-	if (bad)
-		return vm_fail(e, "inspect: header: %s", err.msg);
-	n = vrec_body_len(&h);
-	body = malloc(n);
-	if (!body)
-		return vm_fail(e, "inspect: out of memory");
-	if (io_read_full(fd, body, n, -1, "record body", e)) {
-		free(body);
-		return vm_wrap(e, "inspect: ");
-	}
-	free(body);
-	fprintf(out, "%-14s %zu bytes (complete; contents sealed)\n", "record", VREC_HDR_LEN + n);
 	return 0;
 }

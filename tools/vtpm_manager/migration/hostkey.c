@@ -1,4 +1,8 @@
-#include <dirent.h>
+/*
+ * This host's key pair and the key files: generation, the private key file
+ * (saved once, replaced only by keygen --replace), and the strict parser of
+ * public key files.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,7 +16,7 @@
 #include <openssl/rand.h>
 
 #include "hostkey.h"
-#include "io.h"
+#include "safefile.h"
 #include "util.h"
 
 #define PUB_MAGIC  "vtpm-migration-public-key v1"
@@ -169,9 +173,13 @@ int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err
 	return 0;
 }
 
-/* Read a whole small file; *buf is NUL-terminated and must be wiped by the caller. */
-static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode_t *mode,
-		      struct vm_err *e)
+/*
+ * Read a whole small file; *buf is NUL-terminated and must be wiped by the
+ * caller. With what, the file is one of the key directory's own and must be
+ * safe from other users (safefile.h).
+ */
+static int read_small(const char *path, const char *what, char *buf, size_t cap, size_t *len,
+		      mode_t *mode, struct vm_err *e)
 {
 	struct stat st;
 	ssize_t n;
@@ -183,6 +191,10 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return vm_fail(e, "%s: not a regular file", path);
+	}
+	if (what && safe_check_stat(&st, what, path, e)) {
+		close(fd);
+		return -1;
 	}
 	if (st.st_size >= (off_t)cap) {
 		close(fd);
@@ -199,90 +211,74 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode
 	return 0;
 }
 
-int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e)
+int pubkey_read(const char *path, const char *what, struct host_pub *p, struct vm_err *e)
 {
 	char buf[KEYFILE_MAX];
 	size_t len;
 
-	if (read_small(path, buf, sizeof(buf), &len, NULL, e))
+	if (read_small(path, what, buf, sizeof(buf), &len, NULL, e))
 		return -1;
 	if (pubkey_parse(buf, len, p, e))
 		return vm_wrap(e, "%s: ", path);
 	return 0;
 }
 
+int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e)
+{
+	return pubkey_read(path, NULL, p, e);
+}
+
 static int check_dir(const char *dir, struct vm_err *e)
 {
-	struct stat st;
-
-	if (stat(dir, &st))
-		return vm_fail(e, "key directory %s: %s", dir, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return vm_fail(e, "key directory %s: not a directory", dir);
-	return 0;
+	return safe_check_dir(dir, "key directory", e);
 }
 
-/* Write a file durably and atomically: temporary, fsync, rename, fsync dir. */
-static int write_file(const char *dir, const char *name, const char *data, size_t len,
-		      mode_t mode, int exclusive, struct vm_err *e)
-{
-	char path[4096], tmp[4096];
-	int fd, dfd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	if (exclusive && access(path, F_OK) == 0)
-		return vm_fail(e, "%s already exists; not overwriting it", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return vm_fail(e, "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode)) {
-		vm_fail(e, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (io_write_full(fd, data, len, -1, tmp, e))
-		goto fail;
-	if (fsync(fd)) {
-		vm_fail(e, "%s: fsync: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	close(fd);
-	if (rename(tmp, path)) {
-		vm_fail(e, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:
-	close(fd);
-	unlink(tmp);
-	return -1;
-}
-
-int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
+/* host.key (with flags for safe_write_file), then host.pub. */
+static int save_files(const char *dir, const struct host_key *k, unsigned flags,
+		      struct vm_err *e)
 {
 	char priv[512], pub[512], ed[65], x[65];
 	int n, r;
 
-	if (check_dir(dir, e))
-		return -1;
 	hex_encode(k->ed_priv, 32, ed);
 	hex_encode(k->x_priv, 32, x);
 	n = snprintf(priv, sizeof(priv), "%s\nname %s\ned25519 %s\nx25519 %s\n", PRIV_MAGIC,
 		     k->pub.name, ed, x);
 	OPENSSL_cleanse(ed, sizeof(ed));
 	OPENSSL_cleanse(x, sizeof(x));
-	r = write_file(dir, "host.key", priv, (size_t)n, 0600, 1, e);
+	r = safe_write_file(dir, "host.key", priv, (size_t)n, 0600, flags | SAFE_SYNC_DIR, e);
 	OPENSSL_cleanse(priv, sizeof(priv));
 	if (r)
 		return -1;
 	n = pubkey_format(&k->pub, pub, sizeof(pub));
-	return write_file(dir, "host.pub", pub, (size_t)n, 0644, 0, e);
+	return safe_write_file(dir, "host.pub", pub, (size_t)n, 0644, SAFE_SYNC_DIR, e);
+}
+
+int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
+{
+	if (check_dir(dir, e))
+		return -1;
+	return save_files(dir, k, SAFE_NEW, e);
+}
+
+int hostkey_replace(const char *dir, const struct host_key *k, struct vm_err *e)
+{
+	char path[4200], old[4200];
+	struct host_key was;
+
+	/* Only a key this host could use is replaced: the checks of a load. */
+	if (hostkey_load(dir, &was, e))
+		return -1;
+	hostkey_wipe(&was);
+	snprintf(path, sizeof(path), "%s/host.key", dir);
+	snprintf(old, sizeof(old), "%s/host.key.old", dir);
+	/* host.key is the old key or the new one at every moment; the old one
+	 * stays as host.key.old (a second link, written by no one). */
+	if (unlink(old) && errno != ENOENT)
+		return vm_fail(e, "cannot remove %s: %s", old, strerror(errno));
+	if (link(path, old))
+		return vm_fail(e, "cannot keep the old key as %s: %s", old, strerror(errno));
+	return save_files(dir, k, 0, e);
 }
 
 int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
@@ -297,7 +293,7 @@ int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
 	if (check_dir(dir, e))
 		return -1;
 	snprintf(path, sizeof(path), "%s/host.key", dir);
-	if (read_small(path, buf, sizeof(buf), &len, &mode, e)) {
+	if (read_small(path, "host key", buf, sizeof(buf), &len, &mode, e)) {
 		if (errno == ENOENT)
 			vm_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
 		return -1;
@@ -346,100 +342,18 @@ out:
 	return r;
 }
 
-int trust_add(const char *dir, const struct host_pub *p, struct vm_err *e)
+void hostkey_fingerprint(const struct host_pub *p, char out[HOSTKEY_FPR_LEN])
 {
-	char peers[4096], name[HOST_NAME_MAX_LEN + 8], path[4200], text[512];
-	struct host_pub old;
-	struct vm_err ignore;
+	uint8_t both[64], md[32];
+	unsigned int mdlen = sizeof(md);
 	int n;
 
-	if (check_dir(dir, e))
-		return -1;
-	if (!host_name_valid(p->name))
-		return vm_fail(e, "peer name '%s' is not valid", p->name);
-	snprintf(peers, sizeof(peers), "%s/peers", dir);
-	if (mkdir(peers, 0755) && errno != EEXIST)
-		return vm_fail(e, "%s: %s", peers, strerror(errno));
-	snprintf(name, sizeof(name), "%s.pub", p->name);
-	snprintf(path, sizeof(path), "%s/%s", peers, name);
-	if (access(path, F_OK) == 0) {
-		if (pubkey_read_file(path, &old, &ignore) == 0 &&
-		    !memcmp(old.ed_pub, p->ed_pub, 32) && !memcmp(old.x_pub, p->x_pub, 32))
-			return 0;
-		return vm_fail(e, "peer '%s' is already trusted with a different key (%s); remove it first",
-			       p->name, path);
-	}
-	n = pubkey_format(p, text, sizeof(text));
-	return write_file(peers, name, text, (size_t)n, 0644, 1, e);
-}
-
-int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
-{
-	char peers[4096], path[4400];
-	struct dirent *d;
-	struct host_pub *grown;
-	size_t len;
-	DIR *dp;
-
-	memset(s, 0, sizeof(*s));
-	snprintf(peers, sizeof(peers), "%s/peers", dir);
-	dp = opendir(peers);
-	if (!dp)
-		return errno == ENOENT ? 0 : vm_fail(e, "%s: %s", peers, strerror(errno));
-	while ((d = readdir(dp))) {
-		len = strlen(d->d_name);
-		if (d->d_name[0] == '.' || len < 5 || strcmp(d->d_name + len - 4, ".pub"))
-			continue;
-		grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer));
-		if (!grown) {
-			closedir(dp);
-			peers_free(s);
-			return vm_fail(e, "out of memory loading peers");
-		}
-		s->peer = grown;
-		snprintf(path, sizeof(path), "%s/%s", peers, d->d_name);
-		if (pubkey_read_file(path, &s->peer[s->n], e)) {
-			closedir(dp);
-			peers_free(s);
-			return -1;
-		}
-		if (strncmp(s->peer[s->n].name, d->d_name, len - 4) ||
-		    strlen(s->peer[s->n].name) != len - 4) {
-			vm_fail(e, "%s: file name does not match the peer name '%s'", path,
-				s->peer[s->n].name);
-			closedir(dp);
-			peers_free(s);
-			return -1;
-		}
-		s->n++;
-	}
-	closedir(dp);
-	return 0;
-}
-
-const struct host_pub *peers_find_name(const struct peer_set *s, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (!strcmp(s->peer[i].name, name))
-			return &s->peer[i];
-	return NULL;
-}
-
-const struct host_pub *peers_find_id(const struct peer_set *s, const uint8_t id[VREC_KEYID_LEN])
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (!memcmp(s->peer[i].id, id, VREC_KEYID_LEN))
-			return &s->peer[i];
-	return NULL;
-}
-
-void peers_free(struct peer_set *s)
-{
-	free(s->peer);
-	s->peer = NULL;
-	s->n = 0;
+	memcpy(both, p->ed_pub, 32);
+	memcpy(both + 32, p->x_pub, 32);
+	EVP_Digest(both, sizeof(both), md, &mdlen, EVP_sha256(), NULL);
+	memcpy(out, "SHA256:", 7);
+	n = EVP_EncodeBlock((unsigned char *)out + 7, md, sizeof(md)); /* 44 with one '=' */
+	while (n > 0 && out[7 + n - 1] == '=')
+		n--;
+	out[7 + n] = '\0';
 }

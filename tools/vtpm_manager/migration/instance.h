@@ -9,14 +9,14 @@ struct vtpm_instance {
 	int domid;                 /* -1: standalone */
 	char ctrl[108];            /* swtpm control socket */
 	uint8_t vtpm_uuid[16];
-	uint8_t domain_uuid[16];   /* all zero when not given (standalone) */
+	uint8_t domain_uuid[16];   /* from --domain-uuid; all zero when not given */
 	char backend[128];         /* Xen mode: the vTPM backend directory */
 };
 
-/* Xen mode: read the backend nodes of domid (CONTRACT.md) into inst, and
- * with domain_uuid also the domain's UUID (the domain must still exist). */
-int xen_find_instance(int domid, struct vtpm_instance *inst, int domain_uuid,
-		      struct vm_err *e) VM_MUST;
+/* Xen mode: read the backend nodes of inst->domid (CONTRACT.md): the vTPM's
+ * UUID, its control socket and backend directory. The domain UUID is left as
+ * the caller set it (xend gives it: the /vm node is the guest's to write). */
+int xen_find_instance(struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
 /* Refuse unless libxenctrl says domid is paused or shut down for suspend. */
 int xen_check_quiesced(int domid, struct vm_err *e) VM_MUST;
 /* Write instance and hotplug-status once the TPM runs, so the backend connects. */

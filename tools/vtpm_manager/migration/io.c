@@ -22,19 +22,20 @@ int64_t io_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Wait until fd is ready for events, or the deadline passes. */
+/* Wait until fd is ready for events, or the deadline (< 0: none) passes. */
 static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 		   struct vm_err *e)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 	int left, r;
 
-	if (deadline < 0)
-		return 0;
 	for (;;) {
-		left = (int)(deadline - io_now_ms());
-		if (left <= 0)
-			return vm_fail(e, "%s: timed out", what);
+		left = -1;
+		if (deadline >= 0) {
+			left = (int)(deadline - io_now_ms());
+			if (left <= 0)
+				return vm_fail(e, "%s: timed out", what);
+		}
 		r = poll(&p, 1, left);
 		if (r > 0)
 			return 0;
@@ -43,6 +44,16 @@ static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 	}
 }
 
+static int would_block(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+/*
+ * With a deadline, poll before each call so that a blocking descriptor
+ * cannot outlast it. Without one, call first and wait in poll only when a
+ * non-blocking descriptor has nothing: never spin on EAGAIN.
+ */
 int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what,
 		 struct vm_err *e)
 {
@@ -51,11 +62,16 @@ int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what
 	ssize_t n;
 
 	while (len > 0) {
-		if (wait_fd(fd, POLLIN, deadline, what, e))
+		if (deadline >= 0 && wait_fd(fd, POLLIN, deadline, what, e))
 			return -1;
 		n = read(fd, p, len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && would_block()) {
+			if (wait_fd(fd, POLLIN, deadline, what, e))
+				return -1;
+			continue;
+		}
 		if (n < 0)
 			return vm_fail(e, "%s: read: %s", what, strerror(errno));
 		if (n == 0)
@@ -74,11 +90,16 @@ int io_write_full(int fd, const void *buf, size_t len, int timeout_ms, const cha
 	ssize_t n;
 
 	while (len > 0) {
-		if (wait_fd(fd, POLLOUT, deadline, what, e))
+		if (deadline >= 0 && wait_fd(fd, POLLOUT, deadline, what, e))
 			return -1;
 		n = write(fd, p, len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && would_block()) {
+			if (wait_fd(fd, POLLOUT, deadline, what, e))
+				return -1;
+			continue;
+		}
 		if (n < 0)
 			return vm_fail(e, "%s: write: %s", what, strerror(errno));
 		p += n;

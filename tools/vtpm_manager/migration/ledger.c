@@ -10,8 +10,8 @@
 
 #include <openssl/evp.h>
 
-#include "io.h"
 #include "ledger.h"
+#include "safefile.h"
 #include "util.h"
 
 #define LEDGER_MAGIC "vtpm-migration-ledger v1\n"
@@ -62,11 +62,24 @@ static int parse_u64(const char *s, uint64_t *v)
 	return (errno || *end) ? -1 : 0;
 }
 
+/* One "UUID SENT ACCEPTED" line (NUL-terminated, changed in place). */
+static int parse_entry(char *line, struct ledger_entry *ent)
+{
+	char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+
+	if (!sp2)
+		return -1;
+	*sp1 = '\0';
+	*sp2 = '\0';
+	return uuid_parse(line, ent->uuid) || parse_u64(sp1 + 1, &ent->sent) ||
+	       parse_u64(sp2 + 1, &ent->accepted) ? -1 : 0;
+}
+
 int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
 		 struct vm_err *e)
 {
 	const char *pos = text, *end = text + len, *nl;
-	char line[128], sum[65], *sp1, *sp2;
+	char line[128], sum[65];
 	struct ledger_entry *grown, *v = NULL;
 	size_t cnt = 0, ll, lineno = 1, i;
 
@@ -95,17 +108,13 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t
 		}
 		if (!strncmp(line, "sha256 ", 7))
 			break;
-		sp1 = strchr(line, ' ');
-		sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
 		grown = realloc(v, (cnt + 1) * sizeof(*v));
 		if (!grown) {
 			free(v);
 			return vm_fail(e, "ledger: out of memory");
 		}
 		v = grown;
-		if (!sp2 ||
-		    (*sp1 = '\0', *sp2 = '\0', uuid_parse(line, v[cnt].uuid)) ||
-		    parse_u64(sp1 + 1, &v[cnt].sent) || parse_u64(sp2 + 1, &v[cnt].accepted)) {
+		if (parse_entry(line, &v[cnt])) {
 			free(v);
 			return vm_fail(e, "ledger: line %zu: malformed", lineno);
 		}
@@ -127,63 +136,192 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t
 	return 0;
 }
 
-static int ledger_load(struct ledger *l, struct vm_err *e)
+int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
+		   size_t *dropped)
 {
-	char path[4200], *buf;
+	const char *pos = text, *end = text + len, *nl;
+	struct ledger_entry *grown, *v = NULL, one;
+	char line[128];
+	size_t cnt = 0, ll, i;
+
+	*ent = NULL;
+	*n = 0;
+	*dropped = 0;
+	for (; pos < end; pos = nl + 1) {
+		nl = memchr(pos, '\n', (size_t)(end - pos));
+		if (!nl)
+			nl = end;
+		ll = (size_t)(nl - pos);
+		if (ll == 0 || (pos == text && ll + 1 == sizeof(LEDGER_MAGIC) - 1 &&
+				!memcmp(pos, LEDGER_MAGIC, ll)) || (ll > 7 && !memcmp(pos, "sha256 ", 7)))
+			continue;
+		if (ll >= sizeof(line) || memchr(pos, '\0', ll)) {
+			(*dropped)++;
+			continue;
+		}
+		memcpy(line, pos, ll);
+		line[ll] = '\0';
+		if (parse_entry(line, &one)) {
+			(*dropped)++;
+			continue;
+		}
+		/* A vTPM listed twice keeps the higher marks: lower ones re-open replays. */
+		for (i = 0; i < cnt && memcmp(v[i].uuid, one.uuid, 16); i++)
+			;
+		if (i < cnt) {
+			v[i].sent = v[i].sent > one.sent ? v[i].sent : one.sent;
+			v[i].accepted = v[i].accepted > one.accepted ? v[i].accepted : one.accepted;
+			continue;
+		}
+		grown = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!grown) {
+			free(v);
+			return -1;
+		}
+		v = grown;
+		v[cnt++] = one;
+	}
+	*ent = v;
+	*n = cnt;
+	return 0;
+}
+
+/* The ledger file's bytes; *buf NULL (and 0 returned) when there is none. */
+static int ledger_read(const struct ledger *l, char *path, size_t plen, char **buf, size_t *len,
+		       struct vm_err *e)
+{
 	struct stat st;
 	ssize_t got;
-	int fd, r;
+	int fd;
 
-	snprintf(path, sizeof(path), "%s/ledger", l->dir);
+	*buf = NULL;
+	*len = 0;
+	snprintf(path, plen, "%s/ledger", l->dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return vm_fail(e, "%s: %s", path, strerror(errno));
-	}
+	if (fd < 0)
+		return errno == ENOENT ? 0 : vm_fail(e, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > LEDGER_MAX_FILE) {
 		close(fd);
 		return vm_fail(e, "%s: not a regular file of sane size", path);
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
+	if (safe_check_stat(&st, "ledger", path, e)) {
+		close(fd);
+		return -1;
+	}
+	*buf = malloc((size_t)st.st_size + 1);
+	if (!*buf) {
 		close(fd);
 		return vm_fail(e, "%s: out of memory", path);
 	}
-	got = read(fd, buf, (size_t)st.st_size);
+	got = read(fd, *buf, (size_t)st.st_size);
 	close(fd);
 	if (got != st.st_size) {
-		free(buf);
+		free(*buf);
+		*buf = NULL;
 		return vm_fail(e, "%s: short read", path);
 	}
-	r = ledger_parse(buf, (size_t)got, &l->ent, &l->n, e);
-	free(buf);
-	return r ? vm_wrap(e, "%s: ", path) : 0;
+	*len = (size_t)got;
+	return 0;
 }
 
-int ledger_open(struct ledger *l, const char *dir, struct vm_err *e)
+static int ledger_load(struct ledger *l, struct vm_err *e)
+{
+	char path[4200], *buf, why[VM_ERR_MAX];
+	size_t len;
+	int r;
+
+	if (ledger_read(l, path, sizeof(path), &buf, &len, e))
+		return -1;
+	if (!buf)
+		return 0;
+	r = ledger_parse(buf, len, &l->ent, &l->n, e);
+	free(buf);
+	if (!r)
+		return 0;
+	/* Damaged: say what to do (docs/misc/vtpm-migration.txt, "The ledger"). */
+	snprintf(why, sizeof(why), "%s", strncmp(e->msg, "ledger: ", 8) ? e->msg : e->msg + 8);
+	return vm_fail(e, "%s is damaged (%s); restore it from backup, or run 'vtpm_migrate ledger-rebuild' (what it cannot recover re-opens replays)",
+		       path, why);
+}
+
+/* Check DIR, open and check the lock file, and take the lock. */
+static int ledger_lock(struct ledger *l, const char *dir, struct vm_err *e)
 {
 	char path[4200];
+	struct stat st;
 
 	memset(l, 0, sizeof(*l));
 	l->lockfd = -1;
 	if (strlen(dir) >= sizeof(l->dir))
 		return vm_fail(e, "ledger directory name too long");
 	strcpy(l->dir, dir);
+	if (safe_check_dir(dir, "key directory", e))
+		return -1;
 	snprintf(path, sizeof(path), "%s/ledger.lock", dir);
 	l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (l->lockfd < 0)
 		return vm_fail(e, "%s: %s", path, strerror(errno));
+	if (fstat(l->lockfd, &st) || safe_check_stat(&st, "ledger lock", path, e)) {
+		ledger_close(l);
+		return -1;
+	}
 	if (flock(l->lockfd, LOCK_EX)) {
 		vm_fail(e, "%s: lock: %s", path, strerror(errno));
 		ledger_close(l);
 		return -1;
 	}
+	return 0;
+}
+
+int ledger_open(struct ledger *l, const char *dir, struct vm_err *e)
+{
+	if (ledger_lock(l, dir, e))
+		return -1;
 	if (ledger_load(l, e)) {
 		ledger_close(l);
 		return -1;
 	}
 	return 0;
+}
+
+static int ledger_store(const struct ledger *l, const struct ledger_entry *ent, size_t n,
+			int durable, struct vm_err *e);
+
+int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct vm_err *e)
+{
+	struct ledger_entry *ent = NULL;
+	struct ledger l;
+	char path[4200], *buf;
+	size_t len, n;
+	int r = -1;
+
+	if (ledger_lock(&l, dir, e))
+		return -1;
+	if (ledger_read(&l, path, sizeof(path), &buf, &len, e))
+		goto out;
+	if (!buf) {
+		vm_fail(e, "%s: no ledger; nothing to rebuild", path);
+		goto out;
+	}
+	if (ledger_parse(buf, len, &ent, &n, NULL) == 0) {
+		vm_fail(e, "%s is not damaged; nothing rebuilt", path);
+		goto out;
+	}
+	if (ledger_salvage(buf, len, &ent, &n, dropped)) {
+		vm_fail(e, "ledger: out of memory");
+		goto out;
+	}
+	/* The damaged bytes stay beside it, for a closer look. */
+	if (safe_write_file(dir, "ledger.damaged", buf, len, 0600, 0, e) ||
+	    ledger_store(&l, ent, n, 1, e))
+		goto out;
+	*kept = n;
+	r = 0;
+out:
+	free(ent);
+	free(buf);
+	ledger_close(&l);
+	return r;
 }
 
 void ledger_close(struct ledger *l)
@@ -207,57 +345,22 @@ const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid
 }
 
 /*
- * Write ent[] as the new ledger: temporary file, fsync, rename, and with
- * durable, fsync of the directory so the rename itself survives a crash.
- * Without it a crash leaves the old ledger or the new one, never a torn one.
+ * Write ent[] as the new ledger, atomically; with durable, the directory is
+ * synced too so the rename itself survives a crash. Without it a crash
+ * leaves the old ledger or the new one, never a torn one.
  */
 static int ledger_store(const struct ledger *l, const struct ledger_entry *ent, size_t n,
 			int durable, struct vm_err *e)
 {
-	char path[4200], tmp[4200], *text;
-	int fd, dfd, r = -1;
+	char *text = ledger_format(ent, n);
+	int r;
 
-	text = ledger_format(ent, n);
 	if (!text)
 		return vm_fail(e, "ledger: out of memory");
-	snprintf(path, sizeof(path), "%s/ledger", l->dir);
-	snprintf(tmp, sizeof(tmp), "%s/.ledger.tmp", l->dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		vm_fail(e, "ledger: cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (io_write_full(fd, text, strlen(text), -1, "ledger", e)) {
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (fsync(fd) || close(fd)) {
-		vm_fail(e, "ledger: cannot sync %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, path)) {
-		vm_fail(e, "ledger: cannot replace %s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	if (!durable) {
-		r = 0;
-		goto out;
-	}
-	dfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd)) {
-		vm_fail(e, "ledger: cannot sync directory %s: %s", l->dir, strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-		goto out;
-	}
-	close(dfd);
-	r = 0;
-out:
+	r = safe_write_file(l->dir, "ledger", text, strlen(text), 0600,
+			    durable ? SAFE_SYNC_DIR : 0, e);
 	free(text);
-	return r;
+	return r ? vm_wrap(e, "ledger: ") : 0;
 }
 
 /* Store a copy of the ledger with one entry changed; memory follows disk. */
@@ -287,6 +390,15 @@ static int ledger_update(struct ledger *l, const struct ledger_entry *ne, int du
 	return 0;
 }
 
+uint64_t ledger_next_send(const struct ledger *l, const uint8_t uuid[16])
+{
+	const struct ledger_entry *old = ledger_get(l, uuid);
+
+	if (!old)
+		return 1;
+	return (old->sent > old->accepted ? old->sent : old->accepted) + 1;
+}
+
 int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, struct vm_err *e)
 {
 	const struct ledger_entry *old = ledger_get(l, uuid);
@@ -295,7 +407,7 @@ int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, st
 	memcpy(ne.uuid, uuid, 16);
 	if (old)
 		ne = *old;
-	ne.sent = (ne.sent > ne.accepted ? ne.sent : ne.accepted) + 1;
+	ne.sent = ledger_next_send(l, uuid);
 	if (ne.sent == 0)
 		return vm_fail(e, "ledger: generation counter exhausted");
 	/*
@@ -309,22 +421,37 @@ int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, st
 	return 0;
 }
 
+int ledger_check_accept(const struct ledger *l, const uint8_t uuid[16], uint64_t gen,
+			int allow_rollback, struct vm_err *e)
+{
+	const struct ledger_entry *old = ledger_get(l, uuid);
+	char u[UUID_STR_LEN];
+
+	if (old && gen <= old->accepted && !allow_rollback) {
+		uuid_format(uuid, u);
+		return vm_fail(e, "record generation %" PRIu64 " for vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
+			       gen, u, old->accepted);
+	}
+	return 0;
+}
+
 int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
 		  struct vm_err *e)
 {
 	const struct ledger_entry *old = ledger_get(l, uuid);
 	struct ledger_entry ne = { .sent = 0, .accepted = 0 };
-	char u[UUID_STR_LEN];
 
+	if (ledger_check_accept(l, uuid, gen, allow_rollback, e))
+		return -1;
 	memcpy(ne.uuid, uuid, 16);
 	if (old)
 		ne = *old;
-	if (gen <= ne.accepted && !allow_rollback) {
-		uuid_format(uuid, u);
-		return vm_fail(e, "record generation %" PRIu64 " for vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
-			       gen, u, ne.accepted);
-	}
 	if (gen > ne.accepted)
 		ne.accepted = gen;
 	return ledger_update(l, &ne, 1, e);
+}
+
+int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct vm_err *e)
+{
+	return ledger_update(l, old, 1, e);
 }

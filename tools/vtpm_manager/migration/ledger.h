@@ -2,7 +2,8 @@
  * The replay ledger: per vTPM UUID, the last generation this host sent and
  * the last it accepted. Kept in DIR/ledger, replaced atomically and fsync'd;
  * DIR/ledger.lock (flock) serialises its users. A ledger that does not parse
- * or whose checksum is wrong is refused, never reset.
+ * or whose checksum is wrong is refused, never reset behind the
+ * administrator's back: only ledger_rebuild (vtpm_migrate ledger-rebuild).
  */
 #ifndef VTPM_MIG_LEDGER_H
 #define VTPM_MIG_LEDGER_H
@@ -33,15 +34,37 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t
 		 struct vm_err *e) VM_MUST;
 char *ledger_format(const struct ledger_entry *ent, size_t n);
 
+/* Pure: every line of a damaged ledger's text that still reads as an entry
+ * (checksum ignored; a vTPM listed twice keeps its higher marks). -1 only
+ * when out of memory. */
+int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
+		   size_t *dropped) VM_MUST;
+
+/* Replace a damaged DIR/ledger by what ledger_salvage keeps of it (the old
+ * bytes go to DIR/ledger.damaged). Refuses a ledger that is not damaged.
+ * What is lost re-opens replays: a record older than a lost mark could be
+ * accepted again. */
+int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct vm_err *e) VM_MUST;
+
 const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid[16]);
 
+/* The generation the next send would take (above sent and accepted); 0 when
+ * the counter is exhausted. */
+uint64_t ledger_next_send(const struct ledger *l, const uint8_t uuid[16]);
 /* Take the next generation to send (above sent and accepted) and store it
  * (atomically; the directory is not synced, see ledger.c). */
 int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen,
 		     struct vm_err *e) VM_MUST;
+/* Would gen be accepted? (Pure: the check ledger_accept makes.) */
+int ledger_check_accept(const struct ledger *l, const uint8_t uuid[16], uint64_t gen,
+			int allow_rollback, struct vm_err *e) VM_MUST;
 /* Accept gen only above the last accepted (unless allow_rollback) and store it
  * durably before returning. */
 int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
 		  struct vm_err *e) VM_MUST;
+
+/* Store an entry as it was before an accept whose record was never run (the
+ * push was refused): a plain re-load of that record works again. */
+int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct vm_err *e) VM_MUST;
 
 #endif

@@ -31,16 +31,6 @@ enum {
 
 _Static_assert(OFF_END == VREC_HDR_LEN, "header layout");
 
-const char *vrec_blob_name(uint32_t type)
-{
-	switch (type) {
-	case 1: return "permanent";
-	case 2: return "volatile";
-	case 3: return "savestate";
-	}
-	return "unknown";
-}
-
 void vrec_header_encode(const struct vrec_header *h, uint8_t out[VREC_HDR_LEN])
 {
 	int i;
@@ -110,7 +100,7 @@ static int check_fields(const struct vrec_header *h, const uint8_t *reserved,
 
 	if (h->suite != VREC_SUITE_X25519_HKDF_SHA256_AES256GCM_ED25519)
 		return vm_fail(e, "record cipher suite %u is not supported", h->suite);
-	if (h->tpm_version != VREC_TPM_12 && h->tpm_version != VREC_TPM_20)
+	if (h->tpm_version != TPM_VERSION_12 && h->tpm_version != TPM_VERSION_20)
 		return vm_fail(e, "record names unknown TPM version %u", h->tpm_version);
 	if (h->flags & ~VREC_FLAGS_KNOWN)
 		return vm_fail(e, "record has unknown flags 0x%02x", h->flags);
@@ -125,10 +115,10 @@ static int check_fields(const struct vrec_header *h, const uint8_t *reserved,
 				       h->blob[i].type, i + 1);
 		if (h->blob[i].flags & ~VREC_BLOB_FLAGS_KNOWN)
 			return vm_fail(e, "record %s blob has unknown flags 0x%x",
-				       vrec_blob_name(h->blob[i].type), h->blob[i].flags);
+				       tpm_blob_name(h->blob[i].type), h->blob[i].flags);
 		if (h->blob[i].len > VREC_MAX_LEN)
 			return vm_fail(e, "record %s blob length %u is over the limit",
-				       vrec_blob_name(h->blob[i].type), h->blob[i].len);
+				       tpm_blob_name(h->blob[i].type), h->blob[i].len);
 		plain += h->blob[i].len;
 	}
 	if (h->blob[0].len == 0)
@@ -193,7 +183,7 @@ int vrec_split(const uint8_t *rec, size_t len, struct vrec_header *h,
 }
 
 int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16],
-		       const uint8_t vtpm_uuid[16], uint8_t tpm_version, struct vm_err *e)
+		       const uint8_t vtpm_uuid[16], enum tpm_version tpm_version, struct vm_err *e)
 {
 	char a[UUID_STR_LEN], b[UUID_STR_LEN];
 
@@ -209,7 +199,6 @@ int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16
 	}
 	if (h->tpm_version != tpm_version)
 		return vm_fail(e, "record holds a TPM %s state, this instance is a TPM %s",
-			       h->tpm_version == VREC_TPM_12 ? "1.2" : "2.0",
-			       tpm_version == VREC_TPM_12 ? "1.2" : "2.0");
+			       tpm_version_name(h->tpm_version), tpm_version_name(tpm_version));
 	return 0;
 }

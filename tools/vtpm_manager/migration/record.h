@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "err.h"
+#include "tpm.h"
 
 #define VREC_MARKER       "XenvTPMr"
 #define VREC_MARKER_LEN   8
@@ -30,13 +31,10 @@
 #define VREC_FLAG_TO_SELF   0x01 /* sealed to the sending host itself */
 #define VREC_FLAGS_KNOWN    VREC_FLAG_TO_SELF
 
-#define VREC_TPM_12 1
-#define VREC_TPM_20 2
-
 #define VREC_BLOB_FLAGS_KNOWN 0x3 /* swtpm's DECRYPTED | ENCRYPTED */
 
 struct vrec_blob_desc {
-	uint32_t type;   /* slot i holds type i+1: permanent, volatile, savestate */
+	uint32_t type;   /* enum swtpm_blob_type: slot i holds type i+1 */
 	uint32_t flags;  /* swtpm's state flags */
 	uint32_t len;    /* plaintext length; 0 = absent */
 };
@@ -44,7 +42,7 @@ struct vrec_blob_desc {
 struct vrec_header {
 	uint32_t version;
 	uint16_t suite;
-	uint8_t tpm_version;
+	uint8_t tpm_version;     /* enum tpm_version */
 	uint8_t flags;
 	uint8_t sender_id[VREC_KEYID_LEN];
 	uint8_t recipient_id[VREC_KEYID_LEN];
@@ -80,9 +78,7 @@ int vrec_split(const uint8_t *rec, size_t len, struct vrec_header *h,
 
 /* The binding checks the caller supplies the truth for. */
 int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16],
-		       const uint8_t vtpm_uuid[16], uint8_t tpm_version,
+		       const uint8_t vtpm_uuid[16], enum tpm_version tpm_version,
 		       struct vm_err *e) VM_MUST;
-
-const char *vrec_blob_name(uint32_t type);
 
 #endif

@@ -184,14 +184,6 @@ done:
 	return r;
 }
 
-int vrec_seal_fixed(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
-		    const struct swtpm_state *st, const uint8_t eph_priv[32],
-		    const uint8_t nonce[VREC_NONCE_LEN], uint8_t **rec, size_t *len,
-		    struct vm_err *e)
-{
-	return seal_with(me, to, h, st, eph_priv, nonce, rec, len, e);
-}
-
 int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
 	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct vm_err *e)
 {
@@ -220,13 +212,13 @@ static int split_blobs(const struct vrec_header *h, const uint8_t *plain,
 		st->blob[i].data = malloc(h->blob[i].len);
 		if (!st->blob[i].data) {
 			swtpm_state_clear(st);
-			return vm_fail(e, "out of memory for the %s blob", vrec_blob_name(i + 1));
+			return vm_fail(e, "out of memory for the %s blob", tpm_blob_name(i + 1));
 		}
 		memcpy(st->blob[i].data, p, h->blob[i].len);
 		st->blob[i].len = h->blob[i].len;
 		p += h->blob[i].len;
 	}
-	st->version = h->tpm_version == VREC_TPM_12 ? TPM_VERSION_12 : TPM_VERSION_20;
+	st->version = h->tpm_version;
 	return 0;
 }
 

@@ -27,12 +27,6 @@
 int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
 	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct vm_err *e) VM_MUST;
 
-/* The same with a given ephemeral key and nonce: for known-answer tests only. */
-int vrec_seal_fixed(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
-		    const struct swtpm_state *st, const uint8_t eph_priv[32],
-		    const uint8_t nonce[VREC_NONCE_LEN], uint8_t **rec, size_t *len,
-		    struct vm_err *e) VM_MUST;
-
 /*
  * Open a whole record. trusted: the peers this host accepts (this host itself
  * is always accepted). On success h, *sender and st are filled; st's blobs

@@ -23,25 +23,6 @@
 #define TPM_RETRY      0x800 /* GET_STATEBLOB: no such blob */
 #define TPM_BAD_STATE  0x0a  /* TPM running (SET) or not running (GET) */
 
-static const char *blob_name(uint32_t type)
-{
-	switch (type) {
-	case SWTPM_BLOB_PERMANENT: return "permanent";
-	case SWTPM_BLOB_VOLATILE:  return "volatile";
-	case SWTPM_BLOB_SAVESTATE: return "savestate";
-	}
-	return "unknown";
-}
-
-const char *tpm_version_name(enum tpm_version v)
-{
-	switch (v) {
-	case TPM_VERSION_12: return "1.2";
-	case TPM_VERSION_20: return "2.0";
-	default:             return "unknown";
-	}
-}
-
 int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e)
 {
 	if (!path || !*path)
@@ -50,8 +31,6 @@ int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e)
 		return vm_fail(e, "swtpm control socket path too long: %s", path);
 	memset(c, 0, sizeof(*c));
 	strcpy(c->path, path);
-	c->timeout_ms = SWTPM_CTRL_TIMEOUT_MS;
-	c->init_timeout_ms = SWTPM_CTRL_INIT_TIMEOUT_MS;
 	return 0;
 }
 
@@ -107,6 +86,8 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 		     const void *body, size_t len, const void *data, size_t dlen,
 		     uint32_t *result, int *fdp, struct vm_err *e)
 {
+	/* INIT runs a TPM 1.2's self-test: it gets its own, longer deadline. */
+	int timeout = cmd == CMD_INIT ? SWTPM_CTRL_INIT_TIMEOUT_MS : SWTPM_CTRL_TIMEOUT_MS;
 	uint8_t msg[64], res[4];
 	int fd;
 
@@ -120,8 +101,8 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 	fd = ctrl_connect(c, e);
 	if (fd < 0)
 		return -1;
-	if (write_request(fd, msg, 4 + len, data, dlen, c->timeout_ms, e) ||
-	    io_read_full(fd, res, 4, c->timeout_ms, "swtpm control socket", e)) {
+	if (write_request(fd, msg, 4 + len, data, dlen, timeout, e) ||
+	    io_read_full(fd, res, 4, timeout, "swtpm control socket", e)) {
 		close(fd);
 		return vm_wrap(e, "swtpm %s: command 0x%02x: ", c->path, cmd);
 	}
@@ -160,7 +141,7 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm
 		close(fd);
 		return vm_fail(e, "swtpm %s: GET_INFO refused (TPM result 0x%x)", c->path, r);
 	}
-	if (io_read_full(fd, head, 8, c->timeout_ms, "swtpm control socket", e)) {
+	if (io_read_full(fd, head, 8, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 		close(fd);
 		return vm_wrap(e, "swtpm %s: GET_INFO: ", c->path);
 	}
@@ -169,7 +150,7 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm
 		close(fd);
 		return vm_fail(e, "swtpm %s: GET_INFO reply of %u bytes is too long", c->path, len);
 	}
-	if (io_read_full(fd, buf, len, c->timeout_ms, "swtpm control socket", e)) {
+	if (io_read_full(fd, buf, len, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 		close(fd);
 		return vm_wrap(e, "swtpm %s: GET_INFO: ", c->path);
 	}
@@ -220,13 +201,13 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 		close(fd);
 		if (r == TPM_BAD_STATE)
 			return vm_fail(e, "swtpm %s: cannot pull %s state: TPM is not running",
-				       c->path, blob_name(type));
+				       c->path, tpm_blob_name(type));
 		return vm_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)",
-			       c->path, blob_name(type), r);
+			       c->path, tpm_blob_name(type), r);
 	}
-	if (io_read_full(fd, head, sizeof(head), c->timeout_ms, "swtpm control socket", e)) {
+	if (io_read_full(fd, head, sizeof(head), SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 		close(fd);
-		return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, blob_name(type));
+		return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
 	}
 	b->flags = be32_get(head);
 	tot = be32_get(head + 4);
@@ -234,19 +215,19 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 	if (len > SWTPM_BLOB_MAX || tot != len) {
 		close(fd);
 		return vm_fail(e, "swtpm %s: %s state of %u bytes (total %u) is over the %u-byte limit or chunked",
-			       c->path, blob_name(type), len, tot, SWTPM_BLOB_MAX);
+			       c->path, tpm_blob_name(type), len, tot, SWTPM_BLOB_MAX);
 	}
 	if (len) {
 		b->data = malloc(len);
 		if (!b->data) {
 			close(fd);
-			return vm_fail(e, "out of memory for %u-byte %s state", len, blob_name(type));
+			return vm_fail(e, "out of memory for %u-byte %s state", len, tpm_blob_name(type));
 		}
 		b->len = len;
-		if (io_read_full(fd, b->data, len, c->timeout_ms, "swtpm control socket", e)) {
+		if (io_read_full(fd, b->data, len, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 			close(fd);
 			swtpm_blob_clear(b);
-			return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, blob_name(type));
+			return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
 		}
 	}
 	close(fd);
@@ -259,7 +240,7 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 	uint32_t r;
 
 	if (b->len > SWTPM_BLOB_MAX)
-		return vm_fail(e, "%s state of %u bytes is over the limit", blob_name(b->type), b->len);
+		return vm_fail(e, "%s state of %u bytes is over the limit", tpm_blob_name(b->type), b->len);
 	be32_put(req, b->flags & PTM_STATE_FLAG_ENCRYPTED);
 	be32_put(req + 4, b->type);
 	be32_put(req + 8, b->len);
@@ -267,26 +248,29 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 		return -1;
 	if (r == TPM_BAD_STATE)
 		return vm_fail(e, "swtpm %s: pushing %s state refused: TPM is already running",
-			       c->path, blob_name(b->type));
+			       c->path, tpm_blob_name(b->type));
 	if (r)
 		return vm_fail(e, "swtpm %s: pushing %s state refused (TPM result 0x%x)",
-			       c->path, blob_name(b->type), r);
+			       c->path, tpm_blob_name(b->type), r);
 	return 0;
 }
 
 int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e)
 {
-	struct swtpm_ctrl slow = *c;
 	uint8_t req[4];
 
-	slow.timeout_ms = c->init_timeout_ms;
 	be32_put(req, init_flags);
-	return ctrl_simple(&slow, CMD_INIT, req, sizeof(req), "INIT", e);
+	return ctrl_simple(c, CMD_INIT, req, sizeof(req), "INIT", e);
 }
 
 int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e)
 {
 	return ctrl_simple(c, CMD_STOP, NULL, 0, "STOP", e);
+}
+
+int swtpm_store_volatile(const struct swtpm_ctrl *c, struct vm_err *e)
+{
+	return ctrl_simple(c, CMD_STORE_VOLATILE, NULL, 0, "STORE_VOLATILE", e);
 }
 
 int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e)
@@ -327,8 +311,8 @@ int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct v
 	return 0;
 }
 
-int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		     struct vm_err *e)
+int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+		    struct vm_err *e)
 {
 	int i;
 
@@ -336,9 +320,13 @@ int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		return vm_fail(e, "no permanent state to push");
 	for (i = 0; i < 3; i++) {
 		if (s->blob[i].len && swtpm_set_blob(c, &s->blob[i], e))
-			return -1; /* never INIT after a refused push */
+			return -1;
 	}
-	fault_point("push-before-init");
+	return 0;
+}
+
+int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct vm_err *e)
+{
 	if (swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e)) {
 		struct vm_err ignore;
 
@@ -353,17 +341,13 @@ int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 	return 0;
 }
 
-int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		     struct vm_err *e)
 {
-	enum tpm_version v;
-
-	if (swtpm_get_version(c, &v, e))
-		return -1;
-	if (v != s->version)
-		return vm_fail(e, "swtpm %s: destination is a TPM %s, the state is for a TPM %s",
-			       c->path, tpm_version_name(v), tpm_version_name(s->version));
-	return swtpm_push_blobs(c, s, e);
+	if (swtpm_set_blobs(c, s, e))
+		return -1; /* never INIT after a refused push */
+	fault_point("push-before-init");
+	return swtpm_init_or_stop(c, e);
 }
 
 void swtpm_blob_clear(struct swtpm_blob *b)

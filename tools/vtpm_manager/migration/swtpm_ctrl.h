@@ -10,24 +10,13 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "err.h"
+#include "tpm.h"
 
 #define SWTPM_BLOB_MAX (1024u * 1024u) /* refused before allocation */
 #define SWTPM_CTRL_TIMEOUT_MS 5000
 /* INIT loads the state and, for a TPM 1.2, runs libtpms' self-test: about
  * 150 ms on a host here, over 5 s in a dom0 under software emulation. */
 #define SWTPM_CTRL_INIT_TIMEOUT_MS 60000
-
-enum swtpm_blob_type {
-	SWTPM_BLOB_PERMANENT = 1,
-	SWTPM_BLOB_VOLATILE = 2,
-	SWTPM_BLOB_SAVESTATE = 3,
-};
-
-enum tpm_version {
-	TPM_VERSION_UNKNOWN = 0,
-	TPM_VERSION_12 = 1,
-	TPM_VERSION_20 = 2,
-};
 
 struct swtpm_blob {
 	uint32_t type;   /* enum swtpm_blob_type */
@@ -38,8 +27,6 @@ struct swtpm_blob {
 
 struct swtpm_ctrl {
 	char path[108];
-	int timeout_ms;       /* every command but INIT */
-	int init_timeout_ms;  /* INIT */
 };
 
 int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e) VM_MUST;
@@ -58,6 +45,9 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b,
 
 int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e) VM_MUST;
 int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+/* Write the running TPM's volatile state to its state directory, so that a
+ * later INIT without DELETE_VOLATILE resumes it (STOP alone would lose it). */
+int swtpm_store_volatile(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
 /* Ends the swtpm process; success once swtpm acknowledged. */
 int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
 /* For the guest's back end: the locality of the next data-socket commands,
@@ -73,21 +63,21 @@ struct swtpm_state {
 
 /* Pull all blobs from a running TPM. */
 int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct vm_err *e) VM_MUST;
-/* Push all present blobs into a TPM that is not running, then INIT. Never
- * sends INIT after a refused push; after a failed or timed-out INIT it sends
- * STOP: on failure the TPM is left not running. */
-int swtpm_push_state(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		     struct vm_err *e) VM_MUST;
+/* The two halves of a push: the blobs (no INIT), then INIT, with STOP after
+ * a failed or timed-out INIT. */
+int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
+		    struct vm_err *e) VM_MUST;
+int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
 
-/* The same without asking the TPM's version: for a caller that has just
- * checked it. */
+/* Push all present blobs into a TPM that is not running, then INIT; the
+ * caller has checked the TPM's version (swtpm_get_version). Never sends INIT
+ * after a refused push; after a failed or timed-out INIT it sends STOP: on
+ * failure the TPM is left not running. */
 int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		     struct vm_err *e) VM_MUST;
 
 /* Wipe and free the blobs. */
 void swtpm_blob_clear(struct swtpm_blob *b);
 void swtpm_state_clear(struct swtpm_state *s);
-
-const char *tpm_version_name(enum tpm_version v);
 
 #endif

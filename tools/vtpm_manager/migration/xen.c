@@ -1,6 +1,8 @@
 /*
  * The Xen side: find a domain's vTPM through xenstore and ask libxenctrl what
- * state the domain is in. Node names are in CONTRACT.md.
+ * state the domain is in. Node names are in CONTRACT.md. Nothing that binds
+ * the record is read from a node the guest can write: the domain's UUID
+ * comes from xend (--domain-uuid), never from /local/domain/D/vm.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -33,24 +35,6 @@ static struct xs_handle *xs_connect(struct vm_err *e)
 	if (!xs)
 		vm_fail(e, "xenstore: cannot connect to xenstored: %s", strerror(errno));
 	return xs;
-}
-
-/* The domain's UUID: /local/domain/D/vm holds /vm/UUID. */
-static int read_domain_uuid(struct xs_handle *xs, int domid, uint8_t uuid[16], struct vm_err *e)
-{
-	char path[64], *vm, *slash;
-	int r;
-
-	snprintf(path, sizeof(path), "/local/domain/%d/vm", domid);
-	vm = xs_read_str(xs, path, e);
-	if (!vm)
-		return -1;
-	slash = strrchr(vm, '/');
-	r = slash ? uuid_parse(slash + 1, uuid) : -1;
-	if (r)
-		vm_fail(e, "xenstore: %s does not name a VM UUID", path);
-	free(vm);
-	return r;
 }
 
 static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *inst,
@@ -96,20 +80,15 @@ static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *i
 	return 0;
 }
 
-int xen_find_instance(int domid, struct vtpm_instance *inst, int domain_uuid,
-		      struct vm_err *e)
+int xen_find_instance(struct vtpm_instance *inst, struct vm_err *e)
 {
 	struct xs_handle *xs;
 	int r;
 
-	memset(inst, 0, sizeof(*inst));
-	inst->domid = domid;
 	xs = xs_connect(e);
 	if (!xs)
 		return -1;
-	r = read_backend(xs, domid, inst, e);
-	if (!r && domain_uuid)
-		r = read_domain_uuid(xs, domid, inst->domain_uuid, e);
+	r = read_backend(xs, inst->domid, inst, e);
 	xs_close(xs);
 	return r;
 }

@@ -35,6 +35,13 @@
  *   wholetmp  the same with the key directories on a tmpfs (if given)
  *   ioctl  what a shell script does with swtpm_ioctl: --save of each blob
  *          type into files, --load of the non-empty ones, -i
+ *   xend   the staged helpers as the xend module drives them (issue 14):
+ *          `send --staged` and `recv --staged` started, both `ready`, `pull`
+ *          answered `sealed` (all untimed: xend does it while xc_save and
+ *          xc_restore run); timed from writing `write` and `go` (the image
+ *          is complete) to the receiver's `done` (the destination TPM runs);
+ *          the helpers' peak RSS from wait4()
+ *   xendtmp  the same with the key directories on a tmpfs (if given)
  *
  * Afterwards every destination must run; on the warm-up iterations its
  * permanent state must equal the source's. Then the destinations are shut
@@ -71,10 +78,13 @@
 #include <swtpm/tpm_ioctl.h>
 
 #include "hostkey.h"
+#include "io.h"
+#include "leftmark.h"
 #include "ledger.h"
 #include "migrate.h"
 #include "seal.h"
 #include "swtpm_ctrl.h"
+#include "swtpm_proc.h"
 #include "util.h"
 
 #define MAX_STATES 8
@@ -87,10 +97,13 @@
 #define T_IOCTL_RATIO 3.0  /* swtpm_ioctl path / whole step, p50 */
 #define T_WIRE_BYTES 512   /* record length - blob bytes */
 #define T_RSS_KIB 8192     /* peak RSS of send and of recv */
+#define T_XEND_P50 1.25    /* xend view p50 <= 1.25 x raw floor p50 */
+#define T_XEND_P99 2.5     /* xend view p99 <= 2.5 x raw floor p50 */
+#define T_XEND_IOCTL 3.0   /* swtpm_ioctl path / xend view, p50 */
 
-enum method { M_RAW, M_LIB, M_LIBTMP, M_WHOLE, M_WHOLETMP, M_IOCTL, M_COUNT };
+enum method { M_RAW, M_LIB, M_LIBTMP, M_WHOLE, M_WHOLETMP, M_IOCTL, M_XEND, M_XENDTMP, M_COUNT };
 static const char *const method_tag[M_COUNT] = {
-	"raw", "lib", "libtmp", "whole", "wholetmp", "ioctl"
+	"raw", "lib", "libtmp", "whole", "wholetmp", "ioctl", "xend", "xendtmp"
 };
 
 /* Parts of the library step, timed on their own. */
@@ -116,6 +129,7 @@ struct state {
 	struct series t[M_COUNT];
 	struct series part[P_COUNT];
 	struct series rss_send, rss_recv; /* KiB */
+	struct series rss_xsend, rss_xrecv; /* KiB, the staged helpers */
 	struct series cold[2][2][CP_COUNT]; /* [lean][role][phase] */
 	char record_file[PATH_MAX];         /* a record of this state, for cold recv */
 	size_t blob_len[3];
@@ -476,7 +490,7 @@ static double run_lib(struct state *s, struct dest *d, const char *ka, const cha
 	if (mig_send(ka, B.peer, &src, lib_pipe[1], &rs, &e))
 		die("%s: mig_send failed: %s", s->label, e.msg);
 	t1 = now_ms();
-	if (mig_recv(kb, &dst, lib_pipe[0], 0, &rr, &e))
+	if (mig_recv(kb, &dst, lib_pipe[0], 0, -1, &rr, &e))
 		die("%s: mig_recv failed: %s", s->label, e.msg);
 	t2 = now_ms();
 	if (rr.record_len != rs.record_len || rr.blob_len != rs.blob_len ||
@@ -539,10 +553,138 @@ static double run_whole(struct state *s, struct dest *d, const char *keys_a, con
 	return t1 - t0;
 }
 
+/* ---- (e) the staged helpers, as the xend module drives them ---------------- */
+
+/* spawn() with one more descriptor: stream becomes the child's fd 3. */
+static pid_t spawn_staged(const char *path, char *const argv[], int in, int out, int errfd,
+			  int stream)
+{
+	pid_t parent = getpid(), p;
+	int hi;
+
+	p = fork();
+	if (p < 0)
+		die("fork: %s", strerror(errno));
+	if (p)
+		return p;
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
+		_exit(127);
+	/* Out of the way of 0..3 first, then into place (dup2 clears CLOEXEC). */
+	hi = fcntl(stream, F_DUPFD, 10);
+	if (hi < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
+	    dup2(hi, 3) < 0)
+		_exit(127);
+	execv(path, argv);
+	_exit(127);
+}
+
+/* The next line from a helper must be want (10 s at most). */
+static void expect_word(int fd, const char *want, const char *who, const struct state *s,
+			int errfd)
+{
+	char line[32];
+	size_t n = 0;
+	struct vm_err e;
+
+	for (;;) {
+		if (io_read_full(fd, line + n, 1, 10000, who, &e))
+			die("%s: %s said no '%s' (%s): %s", s->label, who, want, e.msg, last_line(errfd));
+		if (line[n] == '\n')
+			break;
+		if (++n == sizeof(line) - 1)
+			die("%s: %s: line too long", s->label, who);
+	}
+	line[n] = '\0';
+	if (strcmp(line, want))
+		die("%s: %s said '%s', expected '%s': %s", s->label, who, line, want,
+		    last_line(errfd));
+}
+
+static void say_word(int fd, const char *word, const char *who, const struct state *s)
+{
+	char line[16];
+	size_t n = (size_t)snprintf(line, sizeof(line), "%s\n", word);
+
+	if (write(fd, line, n) != (ssize_t)n)
+		die("%s: cannot tell %s '%s': %s", s->label, who, word, strerror(errno));
+}
+
+static double run_xend(struct state *s, struct dest *d, const char *keys_a, const char *keys_b,
+		       int record)
+{
+	char uuid[UUID_STR_LEN], src_ctrl[108], dst_ctrl[108], to[HOST_NAME_MAX_LEN + 1];
+	char ka[PATH_MAX], kb[PATH_MAX], three[] = "3";
+	char *send_argv[] = { (char *)B.vm, "send", "-d", ka, "--to", to, "--ctrl", src_ctrl,
+			      "--uuid", uuid, "--fd", three, "--staged", NULL };
+	char *recv_argv[] = { (char *)B.vm, "recv", "-d", kb, "--ctrl", dst_ctrl, "--uuid", uuid,
+			      "--fd", three, "--staged", NULL };
+	int stream[2], sin[2], sout[2], rin[2], rout[2], rs, rr;
+	struct rusage ru_s, ru_r;
+	double t0, t1;
+	pid_t ps, pr;
+
+	uuid_format(s->inst.vtpm_uuid, uuid);
+	snprintf(src_ctrl, sizeof(src_ctrl), "%s", s->ctrl);
+	snprintf(dst_ctrl, sizeof(dst_ctrl), "%s", d->ctrl);
+	snprintf(to, sizeof(to), "%s", B.peer);
+	snprintf(ka, sizeof(ka), "%s", keys_a);
+	snprintf(kb, sizeof(kb), "%s", keys_b);
+	reset_errfd(B.errfd_send);
+	reset_errfd(B.errfd_recv);
+	if (pipe2(stream, O_CLOEXEC) || pipe2(sin, O_CLOEXEC) || pipe2(sout, O_CLOEXEC) ||
+	    pipe2(rin, O_CLOEXEC) || pipe2(rout, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	ps = spawn_staged(B.vm, send_argv, sin[0], sout[1], B.errfd_send, stream[1]);
+	pr = spawn_staged(B.vm, recv_argv, rin[0], rout[1], B.errfd_recv, stream[0]);
+	close(sin[0]);
+	close(sout[1]);
+	close(rin[0]);
+	close(rout[1]);
+	close(stream[0]);
+	close(stream[1]);
+	/* Before the image is complete: started, prepared, pulled and sealed. */
+	expect_word(sout[0], "ready", "staged send", s, B.errfd_send);
+	expect_word(rout[0], "ready", "staged recv", s, B.errfd_recv);
+	say_word(sin[1], "pull", "staged send", s);
+	expect_word(sout[0], "sealed", "staged send", s, B.errfd_send);
+	t0 = now_ms();
+	say_word(sin[1], "write", "staged send", s);
+	say_word(rin[1], "go", "staged recv", s);
+	expect_word(rout[0], "done", "staged recv", s, B.errfd_recv);
+	t1 = now_ms();
+	expect_word(sout[0], "done", "staged send", s, B.errfd_send);
+	close(sin[1]);
+	close(sout[0]);
+	close(rin[1]);
+	close(rout[0]);
+	rs = reap(ps, &ru_s);
+	rr = reap(pr, &ru_r);
+	if (rs)
+		die("%s: staged send exited %d: %s", s->label, rs, last_line(B.errfd_send));
+	if (rr)
+		die("%s: staged recv exited %d: %s", s->label, rr, last_line(B.errfd_recv));
+	if (record) {
+		series_add(&s->rss_xsend, (double)ru_s.ru_maxrss);
+		series_add(&s->rss_xrecv, (double)ru_r.ru_maxrss);
+	}
+	return t1 - t0;
+}
+
+/* A send leaves its "left this host" mark in the source's state directory;
+ * the benchmark moves the same source again and again, as an administrator
+ * would after `recover --force` (untimed). */
+static void clear_mark(const struct state *s)
+{
+	char dir[sizeof(s->ctrl)];
+	struct vm_err e;
+
+	if (instance_state_dir(s->ctrl, dir, sizeof(dir), &e) || left_mark_remove(dir, &e))
+		die("%s: cannot remove the left-this-host mark: %s", s->label, e.msg);
+}
+
 /* (d) What a shell script would do with swtpm_ioctl, one process a step. */
 static double run_ioctl(struct state *s, struct dest *d)
 {
-	static const char *const type[3] = { "permanent", "volatile", "savestate" };
 	char file[3][PATH_MAX + 32], dir[PATH_MAX + 16], src_ctrl[108], dst_ctrl[108];
 	char cmd[16], ty[16];
 	char *argv[7];
@@ -554,7 +696,7 @@ static double run_ioctl(struct state *s, struct dest *d)
 	make_dir(dir);
 	clear_dir(dir);
 	for (i = 0; i < 3; i++)
-		snprintf(file[i], sizeof(file[i]), "%s/%s.bin", dir, type[i]);
+		snprintf(file[i], sizeof(file[i]), "%s/%s.bin", dir, tpm_blob_name((uint32_t)i + 1));
 	snprintf(src_ctrl, sizeof(src_ctrl), "%s", s->ctrl);
 	snprintf(dst_ctrl, sizeof(dst_ctrl), "%s", d->ctrl);
 	reset_errfd(B.errfd_ioctl);
@@ -565,13 +707,13 @@ static double run_ioctl(struct state *s, struct dest *d)
 	for (i = 0; i < 3; i++) {
 		argv[2] = src_ctrl;
 		snprintf(cmd, sizeof(cmd), "--save");
-		snprintf(ty, sizeof(ty), "%s", type[i]);
+		snprintf(ty, sizeof(ty), "%s", tpm_blob_name((uint32_t)i + 1));
 		argv[4] = ty;
 		argv[5] = file[i];
 		argv[6] = NULL;
 		rc = reap(spawn(B.ioctl, argv, -1, -1, B.errfd_ioctl, 0), NULL);
 		if (rc)
-			die("%s: swtpm_ioctl --save %s exited %d: %s", s->label, type[i], rc,
+			die("%s: swtpm_ioctl --save %s exited %d: %s", s->label, tpm_blob_name((uint32_t)i + 1), rc,
 			    last_line(B.errfd_ioctl));
 	}
 	for (i = 0; i < 3; i++) {
@@ -579,13 +721,13 @@ static double run_ioctl(struct state *s, struct dest *d)
 			continue; /* [ -s FILE ] || continue */
 		argv[2] = dst_ctrl;
 		snprintf(cmd, sizeof(cmd), "--load");
-		snprintf(ty, sizeof(ty), "%s", type[i]);
+		snprintf(ty, sizeof(ty), "%s", tpm_blob_name((uint32_t)i + 1));
 		argv[4] = ty;
 		argv[5] = file[i];
 		argv[6] = NULL;
 		rc = reap(spawn(B.ioctl, argv, -1, -1, B.errfd_ioctl, 0), NULL);
 		if (rc)
-			die("%s: swtpm_ioctl --load %s exited %d: %s", s->label, type[i], rc,
+			die("%s: swtpm_ioctl --load %s exited %d: %s", s->label, tpm_blob_name((uint32_t)i + 1), rc,
 			    last_line(B.errfd_ioctl));
 	}
 	argv[2] = dst_ctrl;
@@ -678,7 +820,7 @@ static void time_parts(struct state *s)
 	if (swtpm_pull_state(&src, &st, &e))
 		die("%s: %s", s->label, e.msg);
 	memset(&h, 0, sizeof(h));
-	h.tpm_version = VREC_TPM_20;
+	h.tpm_version = TPM_VERSION_20;
 	memcpy(h.vtpm_uuid, s->inst.vtpm_uuid, 16);
 	h.generation = 1;
 	h.time = (uint64_t)time(NULL);
@@ -806,7 +948,7 @@ static int cold_child(int argc, char **argv)
 		st.blob[2].type = SWTPM_BLOB_SAVESTATE;
 		for (round = 0; round < 2; round++) {
 			memset(&h, 0, sizeof(h));
-			h.tpm_version = VREC_TPM_20;
+			h.tpm_version = TPM_VERSION_20;
 			h.generation = 1;
 			if (vrec_seal(&k, to, &h, &st, &rec, &len, &e))
 				return 1;
@@ -895,7 +1037,12 @@ static void iteration(struct state *s, int si, int it, int record)
 			t = run_whole(s, &d[m], B.keys_a_tmp, B.keys_b_tmp, 0);
 			break;
 		case M_IOCTL:  t = run_ioctl(s, &d[m]); break;
+		case M_XEND:   t = run_xend(s, &d[m], B.keys_a, B.keys_b, record); break;
+		case M_XENDTMP:
+			t = run_xend(s, &d[m], B.keys_a_tmp, B.keys_b_tmp, 0);
+			break;
 		}
+		clear_mark(s);
 		if (record)
 			series_add(&s->t[m], t);
 	}
@@ -988,14 +1135,39 @@ static void row_cold(const char *name, int lean, int phase)
 	putchar('\n');
 }
 
-static void row_rss(const char *name, int recv)
+/* pct(a, pa) / pct(b, pb) per state. */
+static void row_ratio(const char *name, int a, double pa, int b, double pb)
 {
 	char buf[40];
 	int i;
 
 	printf("%-34s", name);
 	for (i = 0; i < B.nstates; i++) {
-		const struct series *x = recv ? &B.st[i].rss_recv : &B.st[i].rss_send;
+		snprintf(buf, sizeof(buf), "%.2fx", pct(&B.st[i].t[a], pa) / pct(&B.st[i].t[b], pb));
+		printf(" %17s", buf);
+	}
+	putchar('\n');
+}
+
+/* which: 0 send, 1 recv, 2 staged send, 3 staged recv */
+static const struct series *rss_of(const struct state *s, int which)
+{
+	switch (which) {
+	case 0: return &s->rss_send;
+	case 1: return &s->rss_recv;
+	case 2: return &s->rss_xsend;
+	default: return &s->rss_xrecv;
+	}
+}
+
+static void row_rss(const char *name, int which)
+{
+	char buf[40];
+	int i;
+
+	printf("%-34s", name);
+	for (i = 0; i < B.nstates; i++) {
+		const struct series *x = rss_of(&B.st[i], which);
 
 		snprintf(buf, sizeof(buf), "%.0f / %.0f", pct(x, 0.5), pct(x, 1.0));
 		printf(" %17s", buf);
@@ -1024,6 +1196,50 @@ static int worst_state(int m, int ref, double p, int high, double *val)
 	return w;
 }
 
+/* The targets of issue 14: the xend view against the raw floor, the
+ * swtpm_ioctl path, and the helpers' peak RSS. */
+static void report_xend(void)
+{
+	double worst = 0, x;
+	const char *wl = "";
+	int i, w = 0, which;
+
+	i = worst_state(M_XEND, M_RAW, 0.5, 1, &worst);
+	printf("target: xend view p50 <= %.2fx the raw floor p50: %s (worst %s: %.2fx, %.2f ms vs %.2f ms",
+	       T_XEND_P50, worst <= T_XEND_P50 ? "HOLDS" : "MISSED", B.st[i].label, worst,
+	       pct(&B.st[i].t[M_XEND], 0.5), pct(&B.st[i].t[M_RAW], 0.5));
+	if (B.keys_a_tmp) {
+		i = worst_state(M_XENDTMP, M_RAW, 0.5, 1, &x);
+		printf("; keys on tmpfs: %.2fx at worst", x);
+	}
+	printf(")\n");
+	worst = 0;
+	for (i = 0; i < B.nstates; i++) {
+		x = pct(&B.st[i].t[M_XEND], 0.99) / pct(&B.st[i].t[M_RAW], 0.5);
+		if (x > worst) {
+			worst = x;
+			w = i;
+		}
+	}
+	printf("target: xend view p99 <= %.1fx the raw floor p50: %s (worst %s: %.2fx, %.2f ms)\n",
+	       T_XEND_P99, worst <= T_XEND_P99 ? "HOLDS" : "MISSED", B.st[w].label, worst,
+	       pct(&B.st[w].t[M_XEND], 0.99));
+	i = worst_state(M_IOCTL, M_XEND, 0.5, 0, &worst);
+	printf("target: xend view >= %.0fx faster than the swtpm_ioctl path at p50: %s (worst %s: %.2fx)\n",
+	       T_XEND_IOCTL, worst >= T_XEND_IOCTL ? "HOLDS" : "MISSED", B.st[i].label, worst);
+	worst = 0;
+	for (i = 0; i < B.nstates; i++)
+		for (which = 2; which < 4; which++) {
+			x = pct(rss_of(&B.st[i], which), 1.0);
+			if (x > worst) {
+				worst = x;
+				wl = which == 2 ? "staged send" : "staged recv";
+			}
+		}
+	printf("target: peak RSS per staged helper <= %d MiB: %s (max %s: %.0f KiB = %.1f MiB)\n",
+	       T_RSS_KIB / 1024, worst <= T_RSS_KIB ? "HOLDS" : "MISSED", wl, worst, worst / 1024);
+}
+
 static void report(void)
 {
 	char buf[64];
@@ -1048,6 +1264,12 @@ static void report(void)
 	if (B.keys_a_tmp)
 		row_ms("whole step, keys on tmpfs", M_WHOLETMP);
 	row_ms("swtpm_ioctl path (a proc a step)", M_IOCTL);
+	row_ms("xend view (staged: write+go->run)", M_XEND);
+	if (B.keys_a_tmp)
+		row_ms("xend view, keys on tmpfs", M_XENDTMP);
+	row_ratio("xend view p50 / raw floor p50", M_XEND, 0.5, M_RAW, 0.5);
+	row_ratio("xend view p99 / raw floor p50", M_XEND, 0.99, M_RAW, 0.5);
+	row_ratio("swtpm_ioctl p50 / xend view p50", M_IOCTL, 0.5, M_XEND, 0.5);
 	printf("%-34s", "wire overhead (bytes)");
 	for (i = 0; i < B.nstates; i++) {
 		if (B.st[i].wire_min == B.st[i].wire_max)
@@ -1059,6 +1281,8 @@ static void report(void)
 	putchar('\n');
 	row_rss("peak RSS send (KiB), p50 / max", 0);
 	row_rss("peak RSS recv (KiB), p50 / max", 1);
+	row_rss("peak RSS staged send (KiB)", 2);
+	row_rss("peak RSS staged recv (KiB)", 3);
 
 	printf("\nwhere the in-library time goes (p50, ms, each part timed alone in the same loop):\n");
 	row_part("mig_send", P_LIB_SEND, 1);
@@ -1185,6 +1409,7 @@ static void report(void)
 		printf("HOLDS (max %s: %.0f KiB = %.1f MiB)\n", wl, worst, worst / 1024);
 	else
 		printf("MISSED (by %.0f KiB: %s at %.0f KiB)\n", worst - T_RSS_KIB, wl, worst);
+	report_xend();
 }
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -1309,6 +1534,9 @@ int main(int argc, char **argv)
 	if (B.keys_a_tmp)
 		B.methods[B.nmethods++] = M_WHOLETMP;
 	B.methods[B.nmethods++] = M_IOCTL;
+	B.methods[B.nmethods++] = M_XEND;
+	if (B.keys_a_tmp)
+		B.methods[B.nmethods++] = M_XENDTMP;
 
 	cap = B.n;
 	for (i = 0; i < B.nstates; i++) {
@@ -1328,6 +1556,8 @@ int main(int argc, char **argv)
 			series_init(&s->cold[j / (2 * CP_COUNT)][(j / CP_COUNT) % 2][j % CP_COUNT],
 				    (size_t)cap);
 		series_init(&s->rss_recv, (size_t)cap);
+		series_init(&s->rss_xsend, (size_t)cap);
+		series_init(&s->rss_xrecv, (size_t)cap);
 	}
 
 	printf("vTPM migration benchmark: TPM 2.0, %d states, N=%d per state (+%d warm-up), "

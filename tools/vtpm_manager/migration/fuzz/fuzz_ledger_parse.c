@@ -6,6 +6,10 @@
  *  - with its checksum line made right by the harness (input + "sha256 HEX"),
  *    so that mutated entries reach the accept path.
  *
+ * Every input also goes through ledger_salvage (what ledger-rebuild keeps of
+ * a damaged ledger): what it keeps must be a ledger ledger_format writes and
+ * ledger_parse takes back, one entry per vTPM.
+ *
  * A ledger that parses must survive the round trip: ledger_format writes
  * text that parses to the same entries. And since ledger_format is the only
  * writer, an accepted ledger must be what it would have written (hex case
@@ -70,6 +74,26 @@ static void parse_and_check(const char *text, size_t len)
 	free(ent);
 }
 
+static void salvage_and_check(const char *text, size_t len)
+{
+	struct ledger_entry *ent = NULL, *again = NULL;
+	struct vm_err e = { "" };
+	size_t n = 0, n2 = 0, dropped;
+	char *out;
+
+	FUZZ_ASSERT(ledger_salvage(text, len, &ent, &n, &dropped) == 0);
+	out = ledger_format(ent, n);
+	FUZZ_ASSERT(out != NULL);
+	if (ledger_parse(out, strlen(out), &again, &n2, &e)) {
+		fprintf(stderr, "salvaged ledger refused: %s\n", e.msg);
+		FUZZ_ASSERT(!"a salvaged ledger parses");
+	}
+	FUZZ_ASSERT(n2 == n && (n == 0 || !memcmp(ent, again, n * sizeof(*ent))));
+	free(again);
+	free(out);
+	free(ent);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t md[32];
@@ -78,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *fixed;
 
 	parse_and_check((const char *)data, size);
+	salvage_and_check((const char *)data, size);
 
 	fixed = malloc(flen);
 	FUZZ_ASSERT(fixed != NULL);

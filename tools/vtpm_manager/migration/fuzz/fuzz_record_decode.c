@@ -18,7 +18,7 @@ static void check_header(const uint8_t *data, const struct vrec_header *h)
 
 	FUZZ_ASSERT(h->version == VREC_VERSION);
 	FUZZ_ASSERT(h->suite == VREC_SUITE_X25519_HKDF_SHA256_AES256GCM_ED25519);
-	FUZZ_ASSERT(h->tpm_version == VREC_TPM_12 || h->tpm_version == VREC_TPM_20);
+	FUZZ_ASSERT(h->tpm_version == TPM_VERSION_12 || h->tpm_version == TPM_VERSION_20);
 	FUZZ_ASSERT(!(h->flags & ~VREC_FLAGS_KNOWN));
 	FUZZ_ASSERT(h->generation != 0);
 	for (i = 0; i < VREC_NBLOBS; i++) {

@@ -1,6 +1,6 @@
 /*
  * Seeds for the fuzz targets, made with the library itself so they are real:
- * records sealed with vrec_seal_fixed under the key set of fuzz_keys.h (each
+ * records sealed with vrec_seal under the key set of fuzz_keys.h (each
  * one is opened again here, so the record_open target starts past the
  * signature and tag checks), public key files from pubkey_format, and
  * ledgers from ledger_format.
@@ -80,14 +80,14 @@ struct record_seed {
 
 /* TPM 2.0 has permanent and volatile state; TPM 1.2 may add a savestate. */
 static const struct record_seed records[] = {
-	{ "tpm20-perm-vol", VREC_TPM_20, 0, 0, 1, { 2048, 1536, 0 }, { 0, 0, 0 } },
-	{ "tpm20-perm-only", VREC_TPM_20, 0, 0, 2, { 600, 0, 0 }, { 0, 0, 0 } },
-	{ "tpm20-decrypted", VREC_TPM_20, 0, 0, 42, { 3800, 700, 0 }, { 1, 1, 0 } },
-	{ "tpm20-small-self", VREC_TPM_20, 1, 0, 7, { 300, 120, 0 }, { 0, 0, 0 } },
-	{ "tpm12-all-three", VREC_TPM_12, 0, 0, 3, { 1200, 350, 420 }, { 0, 0, 0 } },
-	{ "tpm12-perm-save", VREC_TPM_12, 0, 0, UINT64_MAX, { 900, 0, 256 }, { 2, 0, 2 } },
-	{ "tpm12-self", VREC_TPM_12, 1, 0, 5, { 700, 200, 180 }, { 0, 0, 0 } },
-	{ "tpm20-for-peer", VREC_TPM_20, 0, 1, 9, { 1024, 512, 0 }, { 0, 0, 0 } },
+	{ "tpm20-perm-vol", TPM_VERSION_20, 0, 0, 1, { 2048, 1536, 0 }, { 0, 0, 0 } },
+	{ "tpm20-perm-only", TPM_VERSION_20, 0, 0, 2, { 600, 0, 0 }, { 0, 0, 0 } },
+	{ "tpm20-decrypted", TPM_VERSION_20, 0, 0, 42, { 3800, 700, 0 }, { 1, 1, 0 } },
+	{ "tpm20-small-self", TPM_VERSION_20, 1, 0, 7, { 300, 120, 0 }, { 0, 0, 0 } },
+	{ "tpm12-all-three", TPM_VERSION_12, 0, 0, 3, { 1200, 350, 420 }, { 0, 0, 0 } },
+	{ "tpm12-perm-save", TPM_VERSION_12, 0, 0, UINT64_MAX, { 900, 0, 256 }, { 2, 0, 2 } },
+	{ "tpm12-self", TPM_VERSION_12, 1, 0, 5, { 700, 200, 180 }, { 0, 0, 0 } },
+	{ "tpm20-for-peer", TPM_VERSION_20, 0, 1, 9, { 1024, 512, 0 }, { 0, 0, 0 } },
 };
 
 static void seal_one(const struct record_seed *s, int idx, const struct host_key *host,
@@ -100,19 +100,19 @@ static void seal_one(const struct record_seed *s, int idx, const struct host_key
 	const struct host_key *from = s->to_self ? host : peer;
 	const struct host_pub *to = s->to_other ? &peer->pub : &host->pub;
 	struct host_pub peer_pub = peer->pub;
-	struct peer_set trusted = { &peer_pub, 1 };
+	struct peer_set trusted = { .peer = &peer_pub, .n = 1 };
 	struct swtpm_state st, got;
 	struct vrec_header h, oh;
 	struct vm_err e = { "" };
-	uint8_t eph[32], nonce[VREC_NONCE_LEN], *rec;
+	uint8_t *rec;
 	size_t len;
 	int i;
 
 	memset(&st, 0, sizeof(st));
-	st.version = s->tpm_version == VREC_TPM_12 ? TPM_VERSION_12 : TPM_VERSION_20;
+	st.version = s->tpm_version;
 	for (i = 0; i < VREC_NBLOBS; i++)
 		fill_blob(&st.blob[i], (uint32_t)i + 1, s->flags[i], s->len[i],
-			  labels[s->tpm_version == VREC_TPM_20][i]);
+			  labels[s->tpm_version == TPM_VERSION_20][i]);
 
 	memset(&h, 0, sizeof(h));
 	h.tpm_version = s->tpm_version;
@@ -121,10 +121,8 @@ static void seal_one(const struct record_seed *s, int idx, const struct host_key
 	memset(h.vtpm_uuid, 0xa0 + idx, sizeof(h.vtpm_uuid));
 	h.generation = s->generation;
 	h.time = 1700000000u + (uint64_t)idx * 3600;
-	memset(eph, 0x40 + idx, sizeof(eph));
-	memset(nonce, 0x60 + idx, sizeof(nonce));
 
-	if (vrec_seal_fixed(from, to, &h, &st, eph, nonce, &rec, &len, &e))
+	if (vrec_seal(from, to, &h, &st, &rec, &len, &e))
 		die(s->name, e.msg);
 	put("record_decode", s->name, rec, len);
 	if (!s->to_other) {

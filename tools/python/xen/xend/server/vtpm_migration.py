@@ -6,37 +6,9 @@
 
 """vTPM migration for xend: the calls made from the migration stream.
 
-xend moves a guest's vTPM inside its own migration stream, the way it moves
-the guest's memory: a helper process, `vtpm_migrate`, is handed the stream's
-file descriptor number on its command line, exactly as `xc_save` and
-`xc_restore` are.  This module holds every call xend makes; the patch to a
-Xen tree inserts one line per call (see docs/misc/vtpm-migration.txt):
-
-  XendCheckpoint.save       check_before_save()      before the signature
-                            save_after_image()       after xc_save returned
-                            finish_after_success()   before dominfo.destroy()
-                            recover_after_failure()  before dominfo.resumeDomain()
-                                                     in the error path
-  XendCheckpoint.restore    restore_after_image()    after xc_restore returned
-  server/tpmif.py           device_migrate()         TPMifController.migrate
-                            device_recover_migrate() TPMifController.recover_migrate
-                            destroy_state()          destroy_vtpmstate
-
-Stream order for a guest with a vTPM (nothing here reads a reply, so the
-same code serves a TCP socket, an SSL relay pipe and a save file):
-
-  "LinuxGuestRecord", config length, config sxp     (xend)
-  domain image                                      (xc_save)
-  HVM only: "DeviceModelRecord0002", length, data   (this module)
-  the vTPM record                                   (vtpm_migrate send)
-
-For an HVM guest the device-model record comes before the vTPM record and
-is always written in its length-prefixed form: the receiving xc_restore
-reads the device-model record as the tail of the image, and the legacy
-"QemuDeviceModelRecord" form is read to end of stream, leaving no room for
-anything after it.
-
-Runs on Python 2.6+ (xend) and 3.x (tests).
+xend runs the helper vtpm_migrate on the stream's fd, as it runs xc_save
+and xc_restore.  The patch inserts one call per step; what each does, and
+why, is in docs/misc/vtpm-migration.txt.  Python 2.6+ (xend) and 3.x.
 """
 
 import fcntl
@@ -44,649 +16,485 @@ import os
 import re
 import socket
 import struct
-import subprocess
-import sys
+import termios
+import threading
 import time
 
-try:
-    from xen.xend.XendError import XendError as _ErrorBase
-except ImportError:
-    _ErrorBase = Exception
+from xen.util.xpopen import xPopen3
+from xen.xend import XendOptions
+from xen.xend.XendError import XendError
+from xen.xend.XendLogging import log
+from xen.xend.xenstore.xstransact import xstransact
 
-try:
-    from xen.xend.XendLogging import log
-except ImportError:
-    import logging
-    log = logging.getLogger("xend.vtpm_migration")
-
-
-class VtpmMigrationError(_ErrorBase):
+class VtpmMigrationError(XendError):
     """A refused or failed vTPM step; the message says what and why."""
-    pass
-
-
-# ---- configuration (xend-config.sxp) ---------------------------------------
 
 OPT_ENABLE = 'vtpm-migration'
 OPT_KEY_DIR = 'vtpm-migration-key-dir'
-OPT_ALLOW_ROLLBACK = 'vtpm-migration-allow-rollback'
+OPT_ROLLBACK = 'vtpm-migration-allow-rollback'
+OPT_PLAIN = 'vtpm-migration-plain-relocation'
 OPT_HELPER = 'vtpm-migration-helper'
-OPT_INSTANCE_TIMEOUT = 'vtpm-migration-instance-timeout'
+OPT_TIMEOUT = 'vtpm-migration-timeout'
+DEFAULTS = {OPT_ENABLE: 'no', OPT_KEY_DIR: '/var/lib/xen/vtpm-migration',
+            OPT_ROLLBACK: 'no', OPT_PLAIN: 'no',
+            OPT_HELPER: '/usr/sbin/vtpm_migrate', OPT_TIMEOUT: '60'}
 
-DEFAULT_KEY_DIR = '/var/lib/xen/vtpm-migration'
-DEFAULT_HELPER = '/usr/sbin/vtpm_migrate'
-DEFAULT_INSTANCE_TIMEOUT = 100       # xend's DEVICE_CREATE_TIMEOUT
-
-# Where xend's device model leaves an HVM guest's saved state (image.py).
 QEMU_SAVE_PATH = '/var/lib/xen/qemu-save.%d'
-DM_SIGNATURE = b'DeviceModelRecord0002'
+DM_SIGNATURE = 'DeviceModelRecord0002'
+BACKEND = '/local/domain/0/backend/vtpm/%d'
+UUID_RE = re.compile(r'^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$')
+PEER_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]{0,62}$')
+ERR_RE = re.compile(r"^\(err\s\(type\s(.+)\)\s\(value\s'(.+)'\)\)")
 
-BACKEND_ROOT = '/local/domain/0/backend/vtpm'
-CTRL_NODE = 'swtpm-ctrl'
+# Per domid: what became of the vTPM (_state), send --check's answers, the
+# staged helper waiting for its word, the relocation connection to answer.
+_state, _checked, _staged, _answer = {}, {}, {}, {}
+_deleting = set()
+_relocation = threading.local()
 
-_TRUE = ('yes', 'y', '1', 'on', 'true', 't')
-_FALSE = ('no', 'n', '0', 'off', 'false', 'f')
-# vtpm_migrate's rule for key names: 1-63 of A-Z a-z 0-9 . _ -, no leading dot.
-_PEER_NAME = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]{0,62}$')
-_UUID = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
-                   r'[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
-_LOCAL_NAMES = ('localhost', 'localhost.localdomain', 'localhost6',
-                'ip6-localhost', '::1')
+def _opt(name):
+    return str(XendOptions.instance().get_config_string(name, DEFAULTS[name]))
 
+def _flag(name):
+    return XendOptions.instance().get_config_bool(name, DEFAULTS[name])
 
-def _bool(name, value):
-    v = str(value).strip().lower()
-    if v in _TRUE:
-        return True
-    if v in _FALSE:
-        return False
-    raise VtpmMigrationError("invalid xend config (%s %s): expected yes or no"
-                             % (name, value))
+def _timeout():
+    return XendOptions.instance().get_config_int(OPT_TIMEOUT,
+                                                 DEFAULTS[OPT_TIMEOUT])
 
+def _text(data):
+    return data if isinstance(data, str) else data.decode('utf-8', 'replace')
 
-class Options(object):
-    """The settings this module runs with.
+def _printable(text):
+    return ''.join([(c if ' ' <= c <= '~' else '?') for c in text])[:300]
 
-    Safe defaults: migration of a vTPM guest is refused until an
-    administrator enables it and sets up keys; rollback is refused.
-    """
+def _vtpm_uuids(dominfo):
+    uuids = []
+    for (kind, sxpr) in dominfo.info.all_devices_sxpr():
+        for item in (kind == 'vtpm' and sxpr[1:] or []):
+            if isinstance(item, (list, tuple)) and item[0] == 'uuid':
+                uuids.append(str(item[1]))
+    return uuids
 
-    def __init__(self, enabled=False, key_dir=DEFAULT_KEY_DIR,
-                 allow_rollback=False, helper=DEFAULT_HELPER,
-                 instance_timeout=DEFAULT_INSTANCE_TIMEOUT):
-        self.enabled = enabled
-        self.key_dir = key_dir
-        self.allow_rollback = allow_rollback
-        self.helper = helper
-        self.instance_timeout = instance_timeout
-
-    @classmethod
-    def from_lookup(cls, get):
-        """Build from get(name, default) -> string (xend's config lookup)."""
-        timeout = get(OPT_INSTANCE_TIMEOUT, str(DEFAULT_INSTANCE_TIMEOUT))
-        try:
-            timeout = int(timeout)
-        except (TypeError, ValueError):
-            raise VtpmMigrationError("invalid xend config (%s %s): expected "
-                                     "seconds" % (OPT_INSTANCE_TIMEOUT,
-                                                  timeout))
-        return cls(enabled=_bool(OPT_ENABLE, get(OPT_ENABLE, 'no')),
-                   key_dir=str(get(OPT_KEY_DIR, DEFAULT_KEY_DIR)),
-                   allow_rollback=_bool(OPT_ALLOW_ROLLBACK,
-                                        get(OPT_ALLOW_ROLLBACK, 'no')),
-                   helper=str(get(OPT_HELPER, DEFAULT_HELPER)),
-                   instance_timeout=timeout)
-
-
-_configured = None
-_locate = None
-
-
-def configure(options):
-    """Use these Options instead of xend's configuration (None: xend's)."""
-    global _configured
-    _configured = options
-
-
-def locate_instances(locate):
-    """Use locate(dominfo) -> Instance instead of Xen mode (None: Xen mode).
-
-    xend names a vTPM by its domain id (vtpm_migrate finds it in xenstore);
-    a toolstack without xenstore, or a test, names the swtpm directly.
-    """
-    global _locate
-    _locate = locate
-
-
-def options():
-    """The Options in force: configure()'d ones, else xend-config.sxp's."""
-    if _configured is not None:
-        return _configured
-    try:
-        from xen.xend import XendOptions
-    except ImportError:
-        return Options()
-    xoptions = XendOptions.instance()
-
-    def get(name, default):
-        value = xoptions.get_config_string(name, default)
-        if value is None:
-            return default
-        return value
-    return Options.from_lookup(get)
-
-
-# ---- which vTPM: Xen mode (xend) or a named swtpm (standalone) -------------
-
-class Instance(object):
-    """The INSTANCE arguments of vtpm_migrate, and how to see it is ready."""
-
-    def __init__(self, argv, describe, ready, ctrl=None):
-        self.argv = argv
-        self.describe = describe
-        self._ready = ready
-        self.ctrl = ctrl
-
-    def ready(self):
-        return self._ready()
-
-    @classmethod
-    def xen(cls, domid):
-        domid = int(domid)
-
-        def ready():
-            return _xen_ctrl_socket(domid) is not None
-        return cls(['--domid', str(domid)], 'domain %d' % domid, ready)
-
-    @classmethod
-    def standalone(cls, ctrl, vtpm_uuid, domain_uuid=None):
-        argv = ['--ctrl', ctrl, '--uuid', vtpm_uuid]
-        if domain_uuid:
-            argv += ['--domain-uuid', domain_uuid]
-
-        def ready():
-            return _is_socket(ctrl)
-        return cls(argv, 'vTPM %s' % vtpm_uuid, ready, ctrl)
-
-
-def _is_socket(path):
-    try:
-        import stat
-        return stat.S_ISSOCK(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _xs_list(path):
-    try:
-        from xen.xend.xenstore.xstransact import xstransact
-        return xstransact.List(path) or []
-    except ImportError:
-        out = _run_quiet(['xenstore-list', path])
-        if out is None:
-            return []
-        return out.split()
-
-
-def _xs_read(path):
-    try:
-        from xen.xend.xenstore.xstransact import xstransact
-        return xstransact.Read(path)
-    except ImportError:
-        out = _run_quiet(['xenstore-read', path])
-        if out is None:
-            return None
-        return out.strip()
-
-
-def _run_quiet(argv):
-    """stdout of argv as text, or None if it fails (used without xend)."""
-    try:
-        p = subprocess.Popen(argv, stdin=_devnull(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, close_fds=True)
-    except OSError:
-        return None
-    out, _ = p.communicate()
-    if p.returncode != 0:
-        return None
-    return _text(out)
-
-
-def _xen_ctrl_socket(domid):
-    """The control socket the hotplug script published, once it exists.
-
-    A hotplug script that failed says so in hotplug-status; waiting on
-    would only delay the same failure.
-    """
-    base = '%s/%d' % (BACKEND_ROOT, domid)
-    for devid in _xs_list(base):
-        if not devid.isdigit():
-            continue
-        node = '%s/%s' % (base, devid)
-        if _xs_read(node + '/hotplug-status') == 'error':
-            raise VtpmMigrationError(
-                "vTPM restore failed: the vTPM hotplug script failed: %s"
-                % _printable(_xs_read(node + '/hotplug-error') or '?'))
-        ctrl = _xs_read('%s/%s' % (node, CTRL_NODE))
-        if ctrl and _is_socket(ctrl):
-            return ctrl
-    return None
-
-
-# ---- the guest's vTPM devices (from xend's domain config) -------------------
-
-def _vtpm_configs(dominfo):
-    """The vtpm device configs of a domain, as lists of [key, value]."""
-    found = []
-    for (dev_type, dev_sxpr) in dominfo.info.all_devices_sxpr():
-        if dev_type == 'vtpm':
-            found.append(dev_sxpr)
-    return found
-
-
-def _sxp_value(sxpr, key):
-    for item in sxpr[1:]:
-        if isinstance(item, (list, tuple)) and len(item) == 2 \
-                and item[0] == key:
-            return item[1]
-    return None
-
-
-def has_vtpm(dominfo):
-    return len(_vtpm_configs(dominfo)) > 0
-
-
-def _check_devices(dominfo):
-    devs = _vtpm_configs(dominfo)
-    if len(devs) > 1:
-        raise VtpmMigrationError("vTPM: domain has %d vTPM devices; only one "
-                                 "can be migrated" % len(devs))
-    backend = _sxp_value(devs[0], 'backend')
-    if backend not in (None, '0', 0, 'Domain-0'):
-        raise VtpmMigrationError("vTPM: the vTPM backend runs in domain %s; "
-                                 "only a dom0 backend can be migrated"
-                                 % backend)
-
-
-def _domid(dominfo):
-    domid = dominfo.getDomid()
-    if domid is None:
-        raise VtpmMigrationError("vTPM: the domain has no domain id")
-    return int(domid)
-
-
-def _is_hvm(dominfo):
-    return bool(dominfo.info.is_hvm())
-
-
-# ---- refusing early ----------------------------------------------------------
+def _instance(dominfo, bound=True):
+    """--domid and, to bind the record, the UUID xend holds (never the
+    guest-writable /local/domain/D/vm)."""
+    if len(_vtpm_uuids(dominfo)) > 1:
+        raise VtpmMigrationError("vTPM: the domain has %d vTPMs; only one "
+                                 "can be migrated" % len(_vtpm_uuids(dominfo)))
+    argv = ['--domid', str(dominfo.getDomid())]
+    return bound and argv + ['--domain-uuid', str(dominfo.info['uuid'])] \
+        or argv
 
 def peer_name(dst, network):
-    """The key name a destination is known by in the key directory.
-
-    A save file, and a migration to this host, are sealed to this host's
-    own key ('self').  Otherwise the name is the destination exactly as
-    given to `xm migrate`, which is the name its key was trusted under.
-    """
-    if not network:
-        return 'self'
+    """The key name of a destination: 'self' for a save file or this host."""
     name = str(dst).strip()
-    if name.lower() in _LOCAL_NAMES or name.startswith('127.') \
-            or name == socket.gethostname():
+    if not network or _is_this_host(name):
         return 'self'
-    if not _PEER_NAME.match(name):
+    if not PEER_RE.match(name):
         raise VtpmMigrationError("vTPM migration to '%s' refused: not usable "
                                  "as a peer key name (1-63 of A-Z a-z 0-9 . _ "
                                  "-); migrate to a host name" % _printable(name))
     return name
 
+def _is_this_host(name):
+    """Only a name that resolves to loopback, or this host's own name."""
+    if name.lower() in (socket.gethostname().lower(),
+                        socket.getfqdn().lower()):
+        return True
+    try:
+        addrs = [a[4][0] for a in socket.getaddrinfo(name, None)]
+    except (socket.error, UnicodeError):
+        return False
+    return bool(addrs) and all([a.startswith('127.') or a == '::1'
+                                for a in addrs])
 
-def _check_keys(opts, name, what):
-    """Refuse unless this host has a key pair and trusts the peer `name`."""
-    if not opts.enabled:
-        raise VtpmMigrationError(
-            "%s refused: vTPM migration is disabled on this host (set "
-            "(%s yes) in xend-config.sxp after setting up keys, see "
-            "vtpm_migrate(8))" % (what, OPT_ENABLE))
-    key_dir = opts.key_dir
-    if not os.path.isfile(os.path.join(key_dir, 'host.key')):
-        raise VtpmMigrationError(
-            "%s refused: this host has no vTPM migration key in %s (run "
-            "'vtpm_migrate keygen -d %s')" % (what, key_dir, key_dir))
-    if name == 'self':
+class _Helper(object):
+    """A running vtpm_migrate, the stream fd (if any) passed on."""
+
+    def __init__(self, args, fd=None):
+        argv = [_opt(OPT_HELPER)] + args
+        if fd is not None:   # xend marks the stream close-on-exec
+            argv += ['--fd', str(fd)]
+            flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+            fcntl.fcntl(fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
+        log.debug("[vtpm_migrate]: %s", ' '.join(argv))
+        self.what = 'vtpm_migrate ' + args[0]
+        try:
+            self.child = xPopen3(argv, True, -1, fd is not None and [fd] or [])
+        finally:
+            if fd is not None:
+                fcntl.fcntl(fd, fcntl.F_SETFD, flags)
+
+    def say(self, word, expect):
+        """Staged mode: a word to the helper (if any), its word back."""
+        try:
+            if word:
+                self.child.tochild.write(word + '\n')
+                self.child.tochild.flush()
+        except (IOError, OSError):
+            pass
+        if self.child.fromchild.readline().strip() != expect:
+            self.finish()
+            raise VtpmMigrationError("%s failed: no '%s' after '%s'"
+                                     % (self.what, expect, word))
+
+    def finish(self):
+        """Its exit status; a failure raises with the helper's one line."""
+        self.child.tochild.close()
+        out = self.child.fromchild.read()
+        err = _text(self.child.childerr.read()).strip().splitlines()
+        status = self.child.wait()
+        if status == 0:
+            return _text(out)
+        if os.WIFSIGNALED(status):
+            reason = 'killed by signal %d' % os.WTERMSIG(status)
+        else:
+            reason = err and _printable(err[0]) or \
+                'exit status %d' % os.WEXITSTATUS(status)
+        raise VtpmMigrationError("%s failed: %s" % (self.what, reason))
+
+def _run(args, fd=None):
+    return _Helper(args, fd).finish()
+
+def _stage(domid, args, fd):
+    """A staged helper prepares all it can before the guest stops."""
+    _end_stage(domid)
+    _staged[domid] = _Helper(args + ['--staged'], fd)
+    _staged[domid].say(None, 'ready')
+
+def _last_word(domid, word):
+    if domid not in _staged:
+        raise VtpmMigrationError("vTPM: no helper was started")
+    helper = _staged.pop(domid)
+    helper.say(word, 'done')
+    helper.finish()
+
+def _end_stage(domid):
+    """No last word for it: on end of input it writes or loads nothing."""
+    helper = _staged.pop(domid, None)
+    if helper is not None:
+        try:
+            helper.finish()
+        except VtpmMigrationError:
+            pass
+
+def _check(dominfo, network, dst):
+    """send --check, once per save: every check send makes, TPM untouched."""
+    domid = dominfo.getDomid()
+    if domid not in _checked:
+        if not _flag(OPT_ENABLE):
+            raise VtpmMigrationError(
+                "vTPM migration is disabled on this host: set (%s yes) in "
+                "xend-config.sxp after setting up keys (vtpm_migrate(8))"
+                % OPT_ENABLE)
+        name = peer_name(dst, network)
+        out = _run(['send', '-d', _opt(OPT_KEY_DIR), '--to', name,
+                    '--check'] + _instance(dominfo))
+        answers = dict([l.split(' ', 1) for l in out.splitlines() if ' ' in l])
+        answers['to'] = name
+        answers['file'] = not network and dst or None
+        _checked[domid] = answers
+    return _checked[domid]
+
+def check_before_open(dominfo, dst, checkpoint=False):
+    """XendDomain.domain_save, before it opens (and truncates) the file."""
+    _checked.pop(dominfo.getDomid(), None)
+    check_before_save(dominfo, False, dst, checkpoint)
+
+def check_before_save(dominfo, network, dst, checkpoint=False):
+    """Refuse before a byte is sent, with the helper's own reason."""
+    if not _vtpm_uuids(dominfo):
         return
-    peer = os.path.join(key_dir, 'peers', name + '.pub')
-    if not os.path.isfile(peer):
-        raise VtpmMigrationError(
-            "%s refused: the key of '%s' is not trusted on this host (no %s; "
-            "copy its host.pub and run 'vtpm_migrate trust -d %s FILE %s')"
-            % (what, name, peer, key_dir, name))
-
-
-def check_destination(dst, network=True, opts=None):
-    """Raise VtpmMigrationError unless a vTPM may be sent to dst."""
-    if opts is None:
-        opts = options()
-    name = peer_name(dst, network)
-    if network:
-        what = "vTPM migration to '%s'" % _printable(str(dst))
-    else:
-        what = "vTPM save"
-    _check_keys(opts, name, what)
-    return name
-
+    try:
+        if checkpoint and not _flag(OPT_ROLLBACK):
+            raise VtpmMigrationError(
+                "a checkpoint (xm save -c) keeps the vTPM running while its "
+                "state sits in the file: restoring it would roll the TPM back; "
+                "refused (see %s)" % OPT_ROLLBACK)
+        _state.pop(dominfo.getDomid(), None)
+        _check(dominfo, network, dst)
+    except VtpmMigrationError as e:
+        _checked.pop(dominfo.getDomid(), None)
+        log.error("vTPM of %s: %s", dominfo.getName(), e)
+        raise VtpmMigrationError("vTPM: %s" % e)
 
 def device_migrate(controller, deviceConfig, network, dst, step, domName):
-    """TPMifController.migrate: device step 0 refuses with a reason.
-
-    xend turns a -1 from step 0 into "Device of type 'vtpm' refuses
-    migration", which hides why; the exception raised here carries the
-    reason to `xm migrate`.  Steps 1-3 run while xc_save may still write
-    to the stream, so they do nothing: the record is written by
-    save_after_image().
-    """
+    """TPMifController.migrate: step 0 checks; at step 3 (suspended, xc_save
+    may still write) the staged sender pulls and seals in memory."""
+    domid = controller.vm.getDomid()
     if network and step == 0:
-        check_destination(dst, network)
-        log.info("vTPM of %s may migrate to %s.", domName, dst)
+        _checked.pop(domid, None)
+        check_before_save(controller.vm, network, dst)
+    elif step == 3 and domid in _staged:
+        _staged[domid].say('pull', 'sealed')
     return 0
 
-
-def device_recover_migrate(controller, deviceConfig, network, dst, step,
-                           domName):
-    """TPMifController.recover_migrate: recovery runs from the save path."""
-    return 0
-
-
-def check_before_save(dominfo, network, dst, checkpoint=False, opts=None):
-    """XendCheckpoint.save, before the signature: refuse before any byte.
-
-    Covers `xm save`, which runs no device step 0.
-    """
-    if not has_vtpm(dominfo):
-        return
-    if opts is None:
-        opts = options()
-    _check_devices(dominfo)
-    if checkpoint and not opts.allow_rollback:
-        raise VtpmMigrationError(
-            "vTPM: a checkpoint (xm save -c) keeps the vTPM running while its "
-            "state sits in the file: restoring it later would roll the TPM "
-            "back; refused (see %s)" % OPT_ALLOW_ROLLBACK)
-    check_destination(dst, network, opts)
-
-
-# ---- the helper process (started the way xend starts xc_save) --------------
-
-def _devnull():
-    return open(os.devnull, 'r+b')
-
-
-def _text(data):
-    if isinstance(data, bytes) and not isinstance(data, str):
-        return data.decode('utf-8', 'replace')
-    return data
-
-
-def _printable(text, limit=300):
-    text = ''.join([(c if ' ' <= c <= '~' else '?') for c in text])
-    return text[:limit]
-
-
-def _keep_only(fd):
-    """preexec_fn for Python 2: the child keeps fd, closes other open fds.
-
-    Descriptors already marked close-on-exec are left alone: they vanish at
-    exec, and one of them is subprocess's own error pipe.
-    """
-    def child():
-        flags = fcntl.fcntl(fd, fcntl.F_GETFD)
-        fcntl.fcntl(fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
-        try:
-            names = os.listdir('/proc/self/fd')
-            fds = [int(n) for n in names]
-        except OSError:
-            fds = range(3, 1024)
-        for other in fds:
-            if other < 3 or other == fd:
-                continue
-            try:
-                if not fcntl.fcntl(other, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
-                    os.close(other)
-            except (IOError, OSError):
-                pass
-    return child
-
-
-# Python 3.2+ keeps a descriptor open across exec with pass_fds; Python 2
-# has no such argument, so the child clears close-on-exec itself.
-_PASS_FDS = sys.version_info[0] >= 3
-
-
-def _spawn(argv, fd):
-    """Popen with only stdio and (if given) fd open in the child."""
-    kwargs = dict(stdin=_devnull(), stdout=subprocess.PIPE,
-                  stderr=subprocess.PIPE)
-    if fd is None:
-        kwargs['close_fds'] = True
-    elif _PASS_FDS:
-        kwargs['close_fds'] = True
-        kwargs['pass_fds'] = (fd,)
-    else:
-        kwargs['close_fds'] = False
-        kwargs['preexec_fn'] = _keep_only(fd)
-    try:
-        return subprocess.Popen(argv, **kwargs)
-    finally:
-        kwargs['stdin'].close()
-
-
-def run_helper(args, fd=None, opts=None, what=None):
-    """Run `vtpm_migrate ARGS [--fd FD]`; raise with its error line on failure.
-
-    The exit status is always checked: 0 is success, 1 a refusal or failure
-    with one line on stderr saying why, 2 a usage error.
-    """
-    if opts is None:
-        opts = options()
-    argv = [opts.helper] + list(args)
-    if fd is not None:
-        argv += ['--fd', str(int(fd))]
-    if what is None:
-        what = 'vtpm_migrate %s' % args[0]
-    log.debug("[vtpm_migrate]: %s", ' '.join(argv))
-    try:
-        child = _spawn(argv, fd)
-    except OSError as e:
-        raise VtpmMigrationError("%s failed: cannot run %s: %s"
-                                 % (what, opts.helper, e.strerror))
-    out, err = child.communicate()
-    status = child.returncode
-    line = ''
-    for candidate in _text(err).splitlines():
-        if candidate.strip():
-            line = _printable(candidate.strip())
-            break
-    for extra in _text(out).splitlines():
-        if extra.strip():
-            log.info("vtpm_migrate: %s", _printable(extra.strip()))
-    if status == 0:
-        return
-    if status < 0:
-        reason = "killed by signal %d" % -status
-    elif line:
-        reason = line
-    else:
-        reason = "exit status %d" % status
-    if status == 2:
-        reason = "usage error (%s)" % reason
-    raise VtpmMigrationError("%s failed: %s" % (what, reason))
-
-
-def _instance(dominfo, instance):
-    if instance is not None:
-        return instance
-    if _locate is not None:
-        return _locate(dominfo)
-    return Instance.xen(_domid(dominfo))
-
-
-# ---- source side -------------------------------------------------------------
-
-def _write_all(fd, data):
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]
-
-
-def _write_device_model_record(fd, domid, path=None):
-    """An HVM guest's device-model state, length-prefixed, if xend saved any.
-
-    Takes over the file xend would otherwise copy in its legacy, read-to-EOF
-    form; xend's own copy then finds no file and writes nothing.
-    """
-    if path is None:
-        path = QEMU_SAVE_PATH % domid
-    if not os.path.exists(path):
-        return False
-    f = open(path, 'rb')
-    try:
-        data = f.read()
-    finally:
-        f.close()
-    if len(data) > 0xffffffff:
-        raise VtpmMigrationError("device model state too large (%d bytes)"
-                                 % len(data))
-    # xc_restore reads the length as a host-endian uint32.
-    _write_all(fd, DM_SIGNATURE + struct.pack('=I', len(data)) + data)
-    os.remove(path)
-    return True
-
-
-def save_after_image(fd, dominfo, network, dst, instance=None, opts=None,
-                     qemu_save_path=None):
-    """XendCheckpoint.save, after xc_save returned: write the vTPM record.
-
-    The guest is suspended and its image complete, so no TPM command is in
-    flight.  `vtpm_migrate send` leaves the source vTPM running: if anything
-    later fails, recover_after_failure() lets it go on.
-    """
-    if not has_vtpm(dominfo):
-        return
-    if opts is None:
-        opts = options()
-    name = check_destination(dst, network, opts)
-    inst = _instance(dominfo, instance)
-    if _is_hvm(dominfo):
-        _write_device_model_record(fd, _domid(dominfo), qemu_save_path)
-    start = time.time()
-    run_helper(['send', '-d', opts.key_dir, '--to', name] + inst.argv,
-               fd=fd, opts=opts, what="vTPM send to '%s'" % name)
-    log.info("vTPM of %s sealed to '%s' and written in %.1f ms.",
-             inst.describe, name, (time.time() - start) * 1000.0)
-
-
-def finish_after_success(dominfo, instance=None, opts=None):
-    """XendCheckpoint.save, before the source domain is destroyed.
-
-    The stream is complete; the source vTPM must not live on beside the
-    destination's (no clone).  Never raises: the domain is destroyed anyway
-    and resuming it now would make two live copies.
-    """
-    if not has_vtpm(dominfo):
-        return True
-    try:
-        inst = _instance(dominfo, instance)
-        run_helper(['finish'] + inst.argv, opts=opts,
-                   what="vTPM finish")
-        log.info("vTPM of %s shut down and its state deleted.",
-                 inst.describe)
-        return True
-    except Exception as e:
-        log.error("%s; the source vTPM state must be deleted by hand "
-                  "before this vTPM runs here again", e)
-        return False
-
-
-def recover_after_failure(dominfo, instance=None, opts=None):
-    """XendCheckpoint.save's error path, before the domain is resumed.
-
-    Never raises, so the error that failed the save is the one reported.
-    """
-    if not has_vtpm(dominfo):
-        return True
-    try:
-        inst = _instance(dominfo, instance)
-        run_helper(['recover'] + inst.argv, opts=opts, what="vTPM recover")
-        log.info("vTPM of %s recovered on the source.", inst.describe)
-        return True
-    except Exception as e:
-        log.error("%s", e)
-        return False
-
-
-# ---- destination side ----------------------------------------------------------
-
-def _wait_ready(inst, timeout):
+def _reply_line(sock, timeout):
+    """One line from the relocation connection, or None."""
+    data = ''
     deadline = time.time() + timeout
-    while not inst.ready():
-        if time.time() >= deadline:
-            raise VtpmMigrationError(
-                "vTPM restore failed: no vTPM instance for %s after %d s "
-                "(did the vtpm-swtpm hotplug script run?)"
-                % (inst.describe, timeout))
-        time.sleep(0.05)
+    while not data.endswith('\n'):
+        try:
+            sock.settimeout(max(deadline - time.time(), 0.001))
+            chunk = sock.recv(1024)
+        except Exception:
+            return None
+        if not chunk:
+            return data or None
+        data += _text(chunk)
+    return data.strip()
 
-
-def restore_after_image(fd, dominfo, relocating=False, instance=None,
-                        opts=None):
-    """XendCheckpoint.restore, after xc_restore returned: read the record.
-
-    The hotplug script has started the vTPM waiting for state (never a fresh
-    TPM); recv checks the record, loads it and publishes the instance, which
-    completes the device xend then waits for.  A failure raises, and
-    restore's error path destroys the domain and with it the waiting vTPM.
-    """
-    if not has_vtpm(dominfo):
+def ask_destination(dominfo, dst, sock, ssl):
+    """XendDomain._domain_migrate*, before "receive": would it take it?"""
+    if not _vtpm_uuids(dominfo):
         return
-    if opts is None:
-        opts = options()
-    if not opts.enabled:
+    check = _check(dominfo, True, dst)
+    if not ssl and check['to'] != 'self' and not _flag(OPT_PLAIN):
         raise VtpmMigrationError(
-            "vTPM restore refused: vTPM migration is disabled on this host "
-            "(set (%s yes) in xend-config.sxp)" % OPT_ENABLE)
-    _check_devices(dominfo)
-    inst = _instance(dominfo, instance)
-    _wait_ready(inst, opts.instance_timeout)
-    args = ['recv', '-d', opts.key_dir] + inst.argv
-    if opts.allow_rollback:
-        args.append('--allow-rollback')
+            "vTPM migration to '%s' refused: plain relocation neither hides "
+            "nor authenticates the guest image, so a man in the middle could "
+            "run his own image with this TPM; use xm migrate --ssl, or set "
+            "(%s yes) to accept that risk" % (_printable(dst), OPT_PLAIN))
+    ask = "(vtpm_check (sender %s) (vtpm %s) (generation %s) (tpm %s))\n" % (
+        check.get('sender'), check.get('vtpm-uuid'), check.get('generation'),
+        check.get('tpm-version'))
+    old = sock.gettimeout()
+    sock.sendall(ask.encode('ascii'))
+    line = _reply_line(sock, 30)
+    sock.settimeout(old)
+    if line is None or not line.startswith('(ok'):
+        _checked.pop(dominfo.getDomid(), None)
+        m = line and ERR_RE.match(line)
+        reason = m and m.group(2) or 'no answer (is vTPM migration ' \
+            'installed there?)'
+        log.error("vTPM of %s refused by %s: %s", dominfo.getName(), dst,
+                  reason)
+        raise VtpmMigrationError("vTPM migration refused by %s: %s"
+                                 % (dst, reason))
+
+def save_before_image(fd, dominfo, network, dst):
+    """XendCheckpoint.save, before xc_save starts: the sender gets ready."""
+    if _vtpm_uuids(dominfo):
+        _stage(dominfo.getDomid(), ['send', '-d', _opt(OPT_KEY_DIR), '--to',
+                                    _check(dominfo, network, dst)['to']] +
+               _instance(dominfo), fd)
+
+def _write_device_model_record(fd, domid):
+    """HVM: the device model, length-prefixed (the legacy form is read to
+    end of stream, leaving no room for the vTPM record after it)."""
+    path = QEMU_SAVE_PATH % domid
+    if os.path.exists(path):
+        f = open(path, 'rb')
+        try:
+            data = f.read()
+        finally:
+            f.close()
+        data = DM_SIGNATURE.encode('ascii') + struct.pack('=I', len(data)) \
+            + data
+        while data:
+            data = data[os.write(fd, data):]
+        os.remove(path)
+
+def save_after_image(fd, dominfo, network, dst, checkpoint=False, sock=None):
+    """XendCheckpoint.save, after xc_save: write, then await the verdict."""
+    if not _vtpm_uuids(dominfo):
+        return
+    domid = dominfo.getDomid()
+    if dominfo.info.is_hvm():
+        _write_device_model_record(fd, domid)
     start = time.time()
-    run_helper(args, fd=fd, opts=opts, what="vTPM receive")
-    log.info("vTPM of %s received and running (%.1f ms).", inst.describe,
+    _last_word(domid, 'write')
+    _state[domid] = 'left'
+    log.info("vTPM of domain %d sealed to '%s' and written in %.1f ms.",
+             domid, _check(dominfo, network, dst)['to'],
              (time.time() - start) * 1000.0)
+    if checkpoint:
+        # a copy by design (rollback allowed): the vTPM goes on here
+        _run(['recover', '--force'] + _instance(dominfo, False))
+        _state.pop(domid, None)
+        _checked.pop(domid, None)
+    elif network and sock is not None:
+        _await_verdict(dominfo, fd, sock, dst)
 
+def _await_verdict(dominfo, fd, sock, dst):
+    if fd != sock.fileno():
+        _drained(fd)
+    line = _reply_line(sock, _timeout())
+    sock.settimeout(None)
+    domid = dominfo.getDomid()
+    m = line and ERR_RE.match(line)
+    if line and line.startswith('(vtpm-accepted'):
+        _state[domid] = 'accepted'
+    elif m:
+        _state[domid] = 'refused'
+        _run(['recover', '--force'] + _instance(dominfo, False))
+        raise VtpmMigrationError("%s (from %s); the guest and its vTPM go on "
+                                 "here" % (m.group(2), dst))
+    else:
+        raise VtpmMigrationError(
+            "no verdict on the vTPM from %s (connection lost or timed out): "
+            "it left this host and may run there, so it stays stopped here; "
+            "if the guest does not run on %s, 'vtpm_migrate recover --force "
+            "--domid %d' (vtpm_migrate(8))" % (dst, dst, domid))
 
-# ---- deleting a vTPM's state with its domain -------------------------------
+def _drained(fd):
+    """SSL: let xend's relay thread empty the pipe before the answer is read
+    from the same SSL object."""
+    deadline = time.time() + 30
+    while time.time() < deadline and struct.unpack('i', fcntl.ioctl(
+            fd, termios.FIONREAD, struct.pack('i', 0)))[0]:
+        time.sleep(0.01)
+    time.sleep(0.05)
+
+def finish_after_success(dominfo):
+    """XendCheckpoint.save, before destroy(): never two live vTPMs."""
+    if not _vtpm_uuids(dominfo):
+        return
+    domid = dominfo.getDomid()
+    _checked.pop(domid, None)
+    try:
+        _run(['finish'] + _instance(dominfo, False))
+        _state[domid] = 'finished'
+        log.info("vTPM of domain %d shut down and its state deleted.", domid)
+    except VtpmMigrationError as e:
+        log.error("%s; it left this host: the record holds it (see "
+                  "vtpm_migrate(8), finish)", e)
+
+def recover_after_failure(dominfo):
+    """XendCheckpoint.save's error path, before resumeDomain(); raising
+    keeps the guest suspended when its vTPM was handed over."""
+    domid = dominfo.getDomid()
+    _end_stage(domid)
+    state = _state.pop(domid, None)
+    saved = _checked.pop(domid, {}).get('file')
+    if not _vtpm_uuids(dominfo) or state == 'refused':
+        return
+    if state in ('accepted', 'finished'):
+        raise VtpmMigrationError("vTPM of domain %d already handed over "
+                                 "(%s): the guest is not resumed here"
+                                 % (domid, state))
+    if saved and state is None and os.path.isfile(saved):
+        os.remove(saved)    # an image without its vTPM record never restores
+        log.error("vTPM: the incomplete save file %s was removed", saved)
+    try:
+        _run(['recover'] + _instance(dominfo, False))
+        log.info("vTPM of domain %d recovered on the source.", domid)
+    except VtpmMigrationError as e:
+        log.error("%s", e)
+
+def relocation_begin(protocol):
+    """relocate.py, before domain_restore_fd: where the verdict goes."""
+    _relocation.protocol = protocol
+
+def op_vtpm_check(req):
+    """relocate.py's op_vtpm_check: would this host accept that record?"""
+    fields = dict([(item[0], str(item[1])) for item in req[1:]
+                   if isinstance(item, (list, tuple)) and len(item) == 2])
+    if not _flag(OPT_ENABLE):
+        raise VtpmMigrationError("vTPM migration is disabled on this host "
+                                 "(%s)" % OPT_ENABLE)
+    args = ['recv', '-d', _opt(OPT_KEY_DIR), '--check',
+            '--sender', fields.get('sender', ''),
+            '--uuid', fields.get('vtpm', ''),
+            '--generation', fields.get('generation', '')]
+    if fields.get('tpm') in ('2', '1.2'):
+        args += ['--tpm-version', fields['tpm']]
+    _run(args + (_flag(OPT_ROLLBACK) and ['--allow-rollback'] or []))
+    return ['vtpm', 'ok']
+
+def _wait_instance(domid, timeout):
+    """The hotplug script starts the vTPM waiting for state."""
+    base = BACKEND % domid
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for devid in xstransact.List(base) or []:
+            node = '%s/%s' % (base, devid)
+            if xstransact.Read(node + '/hotplug-status') == 'error':
+                raise VtpmMigrationError(
+                    "the vtpm-swtpm hotplug script failed: %s" % _printable(
+                        xstransact.Read(node + '/hotplug-error') or '?'))
+            if xstransact.Read(node + '/swtpm-ctrl'):
+                return
+        time.sleep(0.05)
+    raise VtpmMigrationError("no vTPM instance for domain %d after %d s (did "
+                             "the vtpm-swtpm hotplug script run?)"
+                             % (domid, timeout))
+
+def restore_before_image(fd, dominfo):
+    """XendCheckpoint.restore, before xc_restore: the receiver gets ready."""
+    protocol = getattr(_relocation, 'protocol', None)
+    _relocation.protocol = None
+    if not _vtpm_uuids(dominfo):
+        return
+    domid = dominfo.getDomid()
+    _answer[domid] = protocol
+    if not _flag(OPT_ENABLE):
+        raise VtpmMigrationError("vTPM restore refused: vTPM migration is "
+                                 "disabled on this host (%s)" % OPT_ENABLE)
+    _wait_instance(domid, _timeout())
+    args = ['recv', '-d', _opt(OPT_KEY_DIR), '--timeout', str(_timeout())]
+    if _flag(OPT_ROLLBACK):
+        args.append('--allow-rollback')
+    _stage(domid, args + _instance(dominfo), fd)
+
+def restore_after_image(fd, dominfo):
+    """XendCheckpoint.restore, after xc_restore: load, tell the source."""
+    if not _vtpm_uuids(dominfo):
+        return
+    domid = dominfo.getDomid()
+    protocol = _answer.get(domid)
+    start = time.time()
+    _state[domid] = protocol is not None and 'relocating' or 'restoring'
+    _last_word(domid, 'go')
+    _state.pop(domid, None)
+    _answer.pop(domid, None)
+    log.info("vTPM of domain %d received and running (%.1f ms).", domid,
+             (time.time() - start) * 1000.0)
+    if protocol is not None:
+        protocol.send_reply(['vtpm-accepted'])
+
+def keep_after_failure(dominfo, exn):
+    """XendCheckpoint.restore's error path: a domain restored from a file
+    whose vTPM record was refused waits paused instead of being lost."""
+    domid = dominfo.getDomid()
+    _end_stage(domid)
+    _answer.pop(domid, None)
+    if _state.pop(domid, None) != 'restoring' or \
+            not isinstance(exn, VtpmMigrationError):
+        return
+    msg = ("%s; domain %d is kept paused: fix the cause, load the kept "
+           "record with 'vtpm_migrate recv --domid %d --domain-uuid %s < "
+           "FILE', then 'xm unpause %d'; or 'xm destroy %d'"
+           % (exn, domid, domid, dominfo.info['uuid'], domid, domid))
+    log.error("%s", msg)
+    raise VtpmMigrationError(msg)
+
+def deleting_config(dominfo):
+    """xm delete: the one path that deletes vTPM state (xend's delete path
+    also runs for failed restores and migrations)."""
+    _deleting.update(_vtpm_uuids(dominfo))
 
 def destroy_state(uuids, script):
-    """tpmif.destroy_vtpmstate: `SCRIPT delete UUID` for each vTPM UUID.
-
-    Only well-formed UUIDs reach the script, as arguments, never a shell.
-    """
-    if not uuids or not os.path.exists(script):
-        return
+    """tpmif.destroy_vtpmstate: SCRIPT delete UUID (no shell).  The Xen
+    API's VTPM.destroy passes a halted domain's name."""
     if not isinstance(uuids, (list, tuple)):
-        uuids = [uuids]
+        uuids = uuids and [uuids] or []
+        if uuids and not UUID_RE.match(str(uuids[0])):
+            from xen.xend import XendDomain
+            dominfo = XendDomain.instance().domain_lookup_nr(uuids[0])
+            uuids = dominfo and _vtpm_uuids(dominfo) or []
+            _deleting.update(uuids)
     for uuid in uuids:
-        if not _UUID.match(str(uuid)):
-            log.warning("vTPM: not deleting state of '%s': not a UUID",
-                        _printable(str(uuid)))
+        if uuid not in _deleting or not UUID_RE.match(str(uuid)):
+            log.info("vTPM %s: state kept (only xm delete of the domain's "
+                     "configuration deletes it)", _printable(str(uuid)))
             continue
-        try:
-            child = _spawn([script, 'delete', str(uuid)], None)
-            _, err = child.communicate()
-            if child.returncode != 0:
-                log.error("vTPM: %s delete %s failed: %s", script, uuid,
-                          _printable(_text(err).strip()))
-        except OSError as e:
-            log.error("vTPM: cannot run %s: %s", script, e)
+        _deleting.discard(uuid)
+        child = xPopen3([script, 'delete', str(uuid)], True)
+        child.tochild.close()
+        err = _text(child.childerr.read()).strip()
+        child.fromchild.read()
+        if child.wait() != 0:
+            log.error("vTPM: %s delete %s failed: %s", script, uuid,
+                      _printable(err))

@@ -21,6 +21,14 @@ mig_host hosta
 mig_host hostb
 mig_trust hosta hostb
 mig_trust hostb hosta
+# A stale copy and a stray file in peers/ block no migration with the other
+# peers (issue 15.3): they are skipped, and `peers` lists them as broken.
+cp "$FX_DIR/keys-hostb/host.pub" "$FX_DIR/keys-hosta/peers/hostb-old.pub"
+echo junk >"$FX_DIR/keys-hostb/peers/stray.pub"
+"$VM" peers -d "$FX_DIR/keys-hosta" >"$FX_DIR/peers-a" || fx_fail "peers on hosta"
+grep -q '^hostb  *id [0-9a-f]\{32\}  SHA256:' "$FX_DIR/peers-a" || fx_fail "peers does not list hostb"
+grep -q '^broken: peers/hostb-old.pub: .*does not match' "$FX_DIR/peers-a" ||
+	fx_fail "peers does not list hostb-old.pub as broken"
 
 migrate() { # VER UUID
 	local ver=$1 uuid=$2 port
@@ -57,6 +65,19 @@ migrate() { # VER UUID
 migrate tpm2 6e4c1a52-8f0e-4a51-9a0b-0c3f5e2d7a10
 grep -q ' sign ok$' "$FX_DIR/dst-tpm2.after" || fx_fail "loaded key does not sign after migration"
 migrate tpm12 0d3b9f6e-21a4-4c87-b5d2-77a9c0e1f342
+
+# Key rotation, one command per host (issue 15.5): hostb replaces its key,
+# hosta must say --replace to trust the new one, and the next migration
+# goes to the new key.
+fx_expect_ok "keygen --replace on hostb" "$VM" keygen -d "$FX_DIR/keys-hostb" --replace
+fx_expect_fail "plain trust of hostb's new key" "$VM" trust -d "$FX_DIR/keys-hosta" \
+	"$FX_DIR/keys-hostb/host.pub"
+printf '%s\n' "$FX_ERR" | grep -q -- '--replace' || fx_fail "refusal does not name --replace: $FX_ERR"
+fx_expect_ok "trust --replace on hosta" "$VM" trust -d "$FX_DIR/keys-hosta" --replace \
+	"$FX_DIR/keys-hostb/host.pub"
+printf '%s\n' "$FX_OUT" | grep -q 'replacing key id' || fx_fail "trust --replace says: $FX_OUT"
+fx_swtpm_stop dst-tpm2
+migrate tpm2 3a7d5c21-9e4b-4f60-8d1a-5b2c7e9f0a34
 
 # Both ledgers know the generation: hosta sent 1, hostb accepted 1.
 grep -q '^6e4c1a52-8f0e-4a51-9a0b-0c3f5e2d7a10 1 0$' "$FX_DIR/keys-hosta/ledger" || fx_fail "sender ledger"

@@ -31,6 +31,12 @@ for ver in tpm2 tpm12; do
 	fx_expect_ok "inspect $ver" "$VM" inspect <"$FX_DIR/save-$ver.rec"
 	printf '%s\n' "$FX_OUT" | grep -q "^vtpm-uuid *$U$" || fx_fail "inspect does not show the vTPM UUID"
 	printf '%s\n' "$FX_OUT" | grep -q "^flags *0x01$" || fx_fail "save record is not marked as sealed to self"
+	# With the key directory, inspect names the keys; dates are ISO 8601 UTC.
+	fx_expect_ok "inspect -d $ver" "$VM" inspect -d "$K" <"$FX_DIR/save-$ver.rec"
+	printf '%s\n' "$FX_OUT" | grep -q "^sender-id  *[0-9a-f]\{32\} (this host, h)$" ||
+		fx_fail "inspect does not name the sender: $FX_OUT"
+	printf '%s\n' "$FX_OUT" | grep -q "^time  *20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]\{8\}Z$" ||
+		fx_fail "inspect does not show the time as ISO 8601 UTC: $FX_OUT"
 	# The domain is destroyed after a save: finish.
 	fx_expect_ok "finish $ver" "$VM" finish "${SAVED[@]}"
 	mig_assert_gone "saved-$ver"
@@ -40,6 +46,11 @@ for ver in tpm2 tpm12; do
 	fx_expect_ok "restore $ver" "$VM" recv -d "$K" "${RESTORED[@]}" <"$FX_DIR/save-$ver.rec"
 	mig_snapshot "restored-$ver" "$ver" after
 	mig_same "saved-$ver.before" "restored-$ver.after"
+	# status: this host sent generation 1 and accepted it back.
+	fx_expect_ok "status $ver" "$VM" status -d "$K" "${RESTORED[@]}"
+	printf '%s\n' "$FX_OUT" | grep -q "^last-sent  *1$" || fx_fail "status: last-sent: $FX_OUT"
+	printf '%s\n' "$FX_OUT" | grep -q "^last-accepted  *1$" || fx_fail "status: last-accepted: $FX_OUT"
+	printf '%s\n' "$FX_OUT" | grep -q "^left-host  *no$" || fx_fail "status: left-host: $FX_OUT"
 
 	# A second restore of the same file is a rollback.
 	fx_swtpm_waiting "again-$ver" "$ver"

@@ -38,7 +38,10 @@ fx_swtpm_running src tpm2
 mig_fill src tpm2
 SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")
 
-strings "$VM" | grep -q 'send-after-pull' && fx_fail "the production binary has fault injection points"
+# Not one injection point, not even the write path's mid-record one.
+leak=$(strings "$VM" | grep -E 'VTPM_FAULT|(send|recv|push)-(before|after|mid)-' | head -n 3 | tr '\n' ' ')
+[ -z "$leak" ] || fx_fail "the production binary has fault injection points: $leak"
+strings "$FV" | grep -q 'send-mid-write' || fx_fail "the fault build lost its injection points"
 
 n=0
 # new_dst [tpm2|tpm12]: a fresh waiting destination; its name in DST.
@@ -49,8 +52,21 @@ new_dst() {
 	DSTI=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$U")
 }
 
-# outcome CASE: what every case must leave behind.
+MARK=$FX_DIR/src/vtpm-left
+
+# outcome CASE: what every case must leave behind. Once a whole record has
+# left (the left-this-host mark stands), plain recover refuses and leaves the
+# source stopped with its state; the destination's explicit refusal is what
+# lets xend (or the administrator) bring it back with recover --force.
 outcome() {
+	if [ -e "$MARK" ]; then
+		fx_expect_fail "$1: recover while the mark stands" "$VM" recover "${SRC[@]}"
+		printf '%s\n' "$FX_ERR" | grep -q 'recover --force' || fx_fail "$1: refusal names no override: $FX_ERR"
+		printf '%s\n' "$FX_ERR" | grep -q 'may already run at the destination' || fx_fail "$1: $FX_ERR"
+		mig_assert_not_running src
+		fx_expect_ok "$1: recover --force" "$VM" recover --force "${SRC[@]}"
+		[ -e "$MARK" ] && fx_fail "$1: recover --force left the mark"
+	fi
 	fx_expect_ok "$1: recover" "$VM" recover "${SRC[@]}"
 	mig_snapshot src tpm2 "after$n"
 	mig_same src.before "src.after$n"
@@ -72,13 +88,24 @@ expect_one_line() {
 fresh_record() { "$VM" send -d "$KA" --to hostb "${SRC[@]}" >"$FX_DIR/$1" || fx_fail "send for $1"; }
 
 # ---- the sender dies ----
-for point in send-before-pull send-after-pull send-after-ledger send-mid-write; do
+for point in send-before-pull send-after-pull send-after-ledger send-mid-write send-before-last-byte; do
 	new_dst
 	VTPM_FAULT=$point "$FV" send -d "$KA" --to hostb "${SRC[@]}" 2>/dev/null |
 		"$VM" recv -d "$KB" "${DSTI[@]}" 2>"$FX_DIR/err"
 	rc=("${PIPESTATUS[@]}")
 	[ "${rc[0]}" -eq 137 ] || fx_fail "$point: sender was not killed (exit ${rc[0]})"
-	expect_one_line "${rc[1]}" "$FX_DIR/err" "closed early" "$point"
+	case $point in
+	send-mid-write | send-before-last-byte) said="closed early" ;;
+	*) said="no vTPM record arrived" ;; # died before its first byte
+	esac
+	expect_one_line "${rc[1]}" "$FX_DIR/err" "$said" "$point"
+	# The mark is on disk before the last byte goes out, never earlier
+	# than the whole record but one byte.
+	if [ "$point" = send-before-last-byte ]; then
+		grep -qx 'generation [0-9]*' "$MARK" || fx_fail "$point: no left-this-host mark before the last byte"
+	elif [ -e "$MARK" ]; then
+		fx_fail "$point: a mark for a record that never left whole"
+	fi
 	outcome "sender killed at $point"
 done
 
@@ -110,7 +137,28 @@ fresh_record good.rec
 new_dst
 head -c 5000 "$FX_DIR/good.rec" | "$VM" recv -d "$KB" "${DSTI[@]}" 2>"$FX_DIR/err"
 expect_one_line "$?" "$FX_DIR/err" "closed early" "stream closed early"
+# Only whole records are kept: a truncated stream is no copy of anything.
+grep -q 'record kept' "$FX_DIR/err" && fx_fail "a truncated stream was kept: $(cat "$FX_DIR/err")"
+[ -z "$(ls -A "$KB/refused" 2>/dev/null)" ] || fx_fail "refused/ holds a truncated stream: $(ls "$KB/refused")"
 outcome "stream closed early"
+
+# The source's send failed but its end of the stream stays open: recv gives
+# up at its deadline, with nothing or half a record, and starts nothing.
+mkfifo "$FX_DIR/stalled"
+for part in 0 5000; do
+	new_dst
+	exec 8<>"$FX_DIR/stalled"
+	[ "$part" -gt 0 ] && head -c "$part" "$FX_DIR/good.rec" >&8
+	t0=$(date +%s%N)
+	fx_expect_fail "recv from a stream that stalls after $part bytes" \
+		"$VM" recv -d "$KB" "${DSTI[@]}" --timeout 1 <"$FX_DIR/stalled"
+	took=$((($(date +%s%N) - t0) / 1000000))
+	exec 8>&-
+	printf '%s\n' "$FX_ERR" | grep -q 'no vTPM record within 1 s' || fx_fail "stalled stream: $FX_ERR"
+	[ "$took" -lt 4000 ] || fx_fail "recv --timeout 1 took $took ms"
+	mig_assert_not_running "$DST"
+	outcome "recv_times_out_on_a_stream_that_stalls_after_${part}_bytes"
+done
 
 # Every bit position class at every byte, every truncation: in-process.
 fx_expect_ok "flip every byte, truncate at every length" "$DMG" "$KB" "$FX_DIR/good.rec"
@@ -173,11 +221,33 @@ new_dst
 fx_expect_fail "record sealed to another host" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/self.rec"
 printf '%s\n' "$FX_ERR" | grep -q 'addressed to key' || fx_fail "wrong recipient: $FX_ERR"
 outcome "wrong recipient"
-"$VM" send -d "$FX_DIR/keys-hostc" --to hostb "${SRC[@]}" >"$FX_DIR/c.rec" || fx_fail "send from c"
+# (Under another vTPM UUID: host C's ledger numbers it afresh.)
+"$VM" send -d "$FX_DIR/keys-hostc" --to hostb --ctrl "$(fx_swtpm_ctrl src)" --uuid "$OTHER_U" \
+	>"$FX_DIR/c.rec" || fx_fail "send from c"
 new_dst
-fx_expect_fail "record from an untrusted sender" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/c.rec"
+fx_expect_fail "record from an untrusted sender" "$VM" recv -d "$KB" --ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$OTHER_U" <"$FX_DIR/c.rec"
 printf '%s\n' "$FX_ERR" | grep -q 'not a trusted peer' || fx_fail "untrusted sender: $FX_ERR"
+refusal=$FX_ERR
 outcome "untrusted sender"
+# The refused record may be the only copy of the vTPM: it is kept as received,
+# and the error line says where and how to load it once the cause is fixed.
+kept=$(printf '%s\n' "$refusal" | sed -n 's/.*; record kept in \([^:]*\): .*/\1/p')
+[ -f "$kept" ] || fx_fail "refused record not kept: $refusal"
+case $kept in "$KB/refused/$OTHER_U".*.vtpmrec) ;; *) fx_fail "kept under an unexpected name: $kept" ;; esac
+cmp -s "$kept" "$FX_DIR/c.rec" || fx_fail "the kept record is not the record as received"
+[ "$(stat -c %a "$kept")" = 600 ] || fx_fail "kept record has mode $(stat -c %a "$kept")"
+[ "$(stat -c %a "$KB/refused")" = 700 ] || fx_fail "refused/ has mode $(stat -c %a "$KB/refused")"
+printf '%s\n' "$refusal" | grep -qF "load it with 'vtpm_migrate recv -d $KB INSTANCE < $kept'" ||
+	fx_fail "no way to load it in: $refusal"
+mig_trust hostb hostc
+new_dst
+DSTO=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$OTHER_U")
+fx_expect_ok "load the kept record once the sender is trusted" "$VM" recv -d "$KB" "${DSTO[@]}" <"$kept"
+mig_snapshot "$DST" tpm2 loaded
+mig_same src.before "$DST.loaded"
+fx_expect_ok "teardown" "$VM" finish "${DSTO[@]}"
+DST=
+echo "ok: recv_keeps_a_refused_whole_record_and_says_how_to_load_it"
 
 # The destination swtpm is dead, or refuses the state.
 fresh_record dead.rec
@@ -213,7 +283,8 @@ DST=
 outcome "source swtpm dead (other instance)"
 
 # xenstored down (Xen mode).
-fx_expect_fail "xenstored down" env XENSTORED_PATH="$FX_DIR/no-such-socket" "$VM" send -d "$KA" --to hostb --domid 5
+fx_expect_fail "xenstored down" env XENSTORED_PATH="$FX_DIR/no-such-socket" "$VM" send -d "$KA" --to hostb --domid 5 \
+	--domain-uuid 12345678-9abc-4def-8123-456789abcdef
 printf '%s\n' "$FX_ERR" | grep -q 'xenstore' || fx_fail "xenstored down: $FX_ERR"
 [ -z "$FX_OUT" ] || fx_fail "send wrote bytes without xenstored"
 outcome "xenstored down"
@@ -250,9 +321,121 @@ n=$((n + 1))
 fx_swtpm_waiting v12dst tpm12
 fx_expect_fail "damaged TPM 1.2 record" "$VM" recv -d "$KB" --ctrl "$(fx_swtpm_ctrl v12dst)" --uuid "$OTHER_U" <"$FX_DIR/v12bad.rec"
 mig_assert_not_running v12dst
-fx_expect_ok "recover TPM 1.2" "$VM" recover --ctrl "$(fx_swtpm_ctrl src12)" --uuid "$OTHER_U"
+fx_expect_fail "recover TPM 1.2 refused: the record left whole" "$VM" recover --ctrl "$(fx_swtpm_ctrl src12)" --uuid "$OTHER_U"
+mig_assert_not_running src12
+fx_expect_ok "recover --force TPM 1.2 (the destination refused)" "$VM" recover --force --ctrl "$(fx_swtpm_ctrl src12)" --uuid "$OTHER_U"
 mig_snapshot src12 tpm12 after
 mig_same src12.before src12.after
 echo "ok: TPM 1.2 damaged record, source recovered"
+
+# ---- a whole record left: never two live TPMs ----
+# one_tpm_runs CASE DST: the destination runs, the source does not and its
+# mark stands, so nothing starts it again on its own; plain recover refuses.
+one_tpm_runs() {
+	mig_tpm_running "$2" || fx_fail "$1: the destination does not run"
+	grep -qx 'generation [0-9]*' "$MARK" || fx_fail "$1: no left-this-host mark: $(cat "$MARK" 2>&1)"
+	fx_expect_fail "$1: recover" "$VM" recover "${SRC[@]}"
+	printf '%s\n' "$FX_ERR" | grep -q 'recover --force' || fx_fail "$1: $FX_ERR"
+	mig_assert_not_running src
+	[ -n "$(compgen -G "$FX_DIR/src/tpm2-00.permall")" ] || fx_fail "$1: source state deleted"
+	echo "ok: $1: exactly one TPM able to run"
+}
+
+# The sender is killed right after the record's last byte: xend's error path
+# runs recover while the destination accepts the record.
+new_dst
+VTPM_FAULT=send-after-last-byte "$FV" send -d "$KA" --to hostb "${SRC[@]}" 2>/dev/null |
+	"$VM" recv -d "$KB" "${DSTI[@]}"
+rc=("${PIPESTATUS[@]}")
+[ "${rc[0]}" -eq 137 ] || fx_fail "send-after-last-byte: sender was not killed (exit ${rc[0]})"
+[ "${rc[1]}" -eq 0 ] || fx_fail "send-after-last-byte: the destination refused a whole record"
+one_tpm_runs "sender killed after the last byte" "$DST"
+# The administrator checked: the destination is torn down, the source comes
+# back with exactly its state.
+fx_expect_ok "teardown" "$VM" finish "${DSTI[@]}"
+fx_expect_ok "recover --force" "$VM" recover --force "${SRC[@]}"
+printf '%s\n' "$FX_OUT" | grep -q 'runs again' || fx_fail "recover --force says: $FX_OUT"
+mig_snapshot src tpm2 forced
+mig_same src.before src.forced
+echo "ok: recover_force_brings_back_the_same_state"
+
+# Killed between send and finish (send and recv done, the source's xend dies
+# before finish; on its restart the error path recovers).
+new_dst
+"$VM" send -d "$KA" --to hostb "${SRC[@]}" | "$VM" recv -d "$KB" "${DSTI[@]}" ||
+	fx_fail "send | recv"
+one_tpm_runs "killed between send and finish" "$DST"
+fx_expect_ok "recover --force after the check" "$VM" recover --force "${SRC[@]}"
+fx_expect_ok "teardown" "$VM" finish "${DSTI[@]}"
+
+# Host "reboot" after a completed send: the source swtpm dies with the host;
+# what is on disk after the reboot is what counts.
+new_dst
+"$VM" send -d "$KA" --to hostb "${SRC[@]}" | "$VM" recv -d "$KB" "${DSTI[@]}" ||
+	fx_fail "send | recv"
+kill -KILL "$(fx_swtpm_pid src)"
+fx_wait_for 5 fx_not fx_swtpm_alive src || fx_fail "source swtpm survived the reboot"
+one_tpm_runs "host reboot after a completed send" "$DST"
+fx_expect_ok "recover --force with no swtpm" "$VM" recover --force "${SRC[@]}"
+printf '%s\n' "$FX_OUT" | grep -q 'next vTPM start will use the state' || fx_fail "recover --force says: $FX_OUT"
+[ -e "$MARK" ] && fx_fail "recover --force left the mark"
+echo "ok: recover_force_without_swtpm_removes_the_mark"
+
+# finish deletes the mark with the state.
+fx_swtpm_running gone tpm2
+echo "generation 7" >"$FX_DIR/gone/vtpm-left"
+fx_expect_ok "finish with a mark" "$VM" finish --ctrl "$(fx_swtpm_ctrl gone)" --uuid "$OTHER_U"
+mig_assert_gone gone
+[ -e "$FX_DIR/gone/vtpm-left" ] && fx_fail "finish left the mark"
+echo "ok: finish_deletes_the_mark_with_the_state"
+
+# ---- finish: the source swtpm process must be gone before its state goes ----
+# state_files NAME: swtpm's state files are still in NAME's directory.
+state_files() { compgen -G "$FX_DIR/$1/tpm*-00.*" >/dev/null; }
+
+# A stopped swtpm does not answer its control channel but keeps the whole
+# state in memory: finish must end the process, not take silence for "gone".
+fx_swtpm_running stopped tpm2
+tpm2_populate "$FX_DIR/stopped" || fx_fail "populate stopped"
+kill -STOP "$(fx_swtpm_pid stopped)"
+fx_expect_ok "finish of a SIGSTOP'd swtpm" "$VM" finish --ctrl "$(fx_swtpm_ctrl stopped)" --uuid "$OTHER_U"
+mig_assert_gone stopped
+echo "ok: finish_ends_a_stopped_swtpm_before_deleting_its_state"
+
+# Another client holds swtpm's single control connection.
+fx_swtpm_running held tpm2
+tpm2_populate "$FX_DIR/held" || fx_fail "populate held"
+python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); open(sys.argv[2], "w").close(); time.sleep(60)' \
+	"$(fx_swtpm_ctrl held)" "$FX_DIR/held.connected" &
+holder=$!
+fx_wait_for 10 test -e "$FX_DIR/held.connected" || fx_fail "held: the other client did not connect"
+sleep 0.2 # swtpm accepts it right after connect returns
+if "$VTPM_TEST_BIN/tools/ctrl_copy" --status "$(fx_swtpm_ctrl held)" >/dev/null 2>&1; then
+	fx_fail "held: swtpm still answers another client; the case tests nothing"
+fi
+fx_expect_ok "finish while another client holds the control connection" \
+	"$VM" finish --ctrl "$(fx_swtpm_ctrl held)" --uuid "$OTHER_U"
+mig_assert_gone held
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+echo "ok: finish_ends_a_swtpm_whose_control_connection_is_held"
+
+# Something answers on the control socket (it accepts, says nothing) and no
+# swtpm process serves that state: finish cannot tell it is gone, so it
+# refuses and deletes nothing.
+fx_swtpm_running mute tpm2
+fx_swtpm_stop mute
+state_files mute || fx_fail "mute: no state files to keep"
+rm -f "$FX_DIR/mute/data.ctrl"
+python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4); time.sleep(60)' \
+	"$(fx_swtpm_ctrl mute)" &
+mute=$!
+fx_wait_for 5 test -S "$(fx_swtpm_ctrl mute)" || fx_fail "mute listener did not start"
+fx_expect_fail "finish when the process cannot be found" "$VM" finish --ctrl "$(fx_swtpm_ctrl mute)" --uuid "$OTHER_U"
+printf '%s\n' "$FX_ERR" | grep -q 'state kept' || fx_fail "mute: $FX_ERR"
+state_files mute || fx_fail "finish deleted state it could not prove unused"
+kill "$mute" 2>/dev/null
+wait "$mute" 2>/dev/null
+echo "ok: finish_deletes_nothing_unless_the_process_is_gone"
 
 echo "PASS: $n fault cases, each leaving the source identical and usable"

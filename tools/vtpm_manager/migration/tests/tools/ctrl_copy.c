@@ -14,8 +14,6 @@
 
 #include "swtpm_ctrl.h"
 
-static const char *const blob_names[3] = { "permanent", "volatile", "savestate" };
-
 static int fail(const char *what, const struct vm_err *e)
 {
 	fprintf(stderr, "ctrl_copy: %s: %s\n", what, e->msg[0] ? e->msg : "(no message)");
@@ -70,7 +68,7 @@ int main(int argc, char **argv)
 	}
 	printf("source: TPM %s", tpm_version_name(st.version));
 	for (int i = 0; i < 3; i++)
-		printf(", %s %u bytes", blob_names[i], (unsigned)st.blob[i].len);
+		printf(", %s %u bytes", tpm_blob_name((uint32_t)i + 1), (unsigned)st.blob[i].len);
 	printf("\n");
 
 	if (swtpm_get_version(&dst, &dv, &e) != 0) {
@@ -80,7 +78,13 @@ int main(int argc, char **argv)
 	printf("destination: TPM %s\n", tpm_version_name(dv));
 	fflush(stdout);
 
-	if (swtpm_push_state(&dst, &st, &e) != 0) {
+	if (dv != st.version) {
+		vm_set(&e, "destination is a TPM %s, the state is for a TPM %s",
+		       tpm_version_name(dv), tpm_version_name(st.version));
+		fail("push", &e);
+		goto out;
+	}
+	if (swtpm_push_blobs(&dst, &st, &e) != 0) {
 		fail("push", &e);
 		goto out;
 	}

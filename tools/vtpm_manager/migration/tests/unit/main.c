@@ -76,6 +76,7 @@ int main(void)
 	srunner_add_suite(sr, ledger_suite());
 	srunner_add_suite(sr, ctrl_suite());
 	srunner_add_suite(sr, cli_suite());
+	srunner_add_suite(sr, io_suite());
 	srunner_add_suite(sr, tpmif_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -226,7 +227,123 @@ START_TEST(unwritable_ledger_directory_fails_cleanly)
 
 	snprintf(path, sizeof(path), "%s/missing", dir);
 	ck_assert_int_eq(ledger_open(&l, path, &e), -1);
-	ck_assert_ptr_nonnull(strstr(e.msg, "ledger.lock"));
+	ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "No such file"), "%s", e.msg);
+}
+END_TEST
+
+/* 11.3: the ledger, its lock and DIR are refused when another user could
+ * change them; a planted .ledger.tmp held open never gets the new ledger. */
+START_TEST(ledger_others_can_write_is_refused)
+{
+	char path[512], tmp[512];
+	struct ledger l;
+	struct vm_err e;
+	struct stat st;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s/.ledger.tmp", dir);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL, 0666);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 3, 0, NULL), 0);
+	ledger_close(&l);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/ledger", dir);
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "chmod go-w") && strstr(e.msg, path), "%s", e.msg);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/ledger.lock", dir);
+	ck_assert_int_eq(chmod(path, 0602), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "chmod go-w") && strstr(e.msg, path), "%s", e.msg);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "key directory") && strstr(e.msg, "chmod go-w"), "%s", e.msg);
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "key directory") && strstr(e.msg, "shared directory"), "%s",
+		      e.msg);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), 0);
+	ck_assert_uint_eq(ledger_get(&l, U1)->accepted, 3);
+	ledger_close(&l);
+}
+END_TEST
+
+/* 15.4: a damaged ledger's error says what to do next. */
+START_TEST(damaged_ledger_error_says_restore_or_rebuild)
+{
+	struct ledger l;
+	struct vm_err e;
+
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, NULL), 0);
+	ledger_close(&l);
+	damage("flip");
+	ck_assert_int_eq(ledger_open(&l, dir, &e), -1);
+	ck_assert_msg(strstr(e.msg, "damaged") && strstr(e.msg, "restore it from backup") &&
+		      strstr(e.msg, "ledger-rebuild") && strstr(e.msg, "replay"), "%s", e.msg);
+}
+END_TEST
+
+/* 15.4: salvage keeps every line that still reads, the higher marks of a
+ * vTPM listed twice, and counts what it dropped. */
+START_TEST(ledger_salvage_keeps_what_still_reads)
+{
+	static const char text[] =
+		"vtpm-migration-ledger v1\n"
+		"01000000-0000-0000-0000-000000000000 3 9\n"
+		"02000000-0000-0000-0000-00000000000X 1 1\n"
+		"garbage\n"
+		"01000000-0000-0000-0000-000000000000 5 2\n"
+		"02000000-0000-0000-0000-000000000000 0 4\n"
+		"sha256 0000\n"
+		"03000000-0000-0000-0000-000000000000 1 ";
+	struct ledger_entry *ent;
+	size_t n, dropped;
+
+	ck_assert_int_eq(ledger_salvage(text, sizeof(text) - 1, &ent, &n, &dropped), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(dropped, 3);
+	ck_assert_mem_eq(ent[0].uuid, U1, 16);
+	ck_assert_uint_eq(ent[0].sent, 5);
+	ck_assert_uint_eq(ent[0].accepted, 9);
+	ck_assert_mem_eq(ent[1].uuid, U2, 16);
+	ck_assert_uint_eq(ent[1].accepted, 4);
+	free(ent);
+}
+END_TEST
+
+/* 15.4: rebuild replaces only a damaged ledger, keeps the damaged bytes
+ * aside, and the rebuilt ledger still refuses what it remembers. */
+START_TEST(ledger_rebuild_only_when_damaged)
+{
+	char path[512];
+	struct ledger l;
+	struct vm_err e;
+	size_t kept, dropped;
+
+	ck_assert_int_eq(ledger_rebuild(dir, &kept, &dropped, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no ledger"));
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U2, 4, 0, NULL), 0);
+	ledger_close(&l);
+	ck_assert_int_eq(ledger_rebuild(dir, &kept, &dropped, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "not damaged"));
+	damage("truncate");
+	ck_assert_int_eq(ledger_rebuild(dir, &kept, &dropped, &e), 0);
+	ck_assert_uint_eq(kept, 2);
+	snprintf(path, sizeof(path), "%s/ledger.damaged", dir);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(ledger_open(&l, dir, &e), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, &e), -1);
+	ck_assert_int_eq(ledger_accept(&l, U1, 8, 0, &e), 0);
+	ledger_close(&l);
 }
 END_TEST
 
@@ -245,6 +362,10 @@ Suite *ledger_suite(void)
 	tcase_add_test(t, ledger_numbers_are_digits_only);
 	tcase_add_test(t, concurrent_users_are_serialised);
 	tcase_add_test(t, unwritable_ledger_directory_fails_cleanly);
+	tcase_add_test(t, ledger_others_can_write_is_refused);
+	tcase_add_test(t, damaged_ledger_error_says_restore_or_rebuild);
+	tcase_add_test(t, ledger_salvage_keeps_what_still_reads);
+	tcase_add_test(t, ledger_rebuild_only_when_damaged);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -12,7 +12,7 @@ static void good_header(struct vrec_header *h)
 	memset(h, 0, sizeof(*h));
 	h->version = VREC_VERSION;
 	h->suite = VREC_SUITE_X25519_HKDF_SHA256_AES256GCM_ED25519;
-	h->tpm_version = VREC_TPM_20;
+	h->tpm_version = TPM_VERSION_20;
 	memset(h->sender_id, 0xa1, sizeof(h->sender_id));
 	memset(h->recipient_id, 0xb2, sizeof(h->recipient_id));
 	memset(h->domain_uuid, 0xc3, 16);
@@ -243,16 +243,16 @@ START_TEST(binding_refuses_other_vtpm_domain_or_tpm_version)
 	good_header(&h);
 	memset(dom, 0xc3, 16);
 	memset(vtpm, 0xd4, 16);
-	ck_assert_int_eq(vrec_check_binding(&h, dom, vtpm, VREC_TPM_20, &e), 0);
+	ck_assert_int_eq(vrec_check_binding(&h, dom, vtpm, TPM_VERSION_20, &e), 0);
 	vtpm[15] ^= 1;
-	ck_assert_int_eq(vrec_check_binding(&h, dom, vtpm, VREC_TPM_20, &e), -1);
+	ck_assert_int_eq(vrec_check_binding(&h, dom, vtpm, TPM_VERSION_20, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "record is for vTPM"));
 	vtpm[15] ^= 1;
 	dom[0] ^= 1;
-	ck_assert_int_eq(vrec_check_binding(&h, dom, vtpm, VREC_TPM_20, &e), -1);
+	ck_assert_int_eq(vrec_check_binding(&h, dom, vtpm, TPM_VERSION_20, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "record is for domain"));
 	dom[0] ^= 1;
-	ck_assert_int_eq(vrec_check_binding(&h, dom, vtpm, VREC_TPM_12, &e), -1);
+	ck_assert_int_eq(vrec_check_binding(&h, dom, vtpm, TPM_VERSION_12, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "TPM 2.0 state, this instance is a TPM 1.2"));
 }
 END_TEST

@@ -15,6 +15,7 @@ Suite *hostkey_suite(void);
 Suite *ledger_suite(void);
 Suite *ctrl_suite(void);
 Suite *cli_suite(void);
+Suite *io_suite(void);
 Suite *tpmif_suite(void);
 
 /* A fresh private directory, removed by rm_tree. */

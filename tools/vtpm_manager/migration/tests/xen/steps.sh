@@ -92,6 +92,9 @@ one_line() { [ "$(wc -l < "$1")" -eq 1 ] && [ -n "$(head -c1 "$1")" ]; }
 # --- the domain and its vTPM, as xend would set them up ---------------------
 
 domid_of() { xl domid "$1" 2>/dev/null; }
+# The domain's UUID as the toolstack holds it (xend passes it the same way;
+# /local/domain/D/vm is the guest's to write).
+uuid_of() { xl list -v "$1" 2>/dev/null | awk 'NR == 2 { print $7 }'; }
 be_path() { echo "/local/domain/0/backend/vtpm/$1/0"; }
 fe_path() { echo "/local/domain/$1/device/vtpm/0"; }
 
@@ -443,13 +446,13 @@ restore_with_vtpm() { # SAVE VTPM-UUID RECORD
 }
 
 send_rec() { # DOMID OUT : vtpm_migrate send to this host
-	run "$VM" send -d "$KEYS" --to self --domid "$1"
+	run "$VM" send -d "$KEYS" --to self --domid "$1" --domain-uuid "$(uuid_of "$1")"
 	cp "$W/out" "$2"
 	[ "$rc" -eq 0 ] && [ -s "$2" ]
 }
 recv_rec() { # DOMID IN
-	log "\$ $VM recv -d $KEYS --domid $1 < $2"
-	"$VM" recv -d "$KEYS" --domid "$1" < "$2" > "$W/out" 2> "$W/err"
+	log "\$ $VM recv -d $KEYS --domid $1 --domain-uuid $(uuid_of "$1") < $2"
+	"$VM" recv -d "$KEYS" --domid "$1" --domain-uuid "$(uuid_of "$1")" < "$2" > "$W/out" 2> "$W/err"
 	rc=$?
 	[ -s "$W/err" ] && sed 's/^/   stderr: /' "$W/err"
 	log "  exit $rc"
@@ -556,7 +559,7 @@ fi
 # 1: a running guest's vTPM is never taken
 begin 1 send-while-running
 check "guest runs" sh -c "xl list $A | awk 'NR == 2 { exit \$5 ~ /p/ }'"
-run "$VM" send -d "$KEYS" --to self --domid "$A"
+run "$VM" send -d "$KEYS" --to self --domid "$A" --domain-uuid "$(uuid_of "$A")"
 reason=$(head -1 "$W/err")
 check "send refused with exit 1" test "$rc" -eq 1
 check "the reason names the running domain" grep -q "running" "$W/err"

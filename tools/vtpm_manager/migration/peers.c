@@ -1,0 +1,202 @@
+/*
+ * Trusted peers: DIR/peers/NAME.pub, one file per peer, added by trust,
+ * removed by untrust, loaded for send and recv. A broken file is skipped and
+ * reported, never fatal to the other peers.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hostkey.h"
+#include "safefile.h"
+#include "util.h"
+
+/* DIR and DIR/peers checked, the latter created when create. */
+static int peers_dir(const char *dir, int create, char *peers, size_t len, struct vm_err *e)
+{
+	if (safe_check_dir(dir, "key directory", e))
+		return -1;
+	snprintf(peers, len, "%s/peers", dir);
+	if (create && mkdir(peers, 0755) && errno != EEXIST)
+		return vm_fail(e, "%s: %s", peers, strerror(errno));
+	return safe_check_dir(peers, "peers directory", e);
+}
+
+int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust_result *res,
+	      struct host_pub *old, struct vm_err *e)
+{
+	char peers[4096], name[HOST_NAME_MAX_LEN + 8], path[4200], text[512];
+	char oldid[2 * VREC_KEYID_LEN + 1] = "";
+	struct host_pub was;
+	struct vm_err why;
+	int n, had;
+
+	if (!host_name_valid(p->name))
+		return vm_fail(e, "peer name '%s' is not valid", p->name);
+	if (peers_dir(dir, 1, peers, sizeof(peers), e))
+		return -1;
+	snprintf(name, sizeof(name), "%s.pub", p->name);
+	snprintf(path, sizeof(path), "%s/%s", peers, name);
+	had = access(path, F_OK) == 0;
+	if (had && pubkey_read(path, "peer key", &was, &why) == 0) {
+		if (!memcmp(was.ed_pub, p->ed_pub, 32) && !memcmp(was.x_pub, p->x_pub, 32)) {
+			*res = TRUST_SAME;
+			return 0;
+		}
+		hex_encode(was.id, VREC_KEYID_LEN, oldid);
+		if (old)
+			*old = was;
+	} else if (had) {
+		snprintf(oldid, sizeof(oldid), "%s", "broken");
+	}
+	if (had && !replace)
+		return vm_fail(e, "peer '%s' is already trusted with a different key (%s, key id %s); give --replace to replace it",
+			       p->name, path, oldid);
+	n = pubkey_format(p, text, sizeof(text));
+	if (safe_write_file(peers, name, text, (size_t)n, 0644,
+			    (had ? 0 : SAFE_NEW) | SAFE_SYNC_DIR, e))
+		return -1;
+	*res = had ? TRUST_REPLACED : TRUST_ADDED;
+	return 0;
+}
+
+int trust_remove(const char *dir, const char *name, struct vm_err *e)
+{
+	char peers[4096], path[4200];
+	int dfd;
+
+	if (!host_name_valid(name))
+		return vm_fail(e, "peer name '%s' is not valid", name);
+	if (peers_dir(dir, 0, peers, sizeof(peers), e))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s.pub", peers, name);
+	if (unlink(path))
+		return errno == ENOENT ? vm_fail(e, "'%s' is not a trusted peer (no %s)", name, path)
+				       : vm_fail(e, "cannot remove %s: %s", path, strerror(errno));
+	dfd = open(peers, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd)) {
+		vm_fail(e, "removed %s, but cannot sync %s: %s", path, peers, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+static int add_broken(struct peer_set *s, const char *file, const struct vm_err *why)
+{
+	struct peer_broken *grown = realloc(s->broken, (s->nbroken + 1) * sizeof(*s->broken));
+
+	if (!grown)
+		return -1;
+	s->broken = grown;
+	snprintf(grown[s->nbroken].file, sizeof(grown[s->nbroken].file), "%s", file);
+	grown[s->nbroken].why = *why;
+	s->nbroken++;
+	return 0;
+}
+
+/* One entry of peers/: a usable peer, or a broken file with its reason. */
+static int load_one(struct peer_set *s, const char *peers, const char *file)
+{
+	char path[4400];
+	struct host_pub *grown, p;
+	struct vm_err why;
+	size_t len = strlen(file);
+
+	if (len < 5 || strcmp(file + len - 4, ".pub")) {
+		vm_fail(&why, "not a NAME.pub file; ignored");
+		return add_broken(s, file, &why);
+	}
+	snprintf(path, sizeof(path), "%s/%s", peers, file);
+	if (pubkey_read(path, "peer key", &p, &why))
+		return add_broken(s, file, &why);
+	if (strlen(p.name) != len - 4 || strncmp(p.name, file, len - 4)) {
+		vm_fail(&why, "%s: file name does not match the peer name '%s' in it", path, p.name);
+		return add_broken(s, file, &why);
+	}
+	grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer));
+	if (!grown)
+		return -1;
+	s->peer = grown;
+	s->peer[s->n++] = p;
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct host_pub *)a)->name, ((const struct host_pub *)b)->name);
+}
+
+static int broken_by_file(const void *a, const void *b)
+{
+	return strcmp(((const struct peer_broken *)a)->file, ((const struct peer_broken *)b)->file);
+}
+
+int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
+{
+	char peers[4096];
+	struct dirent *d;
+	DIR *dp;
+
+	memset(s, 0, sizeof(*s));
+	if (safe_check_dir(dir, "key directory", e))
+		return -1;
+	snprintf(peers, sizeof(peers), "%s/peers", dir);
+	dp = opendir(peers);
+	if (!dp)
+		return errno == ENOENT ? 0 : vm_fail(e, "%s: %s", peers, strerror(errno));
+	if (safe_check_dir(peers, "peers directory", e)) {
+		closedir(dp);
+		return -1;
+	}
+	/* Dot files are ours (a writer's temporaries) or hidden on purpose. */
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (load_one(s, peers, d->d_name)) {
+			closedir(dp);
+			peers_free(s);
+			return vm_fail(e, "out of memory loading peers");
+		}
+	}
+	closedir(dp);
+	if (s->n)
+		qsort(s->peer, s->n, sizeof(*s->peer), by_name);
+	if (s->nbroken)
+		qsort(s->broken, s->nbroken, sizeof(*s->broken), broken_by_file);
+	return 0;
+}
+
+const struct host_pub *peers_find_name(const struct peer_set *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->peer[i].name, name))
+			return &s->peer[i];
+	return NULL;
+}
+
+const struct host_pub *peers_find_id(const struct peer_set *s, const uint8_t id[VREC_KEYID_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (!memcmp(s->peer[i].id, id, VREC_KEYID_LEN))
+			return &s->peer[i];
+	return NULL;
+}
+
+void peers_free(struct peer_set *s)
+{
+	free(s->peer);
+	free(s->broken);
+	memset(s, 0, sizeof(*s));
+}

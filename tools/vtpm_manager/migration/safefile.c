@@ -1,0 +1,116 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "safefile.h"
+
+int safe_check_stat(const struct stat *st, const char *what, const char *path,
+		    struct vm_err *e)
+{
+	uid_t me = geteuid();
+
+	if (st->st_uid != me)
+		return vm_fail(e, "%s %s is owned by uid %u, not by this user (uid %u); refusing it (run as its owner, or chown %u %s)",
+			       what, path, (unsigned)st->st_uid, (unsigned)me, (unsigned)me, path);
+	/* A shared directory like /tmp is no place for keys: not "chmod" it. */
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && (st->st_mode & S_ISVTX))
+		return vm_fail(e, "%s %s is a shared directory (mode %04o); refusing it (use a directory of its own, mode 0700)",
+			       what, path, (unsigned)(st->st_mode & 07777));
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return vm_fail(e, "%s %s is writable by group or others (mode %04o); refusing it (chmod go-w %s)",
+			       what, path, (unsigned)(st->st_mode & 07777), path);
+	return 0;
+}
+
+int safe_check_dir(const char *path, const char *what, struct vm_err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return vm_fail(e, "%s %s: %s", what, path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return vm_fail(e, "%s %s: not a directory", what, path);
+	return safe_check_stat(&st, what, path, e);
+}
+
+/* Create tmp exclusively. Whatever already has the name (a crash's leftover,
+ * or something planted) is unlinked, never opened or followed. */
+static int create_tmp(const char *tmp, mode_t mode, struct vm_err *e)
+{
+	struct stat st;
+	int fd, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST || lstat(tmp, &st))
+			break;
+		if (S_ISDIR(st.st_mode) ? rmdir(tmp) : unlink(tmp))
+			break;
+	}
+	return vm_fail(e, "cannot create %s: %s", tmp, strerror(errno));
+}
+
+static int sync_dir(const char *dir, struct vm_err *e)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || fsync(dfd)) {
+		vm_fail(e, "cannot sync directory %s: %s", dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+int safe_write_file(const char *dir, const char *name, const void *data, size_t len,
+		    mode_t mode, unsigned flags, struct vm_err *e)
+{
+	char path[4200], tmp[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	fd = create_tmp(tmp, mode, e);
+	if (fd < 0)
+		return -1;
+	/* The mode asked for, whatever the umask. */
+	if (fchmod(fd, mode)) {
+		vm_fail(e, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (io_write_full(fd, data, len, -1, tmp, e))
+		goto fail;
+	if (fsync(fd)) {
+		vm_fail(e, "%s: fsync: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd)) {
+		fd = -1;
+		vm_fail(e, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	/* link() fails on an existing name, atomically: no check-then-write. */
+	if (flags & SAFE_NEW ? link(tmp, path) : rename(tmp, path)) {
+		if (errno == EEXIST)
+			vm_fail(e, "%s already exists; not overwriting it", path);
+		else
+			vm_fail(e, "cannot write %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (flags & SAFE_NEW)
+		unlink(tmp);
+	return (flags & SAFE_SYNC_DIR) ? sync_dir(dir, e) : 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}

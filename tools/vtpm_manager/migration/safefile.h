@@ -1,0 +1,33 @@
+/*
+ * Files only this host's administrator can change: the checks made on the
+ * key directory and what is read from it, and the one writer of its files
+ * (host.key, host.pub, peers/NAME.pub, ledger).
+ */
+#ifndef VTPM_MIG_SAFEFILE_H
+#define VTPM_MIG_SAFEFILE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+#include "err.h"
+
+/* Refuse st (of path, "what" names it in the error) unless it is owned by
+ * the effective user and not writable by group or others. */
+int safe_check_stat(const struct stat *st, const char *what, const char *path,
+		    struct vm_err *e) VM_MUST;
+/* The same for a directory, which must exist. */
+int safe_check_dir(const char *path, const char *what, struct vm_err *e) VM_MUST;
+
+#define SAFE_NEW      1u /* never replace an existing file: refuse instead */
+#define SAFE_SYNC_DIR 2u /* fsync the directory too, so the rename survives a crash */
+
+/*
+ * Write dir/name atomically: the temporary dir/.name.tmp is created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW (a stale one is unlinked first, so whoever holds
+ * it open never sees the new contents), written, fsync'd and renamed (or,
+ * with SAFE_NEW, linked) into place. Without SAFE_SYNC_DIR a crash may leave
+ * the old file; never a torn one.
+ */
+int safe_write_file(const char *dir, const char *name, const void *data, size_t len,
+		    mode_t mode, unsigned flags, struct vm_err *e) VM_MUST;
+
+#endif

@@ -1,0 +1,160 @@
+#!/bin/bash
+# sanitizer: yes
+#
+# The staged helpers (send/recv --staged): words on stdin/stdout, the record
+# on --fd. The sender says `ready`, takes `pull` (says `sealed`) and `write`
+# (says `done`); the receiver says `ready` and takes `go` (says `done`). End
+# of input or another word before the last step: nothing written or loaded,
+# exit 1 with one line, the source untouched. A waiting helper holds no lock.
+# shellcheck source-path=SCRIPTDIR/../lib
+# shellcheck source=../lib/fixtures.sh
+. "$(dirname "$0")/../lib/fixtures.sh"
+# shellcheck source=../lib/tpmstate.sh
+. "$(dirname "$0")/../lib/tpmstate.sh"
+fx_init
+# shellcheck source=../lib/migrate.sh
+. "$(dirname "$0")/../lib/migrate.sh"
+
+LD=$(fx_bin tools/ledger_dump) || exit 1
+U=57a9ed00-0000-4a9e-8d00-57a9ed000001
+KA=$FX_DIR/keys-hosta
+KB=$FX_DIR/keys-hostb
+mig_host hosta
+mig_host hostb
+mig_trust hosta hostb
+mig_trust hostb hosta
+fx_swtpm_running src tpm2
+mig_fill src tpm2
+SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")
+MARK=$FX_DIR/src/vtpm-left
+n=0
+new_dst() {
+	n=$((n + 1))
+	DST=dst$n
+	fx_swtpm_waiting "$DST" tpm2
+	DSTI=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$U")
+}
+
+# lock_free DIR: nobody holds DIR's ledger lock.
+lock_free() { flock -n "$1/ledger.lock" true; }
+
+# expect_line FD WORD WHO: the next line on FD is WORD (within 20 s).
+expect_line() {
+	local got
+	read -r -t 20 -u "$1" got || fx_fail "$3: no '$2' (end of output or timeout)"
+	[ "$got" = "$2" ] || fx_fail "$3: said '$got', expected '$2'"
+}
+
+# ---- the happy path, both helpers started early, words sent one by one ----
+new_dst
+for f in s.in s.out r.in r.out stream; do mkfifo "$FX_DIR/$f"; done
+"$VM" send -d "$KA" --to hostb "${SRC[@]}" --fd 3 --staged \
+	<"$FX_DIR/s.in" >"$FX_DIR/s.out" 2>"$FX_DIR/s.err" 3>"$FX_DIR/stream" &
+spid=$!
+"$VM" recv -d "$KB" "${DSTI[@]}" --fd 3 --staged \
+	<"$FX_DIR/r.in" >"$FX_DIR/r.out" 2>"$FX_DIR/r.err" 3<"$FX_DIR/stream" &
+rpid=$!
+exec 5>"$FX_DIR/s.in" 6<"$FX_DIR/s.out" 7>"$FX_DIR/r.in" 8<"$FX_DIR/r.out"
+expect_line 6 ready sender
+expect_line 8 ready receiver
+# Both wait: neither holds a ledger lock, another migration could run.
+lock_free "$KA" || fx_fail "the waiting sender holds host A's ledger lock"
+lock_free "$KB" || fx_fail "the waiting receiver holds host B's ledger lock"
+mig_tpm_running src || fx_fail "the source stopped running"
+mig_assert_not_running "$DST"
+echo pull >&5
+expect_line 6 sealed sender
+lock_free "$KA" || fx_fail "the sealed sender holds host A's ledger lock"
+[ -e "$MARK" ] || fx_fail "no left-this-host mark before the record goes out"
+echo write >&5
+echo go >&7
+expect_line 6 "done" sender
+expect_line 8 "done" receiver
+exec 5>&- 6<&- 7>&- 8<&-
+wait "$spid" || fx_fail "sender exit $?: $(cat "$FX_DIR/s.err")"
+wait "$rpid" || fx_fail "receiver exit $?: $(cat "$FX_DIR/r.err")"
+[ -s "$FX_DIR/s.err" ] && fx_fail "sender wrote to stderr: $(cat "$FX_DIR/s.err")"
+mig_tpm_running "$DST" || fx_fail "the destination does not run"
+mig_snapshot "$DST" tpm2 after
+mig_same src.before "$DST.after"
+grep -qx 'generation 1' "$MARK" || fx_fail "mark after the staged send: $(cat "$MARK")"
+fx_expect_ok "teardown" "$VM" finish "${DSTI[@]}"
+echo "ok: staged_send_and_recv_move_the_vtpm"
+# The destination's explicit success would let xend finish; here the source
+# is brought back for the next cases.
+fx_expect_ok "recover --force" "$VM" recover --force "${SRC[@]}"
+
+# ---- the sender stops before the last step ----
+# staged_send WORDS...: run the staged sender with these lines as its input,
+# the stream into $FX_DIR/out.rec; its stdout in SAID, stderr in FX_ERR.
+staged_send() {
+	{ [ $# -eq 0 ] || printf '%s\n' "$@"; } | "$VM" send -d "$KA" --to hostb "${SRC[@]}" --fd 3 --staged \
+		3>"$FX_DIR/out.rec" >"$FX_DIR/said" 2>"$FX_DIR/err"
+	rc=$?
+	SAID=$(tr '\n' ' ' <"$FX_DIR/said")
+	FX_ERR=$(cat "$FX_DIR/err")
+}
+while IFS='|' read -r what words said reason; do
+	ledger_before=$("$LD" "$KA")
+	words=${words//ESC/$'\033'}
+	# shellcheck disable=SC2086 # a word list
+	staged_send $words
+	[ "$rc" -eq 1 ] || fx_fail "$what: exit $rc: $FX_ERR"
+	[ "$(grep -c '' "$FX_DIR/err")" -eq 1 ] || fx_fail "$what: not one error line: $FX_ERR"
+	printf '%s\n' "$FX_ERR" | grep -qF -- "$reason" || fx_fail "$what: error does not say '$reason': $FX_ERR"
+	[ "$SAID" = "$said" ] || fx_fail "$what: said '$SAID', expected '$said'"
+	[ -s "$FX_DIR/out.rec" ] && fx_fail "$what: bytes written to the stream"
+	[ -e "$MARK" ] && fx_fail "$what: a mark for a record that never left"
+	case $said in
+	*sealed*) ;; # pulled: a generation was taken, nothing else
+	*) [ "$("$LD" "$KA")" = "$ledger_before" ] || fx_fail "$what: the ledger changed" ;;
+	esac
+	fx_expect_ok "$what: recover" "$VM" recover "${SRC[@]}"
+	mig_snapshot src tpm2 "after$n"
+	n=$((n + 1))
+	mig_same src.before "src.after$((n - 1))"
+	echo "ok: staged sender: $what"
+done <<'CASES'
+end of input before pull||ready |input ended before 'pull': nothing pulled or written
+another word before pull|push|ready |expected 'pull', got 'push': nothing pulled or written
+end of input before write|pull|ready sealed |input ended before 'write': nothing written
+another word before write|pull go|ready sealed |expected 'write', got 'go': nothing written
+a line with control bytes|pull wrESCite|ready sealed |expected 'write', got 'wr?ite'
+CASES
+
+# ---- the receiver stops before the last step ----
+"$VM" send -d "$KA" --to hostb "${SRC[@]}" >"$FX_DIR/good.rec" || fx_fail "send"
+fx_expect_ok "recover --force" "$VM" recover --force "${SRC[@]}"
+for words in "" "stop" "GO"; do
+	new_dst
+	ledger_before=$("$LD" "$KB")
+	# shellcheck disable=SC2086 # a word list
+	{ [ -z "$words" ] || printf '%s\n' $words; } | "$VM" recv -d "$KB" "${DSTI[@]}" --fd 3 --staged \
+		3<"$FX_DIR/good.rec" >"$FX_DIR/said" 2>"$FX_DIR/err"
+	rc=$?
+	[ "$rc" -eq 1 ] || fx_fail "receiver given '$words': exit $rc: $(cat "$FX_DIR/err")"
+	[ "$(grep -c '' "$FX_DIR/err")" -eq 1 ] || fx_fail "receiver given '$words': $(cat "$FX_DIR/err")"
+	grep -q "nothing read or loaded" "$FX_DIR/err" || fx_fail "receiver given '$words': $(cat "$FX_DIR/err")"
+	[ "$(cat "$FX_DIR/said")" = ready ] || fx_fail "receiver given '$words' said: $(cat "$FX_DIR/said")"
+	mig_assert_not_running "$DST"
+	[ "$("$LD" "$KB")" = "$ledger_before" ] || fx_fail "receiver given '$words' changed the ledger"
+	echo "ok: staged receiver: '${words:-end of input}' before go loads nothing"
+done
+# The record was not consumed: a staged receiver given `go` loads it.
+new_dst
+printf 'go\n' | "$VM" recv -d "$KB" "${DSTI[@]}" --fd 3 --staged 3<"$FX_DIR/good.rec" >"$FX_DIR/said" ||
+	fx_fail "staged recv with go"
+[ "$(tr '\n' ' ' <"$FX_DIR/said")" = "ready done " ] || fx_fail "receiver said: $(cat "$FX_DIR/said")"
+mig_tpm_running "$DST" || fx_fail "the destination does not run after go"
+
+# A staged helper that cannot prepare never says ready.
+printf 'pull\nwrite\n' | "$VM" send -d "$KA" --to nobody "${SRC[@]}" --fd 3 --staged 3>"$FX_DIR/x.rec" \
+	>"$FX_DIR/said" 2>"$FX_DIR/err"
+rc=$?
+if [ "$rc" -ne 1 ] || [ -s "$FX_DIR/said" ] || [ -s "$FX_DIR/x.rec" ]; then
+	fx_fail "unprepared sender: exit $rc, said '$(cat "$FX_DIR/said")', $(cat "$FX_DIR/err")"
+fi
+"$VM" send -d "$KA" --to hostb "${SRC[@]}" --staged </dev/null >/dev/null 2>&1
+[ $? -eq 2 ] || fx_fail "--staged without --fd is not a usage error"
+echo "ok: staged_helpers_refuse_before_ready"
+echo "PASS: staged helpers"
