@@ -75,6 +75,7 @@ hotplug() { # hotplug add|remove DOMID
 }
 
 node() { xenstore-read "$(be "$1")/$2" 2>/dev/null; }
+node_is() { [ "$(node "$1" "$2")" = "$3" ]; } # node_is DOMID NODE VALUE
 instdir() { readlink "$VTPM_RUN_ROOT/$1.0"; }
 
 tpm() { # tpm DIR tpm2_tool ARGS...: a tpm2 tool on that instance
@@ -341,7 +342,7 @@ backend_starts_beside_swtpm_and_stops_with_it() {
 	d=$(instdir 5)
 	expect "back end runs" backend_alive "$d"
 	pid=$(cat "$d/backend.pid" 2>/dev/null)
-	expect "back end in InitWait" fx_wait_for 5 test "$(node 5 state)" = 2
+	expect "back end in InitWait" fx_wait_for 5 node_is 5 state 2
 	expect "protocol v2 offered" test "$(node 5 feature-protocol-v2)" = 1
 	expect "started with this script as its remove action" \
 		fx_pid_is "$pid" "--on-close $(readlink -f "$SCRIPT") "
@@ -358,7 +359,7 @@ backend_waits_for_the_incoming_tpm() {
 	expect "resuming add succeeds" hotplug add 6
 	d=$(instdir 6)
 	expect "back end runs beside the waiting swtpm" backend_alive "$d"
-	expect "back end in InitWait" fx_wait_for 5 test "$(node 6 state)" = 2
+	expect "back end in InitWait" fx_wait_for 5 node_is 6 state 2
 	expect "remove succeeds" hotplug remove 6
 	expect_not "back end stopped" backend_alive "$d"
 	expect_not "empty instance deleted" test -e "$d"

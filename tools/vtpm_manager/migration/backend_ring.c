@@ -100,6 +100,7 @@ static int tpm_call(struct backend *b, uint8_t locality, const uint8_t *cmd, siz
 	if (locality != b->locality) {
 		if (swtpm_set_locality(&b->ctrl, locality, e))
 			return -1;
+		backend_log(b, "locality %u set in swtpm", locality);
 		b->locality = locality;
 	}
 	if (data_connect(b, e))

@@ -157,6 +157,8 @@ static int backend_gone(struct backend *b)
 
 /* The frontend directory, from the toolstack's nodes in our directory; it
  * must lie in the frontend domain's own tree. */
+#define FRONTEND_PATH_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-_/"
+
 static int find_frontend(struct backend *b)
 {
 	char fe[sizeof(b->fe_path)], prefix[40];
@@ -169,7 +171,8 @@ static int find_frontend(struct backend *b)
 	    xs_get(b, b->path, "frontend", fe, sizeof(fe)))
 		return -1;
 	n = (size_t)snprintf(prefix, sizeof(prefix), "/local/domain/%u/", domid);
-	if (strncmp(fe, prefix, n) || strstr(fe, "/..") || strspn(fe + n, "abcdefghijklmnopqrstuvwxyz0123456789-_/") != strlen(fe + n)) {
+	if (strncmp(fe, prefix, n) || strstr(fe, "/..") ||
+	    strspn(fe + n, FRONTEND_PATH_CHARS) != strlen(fe + n)) {
 		backend_complain(b, "frontend path '%s' is not in domain %u's tree; waiting", fe, domid);
 		return -1;
 	}

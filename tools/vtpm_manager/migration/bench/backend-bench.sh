@@ -43,7 +43,8 @@ fx_expect_ok "toolstack nodes" xenstore-write "$BE/frontend" "$FE" "$BE/frontend
 	2>"$FX_DIR/be.log" &)
 fx_expect_ok "frontend ring" xenstore-write "$FE/ring-ref" 0 "$FE/event-channel" 7 \
 	"$FE/feature-protocol-v2" 1 "$FE/state" 3
-fx_wait_for 10 test "$(xenstore-read "$BE/state" 2>/dev/null)" = 4 ||
+connected() { [ "$(xenstore-read "$BE/state" 2>/dev/null)" = 4 ]; }
+fx_wait_for 10 connected ||
 	fx_fail "back end did not connect: $(cat "$FX_DIR/be.log")"
 
 # warm both paths, then measure them alternately in halves (noisy host)

@@ -29,6 +29,9 @@ PCR_EXTEND=80020000004100000182000000100000000940000009000000000000000001000b$EX
 # TPM2_PCR_Read(sha256: PCR 16)
 PCR_READ16=8001000000140000017e00000001000b03000001
 RAND8_OK=800100000014000000000008
+# TPM2_CreatePrimary(owner, RSA 3072 storage key): seconds of prime search
+CREATE_RSA3072=80020000004300000131400000010000000940000009000000000000040000000000
+CREATE_RSA3072+=1a0001000b00030072000000060080004300100c00000000000000000000000000
 REFUSED2=80010000000a00000101
 
 fx_xenstored_start xenstored
@@ -109,6 +112,9 @@ fx_expect_ok "PCR_Read" front cmd 0 "$PCR_READ16"
 [ "${FX_OUT: -64}" = "$want" ] || fx_fail "PCR 16 is ${FX_OUT: -64}, expected $want"
 expect_response "GetRandom at locality 3 (set through swtpm's control channel)" \
 	"$RAND8_OK" cmd 0 "$GETRANDOM8" -o 3
+grep -q 'locality 3 set in swtpm' "$FX_DIR/be5.log" || fx_fail "locality 3 not set in swtpm"
+expect_response "back at locality 0" "$RAND8_OK" cmd 0 "$GETRANDOM8"
+grep -q 'locality 0 set in swtpm' "$FX_DIR/be5.log" || fx_fail "locality 0 not set again"
 expect_response "an extra page the command does not need" "$RAND8_OK" \
 	cmd 0 "$GETRANDOM8" -x 1 -r 5
 # swtpm serves one data client at a time: while the guest is connected,
@@ -131,6 +137,11 @@ n=$(grep -c 'refused a command' "$FX_DIR/be5.log")
 [ "$n" -eq 5 ] || fx_fail "expected 5 refusal lines in the log, got $n"
 grep -q 'cannot map grant ref 6 (2 pages)' "$FX_DIR/be5.log" || fx_fail "unmappable refs not logged"
 be_alive be5 || fx_fail "back end died on hostile input"
+# A cancel while swtpm works goes to swtpm; the command is answered.
+fx_expect_ok "cancel during a long command" front cmd 0 "$CREATE_RSA3072" -c 20 -t 60000
+grep -q 'guest cancelled the running command; passed to swtpm' "$FX_DIR/be5.log" ||
+	fx_fail "cancel not passed to swtpm: $(tail -n 2 "$FX_DIR/be5.log")"
+fx_log "answer to the cancelled CreatePrimary: ${FX_OUT:0:20}"
 # A cancel on an idle page is answered with idle.
 fx_expect_ok "cancel" front state 0 3
 fx_expect_ok "cancel answered" front wait 0 3000
@@ -169,6 +180,16 @@ fx_wait_for 5 is_node "$BE5/state" 2 || fx_fail "back end not in InitWait again"
 fx_expect_ok "good ring" xenstore-write "$FE5/ring-ref" 1 "$FE5/event-channel" 13 "$FE5/state" 3
 fx_wait_for 5 is_node "$BE5/state" 4 || fx_fail "back end did not connect to the good ring"
 expect_response "GetRandom after a refused ring" "$RAND8_OK" cmd 1 "$GETRANDOM8"
+
+# ---- the guest closes its device (module unloaded): Closed, and back ----
+fx_expect_ok "frontend closes" xenstore-write "$FE5/state" 6
+fx_wait_for 5 is_node "$BE5/state" 6 || fx_fail "back end did not close with the frontend"
+fx_expect_fail "a closed ring is not served" front cmd 1 "$GETRANDOM8" -t 500
+fx_expect_ok "frontend comes back" xenstore-write "$FE5/state" 1
+fx_wait_for 5 is_node "$BE5/state" 2 || fx_fail "back end not in InitWait after the close"
+fx_expect_ok "its ring" xenstore-write "$FE5/ring-ref" 4 "$FE5/event-channel" 14 "$FE5/state" 3
+fx_wait_for 5 is_node "$BE5/state" 4 || fx_fail "back end did not connect after the close"
+expect_response "GetRandom after a close" "$RAND8_OK" cmd 4 "$GETRANDOM8"
 
 # ---- teardown by the toolstack: online=0, state=5 (xend's destroyDevice) ----
 be5_pid=$(be_pid be5)

@@ -5,11 +5,12 @@
  * the protocol (Xen's io/tpmif.h, as Linux's xen-tpmfront uses it), not from
  * the back end's code, so the two check each other.
  *
- *   tpmif_front GNT IN OUT cmd REF HEX [-l LEN] [-x NR] [-r REF,...] [-o LOC] [-n] [-t MS]
+ *   tpmif_front GNT IN OUT cmd REF HEX [-l LEN] [-x NR] [-r REF,...] [-o LOC] [-n] [-t MS] [-c MS]
  *       write command HEX into page REF (header: LEN or its length, NR extra
  *       pages with grant refs REF,..., locality LOC), set submit, notify
  *       (not with -n), wait until the page is finish or idle; print the
  *       response in hex. Exit 1 if no answer within MS (default 10000).
+ *       -c MS: MS ms after the submit, set the state to cancel and notify.
  *   tpmif_front GNT IN OUT state REF N      set the page state to N, notify
  *   tpmif_front GNT IN OUT peek REF         print "state length" of page REF
  *   tpmif_front GNT IN OUT wait REF [MS]    wait for finish/idle; print the response
@@ -170,7 +171,7 @@ static int do_cmd(struct front *f, int argc, char **argv)
 {
 	uint8_t cmd[PAGE];
 	uint32_t refs[256] = { 0 }, len;
-	long ms = 10000, loc = 0, nr = 0;
+	long ms = 10000, loc = 0, nr = 0, cancel = -1;
 	size_t n = unhex(argv[0], cmd, sizeof(cmd));
 	int i, quiet = 0, nrefs = 0;
 	char *tok;
@@ -189,6 +190,8 @@ static int do_cmd(struct front *f, int argc, char **argv)
 			loc = num(argv[++i]);
 		else if (!strcmp(argv[i], "-t"))
 			ms = num(argv[++i]);
+		else if (!strcmp(argv[i], "-c"))
+			cancel = num(argv[++i]);
 		else if (!strcmp(argv[i], "-r"))
 			for (tok = strtok(argv[++i], ","); tok && nrefs < 256; tok = strtok(NULL, ","))
 				refs[nrefs++] = (uint32_t)num(tok);
@@ -199,6 +202,12 @@ static int do_cmd(struct front *f, int argc, char **argv)
 	submit(f, cmd, n, len, (uint8_t)nr, refs, (uint8_t)loc);
 	if (!quiet)
 		notify(f);
+	if (cancel >= 0) {
+		usleep((useconds_t)cancel * 1000);
+		f->page[4] = 3; /* cancel */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		notify(f);
+	}
 	if (wait_done(f, (int)ms, 0)) {
 		errno = 0;
 		die("no answer");
