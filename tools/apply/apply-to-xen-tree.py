@@ -714,9 +714,9 @@ For Xen 4.1.x and 4.2.x; made from a Xen %(version)s tree.  Apply to a
 pristine tree of that release with
     patch -p1 < vtpm-migration.patch        (or: quilt import)
 then build as usual (make tools, make install-tools).  Needs OpenSSL >= 1.1.1
-(libcrypto) to build and swtpm to run.  Nothing changes on a host until its
-administrator switches it (docs/misc/vtpm-migration.txt, "Upgrading from the
-old vtpm_manager").
+(libcrypto) to build and swtpm to run.  A host's vTPM backends stay with the
+old vtpm_manager until its administrator switches that host
+(docs/misc/vtpm-migration.txt, "Upgrading from the old vtpm_manager").
 
 %(stat)s
 """
