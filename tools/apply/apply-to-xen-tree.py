@@ -306,7 +306,7 @@ def _uninstall_line(folder):
 def edit_tools_makefile(path, text):
     text = _insert_after_line(
         path, text, r'^SUBDIRS-\$\(VTPM_TOOLS\)\s*\+=\s*vtpm\s*$',
-        ['# vTPM migration for swtpm vTPMs: vtpm_migrate (needs OpenSSL >= 1.1.1)\n',
+        ['# swtpm vTPMs: vtpm_migrate, vtpm_backend (need OpenSSL >= 1.1.1)\n',
          'VTPM_MIGRATION ?= y\n',
          'SUBDIRS-$(VTPM_MIGRATION) += vtpm_manager/migration\n'],
         "line 'SUBDIRS-$(VTPM_TOOLS) += vtpm'")

@@ -38,8 +38,8 @@ endif
 
 # Apart from CFLAGS, so that a CFLAGS given on make's command line adds to
 # them and never drops them: the tree's own headers are found first, and
-# these sources build without a warning.
-# Xen 4.1 and 4.2 have grant tables and event channels in libxenctrl.
+# these sources build without a warning.  VTPM_XEN_LIBXC: Xen 4.1 and 4.2
+# have grant tables and event channels in libxenctrl.
 VTPM_CPPFLAGS = -I. $(COMPAT_CPPFLAGS) $(CFLAGS_libxenctrl) $(CFLAGS_libxenstore) \
                 -DVTPM_XEN_LIBXC
 VTPM_CFLAGS   = -Wall -Wextra -Werror
