@@ -306,7 +306,7 @@ def _uninstall_line(folder):
 def edit_tools_makefile(path, text):
     text = _insert_after_line(
         path, text, r'^SUBDIRS-\$\(VTPM_TOOLS\)\s*\+=\s*vtpm\s*$',
-        ['# vTPM migration for swtpm vTPMs: vtpm_migrate (needs OpenSSL >= 1.1.1)\n',
+        ['# swtpm vTPMs: vtpm_migrate, vtpm_backend (need OpenSSL >= 1.1.1)\n',
          'VTPM_MIGRATION ?= y\n',
          'SUBDIRS-$(VTPM_MIGRATION) += vtpm_manager/migration\n'],
         "line 'SUBDIRS-$(VTPM_TOOLS) += vtpm'")
@@ -486,11 +486,10 @@ MIGRATION_PRODUCT = (
     'tests/vectors/*',
 )
 
-# The Makefile the folder gets in a Xen tree, and the lists it takes from
-# the project's own Makefile (so a source or program added there is built
-# in the tree too).
+# The Makefile the folder gets in a Xen tree; it takes its lists of
+# programs and sources from the project's own Makefile (so a source or
+# program added there is built in the tree too).
 TREE_MAKEFILE = os.path.join(HERE, 'files', 'migration.Makefile')
-SHARED_LISTS = ('PROGS', 'LIB_SRCS')
 
 
 def migration_files():
@@ -514,9 +513,11 @@ def copies():
          'tools/hotplug/Linux/vtpm-swtpm'),
         (os.path.join(PROJECT, 'docs/misc/vtpm-migration.txt'),
          'docs/misc/vtpm-migration.txt'),
-        (os.path.join(PROJECT, 'docs/man/vtpm_migrate.8.pod'),
-         'docs/man/vtpm_migrate.pod.8'),
     ]
+    # Man pages, named as Xen names its own (docs/man/NAME.pod.SECTION).
+    for src in sorted(glob.glob(os.path.join(PROJECT, 'docs/man/*.8.pod'))):
+        name = os.path.basename(src)[:-len('.8.pod')]
+        pairs.append((src, 'docs/man/%s.pod.8' % name))
     specs = os.path.join(PROJECT, 'docs', 'specs')
     if os.path.isdir(specs):
         for name in sorted(os.listdir(specs)):
@@ -531,10 +532,12 @@ def _assignment(name):
     return re.compile(r'^%s[ \t]*:?=((?:[^\n]*\\\n)*[^\n]*)\n' % name, re.M)
 
 
-def make_list(text, name):
+def make_list(text, name, required=True):
     """The words a Makefile assigns to NAME (one := or = line, then +=)."""
     m = _assignment(name).search(text)
     if not m:
+        if not required:
+            return []
         raise Missing('no %s in the project Makefile' % name)
     words = m.group(1).replace('\\\n', ' ').split()
     for more in re.findall(r'^%s[ \t]*\+=((?:[^\n]*\\\n)*[^\n]*)$' % name,
@@ -557,15 +560,29 @@ def _format_list(name, words):
     return '\n'.join(lines) + '\n'
 
 
+def shared_lists(project):
+    """The lists block of the tree's Makefile: PROGS, each program's own
+    sources (PROG_SRCS) and LIB_SRCS, as the project's Makefile has them."""
+    progs = make_list(project, 'PROGS')
+    block = _format_list('PROGS', progs)
+    for prog in progs:
+        srcs = make_list(project, prog + '_SRCS', required=False)
+        if srcs:
+            block += _format_list(prog + '_SRCS', srcs)
+    return block + _format_list('LIB_SRCS', make_list(project, 'LIB_SRCS'))
+
+
 def tree_makefile():
-    """The folder's Makefile in a Xen tree, with the project's lists."""
+    """The folder's Makefile in a Xen tree, with the project's lists in
+    place of the template's (from its PROGS line to its LIB_SRCS)."""
     project = _read(os.path.join(PROJECT, MIGRATION, 'Makefile'))
     text = _read(TREE_MAKEFILE)
-    for name in SHARED_LISTS:
-        words = make_list(project, name)
-        text = _assignment(name).sub(lambda m: _format_list(name, words),
-                                     text, count=1)
-    return text
+    start = _assignment('PROGS').search(text)
+    end = _assignment('LIB_SRCS').search(text)
+    if not start or not end or end.end() < start.start():
+        raise Missing('%s: no PROGS ... LIB_SRCS block' % TREE_MAKEFILE)
+    return (text[:start.start()] + shared_lists(project) +
+            text[end.end():])
 
 
 def binary_files(pairs):
@@ -714,9 +731,9 @@ For Xen 4.1.x and 4.2.x; made from a Xen %(version)s tree.  Apply to a
 pristine tree of that release with
     patch -p1 < vtpm-migration.patch        (or: quilt import)
 then build as usual (make tools, make install-tools).  Needs OpenSSL >= 1.1.1
-(libcrypto) to build and swtpm to run.  Nothing changes on a host until its
-administrator switches it (docs/misc/vtpm-migration.txt, "Upgrading from the
-old vtpm_manager").
+(libcrypto) to build and swtpm to run.  A host's vTPM backends stay with the
+old vtpm_manager until its administrator switches that host
+(docs/misc/vtpm-migration.txt, "Upgrading from the old vtpm_manager").
 
 %(stat)s
 """

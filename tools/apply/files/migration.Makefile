@@ -1,10 +1,11 @@
 # vTPM migration: vtpm_migrate moves a guest's vTPM (one swtpm process in
-# dom0) inside xend's migration stream (docs/misc/vtpm-migration.txt).
-# Built like the rest of tools/: the tree's $(CC), $(AR), CFLAGS, and its own
-# libxenctrl and libxenstore; OpenSSL's libcrypto (>= 1.1.1) from the system,
-# as vtpm_manager takes it.  Objects go to build/.
+# dom0) inside xend's migration stream, vtpm_backend carries the guest's TPM
+# commands to it (docs/misc/vtpm-migration.txt).  Built like the rest of
+# tools/: the tree's $(CC), $(AR), CFLAGS, and its own libxenctrl and
+# libxenstore; OpenSSL's libcrypto (>= 1.1.1) from the system, as
+# vtpm_manager takes it.  Objects go to build/.
 #
-#   make              the programs and the man page
+#   make              the programs and their man pages
 #   make check        build and run the unit tests (needs `check'; the swtpm
 #                     control tests need swtpm)
 #   make install      $(SBINDIR), $(MAN8DIR)
@@ -13,8 +14,10 @@
 XEN_ROOT = $(CURDIR)/../../..
 include $(XEN_ROOT)/tools/Rules.mk
 
-# The programs (PROG.c linked with the library) and the library's sources.
-PROGS    := vtpm_migrate
+# The programs (PROG.c and its PROG_SRCS, linked with the library) and the
+# library's sources.
+PROGS    := vtpm_migrate vtpm_backend
+vtpm_backend_SRCS := backend_ring.c xen_ring.c
 LIB_SRCS := err.c fault.c io.c util.c swtpm_ctrl.c record.c seal.c hostkey.c \
             ledger.c xen.c send.c recv.c finish.c
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -23,7 +26,7 @@ B         := build
 LIB       := $(B)/libvtpmmig.a
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
-MAN8      := $(B)/vtpm_migrate.8
+MAN8      := $(PROGS:%=$(B)/%.8)
 POD2MAN   ?= pod2man
 PKG_CONFIG ?= pkg-config
 
@@ -35,8 +38,10 @@ endif
 
 # Apart from CFLAGS, so that a CFLAGS given on make's command line adds to
 # them and never drops them: the tree's own headers are found first, and
-# these sources build without a warning.
-VTPM_CPPFLAGS = -I. $(COMPAT_CPPFLAGS) $(CFLAGS_libxenctrl) $(CFLAGS_libxenstore)
+# these sources build without a warning.  VTPM_XEN_LIBXC: Xen 4.1 and 4.2
+# have grant tables and event channels in libxenctrl.
+VTPM_CPPFLAGS = -I. $(COMPAT_CPPFLAGS) $(CFLAGS_libxenctrl) $(CFLAGS_libxenstore) \
+                -DVTPM_XEN_LIBXC
 VTPM_CFLAGS   = -Wall -Wextra -Werror
 VTPM_LDLIBS   = $(LDLIBS_libxenctrl) $(LDLIBS_libxenstore) -lcrypto
 
@@ -55,7 +60,8 @@ $(LIB): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rc $@ $^
 
-$(PROGS:%=$(B)/%): $(B)/%: $(B)/%.o $(LIB)
+.SECONDEXPANSION:
+$(PROGS:%=$(B)/%): $(B)/%: $(B)/%.o $$(addprefix $(B)/,$$($$*_SRCS:.c=.o)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(VTPM_LDLIBS) $(APPEND_LDFLAGS)
 
 $(B)/unit_tests: $(UNIT_OBJS) $(LIB)
@@ -68,12 +74,12 @@ $(B)/compat/xenstore.h:
 man:
 	@if which $(POD2MAN) >/dev/null 2>&1; then \
 	  $(MAKE) $(MAN8); \
-	else echo "pod2man not installed; skipping vtpm_migrate.8"; fi
+	else echo "pod2man not installed; skipping $(notdir $(MAN8))"; fi
 
-$(MAN8): $(XEN_ROOT)/docs/man/vtpm_migrate.pod.8
+$(B)/%.8: $(XEN_ROOT)/docs/man/%.pod.8
 	@mkdir -p $(@D)
 	$(POD2MAN) --section=8 --center="Xen" --release="Xen" \
-	  --name=VTPM_MIGRATE $< $@
+	  --name=`echo $* | tr a-z A-Z` $< $@
 
 # Run against the tree's own libraries, not installed ones.
 check: $(PROGS:%=$(B)/%) $(B)/unit_tests
@@ -83,13 +89,15 @@ check: $(PROGS:%=$(B)/%) $(B)/unit_tests
 install: build
 	$(INSTALL_DIR) $(DESTDIR)$(SBINDIR)
 	$(INSTALL_PROG) $(PROGS:%=$(B)/%) $(DESTDIR)$(SBINDIR)
-	if [ -f $(MAN8) ]; then \
-	  $(INSTALL_DIR) $(DESTDIR)$(MAN8DIR); \
-	  $(INSTALL_DATA) $(MAN8) $(DESTDIR)$(MAN8DIR); \
-	fi
+	set -e; for m in $(MAN8); do \
+	  if [ -f $$m ]; then \
+	    $(INSTALL_DIR) $(DESTDIR)$(MAN8DIR); \
+	    $(INSTALL_DATA) $$m $(DESTDIR)$(MAN8DIR); \
+	  fi; \
+	done
 
 uninstall:
-	rm -f $(PROGS:%=$(DESTDIR)$(SBINDIR)/%) $(DESTDIR)$(MAN8DIR)/vtpm_migrate.8
+	rm -f $(PROGS:%=$(DESTDIR)$(SBINDIR)/%) $(PROGS:%=$(DESTDIR)$(MAN8DIR)/%.8)
 
 clean:
 	rm -rf $(B) $(DEPS)

@@ -368,13 +368,15 @@ class ApplyTest(unittest.TestCase):
         rc, out = self.make('install', 'DESTDIR=' + dest)
         self.assertEqual(rc, 0, out)
         self.assertEqual(self.installed(dest),
-                         ['usr/sbin/vtpm_migrate',
+                         ['usr/sbin/vtpm_backend', 'usr/sbin/vtpm_migrate',
+                          'usr/share/man/man8/vtpm_backend.8',
                           'usr/share/man/man8/vtpm_migrate.8'])
-        sbin = os.path.join(dest, 'usr/sbin/vtpm_migrate')
-        self.assertEqual(os.stat(sbin).st_mode & 0o777, 0o755)
-        rc, out, err = run([sbin, '--help'])
-        self.assertEqual(rc, 0)
-        self.assertIn('vtpm_migrate send', out)
+        for prog in ('vtpm_migrate', 'vtpm_backend'):
+            sbin = os.path.join(dest, 'usr/sbin', prog)
+            self.assertEqual(os.stat(sbin).st_mode & 0o777, 0o755)
+            rc, out, err = run([sbin, '--help'])
+            self.assertEqual(rc, 0, prog + err)
+            self.assertIn(prog, out + err)
         rc, out = self.make('uninstall', 'DESTDIR=' + dest)
         self.assertEqual(rc, 0, out)
         self.assertEqual(self.installed(dest), [])
@@ -436,8 +438,9 @@ class ApplyTest(unittest.TestCase):
             calls = f.read().splitlines()
         self.assertTrue([c for c in calls if c.startswith('gcc ') and
                          c.endswith('vtpm_migrate.c')], calls)
-        self.assertTrue([c for c in calls if c.startswith('gcc ') and
-                         '-o build/vtpm_migrate ' in c], calls)
+        for prog in ('vtpm_migrate', 'vtpm_backend'):
+            self.assertTrue([c for c in calls if c.startswith('gcc ') and
+                             '-o build/%s ' % prog in c], calls)
         self.assertTrue([c for c in calls if c.startswith('ar ')], calls)
         self.assertNotIn('\ncc ', '\n' + out)
 
@@ -455,6 +458,7 @@ class ApplyTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         self.assertIn('vtpm_migrate.c', out)
         self.assertIn('-o build/vtpm_migrate ', out)
+        self.assertIn('-o build/vtpm_backend ', out)
         self.assertFalse(os.path.exists(os.path.join(self.tree, self.MIG,
                                                      'build/vtpm_migrate')))
 
@@ -507,10 +511,13 @@ class ApplyTest(unittest.TestCase):
         with open(os.path.join(PROJECT, self.MIG, 'Makefile')) as f:
             project = f.read()
         tree = self.read(self.MIG + '/Makefile')
-        for name in ('PROGS', 'LIB_SRCS'):
-            words = mod.make_list(project, name)
-            self.assertTrue(words, name)
-            self.assertEqual(mod.make_list(tree, name), words, name)
+        progs = mod.make_list(project, 'PROGS')
+        self.assertIn('vtpm_backend', progs)
+        for name in ['PROGS', 'LIB_SRCS'] + [p + '_SRCS' for p in progs]:
+            words = mod.make_list(project, name, required=False)
+            self.assertEqual(mod.make_list(tree, name, required=False),
+                             words, name)
+        self.assertTrue(mod.make_list(tree, 'vtpm_backend_SRCS'))
         self.assertIn('include $(XEN_ROOT)/tools/Rules.mk', tree)
         for line in tree.splitlines():
             if line.startswith('\t') and 'MAKE' in line:

@@ -78,6 +78,9 @@ static const uint8_t getrandom8[] = { 0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x7
 
 START_TEST(layout_matches_xen_public_header)
 {
+	/* Xen 4.3 put the shared page in the public header; a 4.1/4.2 tree,
+	 * where this also builds, has only the older ring there. */
+#if __XEN_LATEST_INTERFACE_VERSION__ >= 0x00040300
 	ck_assert_uint_eq(sizeof(struct tpmif_shared_page), TPMIF_HDR_LEN);
 	ck_assert_uint_eq(offsetof(struct tpmif_shared_page, length), TPMIF_OFF_LENGTH);
 	ck_assert_uint_eq(offsetof(struct tpmif_shared_page, state), TPMIF_OFF_STATE);
@@ -87,6 +90,7 @@ START_TEST(layout_matches_xen_public_header)
 	ck_assert_int_eq(TPMIF_STATE_SUBMIT, TPMIF_SUBMIT);
 	ck_assert_int_eq(TPMIF_STATE_FINISH, TPMIF_FINISH);
 	ck_assert_int_eq(TPMIF_STATE_CANCEL, TPMIF_CANCEL);
+#endif
 	ck_assert_uint_eq(tpmif_data_offset(0), 8);
 	ck_assert_uint_eq(tpmif_data_offset(3), 20);
 }
