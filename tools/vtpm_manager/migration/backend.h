@@ -51,7 +51,7 @@ void backend_complain(struct backend *b, const char *fmt, ...)
 
 /* Map the ring, bind the event channel and serve any command already
  * waiting (its notification went to a port nobody had bound yet). */
-int ring_connect(struct backend *b, uint32_t ref, uint32_t remote_port, struct vm_err *e) VM_MUST;
+int ring_connect(struct backend *b, uint32_t ref, uint32_t remote_port, struct mig_err *e) MIG_MUST;
 void ring_disconnect(struct backend *b);
 /* The event channel fd is readable: collect the event, look at the page. */
 void ring_event(struct backend *b);

@@ -16,19 +16,19 @@
 #include "io.h"
 #include "tpmif.h"
 
-static int data_connect(struct backend *b, struct vm_err *e)
+static int data_connect(struct backend *b, struct mig_err *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
 	if (strlen(b->data) >= sizeof(sa.sun_path))
-		return vm_fail(e, "swtpm data socket path too long: %s", b->data);
+		return mig_fail(e, "swtpm data socket path too long: %s", b->data);
 	memcpy(sa.sun_path, b->data, strlen(b->data) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return vm_fail(e, "swtpm data socket: %s", strerror(errno));
+		return mig_fail(e, "swtpm data socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		vm_fail(e, "cannot connect to swtpm at %s: %s", b->data, strerror(errno));
+		mig_fail(e, "cannot connect to swtpm at %s: %s", b->data, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -47,7 +47,7 @@ static void data_close(struct backend *b)
 static void watch_cancel(struct backend *b, int *cancelled)
 {
 	struct tpmif_req r;
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 
 	if (xen_ring_pending(&b->xr) < 0)
 		return;
@@ -62,7 +62,7 @@ static void watch_cancel(struct backend *b, int *cancelled)
 }
 
 /* Wait for swtpm's answer; meanwhile the guest may cancel. */
-static int wait_answer(struct backend *b, struct vm_err *e)
+static int wait_answer(struct backend *b, struct mig_err *e)
 {
 	int64_t deadline = io_now_ms() + BACKEND_CMD_TIMEOUT_MS;
 	struct pollfd p[2] = {
@@ -74,11 +74,11 @@ static int wait_answer(struct backend *b, struct vm_err *e)
 	for (;;) {
 		left = (int)(deadline - io_now_ms());
 		if (left <= 0)
-			return vm_fail(e, "swtpm did not answer within %d s",
+			return mig_fail(e, "swtpm did not answer within %d s",
 				       BACKEND_CMD_TIMEOUT_MS / 1000);
 		n = poll(p, 2, left);
 		if (n < 0 && errno != EINTR)
-			return vm_fail(e, "poll: %s", strerror(errno));
+			return mig_fail(e, "poll: %s", strerror(errno));
 		if (n > 0 && p[1].revents)
 			watch_cancel(b, &cancelled);
 		if (n > 0 && p[0].revents)
@@ -91,7 +91,7 @@ static int wait_answer(struct backend *b, struct vm_err *e)
  * dom0's own tools (tpm2-tools' swtpm TCTI) must still reach the TPM while
  * the guest is connected. swtpm keeps no per-connection TPM state. */
 static int tpm_call(struct backend *b, uint8_t locality, const uint8_t *cmd, size_t len,
-		    uint8_t *rsp, size_t *rlen, struct vm_err *e)
+		    uint8_t *rsp, size_t *rlen, struct mig_err *e)
 {
 	uint32_t size;
 	int r = -1;
@@ -111,7 +111,7 @@ static int tpm_call(struct backend *b, uint8_t locality, const uint8_t *cmd, siz
 		goto out;
 	size = be32_get(rsp + 2);
 	if (size < TPMIF_TPM_HDR_LEN || size > TPMIF_CMD_MAX) {
-		vm_fail(e, "swtpm answered with a %u-byte response", size);
+		mig_fail(e, "swtpm answered with a %u-byte response", size);
 		goto out;
 	}
 	if (io_read_full(b->data_fd, rsp + 6, size - 6, BACKEND_CMD_TIMEOUT_MS,
@@ -132,7 +132,7 @@ static void notify(struct backend *b)
 
 /* Answer r with a TPM error, so the guest's command fails now. */
 static void refuse(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
-		   const struct vm_err *why)
+		   const struct mig_err *why)
 {
 	uint8_t out[TPMIF_REFUSAL_LEN];
 
@@ -143,7 +143,7 @@ static void refuse(struct backend *b, struct tpmif_map *map, const struct tpmif_
 }
 
 static int map_extra(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
-		     struct vm_err *e)
+		     struct mig_err *e)
 {
 	uint32_t refs[TPMIF_MAX_EXTRA_PAGES];
 
@@ -153,7 +153,7 @@ static int map_extra(struct backend *b, struct tpmif_map *map, const struct tpmi
 		return -1;
 	map->extra = xen_ring_map(&b->xr, b->fe_domid, refs, r->nr_extra, e);
 	if (!map->extra)
-		return vm_wrap(e, "extra pages: ");
+		return mig_wrap(e, "extra pages: ");
 	map->nr_extra = r->nr_extra;
 	return 0;
 }
@@ -162,7 +162,7 @@ static void serve_command(struct backend *b, const struct tpmif_req *r)
 {
 	static uint8_t cmd[TPMIF_CMD_MAX], rsp[TPMIF_CMD_MAX];
 	struct tpmif_map map = { .page = b->page };
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 	size_t rlen = 0, put;
 
 	if (map_extra(b, &map, r, &e) || tpmif_check_req(&map, r, &e)) {
@@ -213,7 +213,7 @@ void ring_event(struct backend *b)
 	serve(b);
 }
 
-int ring_connect(struct backend *b, uint32_t ref, uint32_t remote_port, struct vm_err *e)
+int ring_connect(struct backend *b, uint32_t ref, uint32_t remote_port, struct mig_err *e)
 {
 	if (!b->xr_open) {
 		if (xen_ring_open(&b->xr, e))

@@ -4,7 +4,7 @@
 
 #include "err.h"
 
-void vm_set(struct vm_err *e, const char *fmt, ...)
+void mig_set(struct mig_err *e, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -15,9 +15,9 @@ void vm_set(struct vm_err *e, const char *fmt, ...)
 	va_end(ap);
 }
 
-void vm_prefix(struct vm_err *e, const char *fmt, ...)
+void mig_prefix(struct mig_err *e, const char *fmt, ...)
 {
-	char prefix[VM_ERR_MAX], old[VM_ERR_MAX];
+	char prefix[MIG_ERR_MAX], old[MIG_ERR_MAX];
 	va_list ap;
 	size_t n;
 
@@ -34,7 +34,7 @@ void vm_prefix(struct vm_err *e, const char *fmt, ...)
 	e->msg[sizeof(e->msg) - 1] = '\0';
 }
 
-void vm_print_line(FILE *f, const char *prefix, const char *msg)
+void mig_print_line(FILE *f, const char *prefix, const char *msg)
 {
 	const unsigned char *p;
 

@@ -5,16 +5,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define VM_ERR_MAX 1024 /* room for a path or two and what to do next */
+#define MIG_ERR_MAX 1024 /* room for a path or two and what to do next */
 
-struct vm_err {
-	char msg[VM_ERR_MAX];
+struct mig_err {
+	char msg[MIG_ERR_MAX];
 };
 
 /* Set the message (printf-style). */
-void vm_set(struct vm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mig_set(struct mig_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix an existing message with context ("send: "). */
-void vm_prefix(struct vm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mig_prefix(struct mig_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Print msg and a newline to f with every byte that is not printable ASCII
@@ -22,13 +22,13 @@ void vm_prefix(struct vm_err *e, const char *fmt, ...) __attribute__((format(pri
  * \xHH: messages carry file names and peer-supplied text, and none of it
  * may reach a terminal raw.
  */
-void vm_print_line(FILE *f, const char *prefix, const char *msg);
+void mig_print_line(FILE *f, const char *prefix, const char *msg);
 
-/* Both as expressions worth -1, so callers can `return vm_fail(...)` and
+/* Both as expressions worth -1, so callers can `return mig_fail(...)` and
  * every reader (and analyser) sees the failure value at the call. */
-#define vm_fail(e, ...) ({ vm_set((e), __VA_ARGS__); -1; })
-#define vm_wrap(e, ...) ({ vm_prefix((e), __VA_ARGS__); -1; })
+#define mig_fail(e, ...) ({ mig_set((e), __VA_ARGS__); -1; })
+#define mig_wrap(e, ...) ({ mig_prefix((e), __VA_ARGS__); -1; })
 
-#define VM_MUST __attribute__((warn_unused_result))
+#define MIG_MUST __attribute__((warn_unused_result))
 
 #endif

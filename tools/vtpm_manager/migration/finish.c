@@ -19,23 +19,23 @@
  * running with its state kept, so that the same process can be brought back
  * by recover --force without losing PCRs or sessions. */
 static int hold_source(const struct swtpm_ctrl *c, const char *dir, uint64_t gen,
-		       struct vm_err *e)
+		       struct mig_err *e)
 {
-	struct vm_err why;
+	struct mig_err why;
 	int running = swtpm_is_running(c, &why);
 
 	if (running > 0 && (swtpm_store_volatile(c, &why) || swtpm_stop(c, &why)))
-		return vm_fail(e, "recover: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination, but stopping the source failed: %s",
+		return mig_fail(e, "recover: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination, but stopping the source failed: %s",
 			       gen, dir, why.msg);
-	return vm_fail(e, "recover: refused: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination; source TPM stopped, state kept; after checking the destination, 'vtpm_migrate recover --force' brings it back here",
+	return mig_fail(e, "recover: refused: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination; source TPM stopped, state kept; after checking the destination, 'vtpm_migrate recover --force' brings it back here",
 		       gen, dir);
 }
 
 /* recover --force: the administrator checked the destination. */
 static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, size_t note_len,
-		      struct vm_err *e)
+		      struct mig_err *e)
 {
-	struct vm_err probe;
+	struct mig_err probe;
 	int running;
 
 	if (left_mark_remove(dir, e))
@@ -47,7 +47,7 @@ static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, s
 		return 0;
 	}
 	if (running < 0)
-		return vm_fail(e, "%s", probe.msg);
+		return mig_fail(e, "%s", probe.msg);
 	/* INIT without DELETE_VOLATILE: resume what STORE_VOLATILE kept. */
 	if (!running && swtpm_init(c, 0, e))
 		return -1;
@@ -56,7 +56,7 @@ static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, s
 }
 
 int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
-		struct vm_err *e)
+		struct mig_err *e)
 {
 	char dir[sizeof(inst->ctrl)];
 	struct swtpm_ctrl ctrl;
@@ -68,21 +68,21 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
 	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
 	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
 	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
-		return vm_wrap(e, "recover: ");
+		return mig_wrap(e, "recover: ");
 	left = left_mark_read(dir, &gen, e);
 	if (left < 0)
-		return vm_wrap(e, "recover: ");
+		return mig_wrap(e, "recover: ");
 	if (left && !force)
 		return hold_source(&ctrl, dir, gen, e);
 	if (left)
-		return bring_back(&ctrl, dir, note, note_len, e) ? vm_wrap(e, "recover: ") : 0;
+		return bring_back(&ctrl, dir, note, note_len, e) ? mig_wrap(e, "recover: ") : 0;
 	/* No whole record left: send never stops the source TPM, so there is
 	 * nothing to undo; make sure it is so, since the guest resumes against it. */
 	running = swtpm_is_running(&ctrl, e);
 	if (running < 0)
-		return vm_wrap(e, "recover: ");
+		return mig_wrap(e, "recover: ");
 	if (!running)
-		return vm_fail(e, "recover: source TPM %s is not running; its state is still on disk, restart the vTPM",
+		return mig_fail(e, "recover: source TPM %s is not running; its state is still on disk, restart the vTPM",
 			       ctrl.path);
 	return 0;
 }
@@ -93,7 +93,7 @@ static int is_state_file(const char *name)
 	return !strncmp(name, "tpm-00.", 7) || !strncmp(name, "tpm2-00.", 8);
 }
 
-static int delete_state(const char *dir, struct vm_err *e)
+static int delete_state(const char *dir, struct mig_err *e)
 {
 	struct dirent *d;
 	DIR *dp;
@@ -101,13 +101,13 @@ static int delete_state(const char *dir, struct vm_err *e)
 
 	dp = opendir(dir);
 	if (!dp)
-		return vm_fail(e, "state directory %s: %s", dir, strerror(errno));
+		return mig_fail(e, "state directory %s: %s", dir, strerror(errno));
 	dfd = dirfd(dp);
 	while ((d = readdir(dp))) {
 		if (!is_state_file(d->d_name))
 			continue;
 		if (unlinkat(dfd, d->d_name, 0) && errno != ENOENT && !r)
-			r = vm_fail(e, "cannot delete %s/%s: %s", dir, d->d_name, strerror(errno));
+			r = mig_fail(e, "cannot delete %s/%s: %s", dir, d->d_name, strerror(errno));
 	}
 	if (!r)
 		fsync(dfd);
@@ -119,7 +119,7 @@ static int delete_state(const char *dir, struct vm_err *e)
  * as yes: a stopped or busy swtpm still holds its state. */
 static int ctrl_answers(const struct swtpm_ctrl *c)
 {
-	struct vm_err probe;
+	struct mig_err probe;
 	enum tpm_version v;
 
 	if (swtpm_get_version(c, &v, &probe) == 0)
@@ -134,10 +134,10 @@ static int ctrl_answers(const struct swtpm_ctrl *c)
  * process is gone: a silent swtpm still holds the whole state in memory and
  * would write it back after we delete it.
  */
-static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct vm_err *e)
+static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct mig_err *e)
 {
 	pid_t pid = swtpm_proc_find(dir);
-	struct vm_err ignore;
+	struct mig_err ignore;
 
 	if (!pid) {
 		/* No swtpm process on dir: nothing may answer either. */
@@ -151,17 +151,17 @@ static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct vm_err 
 			if (!ctrl_answers(c))
 				return 0;
 		}
-		return vm_fail(e, "%s still answers but no swtpm process on %s was found (pid file %s/pid); state kept",
+		return mig_fail(e, "%s still answers but no swtpm process on %s was found (pid file %s/pid); state kept",
 			       c->path, dir, dir);
 	}
 	if (swtpm_shutdown(c, &ignore) == 0 && !swtpm_proc_wait_gone(pid, dir, SWTPM_CTRL_TIMEOUT_MS))
 		return 0;
 	if (swtpm_proc_terminate(pid, dir, &ignore))
-		return vm_fail(e, "%s; state kept", ignore.msg);
+		return mig_fail(e, "%s; state kept", ignore.msg);
 	return 0;
 }
 
-int mig_finish(struct vtpm_instance *inst, struct vm_err *e)
+int mig_finish(struct vtpm_instance *inst, struct mig_err *e)
 {
 	struct swtpm_ctrl ctrl;
 	char dir[sizeof(inst->ctrl)];
@@ -171,8 +171,8 @@ int mig_finish(struct vtpm_instance *inst, struct vm_err *e)
 	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
 	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
 	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
-		return vm_wrap(e, "finish: ");
+		return mig_wrap(e, "finish: ");
 	if (end_swtpm(&ctrl, dir, e) || delete_state(dir, e) || left_mark_remove(dir, e))
-		return vm_wrap(e, "finish: ");
+		return mig_wrap(e, "finish: ");
 	return 0;
 }

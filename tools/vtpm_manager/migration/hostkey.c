@@ -49,20 +49,20 @@ void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VR
 	memcpy(id, md, VREC_KEYID_LEN);
 }
 
-static int raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct vm_err *e)
+static int raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct mig_err *e)
 {
 	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(type, NULL, priv, 32);
 	size_t len = 32;
 	int ok;
 
 	if (!k)
-		return vm_fail(e, "cannot load a private key");
+		return mig_fail(e, "cannot load a private key");
 	ok = EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == 32;
 	EVP_PKEY_free(k);
-	return ok ? 0 : vm_fail(e, "cannot derive a public key");
+	return ok ? 0 : mig_fail(e, "cannot derive a public key");
 }
 
-int hostkey_derive_public(struct host_key *k, struct vm_err *e)
+int hostkey_derive_public(struct host_key *k, struct mig_err *e)
 {
 	if (raw_public(EVP_PKEY_ED25519, k->ed_priv, k->pub.ed_pub, e) ||
 	    raw_public(EVP_PKEY_X25519, k->x_priv, k->pub.x_pub, e))
@@ -71,15 +71,15 @@ int hostkey_derive_public(struct host_key *k, struct vm_err *e)
 	return 0;
 }
 
-int hostkey_generate(struct host_key *k, const char *name, struct vm_err *e)
+int hostkey_generate(struct host_key *k, const char *name, struct mig_err *e)
 {
 	memset(k, 0, sizeof(*k));
 	if (!host_name_valid(name))
-		return vm_fail(e, "host name '%s' is not valid (1-63 of A-Z a-z 0-9 . _ -)", name);
+		return mig_fail(e, "host name '%s' is not valid (1-63 of A-Z a-z 0-9 . _ -)", name);
 	strcpy(k->pub.name, name);
 	if (RAND_priv_bytes(k->ed_priv, 32) != 1 || RAND_priv_bytes(k->x_priv, 32) != 1) {
 		hostkey_wipe(k);
-		return vm_fail(e, "no randomness for a host key");
+		return mig_fail(e, "no randomness for a host key");
 	}
 	if (hostkey_derive_public(k, e)) {
 		hostkey_wipe(k);
@@ -109,38 +109,38 @@ int pubkey_format(const struct host_pub *p, char *buf, size_t len)
  * order; anything else is refused.
  */
 static int next_line(const char **pos, const char *end, const char *key, char *val,
-		     size_t vlen, struct vm_err *e)
+		     size_t vlen, struct mig_err *e)
 {
 	const char *nl = memchr(*pos, '\n', (size_t)(end - *pos));
 	size_t klen = strlen(key), n;
 
 	if (!nl)
-		return vm_fail(e, "line '%s' missing or not terminated", key);
+		return mig_fail(e, "line '%s' missing or not terminated", key);
 	n = (size_t)(nl - *pos);
 	if (n <= klen + 1 || memcmp(*pos, key, klen) || (*pos)[klen] != ' ')
-		return vm_fail(e, "expected a '%s' line", key);
+		return mig_fail(e, "expected a '%s' line", key);
 	n -= klen + 1;
 	if (n >= vlen)
-		return vm_fail(e, "'%s' value too long", key);
+		return mig_fail(e, "'%s' value too long", key);
 	memcpy(val, *pos + klen + 1, n);
 	val[n] = '\0';
 	if (memchr(val, '\0', n))
-		return vm_fail(e, "'%s' value has a NUL byte", key);
+		return mig_fail(e, "'%s' value has a NUL byte", key);
 	*pos = nl + 1;
 	return 0;
 }
 
-static int expect_magic(const char **pos, const char *end, const char *magic, struct vm_err *e)
+static int expect_magic(const char **pos, const char *end, const char *magic, struct mig_err *e)
 {
 	size_t n = strlen(magic);
 
 	if ((size_t)(end - *pos) < n + 1 || memcmp(*pos, magic, n) || (*pos)[n] != '\n')
-		return vm_fail(e, "not a '%s' file", magic);
+		return mig_fail(e, "not a '%s' file", magic);
 	*pos += n + 1;
 	return 0;
 }
 
-int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err *e)
+int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct mig_err *e)
 {
 	const char *pos = text, *end = text + len;
 	char val[80];
@@ -151,25 +151,25 @@ int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err
 	    next_line(&pos, end, "name", val, sizeof(val), e))
 		return -1;
 	if (!host_name_valid(val))
-		return vm_fail(e, "host name '%.63s' is not valid", val);
+		return mig_fail(e, "host name '%.63s' is not valid", val);
 	strcpy(p->name, val);
 	if (next_line(&pos, end, "id", val, sizeof(val), e))
 		return -1;
 	if (hex_decode(val, id, sizeof(id)))
-		return vm_fail(e, "key id is not %d hex digits", 2 * VREC_KEYID_LEN);
+		return mig_fail(e, "key id is not %d hex digits", 2 * VREC_KEYID_LEN);
 	if (next_line(&pos, end, "ed25519", val, sizeof(val), e))
 		return -1;
 	if (hex_decode(val, p->ed_pub, 32))
-		return vm_fail(e, "ed25519 key is not 64 hex digits");
+		return mig_fail(e, "ed25519 key is not 64 hex digits");
 	if (next_line(&pos, end, "x25519", val, sizeof(val), e))
 		return -1;
 	if (hex_decode(val, p->x_pub, 32))
-		return vm_fail(e, "x25519 key is not 64 hex digits");
+		return mig_fail(e, "x25519 key is not 64 hex digits");
 	if (pos != end)
-		return vm_fail(e, "trailing data after the x25519 line");
+		return mig_fail(e, "trailing data after the x25519 line");
 	hostkey_id(p->ed_pub, p->x_pub, p->id);
 	if (memcmp(id, p->id, sizeof(id)))
-		return vm_fail(e, "key id does not match the keys");
+		return mig_fail(e, "key id does not match the keys");
 	return 0;
 }
 
@@ -179,7 +179,7 @@ int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err
  * safe from other users (safefile.h).
  */
 static int read_small(const char *path, const char *what, char *buf, size_t cap, size_t *len,
-		      mode_t *mode, struct vm_err *e)
+		      mode_t *mode, struct mig_err *e)
 {
 	struct stat st;
 	ssize_t n;
@@ -187,10 +187,10 @@ static int read_small(const char *path, const char *what, char *buf, size_t cap,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return vm_fail(e, "%s: %s", path, strerror(errno));
+		return mig_fail(e, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return vm_fail(e, "%s: not a regular file", path);
+		return mig_fail(e, "%s: not a regular file", path);
 	}
 	if (what && safe_check_stat(&st, what, path, e)) {
 		close(fd);
@@ -198,12 +198,12 @@ static int read_small(const char *path, const char *what, char *buf, size_t cap,
 	}
 	if (st.st_size >= (off_t)cap) {
 		close(fd);
-		return vm_fail(e, "%s: too large for a key file", path);
+		return mig_fail(e, "%s: too large for a key file", path);
 	}
 	n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n < 0)
-		return vm_fail(e, "%s: %s", path, strerror(errno));
+		return mig_fail(e, "%s: %s", path, strerror(errno));
 	buf[n] = '\0';
 	*len = (size_t)n;
 	if (mode)
@@ -211,7 +211,7 @@ static int read_small(const char *path, const char *what, char *buf, size_t cap,
 	return 0;
 }
 
-int pubkey_read(const char *path, const char *what, struct host_pub *p, struct vm_err *e)
+int pubkey_read(const char *path, const char *what, struct host_pub *p, struct mig_err *e)
 {
 	char buf[KEYFILE_MAX];
 	size_t len;
@@ -219,23 +219,23 @@ int pubkey_read(const char *path, const char *what, struct host_pub *p, struct v
 	if (read_small(path, what, buf, sizeof(buf), &len, NULL, e))
 		return -1;
 	if (pubkey_parse(buf, len, p, e))
-		return vm_wrap(e, "%s: ", path);
+		return mig_wrap(e, "%s: ", path);
 	return 0;
 }
 
-int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e)
+int pubkey_read_file(const char *path, struct host_pub *p, struct mig_err *e)
 {
 	return pubkey_read(path, NULL, p, e);
 }
 
-static int check_dir(const char *dir, struct vm_err *e)
+static int check_dir(const char *dir, struct mig_err *e)
 {
 	return safe_check_dir(dir, "key directory", e);
 }
 
 /* host.key (with flags for safe_write_file), then host.pub. */
 static int save_files(const char *dir, const struct host_key *k, unsigned flags,
-		      struct vm_err *e)
+		      struct mig_err *e)
 {
 	char priv[512], pub[512], ed[65], x[65];
 	int n, r;
@@ -254,14 +254,14 @@ static int save_files(const char *dir, const struct host_key *k, unsigned flags,
 	return safe_write_file(dir, "host.pub", pub, (size_t)n, 0644, SAFE_SYNC_DIR, e);
 }
 
-int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e)
+int hostkey_save(const char *dir, const struct host_key *k, struct mig_err *e)
 {
 	if (check_dir(dir, e))
 		return -1;
 	return save_files(dir, k, SAFE_NEW, e);
 }
 
-int hostkey_replace(const char *dir, const struct host_key *k, struct vm_err *e)
+int hostkey_replace(const char *dir, const struct host_key *k, struct mig_err *e)
 {
 	char path[4200], old[4200];
 	struct host_key was;
@@ -275,13 +275,13 @@ int hostkey_replace(const char *dir, const struct host_key *k, struct vm_err *e)
 	/* host.key is the old key or the new one at every moment; the old one
 	 * stays as host.key.old (a second link, written by no one). */
 	if (unlink(old) && errno != ENOENT)
-		return vm_fail(e, "cannot remove %s: %s", old, strerror(errno));
+		return mig_fail(e, "cannot remove %s: %s", old, strerror(errno));
 	if (link(path, old))
-		return vm_fail(e, "cannot keep the old key as %s: %s", old, strerror(errno));
+		return mig_fail(e, "cannot keep the old key as %s: %s", old, strerror(errno));
 	return save_files(dir, k, 0, e);
 }
 
-int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
+int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 {
 	char path[4096], buf[KEYFILE_MAX], val[80];
 	const char *pos, *end;
@@ -295,11 +295,11 @@ int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
 	snprintf(path, sizeof(path), "%s/host.key", dir);
 	if (read_small(path, "host key", buf, sizeof(buf), &len, &mode, e)) {
 		if (errno == ENOENT)
-			vm_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
+			mig_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
 		return -1;
 	}
 	if (mode & 077) {
-		vm_fail(e, "%s: mode %03o lets others read the private key; refusing it (chmod 600)",
+		mig_fail(e, "%s: mode %03o lets others read the private key; refusing it (chmod 600)",
 			path, (unsigned)(mode & 0777));
 		goto out;
 	}
@@ -309,24 +309,24 @@ int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
 	    next_line(&pos, end, "name", val, sizeof(val), e))
 		goto bad;
 	if (!host_name_valid(val)) {
-		vm_fail(e, "host name '%.63s' is not valid", val);
+		mig_fail(e, "host name '%.63s' is not valid", val);
 		goto bad;
 	}
 	strcpy(k->pub.name, val);
 	if (next_line(&pos, end, "ed25519", val, sizeof(val), e))
 		goto bad;
 	if (hex_decode(val, k->ed_priv, 32)) {
-		vm_fail(e, "ed25519 key is not 64 hex digits");
+		mig_fail(e, "ed25519 key is not 64 hex digits");
 		goto bad;
 	}
 	if (next_line(&pos, end, "x25519", val, sizeof(val), e))
 		goto bad;
 	if (hex_decode(val, k->x_priv, 32)) {
-		vm_fail(e, "x25519 key is not 64 hex digits");
+		mig_fail(e, "x25519 key is not 64 hex digits");
 		goto bad;
 	}
 	if (pos != end) {
-		vm_fail(e, "trailing data after the x25519 line");
+		mig_fail(e, "trailing data after the x25519 line");
 		goto bad;
 	}
 	if (hostkey_derive_public(k, e))
@@ -334,7 +334,7 @@ int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e)
 	r = 0;
 	goto out;
 bad:
-	vm_wrap(e, "%s: ", path);
+	mig_wrap(e, "%s: ", path);
 	hostkey_wipe(k);
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));

@@ -32,7 +32,7 @@ struct host_key {
 /* A file in peers/ that is not a usable peer key, and why. */
 struct peer_broken {
 	char file[256];
-	struct vm_err why;
+	struct mig_err why;
 };
 
 /* The usable peers, and the files skipped as broken: one bad file must not
@@ -49,24 +49,24 @@ int host_name_valid(const char *name);
 
 void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VREC_KEYID_LEN]);
 /* Fill the public half (keys and id) from the private keys. */
-int hostkey_derive_public(struct host_key *k, struct vm_err *e) VM_MUST;
-int hostkey_generate(struct host_key *k, const char *name, struct vm_err *e) VM_MUST;
+int hostkey_derive_public(struct host_key *k, struct mig_err *e) MIG_MUST;
+int hostkey_generate(struct host_key *k, const char *name, struct mig_err *e) MIG_MUST;
 void hostkey_wipe(struct host_key *k);
 
 /* DIR/host.key (0600, never overwritten) and DIR/host.pub. */
-int hostkey_save(const char *dir, const struct host_key *k, struct vm_err *e) VM_MUST;
-int hostkey_load(const char *dir, struct host_key *k, struct vm_err *e) VM_MUST;
+int hostkey_save(const char *dir, const struct host_key *k, struct mig_err *e) MIG_MUST;
+int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e) MIG_MUST;
 /* Key rotation: replace DIR/host.key and host.pub by k; the old key is kept
  * as DIR/host.key.old; peers/ and the ledger are untouched. */
-int hostkey_replace(const char *dir, const struct host_key *k, struct vm_err *e) VM_MUST;
+int hostkey_replace(const char *dir, const struct host_key *k, struct mig_err *e) MIG_MUST;
 
 /* The public key file: text, parsed strictly. */
 int pubkey_format(const struct host_pub *p, char *buf, size_t len);
-int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct vm_err *e) VM_MUST;
-int pubkey_read_file(const char *path, struct host_pub *p, struct vm_err *e) VM_MUST;
+int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct mig_err *e) MIG_MUST;
+int pubkey_read_file(const char *path, struct host_pub *p, struct mig_err *e) MIG_MUST;
 /* The same for a file of the key directory, refused (naming it as what) when
  * another user owns it or could write it (safefile.h). */
-int pubkey_read(const char *path, const char *what, struct host_pub *p, struct vm_err *e) VM_MUST;
+int pubkey_read(const char *path, const char *what, struct host_pub *p, struct mig_err *e) MIG_MUST;
 
 /* The full SHA-256 over both public keys (the id is its first 16 bytes), as
  * "SHA256:" and unpadded base64, for comparing keys by eye. */
@@ -80,12 +80,12 @@ enum trust_result { TRUST_ADDED, TRUST_SAME, TRUST_REPLACED };
  * no-op; with a different key (or a broken file) it is refused unless
  * replace. *old gets the replaced key when there was a readable one. */
 int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust_result *res,
-	      struct host_pub *old, struct vm_err *e) VM_MUST;
+	      struct host_pub *old, struct mig_err *e) MIG_MUST;
 /* Remove DIR/peers/NAME.pub. */
-int trust_remove(const char *dir, const char *name, struct vm_err *e) VM_MUST;
+int trust_remove(const char *dir, const char *name, struct mig_err *e) MIG_MUST;
 /* Load the usable peers, sorted by name; broken files go to s->broken. Only
  * an unsafe DIR or peers/ (or no memory) is an error. */
-int peers_load(const char *dir, struct peer_set *s, struct vm_err *e) VM_MUST;
+int peers_load(const char *dir, struct peer_set *s, struct mig_err *e) MIG_MUST;
 const struct host_pub *peers_find_name(const struct peer_set *s, const char *name);
 const struct host_pub *peers_find_id(const struct peer_set *s, const uint8_t id[VREC_KEYID_LEN]);
 void peers_free(struct peer_set *s);

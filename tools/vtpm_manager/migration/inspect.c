@@ -21,7 +21,7 @@ struct known_keys {
 static void known_load(const char *dir, struct known_keys *k)
 {
 	char path[4200];
-	struct vm_err ignore;
+	struct mig_err ignore;
 
 	memset(k, 0, sizeof(*k));
 	if (!dir)
@@ -63,22 +63,22 @@ static void print_time(FILE *out, uint64_t t)
 		fprintf(out, "%-14s %s\n", "time", buf);
 }
 
-int mig_inspect(const char *dir, int fd, FILE *out, struct vm_err *e)
+int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 {
 	uint8_t hdr[VREC_HDR_LEN], *body;
 	struct vrec_header h;
 	struct known_keys known;
-	struct vm_err err = { "" };
+	struct mig_err err = { "" };
 	char u[UUID_STR_LEN];
 	size_t n;
 	int i, bad;
 
 	if (mig_read_start(fd, hdr, VREC_PREFIX_LEN, -1, e) ||
 	    vrec_prefix_check(hdr, VREC_PREFIX_LEN, e))
-		return vm_wrap(e, "inspect: ");
+		return mig_wrap(e, "inspect: ");
 	fprintf(out, "%-14s %s\n%-14s %u\n", "marker", VREC_MARKER, "version", VREC_VERSION);
 	if (io_read_full(fd, hdr + VREC_PREFIX_LEN, VREC_HDR_LEN - VREC_PREFIX_LEN, -1, "record", e))
-		return vm_wrap(e, "inspect: ");
+		return mig_wrap(e, "inspect: ");
 	/* The fields are decoded before they are judged: print them, then say
 	 * which one makes no sense. */
 	bad = vrec_header_decode(hdr, sizeof(hdr), &h, &err);
@@ -99,14 +99,14 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct vm_err *e)
 			tpm_blob_name(h.blob[i].type), h.blob[i].flags, h.blob[i].len);
 	fprintf(out, "%-14s %u\n", "ciphertext", h.ct_len);
 	if (bad)
-		return vm_fail(e, "inspect: header: %s", err.msg);
+		return mig_fail(e, "inspect: header: %s", err.msg);
 	n = vrec_body_len(&h);
 	body = malloc(n);
 	if (!body)
-		return vm_fail(e, "inspect: out of memory");
+		return mig_fail(e, "inspect: out of memory");
 	if (io_read_full(fd, body, n, -1, "record body", e)) {
 		free(body);
-		return vm_wrap(e, "inspect: ");
+		return mig_wrap(e, "inspect: ");
 	}
 	free(body);
 	fprintf(out, "%-14s %zu bytes (complete; contents sealed)\n", "record", VREC_HDR_LEN + n);

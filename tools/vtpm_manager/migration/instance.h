@@ -16,10 +16,10 @@ struct vtpm_instance {
 /* Xen mode: read the backend nodes of inst->domid (CONTRACT.md): the vTPM's
  * UUID, its control socket and backend directory. The domain UUID is left as
  * the caller set it (xend gives it: the /vm node is the guest's to write). */
-int xen_find_instance(struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
+int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
 /* Refuse unless libxenctrl says domid is paused or shut down for suspend. */
-int xen_check_quiesced(int domid, struct vm_err *e) VM_MUST;
+int xen_check_quiesced(int domid, struct mig_err *e) MIG_MUST;
 /* Write instance and hotplug-status once the TPM runs, so the backend connects. */
-int xen_publish_instance(const struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
+int xen_publish_instance(const struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
 
 #endif

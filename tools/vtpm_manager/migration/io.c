@@ -24,7 +24,7 @@ int64_t io_now_us(void)
 
 /* Wait until fd is ready for events, or the deadline (< 0: none) passes. */
 static int wait_fd(int fd, short events, int64_t deadline, const char *what,
-		   struct vm_err *e)
+		   struct mig_err *e)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 	int left, r;
@@ -34,13 +34,13 @@ static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 		if (deadline >= 0) {
 			left = (int)(deadline - io_now_ms());
 			if (left <= 0)
-				return vm_fail(e, "%s: timed out", what);
+				return mig_fail(e, "%s: timed out", what);
 		}
 		r = poll(&p, 1, left);
 		if (r > 0)
 			return 0;
 		if (r < 0 && errno != EINTR)
-			return vm_fail(e, "%s: poll: %s", what, strerror(errno));
+			return mig_fail(e, "%s: poll: %s", what, strerror(errno));
 	}
 }
 
@@ -55,7 +55,7 @@ static int would_block(void)
  * non-blocking descriptor has nothing: never spin on EAGAIN.
  */
 int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what,
-		 struct vm_err *e)
+		 struct mig_err *e)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
 	uint8_t *p = buf;
@@ -73,9 +73,9 @@ int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what
 			continue;
 		}
 		if (n < 0)
-			return vm_fail(e, "%s: read: %s", what, strerror(errno));
+			return mig_fail(e, "%s: read: %s", what, strerror(errno));
 		if (n == 0)
-			return vm_fail(e, "%s: closed early (%zu bytes missing)", what, len);
+			return mig_fail(e, "%s: closed early (%zu bytes missing)", what, len);
 		p += n;
 		len -= (size_t)n;
 	}
@@ -83,7 +83,7 @@ int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what
 }
 
 int io_write_full(int fd, const void *buf, size_t len, int timeout_ms, const char *what,
-		  struct vm_err *e)
+		  struct mig_err *e)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
 	const uint8_t *p = buf;
@@ -101,7 +101,7 @@ int io_write_full(int fd, const void *buf, size_t len, int timeout_ms, const cha
 			continue;
 		}
 		if (n < 0)
-			return vm_fail(e, "%s: write: %s", what, strerror(errno));
+			return mig_fail(e, "%s: write: %s", what, strerror(errno));
 		p += n;
 		len -= (size_t)n;
 	}

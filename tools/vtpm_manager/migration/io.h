@@ -9,9 +9,9 @@
 /* timeout_ms < 0 waits forever (the migration stream); what names the peer
  * in errors ("stream", "swtpm control socket"). Short read = error. */
 int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what,
-		 struct vm_err *e) VM_MUST;
+		 struct mig_err *e) MIG_MUST;
 int io_write_full(int fd, const void *buf, size_t len, int timeout_ms, const char *what,
-		  struct vm_err *e) VM_MUST;
+		  struct mig_err *e) MIG_MUST;
 
 /* Read and write big-endian integers from a byte buffer. */
 static inline uint32_t be32_get(const uint8_t *p)

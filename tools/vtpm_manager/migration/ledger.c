@@ -76,7 +76,7 @@ static int parse_entry(char *line, struct ledger_entry *ent)
 }
 
 int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
-		 struct vm_err *e)
+		 struct mig_err *e)
 {
 	const char *pos = text, *end = text + len, *nl;
 	char line[128], sum[65];
@@ -86,42 +86,42 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t
 	*ent = NULL;
 	*n = 0;
 	if (len < sizeof(LEDGER_MAGIC) - 1 || memcmp(text, LEDGER_MAGIC, sizeof(LEDGER_MAGIC) - 1))
-		return vm_fail(e, "ledger: not a ledger file (bad first line)");
+		return mig_fail(e, "ledger: not a ledger file (bad first line)");
 	pos += sizeof(LEDGER_MAGIC) - 1;
 	for (;;) {
 		lineno++;
 		nl = memchr(pos, '\n', (size_t)(end - pos));
 		if (!nl) {
 			free(v);
-			return vm_fail(e, "ledger: line %zu: truncated (no checksum line)", lineno);
+			return mig_fail(e, "ledger: line %zu: truncated (no checksum line)", lineno);
 		}
 		ll = (size_t)(nl - pos);
 		if (ll >= sizeof(line)) {
 			free(v);
-			return vm_fail(e, "ledger: line %zu: too long", lineno);
+			return mig_fail(e, "ledger: line %zu: too long", lineno);
 		}
 		memcpy(line, pos, ll);
 		line[ll] = '\0';
 		if (memchr(line, '\0', ll)) {
 			free(v);
-			return vm_fail(e, "ledger: line %zu: has a NUL byte", lineno);
+			return mig_fail(e, "ledger: line %zu: has a NUL byte", lineno);
 		}
 		if (!strncmp(line, "sha256 ", 7))
 			break;
 		grown = realloc(v, (cnt + 1) * sizeof(*v));
 		if (!grown) {
 			free(v);
-			return vm_fail(e, "ledger: out of memory");
+			return mig_fail(e, "ledger: out of memory");
 		}
 		v = grown;
 		if (parse_entry(line, &v[cnt])) {
 			free(v);
-			return vm_fail(e, "ledger: line %zu: malformed", lineno);
+			return mig_fail(e, "ledger: line %zu: malformed", lineno);
 		}
 		for (i = 0; i < cnt; i++)
 			if (!memcmp(v[i].uuid, v[cnt].uuid, 16)) {
 				free(v);
-				return vm_fail(e, "ledger: line %zu: vTPM listed twice", lineno);
+				return mig_fail(e, "ledger: line %zu: vTPM listed twice", lineno);
 			}
 		cnt++;
 		pos = nl + 1;
@@ -129,7 +129,7 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t
 	digest_hex(text, (size_t)(pos - text), sum);
 	if (strcmp(line + 7, sum) || nl + 1 != end) {
 		free(v);
-		return vm_fail(e, "ledger: checksum mismatch or trailing data: the file is damaged");
+		return mig_fail(e, "ledger: checksum mismatch or trailing data: the file is damaged");
 	}
 	*ent = v;
 	*n = cnt;
@@ -188,7 +188,7 @@ int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size
 
 /* The ledger file's bytes; *buf NULL (and 0 returned) when there is none. */
 static int ledger_read(const struct ledger *l, char *path, size_t plen, char **buf, size_t *len,
-		       struct vm_err *e)
+		       struct mig_err *e)
 {
 	struct stat st;
 	ssize_t got;
@@ -199,10 +199,10 @@ static int ledger_read(const struct ledger *l, char *path, size_t plen, char **b
 	snprintf(path, plen, "%s/ledger", l->dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : vm_fail(e, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? 0 : mig_fail(e, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > LEDGER_MAX_FILE) {
 		close(fd);
-		return vm_fail(e, "%s: not a regular file of sane size", path);
+		return mig_fail(e, "%s: not a regular file of sane size", path);
 	}
 	if (safe_check_stat(&st, "ledger", path, e)) {
 		close(fd);
@@ -211,22 +211,22 @@ static int ledger_read(const struct ledger *l, char *path, size_t plen, char **b
 	*buf = malloc((size_t)st.st_size + 1);
 	if (!*buf) {
 		close(fd);
-		return vm_fail(e, "%s: out of memory", path);
+		return mig_fail(e, "%s: out of memory", path);
 	}
 	got = read(fd, *buf, (size_t)st.st_size);
 	close(fd);
 	if (got != st.st_size) {
 		free(*buf);
 		*buf = NULL;
-		return vm_fail(e, "%s: short read", path);
+		return mig_fail(e, "%s: short read", path);
 	}
 	*len = (size_t)got;
 	return 0;
 }
 
-static int ledger_load(struct ledger *l, struct vm_err *e)
+static int ledger_load(struct ledger *l, struct mig_err *e)
 {
-	char path[4200], *buf, why[VM_ERR_MAX];
+	char path[4200], *buf, why[MIG_ERR_MAX];
 	size_t len;
 	int r;
 
@@ -240,12 +240,12 @@ static int ledger_load(struct ledger *l, struct vm_err *e)
 		return 0;
 	/* Damaged: say what to do (docs/misc/vtpm-migration.txt, "The ledger"). */
 	snprintf(why, sizeof(why), "%s", strncmp(e->msg, "ledger: ", 8) ? e->msg : e->msg + 8);
-	return vm_fail(e, "%s is damaged (%s); restore it from backup, or run 'vtpm_migrate ledger-rebuild' (what it cannot recover re-opens replays)",
+	return mig_fail(e, "%s is damaged (%s); restore it from backup, or run 'vtpm_migrate ledger-rebuild' (what it cannot recover re-opens replays)",
 		       path, why);
 }
 
 /* Check DIR, open and check the lock file, and take the lock. */
-static int ledger_lock(struct ledger *l, const char *dir, struct vm_err *e)
+static int ledger_lock(struct ledger *l, const char *dir, struct mig_err *e)
 {
 	char path[4200];
 	struct stat st;
@@ -253,27 +253,27 @@ static int ledger_lock(struct ledger *l, const char *dir, struct vm_err *e)
 	memset(l, 0, sizeof(*l));
 	l->lockfd = -1;
 	if (strlen(dir) >= sizeof(l->dir))
-		return vm_fail(e, "ledger directory name too long");
+		return mig_fail(e, "ledger directory name too long");
 	strcpy(l->dir, dir);
 	if (safe_check_dir(dir, "key directory", e))
 		return -1;
 	snprintf(path, sizeof(path), "%s/ledger.lock", dir);
 	l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (l->lockfd < 0)
-		return vm_fail(e, "%s: %s", path, strerror(errno));
+		return mig_fail(e, "%s: %s", path, strerror(errno));
 	if (fstat(l->lockfd, &st) || safe_check_stat(&st, "ledger lock", path, e)) {
 		ledger_close(l);
 		return -1;
 	}
 	if (flock(l->lockfd, LOCK_EX)) {
-		vm_fail(e, "%s: lock: %s", path, strerror(errno));
+		mig_fail(e, "%s: lock: %s", path, strerror(errno));
 		ledger_close(l);
 		return -1;
 	}
 	return 0;
 }
 
-int ledger_open(struct ledger *l, const char *dir, struct vm_err *e)
+int ledger_open(struct ledger *l, const char *dir, struct mig_err *e)
 {
 	if (ledger_lock(l, dir, e))
 		return -1;
@@ -285,9 +285,9 @@ int ledger_open(struct ledger *l, const char *dir, struct vm_err *e)
 }
 
 static int ledger_store(const struct ledger *l, const struct ledger_entry *ent, size_t n,
-			int durable, struct vm_err *e);
+			int durable, struct mig_err *e);
 
-int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct vm_err *e)
+int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct mig_err *e)
 {
 	struct ledger_entry *ent = NULL;
 	struct ledger l;
@@ -300,15 +300,15 @@ int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct vm_err
 	if (ledger_read(&l, path, sizeof(path), &buf, &len, e))
 		goto out;
 	if (!buf) {
-		vm_fail(e, "%s: no ledger; nothing to rebuild", path);
+		mig_fail(e, "%s: no ledger; nothing to rebuild", path);
 		goto out;
 	}
 	if (ledger_parse(buf, len, &ent, &n, NULL) == 0) {
-		vm_fail(e, "%s is not damaged; nothing rebuilt", path);
+		mig_fail(e, "%s is not damaged; nothing rebuilt", path);
 		goto out;
 	}
 	if (ledger_salvage(buf, len, &ent, &n, dropped)) {
-		vm_fail(e, "ledger: out of memory");
+		mig_fail(e, "ledger: out of memory");
 		goto out;
 	}
 	/* The damaged bytes stay beside it, for a closer look. */
@@ -350,29 +350,29 @@ const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid
  * leaves the old ledger or the new one, never a torn one.
  */
 static int ledger_store(const struct ledger *l, const struct ledger_entry *ent, size_t n,
-			int durable, struct vm_err *e)
+			int durable, struct mig_err *e)
 {
 	char *text = ledger_format(ent, n);
 	int r;
 
 	if (!text)
-		return vm_fail(e, "ledger: out of memory");
+		return mig_fail(e, "ledger: out of memory");
 	r = safe_write_file(l->dir, "ledger", text, strlen(text), 0600,
 			    durable ? SAFE_SYNC_DIR : 0, e);
 	free(text);
-	return r ? vm_wrap(e, "ledger: ") : 0;
+	return r ? mig_wrap(e, "ledger: ") : 0;
 }
 
 /* Store a copy of the ledger with one entry changed; memory follows disk. */
 static int ledger_update(struct ledger *l, const struct ledger_entry *ne, int durable,
-			 struct vm_err *e)
+			 struct mig_err *e)
 {
 	struct ledger_entry *v;
 	size_t i, n = l->n;
 
 	v = malloc((n + 1) * sizeof(*v));
 	if (!v)
-		return vm_fail(e, "ledger: out of memory");
+		return mig_fail(e, "ledger: out of memory");
 	if (n)
 		memcpy(v, l->ent, n * sizeof(*v));
 	for (i = 0; i < n && memcmp(v[i].uuid, ne->uuid, 16); i++)
@@ -399,7 +399,7 @@ uint64_t ledger_next_send(const struct ledger *l, const uint8_t uuid[16])
 	return (old->sent > old->accepted ? old->sent : old->accepted) + 1;
 }
 
-int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, struct vm_err *e)
+int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, struct mig_err *e)
 {
 	const struct ledger_entry *old = ledger_get(l, uuid);
 	struct ledger_entry ne = { .sent = 0, .accepted = 0 };
@@ -409,7 +409,7 @@ int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, st
 		ne = *old;
 	ne.sent = ledger_next_send(l, uuid);
 	if (ne.sent == 0)
-		return vm_fail(e, "ledger: generation counter exhausted");
+		return mig_fail(e, "ledger: generation counter exhausted");
 	/*
 	 * The sent mark only keeps this host from numbering two records alike;
 	 * losing the last rename to a crash costs no safety (the receiver's
@@ -422,21 +422,21 @@ int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, st
 }
 
 int ledger_check_accept(const struct ledger *l, const uint8_t uuid[16], uint64_t gen,
-			int allow_rollback, struct vm_err *e)
+			int allow_rollback, struct mig_err *e)
 {
 	const struct ledger_entry *old = ledger_get(l, uuid);
 	char u[UUID_STR_LEN];
 
 	if (old && gen <= old->accepted && !allow_rollback) {
 		uuid_format(uuid, u);
-		return vm_fail(e, "record generation %" PRIu64 " for vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
+		return mig_fail(e, "record generation %" PRIu64 " for vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
 			       gen, u, old->accepted);
 	}
 	return 0;
 }
 
 int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
-		  struct vm_err *e)
+		  struct mig_err *e)
 {
 	const struct ledger_entry *old = ledger_get(l, uuid);
 	struct ledger_entry ne = { .sent = 0, .accepted = 0 };
@@ -451,7 +451,7 @@ int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int al
 	return ledger_update(l, &ne, 1, e);
 }
 
-int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct vm_err *e)
+int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct mig_err *e)
 {
 	return ledger_update(l, old, 1, e);
 }

@@ -26,25 +26,25 @@ struct ledger {
 };
 
 /* Lock and load (a missing ledger is an empty one). */
-int ledger_open(struct ledger *l, const char *dir, struct vm_err *e) VM_MUST;
+int ledger_open(struct ledger *l, const char *dir, struct mig_err *e) MIG_MUST;
 void ledger_close(struct ledger *l);
 
 /* Pure: parse and format the file's text. */
 int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
-		 struct vm_err *e) VM_MUST;
+		 struct mig_err *e) MIG_MUST;
 char *ledger_format(const struct ledger_entry *ent, size_t n);
 
 /* Pure: every line of a damaged ledger's text that still reads as an entry
  * (checksum ignored; a vTPM listed twice keeps its higher marks). -1 only
  * when out of memory. */
 int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
-		   size_t *dropped) VM_MUST;
+		   size_t *dropped) MIG_MUST;
 
 /* Replace a damaged DIR/ledger by what ledger_salvage keeps of it (the old
  * bytes go to DIR/ledger.damaged). Refuses a ledger that is not damaged.
  * What is lost re-opens replays: a record older than a lost mark could be
  * accepted again. */
-int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct vm_err *e) VM_MUST;
+int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct mig_err *e) MIG_MUST;
 
 const struct ledger_entry *ledger_get(const struct ledger *l, const uint8_t uuid[16]);
 
@@ -54,17 +54,17 @@ uint64_t ledger_next_send(const struct ledger *l, const uint8_t uuid[16]);
 /* Take the next generation to send (above sent and accepted) and store it
  * (atomically; the directory is not synced, see ledger.c). */
 int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen,
-		     struct vm_err *e) VM_MUST;
+		     struct mig_err *e) MIG_MUST;
 /* Would gen be accepted? (Pure: the check ledger_accept makes.) */
 int ledger_check_accept(const struct ledger *l, const uint8_t uuid[16], uint64_t gen,
-			int allow_rollback, struct vm_err *e) VM_MUST;
+			int allow_rollback, struct mig_err *e) MIG_MUST;
 /* Accept gen only above the last accepted (unless allow_rollback) and store it
  * durably before returning. */
 int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
-		  struct vm_err *e) VM_MUST;
+		  struct mig_err *e) MIG_MUST;
 
 /* Store an entry as it was before an accept whose record was never run (the
  * push was refused): a plain re-load of that record works again. */
-int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct vm_err *e) VM_MUST;
+int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct mig_err *e) MIG_MUST;
 
 #endif

@@ -9,18 +9,18 @@
 #include "leftmark.h"
 #include "safefile.h"
 
-int left_mark_write(const char *statedir, uint64_t gen, struct vm_err *e)
+int left_mark_write(const char *statedir, uint64_t gen, struct mig_err *e)
 {
 	char text[64];
 
 	snprintf(text, sizeof(text), "generation %" PRIu64 "\n", gen);
 	if (safe_write_file(statedir, LEFT_MARK_NAME, text, strlen(text), 0600,
 			    SAFE_NEW | SAFE_SYNC_DIR, e))
-		return vm_wrap(e, "the left-this-host mark: ");
+		return mig_wrap(e, "the left-this-host mark: ");
 	return 0;
 }
 
-int left_mark_read(const char *statedir, uint64_t *gen, struct vm_err *e)
+int left_mark_read(const char *statedir, uint64_t *gen, struct mig_err *e)
 {
 	char path[4200], buf[64], *end;
 	ssize_t n;
@@ -32,7 +32,7 @@ int left_mark_read(const char *statedir, uint64_t *gen, struct vm_err *e)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return vm_fail(e, "cannot read the left-this-host mark %s: %s", path, strerror(errno));
+		return mig_fail(e, "cannot read the left-this-host mark %s: %s", path, strerror(errno));
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -46,7 +46,7 @@ int left_mark_read(const char *statedir, uint64_t *gen, struct vm_err *e)
 	return 1;
 }
 
-int left_mark_remove(const char *statedir, struct vm_err *e)
+int left_mark_remove(const char *statedir, struct mig_err *e)
 {
 	char path[4200];
 
@@ -54,7 +54,7 @@ int left_mark_remove(const char *statedir, struct vm_err *e)
 	if (unlink(path)) {
 		if (errno == ENOENT)
 			return 0;
-		return vm_fail(e, "cannot remove the left-this-host mark %s: %s", path, strerror(errno));
+		return mig_fail(e, "cannot remove the left-this-host mark %s: %s", path, strerror(errno));
 	}
 	return safe_sync_dir(statedir, e);
 }

@@ -13,11 +13,11 @@
 #define LEFT_MARK_NAME "vtpm-left"
 
 /* Create S/vtpm-left (O_EXCL) and sync file and directory. */
-int left_mark_write(const char *statedir, uint64_t gen, struct vm_err *e) VM_MUST;
+int left_mark_write(const char *statedir, uint64_t gen, struct mig_err *e) MIG_MUST;
 /* 1 if the mark stands (*gen its generation, 0 if unreadable), 0 if not,
  * -1 if it cannot be told. */
-int left_mark_read(const char *statedir, uint64_t *gen, struct vm_err *e) VM_MUST;
+int left_mark_read(const char *statedir, uint64_t *gen, struct mig_err *e) MIG_MUST;
 /* Remove the mark and sync the directory; a missing mark is no error. */
-int left_mark_remove(const char *statedir, struct vm_err *e) VM_MUST;
+int left_mark_remove(const char *statedir, struct mig_err *e) MIG_MUST;
 
 #endif

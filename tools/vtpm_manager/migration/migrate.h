@@ -44,18 +44,18 @@ struct mig_sender {
  * key, recipient (a trusted peer or "self"), the instance, its control
  * channel, no left-this-host mark. On failure nothing is left to end. */
 int mig_send_prepare(struct mig_sender *s, const char *dir, const char *to,
-		     const struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
+		     const struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
 /* The TPM answers and runs; its version. */
-int mig_send_probe(const struct mig_sender *s, enum tpm_version *v, struct vm_err *e) VM_MUST;
+int mig_send_probe(const struct mig_sender *s, enum tpm_version *v, struct mig_err *e) MIG_MUST;
 /* Guest quiesced (Xen mode), pull, take the generation, seal in memory. */
-int mig_send_pull(struct mig_sender *s, struct vm_err *e) VM_MUST;
+int mig_send_pull(struct mig_sender *s, struct mig_err *e) MIG_MUST;
 /* Put the left-this-host mark on disk now (the staged sender does it at
  * pull, off the downtime path); mig_send_end removes it unless the whole
  * record was written. */
-int mig_send_mark(struct mig_sender *s, struct vm_err *e) VM_MUST;
+int mig_send_mark(struct mig_sender *s, struct mig_err *e) MIG_MUST;
 /* Write the sealed record to fd; the left-this-host mark goes to disk before
  * its last byte (if it is not there already). */
-int mig_send_write(struct mig_sender *s, int fd, struct mig_report *rep, struct vm_err *e) VM_MUST;
+int mig_send_write(struct mig_sender *s, int fd, struct mig_report *rep, struct mig_err *e) MIG_MUST;
 /* Wipe; remove the mark if no whole record was written. */
 void mig_send_end(struct mig_sender *s);
 
@@ -68,12 +68,12 @@ struct mig_send_check {
 	char recipient[HOST_NAME_MAX_LEN + 1];
 };
 /* After prepare: probe the TPM and read (not take) the next generation. */
-int mig_send_check(const struct mig_sender *s, struct mig_send_check *out, struct vm_err *e) VM_MUST;
+int mig_send_check(const struct mig_sender *s, struct mig_send_check *out, struct mig_err *e) MIG_MUST;
 
 /* Pull the running source TPM's state, seal it to peer `to` ("self" for this
  * host) and write one record to fd. The source TPM keeps running. */
 int mig_send(const char *dir, const char *to, const struct vtpm_instance *inst, int fd,
-	     struct mig_report *rep, struct vm_err *e) VM_MUST;
+	     struct mig_report *rep, struct mig_err *e) MIG_MUST;
 
 /* A receive in two steps (prepare, go), for the staged helper. */
 struct mig_receiver {
@@ -92,13 +92,13 @@ struct mig_receiver {
 /* Host key, trusted peers, the instance and its control channel. No lock is
  * taken: a waiting receiver stops no other migration. */
 int mig_recv_prepare(struct mig_receiver *r, const char *dir, const struct vtpm_instance *inst,
-		     int allow_rollback, int timeout_ms, struct vm_err *e) VM_MUST;
+		     int allow_rollback, int timeout_ms, struct mig_err *e) MIG_MUST;
 /* The destination TPM answers and waits for state; its version. */
-int mig_recv_probe(struct mig_receiver *r, struct vm_err *e) VM_MUST;
+int mig_recv_probe(struct mig_receiver *r, struct mig_err *e) MIG_MUST;
 /* Read one record from fd, check it, record its generation, push it into the
  * waiting TPM and start it. On failure the TPM is not started and a whole
  * record is kept in DIR/refused/ (the message says where). */
-int mig_recv_go(struct mig_receiver *r, int fd, struct mig_report *rep, struct vm_err *e) VM_MUST;
+int mig_recv_go(struct mig_receiver *r, int fd, struct mig_report *rep, struct mig_err *e) MIG_MUST;
 void mig_recv_end(struct mig_receiver *r);
 
 /* recv --check: would this host accept a record from sender_id for this vTPM
@@ -107,11 +107,11 @@ void mig_recv_end(struct mig_receiver *r);
  * The same one-line reasons as recv; nothing is written. */
 int mig_recv_check(const char *dir, const uint8_t sender_id[VREC_KEYID_LEN],
 		   const uint8_t vtpm_uuid[16], uint64_t generation, int allow_rollback,
-		   struct vm_err *e) VM_MUST;
+		   struct mig_err *e) MIG_MUST;
 
 /* prepare, go, end; timeout_ms < 0 waits for the record forever. */
 int mig_recv(const char *dir, const struct vtpm_instance *inst, int fd, int allow_rollback,
-	     int timeout_ms, struct mig_report *rep, struct vm_err *e) VM_MUST;
+	     int timeout_ms, struct mig_report *rep, struct mig_err *e) MIG_MUST;
 
 /*
  * After a failed migration: the source TPM must still run with its state.
@@ -121,27 +121,27 @@ int mig_recv(const char *dir, const struct vtpm_instance *inst, int fd, int allo
  * with no swtpm running, says in note that the next start will use the state.
  */
 int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
-		struct vm_err *e) VM_MUST;
+		struct mig_err *e) MIG_MUST;
 
 /* After a successful migration: end the source swtpm process, then delete its
  * state and the left-this-host mark. */
-int mig_finish(struct vtpm_instance *inst, struct vm_err *e) VM_MUST;
+int mig_finish(struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
 
 /* Read one record from fd and print its clear header to out, naming the
  * sender and recipient keys found in dir (host.pub, peers/) when dir. */
-int mig_inspect(const char *dir, int fd, FILE *out, struct vm_err *e) VM_MUST;
+int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e) MIG_MUST;
 
 /* Print one vTPM's ledger generations (dir) and, when its state directory
  * is known (inst->ctrl), its "left this host" mark (CONTRACT.md). */
 int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out,
-	       struct vm_err *e) VM_MUST;
+	       struct mig_err *e) MIG_MUST;
 
 /* Read the first len (> 0) bytes of a record from the stream; a stream that
  * ends before its first byte says no vTPM record arrived. */
-int mig_read_start(int fd, uint8_t *buf, size_t len, int timeout_ms, struct vm_err *e) VM_MUST;
+int mig_read_start(int fd, uint8_t *buf, size_t len, int timeout_ms, struct mig_err *e) MIG_MUST;
 
 /* Read a whole record from fd (header checked before the body is allocated)
  * within timeout_ms (< 0: no deadline). */
-int mig_read_record(int fd, int timeout_ms, uint8_t **rec, size_t *len, struct vm_err *e) VM_MUST;
+int mig_read_record(int fd, int timeout_ms, uint8_t **rec, size_t *len, struct mig_err *e) MIG_MUST;
 
 #endif

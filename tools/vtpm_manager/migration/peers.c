@@ -17,27 +17,27 @@
 #include "util.h"
 
 /* DIR and DIR/peers checked, the latter created when create. */
-static int peers_dir(const char *dir, int create, char *peers, size_t len, struct vm_err *e)
+static int peers_dir(const char *dir, int create, char *peers, size_t len, struct mig_err *e)
 {
 	if (safe_check_dir(dir, "key directory", e))
 		return -1;
 	snprintf(peers, len, "%s/peers", dir);
 	if (create && mkdir(peers, 0755) && errno != EEXIST)
-		return vm_fail(e, "%s: %s", peers, strerror(errno));
+		return mig_fail(e, "%s: %s", peers, strerror(errno));
 	return safe_check_dir(peers, "peers directory", e);
 }
 
 int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust_result *res,
-	      struct host_pub *old, struct vm_err *e)
+	      struct host_pub *old, struct mig_err *e)
 {
 	char peers[4096], name[HOST_NAME_MAX_LEN + 8], path[4200], text[512];
 	char oldid[2 * VREC_KEYID_LEN + 1] = "";
 	struct host_pub was;
-	struct vm_err why;
+	struct mig_err why;
 	int n, had;
 
 	if (!host_name_valid(p->name))
-		return vm_fail(e, "peer name '%s' is not valid", p->name);
+		return mig_fail(e, "peer name '%s' is not valid", p->name);
 	if (peers_dir(dir, 1, peers, sizeof(peers), e))
 		return -1;
 	snprintf(name, sizeof(name), "%s.pub", p->name);
@@ -55,7 +55,7 @@ int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust
 		snprintf(oldid, sizeof(oldid), "%s", "broken");
 	}
 	if (had && !replace)
-		return vm_fail(e, "peer '%s' is already trusted with a different key (%s, key id %s); give --replace to replace it",
+		return mig_fail(e, "peer '%s' is already trusted with a different key (%s, key id %s); give --replace to replace it",
 			       p->name, path, oldid);
 	n = pubkey_format(p, text, sizeof(text));
 	if (safe_write_file(peers, name, text, (size_t)n, 0644,
@@ -65,22 +65,22 @@ int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust
 	return 0;
 }
 
-int trust_remove(const char *dir, const char *name, struct vm_err *e)
+int trust_remove(const char *dir, const char *name, struct mig_err *e)
 {
 	char peers[4096], path[4200];
 	int dfd;
 
 	if (!host_name_valid(name))
-		return vm_fail(e, "peer name '%s' is not valid", name);
+		return mig_fail(e, "peer name '%s' is not valid", name);
 	if (peers_dir(dir, 0, peers, sizeof(peers), e))
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s.pub", peers, name);
 	if (unlink(path))
-		return errno == ENOENT ? vm_fail(e, "'%s' is not a trusted peer (no %s)", name, path)
-				       : vm_fail(e, "cannot remove %s: %s", path, strerror(errno));
+		return errno == ENOENT ? mig_fail(e, "'%s' is not a trusted peer (no %s)", name, path)
+				       : mig_fail(e, "cannot remove %s: %s", path, strerror(errno));
 	dfd = open(peers, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd)) {
-		vm_fail(e, "removed %s, but cannot sync %s: %s", path, peers, strerror(errno));
+		mig_fail(e, "removed %s, but cannot sync %s: %s", path, peers, strerror(errno));
 		if (dfd >= 0)
 			close(dfd);
 		return -1;
@@ -89,7 +89,7 @@ int trust_remove(const char *dir, const char *name, struct vm_err *e)
 	return 0;
 }
 
-static int add_broken(struct peer_set *s, const char *file, const struct vm_err *why)
+static int add_broken(struct peer_set *s, const char *file, const struct mig_err *why)
 {
 	struct peer_broken *grown = realloc(s->broken, (s->nbroken + 1) * sizeof(*s->broken));
 
@@ -107,18 +107,18 @@ static int load_one(struct peer_set *s, const char *peers, const char *file)
 {
 	char path[4400];
 	struct host_pub *grown, p;
-	struct vm_err why;
+	struct mig_err why;
 	size_t len = strlen(file);
 
 	if (len < 5 || strcmp(file + len - 4, ".pub")) {
-		vm_fail(&why, "not a NAME.pub file; ignored");
+		mig_fail(&why, "not a NAME.pub file; ignored");
 		return add_broken(s, file, &why);
 	}
 	snprintf(path, sizeof(path), "%s/%s", peers, file);
 	if (pubkey_read(path, "peer key", &p, &why))
 		return add_broken(s, file, &why);
 	if (strlen(p.name) != len - 4 || strncmp(p.name, file, len - 4)) {
-		vm_fail(&why, "%s: file name does not match the peer name '%s' in it", path, p.name);
+		mig_fail(&why, "%s: file name does not match the peer name '%s' in it", path, p.name);
 		return add_broken(s, file, &why);
 	}
 	grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer));
@@ -139,7 +139,7 @@ static int broken_by_file(const void *a, const void *b)
 	return strcmp(((const struct peer_broken *)a)->file, ((const struct peer_broken *)b)->file);
 }
 
-int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
+int peers_load(const char *dir, struct peer_set *s, struct mig_err *e)
 {
 	char peers[4096];
 	struct dirent *d;
@@ -151,7 +151,7 @@ int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
 	snprintf(peers, sizeof(peers), "%s/peers", dir);
 	dp = opendir(peers);
 	if (!dp)
-		return errno == ENOENT ? 0 : vm_fail(e, "%s: %s", peers, strerror(errno));
+		return errno == ENOENT ? 0 : mig_fail(e, "%s: %s", peers, strerror(errno));
 	if (safe_check_dir(peers, "peers directory", e)) {
 		closedir(dp);
 		return -1;
@@ -163,7 +163,7 @@ int peers_load(const char *dir, struct peer_set *s, struct vm_err *e)
 		if (load_one(s, peers, d->d_name)) {
 			closedir(dp);
 			peers_free(s);
-			return vm_fail(e, "out of memory loading peers");
+			return mig_fail(e, "out of memory loading peers");
 		}
 	}
 	closedir(dp);

@@ -58,22 +58,22 @@ void vrec_header_encode(const struct vrec_header *h, uint8_t out[VREC_HDR_LEN])
 	be32_put(out + OFF_CTLEN, h->ct_len);
 }
 
-int vrec_prefix_check(const uint8_t *p, size_t len, struct vm_err *e)
+int vrec_prefix_check(const uint8_t *p, size_t len, struct mig_err *e)
 {
 	uint32_t v, hl;
 
 	if (len < VREC_PREFIX_LEN)
-		return vm_fail(e, "record truncated at byte %zu of its %d-byte prefix", len,
+		return mig_fail(e, "record truncated at byte %zu of its %d-byte prefix", len,
 			       VREC_PREFIX_LEN);
 	if (memcmp(p + OFF_MARKER, VREC_MARKER, VREC_MARKER_LEN))
-		return vm_fail(e, "not a vTPM record (bad marker at byte 0)");
+		return mig_fail(e, "not a vTPM record (bad marker at byte 0)");
 	v = be32_get(p + OFF_VERSION);
 	if (v != VREC_VERSION)
-		return vm_fail(e, "record format version %u is not supported (this host knows %u)",
+		return mig_fail(e, "record format version %u is not supported (this host knows %u)",
 			       v, VREC_VERSION);
 	hl = be32_get(p + OFF_HDRLEN);
 	if (hl != VREC_HDR_LEN)
-		return vm_fail(e, "record header length %u, expected %u", hl, VREC_HDR_LEN);
+		return mig_fail(e, "record header length %u, expected %u", hl, VREC_HDR_LEN);
 	return 0;
 }
 
@@ -93,55 +93,55 @@ size_t vrec_body_len(const struct vrec_header *h)
 }
 
 static int check_fields(const struct vrec_header *h, const uint8_t *reserved,
-			struct vm_err *e)
+			struct mig_err *e)
 {
 	uint64_t plain = 0;
 	int i;
 
 	if (h->suite != VREC_SUITE_X25519_HKDF_SHA256_AES256GCM_ED25519)
-		return vm_fail(e, "record cipher suite %u is not supported", h->suite);
+		return mig_fail(e, "record cipher suite %u is not supported", h->suite);
 	if (h->tpm_version != TPM_VERSION_12 && h->tpm_version != TPM_VERSION_20)
-		return vm_fail(e, "record names unknown TPM version %u", h->tpm_version);
+		return mig_fail(e, "record names unknown TPM version %u", h->tpm_version);
 	if (h->flags & ~VREC_FLAGS_KNOWN)
-		return vm_fail(e, "record has unknown flags 0x%02x", h->flags);
+		return mig_fail(e, "record has unknown flags 0x%02x", h->flags);
 	for (i = 0; i < 8; i++)
 		if (reserved[i])
-			return vm_fail(e, "record reserved bytes are not zero");
+			return mig_fail(e, "record reserved bytes are not zero");
 	if (h->generation == 0)
-		return vm_fail(e, "record generation is 0");
+		return mig_fail(e, "record generation is 0");
 	for (i = 0; i < VREC_NBLOBS; i++) {
 		if (h->blob[i].type != (uint32_t)i + 1)
-			return vm_fail(e, "record blob slot %d has type %u, expected %d", i,
+			return mig_fail(e, "record blob slot %d has type %u, expected %d", i,
 				       h->blob[i].type, i + 1);
 		if (h->blob[i].flags & ~VREC_BLOB_FLAGS_KNOWN)
-			return vm_fail(e, "record %s blob has unknown flags 0x%x",
+			return mig_fail(e, "record %s blob has unknown flags 0x%x",
 				       tpm_blob_name(h->blob[i].type), h->blob[i].flags);
 		if (h->blob[i].len > VREC_MAX_LEN)
-			return vm_fail(e, "record %s blob length %u is over the limit",
+			return mig_fail(e, "record %s blob length %u is over the limit",
 				       tpm_blob_name(h->blob[i].type), h->blob[i].len);
 		plain += h->blob[i].len;
 	}
 	if (h->blob[0].len == 0)
-		return vm_fail(e, "record has no permanent state");
+		return mig_fail(e, "record has no permanent state");
 	if (plain + VREC_TAG_LEN != h->ct_len)
-		return vm_fail(e, "record ciphertext length %u does not match its blob lengths (%llu)",
+		return mig_fail(e, "record ciphertext length %u does not match its blob lengths (%llu)",
 			       h->ct_len, (unsigned long long)plain);
 	if ((uint64_t)VREC_HDR_LEN + h->ct_len + VREC_SIG_LEN > VREC_MAX_LEN)
-		return vm_fail(e, "record of %llu bytes is over the %u-byte limit",
+		return mig_fail(e, "record of %llu bytes is over the %u-byte limit",
 			       (unsigned long long)VREC_HDR_LEN + h->ct_len + VREC_SIG_LEN,
 			       VREC_MAX_LEN);
 	return 0;
 }
 
 int vrec_header_decode(const uint8_t *p, size_t len, struct vrec_header *h,
-		       struct vm_err *e)
+		       struct mig_err *e)
 {
 	int i;
 
 	if (vrec_prefix_check(p, len, e))
 		return -1;
 	if (len < VREC_HDR_LEN)
-		return vm_fail(e, "record truncated at byte %zu of its %d-byte header", len,
+		return mig_fail(e, "record truncated at byte %zu of its %d-byte header", len,
 			       VREC_HDR_LEN);
 	memset(h, 0, sizeof(*h));
 	h->version = be32_get(p + OFF_VERSION);
@@ -166,7 +166,7 @@ int vrec_header_decode(const uint8_t *p, size_t len, struct vrec_header *h,
 }
 
 int vrec_split(const uint8_t *rec, size_t len, struct vrec_header *h,
-	       const uint8_t **ct, const uint8_t **sig, struct vm_err *e)
+	       const uint8_t **ct, const uint8_t **sig, struct mig_err *e)
 {
 	size_t want;
 
@@ -174,31 +174,31 @@ int vrec_split(const uint8_t *rec, size_t len, struct vrec_header *h,
 		return -1;
 	want = VREC_HDR_LEN + vrec_body_len(h);
 	if (len < want)
-		return vm_fail(e, "record truncated at byte %zu of %zu", len, want);
+		return mig_fail(e, "record truncated at byte %zu of %zu", len, want);
 	if (len > want)
-		return vm_fail(e, "record has %zu trailing bytes", len - want);
+		return mig_fail(e, "record has %zu trailing bytes", len - want);
 	*ct = rec + VREC_HDR_LEN;
 	*sig = rec + VREC_HDR_LEN + h->ct_len;
 	return 0;
 }
 
 int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16],
-		       const uint8_t vtpm_uuid[16], enum tpm_version tpm_version, struct vm_err *e)
+		       const uint8_t vtpm_uuid[16], enum tpm_version tpm_version, struct mig_err *e)
 {
 	char a[UUID_STR_LEN], b[UUID_STR_LEN];
 
 	if (memcmp(h->vtpm_uuid, vtpm_uuid, 16)) {
 		uuid_format(h->vtpm_uuid, a);
 		uuid_format(vtpm_uuid, b);
-		return vm_fail(e, "record is for vTPM %s, this instance is vTPM %s", a, b);
+		return mig_fail(e, "record is for vTPM %s, this instance is vTPM %s", a, b);
 	}
 	if (memcmp(h->domain_uuid, domain_uuid, 16)) {
 		uuid_format(h->domain_uuid, a);
 		uuid_format(domain_uuid, b);
-		return vm_fail(e, "record is for domain %s, this is domain %s", a, b);
+		return mig_fail(e, "record is for domain %s, this is domain %s", a, b);
 	}
 	if (h->tpm_version != tpm_version)
-		return vm_fail(e, "record holds a TPM %s state, this instance is a TPM %s",
+		return mig_fail(e, "record holds a TPM %s state, this instance is a TPM %s",
 			       tpm_version_name(h->tpm_version), tpm_version_name(tpm_version));
 	return 0;
 }

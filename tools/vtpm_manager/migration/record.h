@@ -60,12 +60,12 @@ struct vrec_header {
 void vrec_header_encode(const struct vrec_header *h, uint8_t out[VREC_HDR_LEN]);
 
 /* Check the first VREC_PREFIX_LEN bytes: marker, version, header length. */
-int vrec_prefix_check(const uint8_t *p, size_t len, struct vm_err *e) VM_MUST;
+int vrec_prefix_check(const uint8_t *p, size_t len, struct mig_err *e) MIG_MUST;
 
 /* Decode and check a whole clear header: every field known, every length
  * consistent and under the limits. Nothing is allocated. */
 int vrec_header_decode(const uint8_t *p, size_t len, struct vrec_header *h,
-		       struct vm_err *e) VM_MUST;
+		       struct mig_err *e) MIG_MUST;
 
 /* Bytes that follow the header: ciphertext and signature. */
 size_t vrec_body_len(const struct vrec_header *h);
@@ -74,11 +74,11 @@ size_t vrec_plain_len(const struct vrec_header *h);
 
 /* Split a whole in-memory record; checks the total length is exact. */
 int vrec_split(const uint8_t *rec, size_t len, struct vrec_header *h,
-	       const uint8_t **ct, const uint8_t **sig, struct vm_err *e) VM_MUST;
+	       const uint8_t **ct, const uint8_t **sig, struct mig_err *e) MIG_MUST;
 
 /* The binding checks the caller supplies the truth for. */
 int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16],
 		       const uint8_t vtpm_uuid[16], enum tpm_version tpm_version,
-		       struct vm_err *e) VM_MUST;
+		       struct mig_err *e) MIG_MUST;
 
 #endif

@@ -29,7 +29,7 @@ static int time_left(int64_t deadline)
 	return left > 0 ? (int)left : 0;
 }
 
-int mig_read_record(int fd, int timeout_ms, uint8_t **rec, size_t *len, struct vm_err *e)
+int mig_read_record(int fd, int timeout_ms, uint8_t **rec, size_t *len, struct mig_err *e)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
 	uint8_t hdr[VREC_HDR_LEN], *buf;
@@ -50,7 +50,7 @@ int mig_read_record(int fd, int timeout_ms, uint8_t **rec, size_t *len, struct v
 	body = vrec_body_len(&h); /* bounded by vrec_header_decode */
 	buf = malloc(VREC_HDR_LEN + body);
 	if (!buf)
-		return vm_fail(e, "out of memory for a %zu-byte record", VREC_HDR_LEN + body);
+		return mig_fail(e, "out of memory for a %zu-byte record", VREC_HDR_LEN + body);
 	memcpy(buf, hdr, VREC_HDR_LEN);
 	if (io_read_full(fd, buf + VREC_HDR_LEN, body, time_left(deadline), "migration stream", e)) {
 		free(buf);
@@ -61,13 +61,13 @@ int mig_read_record(int fd, int timeout_ms, uint8_t **rec, size_t *len, struct v
 	return 0;
 fail:
 	if (deadline >= 0 && io_now_ms() >= deadline)
-		return vm_fail(e, "no vTPM record within %d s on the migration stream (the source's send failed, or the source is not patched); TPM not started",
+		return mig_fail(e, "no vTPM record within %d s on the migration stream (the source's send failed, or the source is not patched); TPM not started",
 			       (timeout_ms + 999) / 1000);
 	return -1;
 }
 
 int mig_recv_prepare(struct mig_receiver *r, const char *dir, const struct vtpm_instance *inst,
-		     int allow_rollback, int timeout_ms, struct vm_err *e)
+		     int allow_rollback, int timeout_ms, struct mig_err *e)
 {
 	memset(r, 0, sizeof(*r));
 	r->dir = dir;
@@ -75,20 +75,20 @@ int mig_recv_prepare(struct mig_receiver *r, const char *dir, const struct vtpm_
 	r->allow_rollback = allow_rollback;
 	r->timeout_ms = timeout_ms;
 	if (hostkey_load(dir, &r->me, e))
-		return vm_wrap(e, "recv: ");
+		return mig_wrap(e, "recv: ");
 	if (peers_load(dir, &r->peers, e)) {
 		hostkey_wipe(&r->me);
-		return vm_wrap(e, "recv: ");
+		return mig_wrap(e, "recv: ");
 	}
 	if ((r->inst.domid >= 0 && xen_find_instance(&r->inst, e)) ||
 	    swtpm_ctrl_init(&r->ctrl, r->inst.ctrl, e)) {
 		mig_recv_end(r);
-		return vm_wrap(e, "recv: ");
+		return mig_wrap(e, "recv: ");
 	}
 	return 0;
 }
 
-int mig_recv_probe(struct mig_receiver *r, struct vm_err *e)
+int mig_recv_probe(struct mig_receiver *r, struct mig_err *e)
 {
 	int running;
 
@@ -98,7 +98,7 @@ int mig_recv_probe(struct mig_receiver *r, struct vm_err *e)
 	if (running < 0)
 		return -1;
 	if (running)
-		return vm_fail(e, "destination TPM %s is already running; it must wait for state",
+		return mig_fail(e, "destination TPM %s is already running; it must wait for state",
 			       r->ctrl.path);
 	r->probed = 1;
 	return 0;
@@ -110,7 +110,7 @@ struct accept_job {
 	const struct vrec_header *h;
 	int allow_rollback;
 	int result;
-	struct vm_err err;
+	struct mig_err err;
 };
 
 static void *accept_thread(void *arg)
@@ -124,12 +124,12 @@ static void *accept_thread(void *arg)
 
 /* Push the blobs while the generation goes to disk; INIT only after both. */
 static int load_state(struct mig_receiver *r, struct ledger *led, const struct vrec_header *h,
-		      const struct swtpm_state *st, struct vm_err *e)
+		      const struct swtpm_state *st, struct mig_err *e)
 {
 	struct accept_job job = { .led = led, .h = h, .allow_rollback = r->allow_rollback };
 	struct ledger_entry old = { .sent = 0, .accepted = 0 };
 	const struct ledger_entry *cur = ledger_get(led, h->vtpm_uuid);
-	struct vm_err ignore;
+	struct mig_err ignore;
 	pthread_t th;
 	int pushed, threaded;
 
@@ -162,7 +162,7 @@ static int load_state(struct mig_receiver *r, struct ledger *led, const struct v
 
 /* Everything after the record is read: open, check, accept, load, publish. */
 static int take_record(struct mig_receiver *r, const uint8_t *rec, size_t len,
-		       struct vrec_header *h, struct vm_err *e)
+		       struct vrec_header *h, struct mig_err *e)
 {
 	struct swtpm_state st;
 	struct ledger led;
@@ -186,7 +186,7 @@ static int take_record(struct mig_receiver *r, const uint8_t *rec, size_t len,
 	res = -1;
 	fault_point("recv-after-init");
 	if (r->inst.domid >= 0 && xen_publish_instance(&r->inst, e)) {
-		struct vm_err ignore;
+		struct mig_err ignore;
 
 		/* Unpublished means unusable: do not leave it running. It ran,
 		 * so its generation stays accepted. */
@@ -202,7 +202,7 @@ out:
 	return res;
 }
 
-int mig_recv_go(struct mig_receiver *r, int fd, struct mig_report *rep, struct vm_err *e)
+int mig_recv_go(struct mig_receiver *r, int fd, struct mig_report *rep, struct mig_err *e)
 {
 	struct vrec_header h;
 	uint8_t *rec = NULL;
@@ -212,10 +212,10 @@ int mig_recv_go(struct mig_receiver *r, int fd, struct mig_report *rep, struct v
 
 	memset(rep, 0, sizeof(*rep));
 	if (mig_read_record(fd, r->timeout_ms, &rec, &len, e))
-		return vm_wrap(e, "recv: ");
+		return mig_wrap(e, "recv: ");
 	res = take_record(r, rec, len, &h, e);
 	if (res) {
-		vm_wrap(e, "recv: ");
+		mig_wrap(e, "recv: ");
 		refused_keep(r->dir, rec, len, r->rollback_needed, e);
 	} else {
 		mig_report_fill(rep, &h, len);
@@ -233,7 +233,7 @@ void mig_recv_end(struct mig_receiver *r)
 
 int mig_recv_check(const char *dir, const uint8_t sender_id[VREC_KEYID_LEN],
 		   const uint8_t vtpm_uuid[16], uint64_t generation, int allow_rollback,
-		   struct vm_err *e)
+		   struct mig_err *e)
 {
 	struct host_key me;
 	struct peer_set peers;
@@ -243,13 +243,13 @@ int mig_recv_check(const char *dir, const uint8_t sender_id[VREC_KEYID_LEN],
 
 	memset(&peers, 0, sizeof(peers));
 	if (hostkey_load(dir, &me, e))
-		return vm_wrap(e, "recv: ");
+		return mig_wrap(e, "recv: ");
 	if (memcmp(sender_id, me.pub.id, VREC_KEYID_LEN)) {
 		if (peers_load(dir, &peers, e))
 			goto out;
 		if (!peers_find_id(&peers, sender_id)) {
 			hex_encode(sender_id, VREC_KEYID_LEN, id);
-			vm_fail(e, "record sender key %s is not a trusted peer", id);
+			mig_fail(e, "record sender key %s is not a trusted peer", id);
 			goto out;
 		}
 	}
@@ -260,14 +260,14 @@ int mig_recv_check(const char *dir, const uint8_t sender_id[VREC_KEYID_LEN],
 out:
 	peers_free(&peers);
 	hostkey_wipe(&me);
-	return r ? vm_wrap(e, "recv: ") : 0;
+	return r ? mig_wrap(e, "recv: ") : 0;
 }
 
 /* recv failed before reading: read the record anyway, and keep it if it
  * arrives whole. */
-static void keep_unread(const char *dir, int fd, int timeout_ms, struct vm_err *e)
+static void keep_unread(const char *dir, int fd, int timeout_ms, struct mig_err *e)
 {
-	struct vm_err ignore;
+	struct mig_err ignore;
 	uint8_t *rec;
 	size_t len;
 
@@ -278,7 +278,7 @@ static void keep_unread(const char *dir, int fd, int timeout_ms, struct vm_err *
 }
 
 int mig_recv(const char *dir, const struct vtpm_instance *inst, int fd, int allow_rollback,
-	     int timeout_ms, struct mig_report *rep, struct vm_err *e)
+	     int timeout_ms, struct mig_report *rep, struct mig_err *e)
 {
 	struct mig_receiver r;
 	int res;

@@ -16,6 +16,6 @@
  * cause is fixed (with --allow-rollback when its generation stays accepted);
  * or with why it could not be kept. */
 void refused_keep(const char *dir, const uint8_t *rec, size_t len, int rollback_needed,
-		  struct vm_err *e);
+		  struct mig_err *e);
 
 #endif

@@ -8,37 +8,37 @@
 #include "safefile.h"
 
 int safe_check_stat(const struct stat *st, const char *what, const char *path,
-		    struct vm_err *e)
+		    struct mig_err *e)
 {
 	uid_t me = geteuid();
 
 	if (st->st_uid != me)
-		return vm_fail(e, "%s %s is owned by uid %u, not by this user (uid %u); refusing it (run as its owner, or chown %u %s)",
+		return mig_fail(e, "%s %s is owned by uid %u, not by this user (uid %u); refusing it (run as its owner, or chown %u %s)",
 			       what, path, (unsigned)st->st_uid, (unsigned)me, (unsigned)me, path);
 	/* A shared directory like /tmp is no place for keys: not "chmod" it. */
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && (st->st_mode & S_ISVTX))
-		return vm_fail(e, "%s %s is a shared directory (mode %04o); refusing it (use a directory of its own, mode 0700)",
+		return mig_fail(e, "%s %s is a shared directory (mode %04o); refusing it (use a directory of its own, mode 0700)",
 			       what, path, (unsigned)(st->st_mode & 07777));
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return vm_fail(e, "%s %s is writable by group or others (mode %04o); refusing it (chmod go-w %s)",
+		return mig_fail(e, "%s %s is writable by group or others (mode %04o); refusing it (chmod go-w %s)",
 			       what, path, (unsigned)(st->st_mode & 07777), path);
 	return 0;
 }
 
-int safe_check_dir(const char *path, const char *what, struct vm_err *e)
+int safe_check_dir(const char *path, const char *what, struct mig_err *e)
 {
 	struct stat st;
 
 	if (stat(path, &st))
-		return vm_fail(e, "%s %s: %s", what, path, strerror(errno));
+		return mig_fail(e, "%s %s: %s", what, path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return vm_fail(e, "%s %s: not a directory", what, path);
+		return mig_fail(e, "%s %s: not a directory", what, path);
 	return safe_check_stat(&st, what, path, e);
 }
 
 /* Create tmp exclusively. Whatever already has the name (a crash's leftover,
  * or something planted) is unlinked, never opened or followed. */
-static int create_tmp(const char *tmp, mode_t mode, struct vm_err *e)
+static int create_tmp(const char *tmp, mode_t mode, struct mig_err *e)
 {
 	struct stat st;
 	int fd, tries;
@@ -52,15 +52,15 @@ static int create_tmp(const char *tmp, mode_t mode, struct vm_err *e)
 		if (S_ISDIR(st.st_mode) ? rmdir(tmp) : unlink(tmp))
 			break;
 	}
-	return vm_fail(e, "cannot create %s: %s", tmp, strerror(errno));
+	return mig_fail(e, "cannot create %s: %s", tmp, strerror(errno));
 }
 
-int safe_sync_dir(const char *dir, struct vm_err *e)
+int safe_sync_dir(const char *dir, struct mig_err *e)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd < 0 || fsync(dfd)) {
-		vm_fail(e, "cannot sync directory %s: %s", dir, strerror(errno));
+		mig_fail(e, "cannot sync directory %s: %s", dir, strerror(errno));
 		if (dfd >= 0)
 			close(dfd);
 		return -1;
@@ -70,7 +70,7 @@ int safe_sync_dir(const char *dir, struct vm_err *e)
 }
 
 int safe_write_file(const char *dir, const char *name, const void *data, size_t len,
-		    mode_t mode, unsigned flags, struct vm_err *e)
+		    mode_t mode, unsigned flags, struct mig_err *e)
 {
 	char path[4200], tmp[4200];
 	int fd;
@@ -82,27 +82,27 @@ int safe_write_file(const char *dir, const char *name, const void *data, size_t 
 		return -1;
 	/* The mode asked for, whatever the umask. */
 	if (fchmod(fd, mode)) {
-		vm_fail(e, "%s: %s", tmp, strerror(errno));
+		mig_fail(e, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	if (io_write_full(fd, data, len, -1, tmp, e))
 		goto fail;
 	if (fsync(fd)) {
-		vm_fail(e, "%s: fsync: %s", tmp, strerror(errno));
+		mig_fail(e, "%s: fsync: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	if (close(fd)) {
 		fd = -1;
-		vm_fail(e, "%s: %s", tmp, strerror(errno));
+		mig_fail(e, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	fd = -1;
 	/* link() fails on an existing name, atomically: no check-then-write. */
 	if (flags & SAFE_NEW ? link(tmp, path) : rename(tmp, path)) {
 		if (errno == EEXIST)
-			vm_fail(e, "%s already exists; not overwriting it", path);
+			mig_fail(e, "%s already exists; not overwriting it", path);
 		else
-			vm_fail(e, "cannot write %s: %s", path, strerror(errno));
+			mig_fail(e, "cannot write %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (flags & SAFE_NEW)

@@ -13,9 +13,9 @@
 /* Refuse st (of path, "what" names it in the error) unless it is owned by
  * the effective user and not writable by group or others. */
 int safe_check_stat(const struct stat *st, const char *what, const char *path,
-		    struct vm_err *e) VM_MUST;
+		    struct mig_err *e) MIG_MUST;
 /* The same for a directory, which must exist. */
-int safe_check_dir(const char *path, const char *what, struct vm_err *e) VM_MUST;
+int safe_check_dir(const char *path, const char *what, struct mig_err *e) MIG_MUST;
 
 #define SAFE_NEW      1u /* never replace an existing file: refuse instead */
 #define SAFE_SYNC_DIR 2u /* fsync the directory too, so the rename survives a crash */
@@ -28,9 +28,9 @@ int safe_check_dir(const char *path, const char *what, struct vm_err *e) VM_MUST
  * the old file; never a torn one.
  */
 int safe_write_file(const char *dir, const char *name, const void *data, size_t len,
-		    mode_t mode, unsigned flags, struct vm_err *e) VM_MUST;
+		    mode_t mode, unsigned flags, struct mig_err *e) MIG_MUST;
 
 /* fsync a directory, so that a rename, link or unlink in it survives a crash. */
-int safe_sync_dir(const char *dir, struct vm_err *e) VM_MUST;
+int safe_sync_dir(const char *dir, struct mig_err *e) MIG_MUST;
 
 #endif

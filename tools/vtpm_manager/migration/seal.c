@@ -15,7 +15,7 @@
 
 /* X25519(priv, peer_pub), then HKDF-SHA256 with the clear header as info. */
 static int derive_key(const uint8_t priv[32], const uint8_t peer_pub[32],
-		      const uint8_t hdr[VREC_HDR_LEN], uint8_t key[32], struct vm_err *e)
+		      const uint8_t hdr[VREC_HDR_LEN], uint8_t key[32], struct mig_err *e)
 {
 	EVP_PKEY *mine = NULL, *theirs = NULL;
 	EVP_PKEY_CTX *dctx = NULL;
@@ -29,14 +29,14 @@ static int derive_key(const uint8_t priv[32], const uint8_t peer_pub[32],
 	mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
 	theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, 32);
 	if (!mine || !theirs) {
-		vm_fail(e, "cannot load X25519 keys");
+		mig_fail(e, "cannot load X25519 keys");
 		goto out;
 	}
 	dctx = EVP_PKEY_CTX_new(mine, NULL);
 	if (!dctx || EVP_PKEY_derive_init(dctx) != 1 ||
 	    EVP_PKEY_derive_set_peer(dctx, theirs) != 1 ||
 	    EVP_PKEY_derive(dctx, shared, &slen) != 1 || slen != sizeof(shared)) {
-		vm_fail(e, "X25519 key agreement failed");
+		mig_fail(e, "X25519 key agreement failed");
 		goto out;
 	}
 	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
@@ -49,7 +49,7 @@ static int derive_key(const uint8_t priv[32], const uint8_t peer_pub[32],
 						      VREC_HDR_LEN);
 	params[4] = OSSL_PARAM_construct_end();
 	if (!kctx || EVP_KDF_derive(kctx, key, 32, params) != 1) {
-		vm_fail(e, "HKDF-SHA256 failed");
+		mig_fail(e, "HKDF-SHA256 failed");
 		goto out;
 	}
 	r = 0;
@@ -66,7 +66,7 @@ out:
 /* AES-256-GCM in one direction; enc=1 writes the tag after the output. */
 static int gcm(int enc, const uint8_t key[32], const uint8_t nonce[VREC_NONCE_LEN],
 	       const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
-	       uint8_t *out, uint8_t tag[VREC_TAG_LEN], struct vm_err *e)
+	       uint8_t *out, uint8_t tag[VREC_TAG_LEN], struct mig_err *e)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int n, ok;
@@ -82,17 +82,17 @@ static int gcm(int enc, const uint8_t key[32], const uint8_t nonce[VREC_NONCE_LE
 		ok = EVP_CipherFinal_ex(c, out + inlen, &n) == 1;
 		if (!ok && !enc) {
 			EVP_CIPHER_CTX_free(c);
-			return vm_fail(e, "record fails its AES-GCM tag check (damaged or forged)");
+			return mig_fail(e, "record fails its AES-GCM tag check (damaged or forged)");
 		}
 	}
 	if (ok && enc)
 		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, VREC_TAG_LEN, tag) == 1;
 	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : vm_fail(e, "AES-256-GCM failed");
+	return ok ? 0 : mig_fail(e, "AES-256-GCM failed");
 }
 
 static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t len,
-		   uint8_t sig[VREC_SIG_LEN], struct vm_err *e)
+		   uint8_t sig[VREC_SIG_LEN], struct mig_err *e)
 {
 	EVP_PKEY *k;
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
@@ -111,7 +111,7 @@ static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t l
 	EVP_MD_CTX_free(m);
 	EVP_PKEY_free(k);
 	if (!ok)
-		return vm_fail(e, sign ? "Ed25519 signing failed"
+		return mig_fail(e, sign ? "Ed25519 signing failed"
 				       : "record signature does not verify (damaged or forged)");
 	return 0;
 }
@@ -119,7 +119,7 @@ static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t l
 static int seal_with(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
 		     const struct swtpm_state *st, const uint8_t eph_priv[32],
 		     const uint8_t nonce[VREC_NONCE_LEN], uint8_t **rec, size_t *len,
-		     struct vm_err *e)
+		     struct mig_err *e)
 {
 	uint8_t key[32], *out = NULL, *plain = NULL, *p;
 	size_t plen = 0, total;
@@ -131,7 +131,7 @@ static int seal_with(const struct host_key *me, const struct host_pub *to, struc
 	eph = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, eph_priv, 32);
 	if (!eph || EVP_PKEY_get_raw_public_key(eph, h->eph_pub, &elen) != 1) {
 		EVP_PKEY_free(eph);
-		return vm_fail(e, "cannot make the ephemeral X25519 key");
+		return mig_fail(e, "cannot make the ephemeral X25519 key");
 	}
 	EVP_PKEY_free(eph);
 	h->version = VREC_VERSION;
@@ -146,16 +146,16 @@ static int seal_with(const struct host_key *me, const struct host_pub *to, struc
 		plen += st->blob[i].len;
 	}
 	if (plen > VREC_MAX_LEN)
-		return vm_fail(e, "vTPM state of %zu bytes is over the record limit", plen);
+		return mig_fail(e, "vTPM state of %zu bytes is over the record limit", plen);
 	h->ct_len = (uint32_t)plen + VREC_TAG_LEN;
 	total = VREC_HDR_LEN + h->ct_len + VREC_SIG_LEN;
 	if (total > VREC_MAX_LEN)
-		return vm_fail(e, "record of %zu bytes would be over the %u-byte limit", total,
+		return mig_fail(e, "record of %zu bytes would be over the %u-byte limit", total,
 			       VREC_MAX_LEN);
 	out = malloc(total);
 	plain = malloc(plen ? plen : 1);
 	if (!out || !plain) {
-		vm_fail(e, "out of memory for a %zu-byte record", total);
+		mig_fail(e, "out of memory for a %zu-byte record", total);
 		goto done;
 	}
 	vrec_header_encode(h, out);
@@ -185,13 +185,13 @@ done:
 }
 
 int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
-	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct vm_err *e)
+	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct mig_err *e)
 {
 	uint8_t eph[32], nonce[VREC_NONCE_LEN];
 	int r;
 
 	if (RAND_priv_bytes(eph, sizeof(eph)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1)
-		return vm_fail(e, "no randomness for the ephemeral key");
+		return mig_fail(e, "no randomness for the ephemeral key");
 	r = seal_with(me, to, h, st, eph, nonce, rec, len, e);
 	OPENSSL_cleanse(eph, sizeof(eph));
 	return r;
@@ -199,7 +199,7 @@ int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_
 
 /* Split the plaintext into blobs; they own copies so each can be wiped. */
 static int split_blobs(const struct vrec_header *h, const uint8_t *plain,
-		       struct swtpm_state *st, struct vm_err *e)
+		       struct swtpm_state *st, struct mig_err *e)
 {
 	const uint8_t *p = plain;
 	int i;
@@ -212,7 +212,7 @@ static int split_blobs(const struct vrec_header *h, const uint8_t *plain,
 		st->blob[i].data = malloc(h->blob[i].len);
 		if (!st->blob[i].data) {
 			swtpm_state_clear(st);
-			return vm_fail(e, "out of memory for the %s blob", tpm_blob_name(i + 1));
+			return mig_fail(e, "out of memory for the %s blob", tpm_blob_name(i + 1));
 		}
 		memcpy(st->blob[i].data, p, h->blob[i].len);
 		st->blob[i].len = h->blob[i].len;
@@ -224,7 +224,7 @@ static int split_blobs(const struct vrec_header *h, const uint8_t *plain,
 
 int vrec_open(const struct host_key *me, const struct peer_set *trusted, const uint8_t *rec,
 	      size_t len, struct vrec_header *h, struct host_pub *sender, struct swtpm_state *st,
-	      struct vm_err *e)
+	      struct mig_err *e)
 {
 	const struct host_pub *from;
 	const uint8_t *ct, *sig;
@@ -239,7 +239,7 @@ int vrec_open(const struct host_key *me, const struct peer_set *trusted, const u
 	if (memcmp(h->recipient_id, me->pub.id, VREC_KEYID_LEN)) {
 		hex_encode(h->recipient_id, VREC_KEYID_LEN, got);
 		hex_encode(me->pub.id, VREC_KEYID_LEN, want);
-		return vm_fail(e, "record is addressed to key %s, this host '%s' is key %s", got,
+		return mig_fail(e, "record is addressed to key %s, this host '%s' is key %s", got,
 			       me->pub.name, want);
 	}
 	if (!memcmp(h->sender_id, me->pub.id, VREC_KEYID_LEN))
@@ -248,14 +248,14 @@ int vrec_open(const struct host_key *me, const struct peer_set *trusted, const u
 		from = trusted ? peers_find_id(trusted, h->sender_id) : NULL;
 	if (!from) {
 		hex_encode(h->sender_id, VREC_KEYID_LEN, got);
-		return vm_fail(e, "record sender key %s is not a trusted peer", got);
+		return mig_fail(e, "record sender key %s is not a trusted peer", got);
 	}
 	if (ed25519(0, from->ed_pub, rec, VREC_HDR_LEN + h->ct_len, (uint8_t *)sig, e))
 		return -1;
 	plen = vrec_plain_len(h);
 	plain = malloc(plen ? plen : 1);
 	if (!plain)
-		return vm_fail(e, "out of memory for %zu bytes of state", plen);
+		return mig_fail(e, "out of memory for %zu bytes of state", plen);
 	if (derive_key(me->x_priv, h->eph_pub, rec, key, e) ||
 	    gcm(0, key, h->nonce, rec, VREC_HDR_LEN, ct, plen, plain, (uint8_t *)ct + plen, e) ||
 	    split_blobs(h, plain, st, e))

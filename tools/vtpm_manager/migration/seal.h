@@ -25,7 +25,7 @@
  * and time; seal fills the rest. On success *rec (malloc'd) holds the record.
  */
 int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
-	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct vm_err *e) VM_MUST;
+	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct mig_err *e) MIG_MUST;
 
 /*
  * Open a whole record. trusted: the peers this host accepts (this host itself
@@ -34,6 +34,6 @@ int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_
  */
 int vrec_open(const struct host_key *me, const struct peer_set *trusted, const uint8_t *rec,
 	      size_t len, struct vrec_header *h, struct host_pub *sender, struct swtpm_state *st,
-	      struct vm_err *e) VM_MUST;
+	      struct mig_err *e) MIG_MUST;
 
 #endif

@@ -29,7 +29,7 @@ void mig_report_fill(struct mig_report *rep, const struct vrec_header *h, size_t
 
 /* The recipient: this host for "self", else a trusted peer (R3). */
 static int find_recipient(const char *dir, const char *to, const struct host_key *me,
-			  struct host_pub *out, struct vm_err *e)
+			  struct host_pub *out, struct mig_err *e)
 {
 	const struct host_pub *p;
 	struct peer_set peers;
@@ -45,13 +45,13 @@ static int find_recipient(const char *dir, const char *to, const struct host_key
 		*out = *p;
 	peers_free(&peers);
 	if (!p)
-		return vm_fail(e, "destination '%s' is not a trusted peer (run 'vtpm_migrate trust' with its public key)",
+		return mig_fail(e, "destination '%s' is not a trusted peer (run 'vtpm_migrate trust' with its public key)",
 			       to);
 	return 0;
 }
 
 /* A vTPM that has left this host is not sent again from here. */
-static int check_not_left(const char *statedir, struct vm_err *e)
+static int check_not_left(const char *statedir, struct mig_err *e)
 {
 	uint64_t gen;
 	int r = left_mark_read(statedir, &gen, e);
@@ -59,46 +59,46 @@ static int check_not_left(const char *statedir, struct vm_err *e)
 	if (r < 0)
 		return -1;
 	if (r)
-		return vm_fail(e, "this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME "); it may run at the destination: see 'vtpm_migrate recover --force'",
+		return mig_fail(e, "this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME "); it may run at the destination: see 'vtpm_migrate recover --force'",
 			       gen, statedir);
 	return 0;
 }
 
 int mig_send_prepare(struct mig_sender *s, const char *dir, const char *to,
-		     const struct vtpm_instance *inst, struct vm_err *e)
+		     const struct vtpm_instance *inst, struct mig_err *e)
 {
 	memset(s, 0, sizeof(*s));
 	s->dir = dir;
 	s->inst = *inst;
 	if (hostkey_load(dir, &s->me, e))
-		return vm_wrap(e, "send: ");
+		return mig_wrap(e, "send: ");
 	if (find_recipient(dir, to, &s->me, &s->dest, e) ||
 	    (s->inst.domid >= 0 && xen_find_instance(&s->inst, e)) ||
 	    swtpm_ctrl_init(&s->ctrl, s->inst.ctrl, e) ||
 	    instance_state_dir(s->inst.ctrl, s->statedir, sizeof(s->statedir), e) ||
 	    check_not_left(s->statedir, e)) {
 		mig_send_end(s);
-		return vm_wrap(e, "send: ");
+		return mig_wrap(e, "send: ");
 	}
 	return 0;
 }
 
-int mig_send_probe(const struct mig_sender *s, enum tpm_version *v, struct vm_err *e)
+int mig_send_probe(const struct mig_sender *s, enum tpm_version *v, struct mig_err *e)
 {
 	int running;
 
 	if (swtpm_get_version(&s->ctrl, v, e))
-		return vm_wrap(e, "send: ");
+		return mig_wrap(e, "send: ");
 	running = swtpm_is_running(&s->ctrl, e);
 	if (running < 0)
-		return vm_wrap(e, "send: ");
+		return mig_wrap(e, "send: ");
 	if (!running)
-		return vm_fail(e, "send: source TPM %s is not running: there is no state to send",
+		return mig_fail(e, "send: source TPM %s is not running: there is no state to send",
 			       s->ctrl.path);
 	return 0;
 }
 
-int mig_send_check(const struct mig_sender *s, struct mig_send_check *out, struct vm_err *e)
+int mig_send_check(const struct mig_sender *s, struct mig_send_check *out, struct mig_err *e)
 {
 	struct ledger led;
 
@@ -109,13 +109,13 @@ int mig_send_check(const struct mig_sender *s, struct mig_send_check *out, struc
 	if (mig_send_probe(s, &out->version, e))
 		return -1;
 	if (ledger_open(&led, s->dir, e))
-		return vm_wrap(e, "send: ");
+		return mig_wrap(e, "send: ");
 	out->generation = ledger_next_send(&led, s->inst.vtpm_uuid);
 	ledger_close(&led);
 	return 0;
 }
 
-int mig_send_pull(struct mig_sender *s, struct vm_err *e)
+int mig_send_pull(struct mig_sender *s, struct mig_err *e)
 {
 	struct swtpm_state st;
 	struct ledger led;
@@ -148,14 +148,14 @@ int mig_send_pull(struct mig_sender *s, struct vm_err *e)
 	r = 0;
 out:
 	swtpm_state_clear(&st);
-	return r ? vm_wrap(e, "send: ") : 0;
+	return r ? mig_wrap(e, "send: ") : 0;
 }
 
 #ifdef VTPM_FAULT_INJECTION
 /* The fault suite's broken stream: half a record, then the sender dies. */
 static void fault_mid_write(const struct mig_sender *s, int fd)
 {
-	struct vm_err ignore;
+	struct mig_err ignore;
 
 	if (fault_on("send-mid-write") &&
 	    io_write_full(fd, s->rec, s->len / 2, -1, "migration stream", &ignore) == 0)
@@ -165,10 +165,10 @@ static void fault_mid_write(const struct mig_sender *s, int fd)
 static inline void fault_mid_write(const struct mig_sender *s, int fd) { (void)s; (void)fd; }
 #endif
 
-int mig_send_mark(struct mig_sender *s, struct vm_err *e)
+int mig_send_mark(struct mig_sender *s, struct mig_err *e)
 {
 	if (left_mark_write(s->statedir, s->h.generation, e))
-		return vm_wrap(e, "send: ");
+		return mig_wrap(e, "send: ");
 	s->marked = 1;
 	return 0;
 }
@@ -179,16 +179,16 @@ int mig_send_mark(struct mig_sender *s, struct vm_err *e)
  * byte goes out (unless mig_send_mark put it there already), and is taken
  * back if that byte could not be written (by mig_send_end).
  */
-int mig_send_write(struct mig_sender *s, int fd, struct mig_report *rep, struct vm_err *e)
+int mig_send_write(struct mig_sender *s, int fd, struct mig_report *rep, struct mig_err *e)
 {
 	memset(rep, 0, sizeof(*rep));
 	fault_mid_write(s, fd);
 	if (io_write_full(fd, s->rec, s->len - 1, -1, "migration stream", e) ||
 	    (!s->marked && mig_send_mark(s, e)))
-		return vm_wrap(e, "send: ");
+		return mig_wrap(e, "send: ");
 	fault_point("send-before-last-byte");
 	if (io_write_full(fd, s->rec + s->len - 1, 1, -1, "migration stream", e))
-		return vm_wrap(e, "send: ");
+		return mig_wrap(e, "send: ");
 	s->whole = 1;
 	fault_point("send-after-last-byte");
 	mig_report_fill(rep, &s->h, s->len);
@@ -197,7 +197,7 @@ int mig_send_write(struct mig_sender *s, int fd, struct mig_report *rep, struct 
 
 void mig_send_end(struct mig_sender *s)
 {
-	struct vm_err ignore;
+	struct mig_err ignore;
 
 	/* No whole record left: nothing may run at a destination. */
 	if (s->marked && !s->whole && left_mark_remove(s->statedir, &ignore)) {
@@ -210,7 +210,7 @@ void mig_send_end(struct mig_sender *s)
 }
 
 int mig_send(const char *dir, const char *to, const struct vtpm_instance *inst, int fd,
-	     struct mig_report *rep, struct vm_err *e)
+	     struct mig_report *rep, struct mig_err *e)
 {
 	struct mig_sender s;
 	int64_t t0 = io_now_us();

@@ -11,7 +11,7 @@
 
 /* Read one line of at most WORD_MAX bytes from in, byte by byte (no read
  * ahead: the next word is not ours yet). 1: a line, 0: end of input. */
-static int read_word(int in, char *w, struct vm_err *e)
+static int read_word(int in, char *w, struct mig_err *e)
 {
 	size_t n = 0;
 	ssize_t r;
@@ -20,13 +20,13 @@ static int read_word(int in, char *w, struct vm_err *e)
 	for (;;) {
 		r = read(in, &c, 1);
 		if (r == 0)
-			return n ? vm_fail(e, "input ended inside a line") : 0;
+			return n ? mig_fail(e, "input ended inside a line") : 0;
 		if (r < 0)
-			return vm_fail(e, "reading the control input failed");
+			return mig_fail(e, "reading the control input failed");
 		if (c == '\n')
 			break;
 		if (n == WORD_MAX)
-			return vm_fail(e, "control line longer than %d bytes", WORD_MAX);
+			return mig_fail(e, "control line longer than %d bytes", WORD_MAX);
 		w[n++] = (c >= 0x21 && c <= 0x7e) ? c : '?';
 	}
 	w[n] = '\0';
@@ -34,21 +34,21 @@ static int read_word(int in, char *w, struct vm_err *e)
 }
 
 /* Wait for the word want; anything else fails, saying what was left undone. */
-static int expect_word(int in, const char *want, const char *undone, struct vm_err *e)
+static int expect_word(int in, const char *want, const char *undone, struct mig_err *e)
 {
 	char w[WORD_MAX + 1];
 	int r = read_word(in, w, e);
 
 	if (r < 0)
-		return vm_wrap(e, "%s: ", undone);
+		return mig_wrap(e, "%s: ", undone);
 	if (r == 0)
-		return vm_fail(e, "input ended before '%s': %s", want, undone);
+		return mig_fail(e, "input ended before '%s': %s", want, undone);
 	if (strcmp(w, want))
-		return vm_fail(e, "expected '%s', got '%s': %s", want, w, undone);
+		return mig_fail(e, "expected '%s', got '%s': %s", want, w, undone);
 	return 0;
 }
 
-static int say(int out, const char *word, struct vm_err *e)
+static int say(int out, const char *word, struct mig_err *e)
 {
 	char line[WORD_MAX + 2];
 	size_t n = strlen(word);
@@ -67,7 +67,7 @@ static void warm_crypto(const struct host_key *me)
 	struct swtpm_state st, back;
 	struct vrec_header h;
 	struct peer_set none;
-	struct vm_err ignore;
+	struct mig_err ignore;
 	uint8_t blob[32] = { 0 }, *rec = NULL;
 	size_t len = 0;
 
@@ -88,7 +88,7 @@ static void warm_crypto(const struct host_key *me)
 }
 
 int mig_send_staged(const char *dir, const char *to, const struct vtpm_instance *inst,
-		    int stream, int in, int out, struct vm_err *e)
+		    int stream, int in, int out, struct mig_err *e)
 {
 	struct mig_report rep;
 	struct mig_sender s;
@@ -113,11 +113,11 @@ int mig_send_staged(const char *dir, const char *to, const struct vtpm_instance 
 	r = 0;
 out:
 	mig_send_end(&s);
-	return r ? vm_wrap(e, "send: ") : 0;
+	return r ? mig_wrap(e, "send: ") : 0;
 }
 
 int mig_recv_staged(const char *dir, const struct vtpm_instance *inst, int stream,
-		    int allow_rollback, int timeout_ms, int in, int out, struct vm_err *e)
+		    int allow_rollback, int timeout_ms, int in, int out, struct mig_err *e)
 {
 	struct mig_receiver r;
 	struct mig_report rep;
@@ -126,18 +126,18 @@ int mig_recv_staged(const char *dir, const struct vtpm_instance *inst, int strea
 	if (mig_recv_prepare(&r, dir, inst, allow_rollback, timeout_ms, e))
 		return -1;
 	if (mig_recv_probe(&r, e)) {
-		vm_wrap(e, "recv: ");
+		mig_wrap(e, "recv: ");
 		goto out;
 	}
 	warm_crypto(&r.me);
 	if (say(out, "ready", e) || expect_word(in, "go", "nothing read or loaded", e)) {
-		vm_wrap(e, "recv: ");
+		mig_wrap(e, "recv: ");
 		goto out;
 	}
 	if (mig_recv_go(&r, stream, &rep, e))
 		goto out;
 	if (say(out, "done", e)) {
-		vm_wrap(e, "recv: ");
+		mig_wrap(e, "recv: ");
 		goto out;
 	}
 	res = 0;

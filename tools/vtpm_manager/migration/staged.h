@@ -17,8 +17,8 @@
 #include "instance.h"
 
 int mig_send_staged(const char *dir, const char *to, const struct vtpm_instance *inst,
-		    int stream, int in, int out, struct vm_err *e) VM_MUST;
+		    int stream, int in, int out, struct mig_err *e) MIG_MUST;
 int mig_recv_staged(const char *dir, const struct vtpm_instance *inst, int stream,
-		    int allow_rollback, int timeout_ms, int in, int out, struct vm_err *e) VM_MUST;
+		    int allow_rollback, int timeout_ms, int in, int out, struct mig_err *e) MIG_MUST;
 
 #endif

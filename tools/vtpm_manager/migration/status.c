@@ -18,7 +18,7 @@
 
 /* The mark's first line, "generation N"; *gen 0 when there is no mark. */
 static int read_left_mark(const char *ctrl, char *path, size_t plen, uint64_t *gen,
-			  struct vm_err *e)
+			  struct mig_err *e)
 {
 	const char *slash = strrchr(ctrl, '/');
 	char buf[64], *end;
@@ -27,23 +27,23 @@ static int read_left_mark(const char *ctrl, char *path, size_t plen, uint64_t *g
 
 	*gen = 0;
 	if (!slash)
-		return vm_fail(e, "cannot tell the state directory of %s", ctrl);
+		return mig_fail(e, "cannot tell the state directory of %s", ctrl);
 	snprintf(path, plen, "%.*s/%s", (int)(slash - ctrl), ctrl, LEFT_MARK);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : vm_fail(e, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? 0 : mig_fail(e, "%s: %s", path, strerror(errno));
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
-		return vm_fail(e, "%s: %s", path, strerror(errno));
+		return mig_fail(e, "%s: %s", path, strerror(errno));
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	if (strncmp(buf, "generation ", 11) || buf[11] < '1' || buf[11] > '9')
-		return vm_fail(e, "%s: first line is not 'generation N'", path);
+		return mig_fail(e, "%s: first line is not 'generation N'", path);
 	errno = 0;
 	*gen = strtoull(buf + 11, &end, 10);
 	if (errno || *end)
-		return vm_fail(e, "%s: first line is not 'generation N'", path);
+		return mig_fail(e, "%s: first line is not 'generation N'", path);
 	return 0;
 }
 
@@ -55,7 +55,7 @@ static void print_gen(FILE *out, const char *label, uint64_t g)
 		fprintf(out, "%-14s none\n", label);
 }
 
-int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out, struct vm_err *e)
+int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out, struct mig_err *e)
 {
 	const struct ledger_entry *ent;
 	char u[UUID_STR_LEN], path[sizeof(inst->ctrl) + 16];
@@ -63,13 +63,13 @@ int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out, str
 	uint64_t left = 0, sent, accepted;
 
 	if (ledger_open(&l, dir, e))
-		return vm_wrap(e, "status: ");
+		return mig_wrap(e, "status: ");
 	ent = ledger_get(&l, inst->vtpm_uuid);
 	sent = ent ? ent->sent : 0;
 	accepted = ent ? ent->accepted : 0;
 	ledger_close(&l);
 	if (inst->ctrl[0] && read_left_mark(inst->ctrl, path, sizeof(path), &left, e))
-		return vm_wrap(e, "status: ");
+		return mig_wrap(e, "status: ");
 	uuid_format(inst->vtpm_uuid, u);
 	fprintf(out, "%-14s %s\n", "vtpm-uuid", u);
 	print_gen(out, "last-sent", sent);

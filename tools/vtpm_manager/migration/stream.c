@@ -4,9 +4,9 @@
 #include "io.h"
 #include "migrate.h"
 
-int mig_read_start(int fd, uint8_t *buf, size_t len, int timeout_ms, struct vm_err *e)
+int mig_read_start(int fd, uint8_t *buf, size_t len, int timeout_ms, struct mig_err *e)
 {
-	struct vm_err why;
+	struct mig_err why;
 
 	/*
 	 * A stream that ends before its first byte carried no record at all:
@@ -16,7 +16,7 @@ int mig_read_start(int fd, uint8_t *buf, size_t len, int timeout_ms, struct vm_e
 	 */
 	if (io_read_full(fd, buf, 1, timeout_ms, "migration stream", &why)) {
 		if (strstr(why.msg, "closed early"))
-			return vm_fail(e, "no vTPM record arrived: the stream ended before its first byte (is the source host's Xen patched for vTPM migration, and enabled?)");
+			return mig_fail(e, "no vTPM record arrived: the stream ended before its first byte (is the source host's Xen patched for vTPM migration, and enabled?)");
 		*e = why;
 		return -1;
 	}

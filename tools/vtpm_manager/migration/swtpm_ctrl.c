@@ -23,28 +23,28 @@
 #define TPM_RETRY      0x800 /* GET_STATEBLOB: no such blob */
 #define TPM_BAD_STATE  0x0a  /* TPM running (SET) or not running (GET) */
 
-int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e)
+int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct mig_err *e)
 {
 	if (!path || !*path)
-		return vm_fail(e, "swtpm control socket path is empty");
+		return mig_fail(e, "swtpm control socket path is empty");
 	if (strlen(path) >= sizeof(c->path))
-		return vm_fail(e, "swtpm control socket path too long: %s", path);
+		return mig_fail(e, "swtpm control socket path too long: %s", path);
 	memset(c, 0, sizeof(*c));
 	strcpy(c->path, path);
 	return 0;
 }
 
-static int ctrl_connect(const struct swtpm_ctrl *c, struct vm_err *e)
+static int ctrl_connect(const struct swtpm_ctrl *c, struct mig_err *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return vm_fail(e, "swtpm %s: socket: %s", c->path, strerror(errno));
+		return mig_fail(e, "swtpm %s: socket: %s", c->path, strerror(errno));
 	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		vm_fail(e, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
+		mig_fail(e, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -53,7 +53,7 @@ static int ctrl_connect(const struct swtpm_ctrl *c, struct vm_err *e)
 
 /* Header and data in one sendmsg; whatever the socket did not take goes after. */
 static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *data, size_t dlen,
-			 int timeout_ms, struct vm_err *e)
+			 int timeout_ms, struct mig_err *e)
 {
 	struct iovec iov[2] = {
 		{ .iov_base = (void *)hdr, .iov_len = hlen },
@@ -66,7 +66,7 @@ static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *da
 		n = sendmsg(fd, &m, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return vm_fail(e, "swtpm control socket: write: %s", strerror(errno));
+		return mig_fail(e, "swtpm control socket: write: %s", strerror(errno));
 	if ((size_t)n < hlen)
 		return io_write_full(fd, hdr + n, hlen - (size_t)n, timeout_ms,
 				     "swtpm control socket", e) ||
@@ -84,7 +84,7 @@ static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *da
  */
 static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 		     const void *body, size_t len, const void *data, size_t dlen,
-		     uint32_t *result, int *fdp, struct vm_err *e)
+		     uint32_t *result, int *fdp, struct mig_err *e)
 {
 	/* INIT runs a TPM 1.2's self-test: it gets its own, longer deadline. */
 	int timeout = cmd == CMD_INIT ? SWTPM_CTRL_INIT_TIMEOUT_MS : SWTPM_CTRL_TIMEOUT_MS;
@@ -94,7 +94,7 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 	/* swtpm takes a request from a single read: code and fields must
 	 * arrive in one message, so they are written together. */
 	if (len > sizeof(msg) - 4)
-		return vm_fail(e, "swtpm request too long");
+		return mig_fail(e, "swtpm request too long");
 	be32_put(msg, cmd);
 	if (len)
 		memcpy(msg + 4, body, len);
@@ -104,7 +104,7 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 	if (write_request(fd, msg, 4 + len, data, dlen, timeout, e) ||
 	    io_read_full(fd, res, 4, timeout, "swtpm control socket", e)) {
 		close(fd);
-		return vm_wrap(e, "swtpm %s: command 0x%02x: ", c->path, cmd);
+		return mig_wrap(e, "swtpm %s: command 0x%02x: ", c->path, cmd);
 	}
 	*result = be32_get(res);
 	if (fdp)
@@ -116,18 +116,18 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 
 /* A command whose reply is only the result. */
 static int ctrl_simple(const struct swtpm_ctrl *c, uint32_t cmd, const void *body,
-		       size_t len, const char *name, struct vm_err *e)
+		       size_t len, const char *name, struct mig_err *e)
 {
 	uint32_t r;
 
 	if (ctrl_call(c, cmd, body, len, NULL, 0, &r, NULL, e))
 		return -1;
 	if (r)
-		return vm_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, name, r);
+		return mig_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, name, r);
 	return 0;
 }
 
-int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm_err *e)
+int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct mig_err *e)
 {
 	uint8_t req[16] = { 0 }, head[8];
 	char buf[512];
@@ -139,20 +139,20 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm
 		return -1;
 	if (r) {
 		close(fd);
-		return vm_fail(e, "swtpm %s: GET_INFO refused (TPM result 0x%x)", c->path, r);
+		return mig_fail(e, "swtpm %s: GET_INFO refused (TPM result 0x%x)", c->path, r);
 	}
 	if (io_read_full(fd, head, 8, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 		close(fd);
-		return vm_wrap(e, "swtpm %s: GET_INFO: ", c->path);
+		return mig_wrap(e, "swtpm %s: GET_INFO: ", c->path);
 	}
 	len = be32_get(head + 4);
 	if (len >= sizeof(buf)) {
 		close(fd);
-		return vm_fail(e, "swtpm %s: GET_INFO reply of %u bytes is too long", c->path, len);
+		return mig_fail(e, "swtpm %s: GET_INFO reply of %u bytes is too long", c->path, len);
 	}
 	if (io_read_full(fd, buf, len, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 		close(fd);
-		return vm_wrap(e, "swtpm %s: GET_INFO: ", c->path);
+		return mig_wrap(e, "swtpm %s: GET_INFO: ", c->path);
 	}
 	close(fd);
 	buf[len] = '\0';
@@ -161,11 +161,11 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm
 	else if (strstr(buf, "\"family\":\"1.2\""))
 		*v = TPM_VERSION_12;
 	else
-		return vm_fail(e, "swtpm %s: GET_INFO names no TPM family I know", c->path);
+		return mig_fail(e, "swtpm %s: GET_INFO names no TPM family I know", c->path);
 	return 0;
 }
 
-int swtpm_is_running(const struct swtpm_ctrl *c, struct vm_err *e)
+int swtpm_is_running(const struct swtpm_ctrl *c, struct mig_err *e)
 {
 	uint32_t r;
 
@@ -176,11 +176,11 @@ int swtpm_is_running(const struct swtpm_ctrl *c, struct vm_err *e)
 		return 1;
 	if (r == TPM_BAD_STATE)
 		return 0;
-	return vm_fail(e, "swtpm %s: GET_TPMESTABLISHED answered 0x%x", c->path, r);
+	return mig_fail(e, "swtpm %s: GET_TPMESTABLISHED answered 0x%x", c->path, r);
 }
 
 int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob *b,
-		   struct vm_err *e)
+		   struct mig_err *e)
 {
 	uint8_t req[12], head[12];
 	uint32_t r, tot, len;
@@ -200,62 +200,62 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 	if (r) {
 		close(fd);
 		if (r == TPM_BAD_STATE)
-			return vm_fail(e, "swtpm %s: cannot pull %s state: TPM is not running",
+			return mig_fail(e, "swtpm %s: cannot pull %s state: TPM is not running",
 				       c->path, tpm_blob_name(type));
-		return vm_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)",
+		return mig_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)",
 			       c->path, tpm_blob_name(type), r);
 	}
 	if (io_read_full(fd, head, sizeof(head), SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 		close(fd);
-		return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
+		return mig_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
 	}
 	b->flags = be32_get(head);
 	tot = be32_get(head + 4);
 	len = be32_get(head + 8);
 	if (len > SWTPM_BLOB_MAX || tot != len) {
 		close(fd);
-		return vm_fail(e, "swtpm %s: %s state of %u bytes (total %u) is over the %u-byte limit or chunked",
+		return mig_fail(e, "swtpm %s: %s state of %u bytes (total %u) is over the %u-byte limit or chunked",
 			       c->path, tpm_blob_name(type), len, tot, SWTPM_BLOB_MAX);
 	}
 	if (len) {
 		b->data = malloc(len);
 		if (!b->data) {
 			close(fd);
-			return vm_fail(e, "out of memory for %u-byte %s state", len, tpm_blob_name(type));
+			return mig_fail(e, "out of memory for %u-byte %s state", len, tpm_blob_name(type));
 		}
 		b->len = len;
 		if (io_read_full(fd, b->data, len, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
 			close(fd);
 			swtpm_blob_clear(b);
-			return vm_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
+			return mig_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
 		}
 	}
 	close(fd);
 	return 0;
 }
 
-int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struct vm_err *e)
+int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struct mig_err *e)
 {
 	uint8_t req[12];
 	uint32_t r;
 
 	if (b->len > SWTPM_BLOB_MAX)
-		return vm_fail(e, "%s state of %u bytes is over the limit", tpm_blob_name(b->type), b->len);
+		return mig_fail(e, "%s state of %u bytes is over the limit", tpm_blob_name(b->type), b->len);
 	be32_put(req, b->flags & PTM_STATE_FLAG_ENCRYPTED);
 	be32_put(req + 4, b->type);
 	be32_put(req + 8, b->len);
 	if (ctrl_call(c, CMD_SET_STATEBLOB, req, sizeof(req), b->data, b->len, &r, NULL, e))
 		return -1;
 	if (r == TPM_BAD_STATE)
-		return vm_fail(e, "swtpm %s: pushing %s state refused: TPM is already running",
+		return mig_fail(e, "swtpm %s: pushing %s state refused: TPM is already running",
 			       c->path, tpm_blob_name(b->type));
 	if (r)
-		return vm_fail(e, "swtpm %s: pushing %s state refused (TPM result 0x%x)",
+		return mig_fail(e, "swtpm %s: pushing %s state refused (TPM result 0x%x)",
 			       c->path, tpm_blob_name(b->type), r);
 	return 0;
 }
 
-int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e)
+int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct mig_err *e)
 {
 	uint8_t req[4];
 
@@ -263,32 +263,32 @@ int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e
 	return ctrl_simple(c, CMD_INIT, req, sizeof(req), "INIT", e);
 }
 
-int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e)
+int swtpm_stop(const struct swtpm_ctrl *c, struct mig_err *e)
 {
 	return ctrl_simple(c, CMD_STOP, NULL, 0, "STOP", e);
 }
 
-int swtpm_store_volatile(const struct swtpm_ctrl *c, struct vm_err *e)
+int swtpm_store_volatile(const struct swtpm_ctrl *c, struct mig_err *e)
 {
 	return ctrl_simple(c, CMD_STORE_VOLATILE, NULL, 0, "STORE_VOLATILE", e);
 }
 
-int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e)
+int swtpm_shutdown(const struct swtpm_ctrl *c, struct mig_err *e)
 {
 	return ctrl_simple(c, CMD_SHUTDOWN, NULL, 0, "SHUTDOWN", e);
 }
 
-int swtpm_set_locality(const struct swtpm_ctrl *c, uint8_t locality, struct vm_err *e)
+int swtpm_set_locality(const struct swtpm_ctrl *c, uint8_t locality, struct mig_err *e)
 {
 	return ctrl_simple(c, CMD_SET_LOCALITY, &locality, 1, "SET_LOCALITY", e);
 }
 
-int swtpm_cancel_cmd(const struct swtpm_ctrl *c, struct vm_err *e)
+int swtpm_cancel_cmd(const struct swtpm_ctrl *c, struct mig_err *e)
 {
 	return ctrl_simple(c, CMD_CANCEL_TPM_CMD, NULL, 0, "CANCEL_TPM_CMD", e);
 }
 
-int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct vm_err *e)
+int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct mig_err *e)
 {
 	static const uint32_t types[3] = {
 		SWTPM_BLOB_PERMANENT, SWTPM_BLOB_VOLATILE, SWTPM_BLOB_SAVESTATE
@@ -306,18 +306,18 @@ int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct v
 	}
 	if (!s->blob[0].len) {
 		swtpm_state_clear(s);
-		return vm_fail(e, "swtpm %s: the TPM has no permanent state", c->path);
+		return mig_fail(e, "swtpm %s: the TPM has no permanent state", c->path);
 	}
 	return 0;
 }
 
 int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		    struct vm_err *e)
+		    struct mig_err *e)
 {
 	int i;
 
 	if (!s->blob[0].len)
-		return vm_fail(e, "no permanent state to push");
+		return mig_fail(e, "no permanent state to push");
 	for (i = 0; i < 3; i++) {
 		if (s->blob[i].len && swtpm_set_blob(c, &s->blob[i], e))
 			return -1;
@@ -325,10 +325,10 @@ int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 	return 0;
 }
 
-int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct vm_err *e)
+int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e)
 {
 	if (swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e)) {
-		struct vm_err ignore;
+		struct mig_err ignore;
 
 		/* An INIT that failed or timed out may still complete inside
 		 * swtpm (it serves one request at a time, so this STOP comes
@@ -342,7 +342,7 @@ int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct vm_err *e)
 }
 
 int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		     struct vm_err *e)
+		     struct mig_err *e)
 {
 	if (swtpm_set_blobs(c, s, e))
 		return -1; /* never INIT after a refused push */

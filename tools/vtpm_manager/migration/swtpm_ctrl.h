@@ -29,31 +29,31 @@ struct swtpm_ctrl {
 	char path[108];
 };
 
-int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct vm_err *e) VM_MUST;
+int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct mig_err *e) MIG_MUST;
 
 /* Version from GET_INFO (works whether or not the TPM runs). */
-int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct vm_err *e) VM_MUST;
+int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct mig_err *e) MIG_MUST;
 /* 1 if the TPM has been initialised and runs, 0 if not, -1 on error. */
-int swtpm_is_running(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+int swtpm_is_running(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 
 /* Pull one blob from a running TPM. A missing blob (0x800) gives len 0. */
 int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob *b,
-		   struct vm_err *e) VM_MUST;
+		   struct mig_err *e) MIG_MUST;
 /* Push one blob into a TPM that is not running. */
 int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b,
-		   struct vm_err *e) VM_MUST;
+		   struct mig_err *e) MIG_MUST;
 
-int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct vm_err *e) VM_MUST;
-int swtpm_stop(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct mig_err *e) MIG_MUST;
+int swtpm_stop(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 /* Write the running TPM's volatile state to its state directory, so that a
  * later INIT without DELETE_VOLATILE resumes it (STOP alone would lose it). */
-int swtpm_store_volatile(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+int swtpm_store_volatile(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 /* Ends the swtpm process; success once swtpm acknowledged. */
-int swtpm_shutdown(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+int swtpm_shutdown(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 /* For the guest's back end: the locality of the next data-socket commands,
  * and cancelling the command that runs. */
-int swtpm_set_locality(const struct swtpm_ctrl *c, uint8_t locality, struct vm_err *e) VM_MUST;
-int swtpm_cancel_cmd(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+int swtpm_set_locality(const struct swtpm_ctrl *c, uint8_t locality, struct mig_err *e) MIG_MUST;
+int swtpm_cancel_cmd(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 
 /* The three blobs of one vTPM, in push order. */
 struct swtpm_state {
@@ -62,19 +62,19 @@ struct swtpm_state {
 };
 
 /* Pull all blobs from a running TPM. */
-int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct vm_err *e) VM_MUST;
+int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct mig_err *e) MIG_MUST;
 /* The two halves of a push: the blobs (no INIT), then INIT, with STOP after
  * a failed or timed-out INIT. */
 int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		    struct vm_err *e) VM_MUST;
-int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct vm_err *e) VM_MUST;
+		    struct mig_err *e) MIG_MUST;
+int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 
 /* Push all present blobs into a TPM that is not running, then INIT; the
  * caller has checked the TPM's version (swtpm_get_version). Never sends INIT
  * after a refused push; after a failed or timed-out INIT it sends STOP: on
  * failure the TPM is left not running. */
 int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		     struct vm_err *e) VM_MUST;
+		     struct mig_err *e) MIG_MUST;
 
 /* Wipe and free the blobs. */
 void swtpm_blob_clear(struct swtpm_blob *b);

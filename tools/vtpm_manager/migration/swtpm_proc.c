@@ -15,16 +15,16 @@
 #define TERM_WAIT_MS 2000
 #define KILL_WAIT_MS 3000
 
-int instance_state_dir(const char *ctrl, char *dir, size_t len, struct vm_err *e)
+int instance_state_dir(const char *ctrl, char *dir, size_t len, struct mig_err *e)
 {
 	const char *slash = strrchr(ctrl, '/');
 	size_t n;
 
 	if (!slash)
-		return vm_fail(e, "cannot tell the state directory of %s (not an absolute path)", ctrl);
+		return mig_fail(e, "cannot tell the state directory of %s (not an absolute path)", ctrl);
 	n = slash == ctrl ? 1 : (size_t)(slash - ctrl);
 	if (n >= len)
-		return vm_fail(e, "state directory of %s: path too long", ctrl);
+		return mig_fail(e, "state directory of %s: path too long", ctrl);
 	memcpy(dir, ctrl, n);
 	dir[n] = '\0';
 	return 0;
@@ -144,18 +144,18 @@ int swtpm_proc_wait_gone(pid_t pid, const char *dir, int wait_ms)
 	}
 }
 
-int swtpm_proc_terminate(pid_t pid, const char *dir, struct vm_err *e)
+int swtpm_proc_terminate(pid_t pid, const char *dir, struct mig_err *e)
 {
 	if (!swtpm_proc_is(pid, dir))
 		return 0;
 	if (kill(pid, SIGTERM) && errno != ESRCH)
-		return vm_fail(e, "cannot end swtpm (pid %d) on %s: %s", (int)pid, dir, strerror(errno));
+		return mig_fail(e, "cannot end swtpm (pid %d) on %s: %s", (int)pid, dir, strerror(errno));
 	if (!swtpm_proc_wait_gone(pid, dir, TERM_WAIT_MS))
 		return 0;
 	/* Stopped (SIGSTOP) or stuck: SIGTERM stays pending, SIGKILL does not. */
 	if (kill(pid, SIGKILL) && errno != ESRCH)
-		return vm_fail(e, "cannot kill swtpm (pid %d) on %s: %s", (int)pid, dir, strerror(errno));
+		return mig_fail(e, "cannot kill swtpm (pid %d) on %s: %s", (int)pid, dir, strerror(errno));
 	if (!swtpm_proc_wait_gone(pid, dir, KILL_WAIT_MS))
 		return 0;
-	return vm_fail(e, "swtpm (pid %d) on %s is still there after SIGKILL", (int)pid, dir);
+	return mig_fail(e, "swtpm (pid %d) on %s is still there after SIGKILL", (int)pid, dir);
 }

@@ -11,7 +11,7 @@
 #include "err.h"
 
 /* The state directory S of an instance: the directory of its control socket. */
-int instance_state_dir(const char *ctrl, char *dir, size_t len, struct vm_err *e) VM_MUST;
+int instance_state_dir(const char *ctrl, char *dir, size_t len, struct mig_err *e) MIG_MUST;
 
 /* Does pid run swtpm on state directory dir? (A zombie does not.) */
 int swtpm_proc_is(pid_t pid, const char *dir);
@@ -25,6 +25,6 @@ int swtpm_proc_wait_gone(pid_t pid, const char *dir, int wait_ms);
 
 /* Terminate pid (SIGTERM, then SIGKILL, which also ends a stopped process)
  * and wait until it is gone. */
-int swtpm_proc_terminate(pid_t pid, const char *dir, struct vm_err *e) VM_MUST;
+int swtpm_proc_terminate(pid_t pid, const char *dir, struct mig_err *e) MIG_MUST;
 
 #endif

@@ -73,12 +73,12 @@ size_t tpmif_capacity(const struct tpmif_map *ring, const struct tpmif_req *r)
 }
 
 int tpmif_extra_refs(const uint8_t *page, const struct tpmif_req *r,
-		     uint32_t refs[TPMIF_MAX_EXTRA_PAGES], struct vm_err *e)
+		     uint32_t refs[TPMIF_MAX_EXTRA_PAGES], struct mig_err *e)
 {
 	unsigned int i;
 
 	if (r->nr_extra > TPMIF_MAX_EXTRA_PAGES)
-		return vm_fail(e, "request names %u extra pages; at most %u are mapped",
+		return mig_fail(e, "request names %u extra pages; at most %u are mapped",
 			       r->nr_extra, TPMIF_MAX_EXTRA_PAGES);
 	for (i = 0; i < r->nr_extra; i++)
 		refs[i] = peek32(page + TPMIF_HDR_LEN + 4 * i);
@@ -86,26 +86,26 @@ int tpmif_extra_refs(const uint8_t *page, const struct tpmif_req *r,
 }
 
 int tpmif_check_req(const struct tpmif_map *ring, const struct tpmif_req *r,
-		    struct vm_err *e)
+		    struct mig_err *e)
 {
 	size_t cap;
 
 	if (r->state != TPMIF_SUBMIT)
-		return vm_fail(e, "page state %u is not a submitted command", r->state);
+		return mig_fail(e, "page state %u is not a submitted command", r->state);
 	if (r->locality > TPMIF_MAX_LOCALITY)
-		return vm_fail(e, "locality %u does not exist (0-%u)", r->locality,
+		return mig_fail(e, "locality %u does not exist (0-%u)", r->locality,
 			       TPMIF_MAX_LOCALITY);
 	if (r->nr_extra > TPMIF_MAX_EXTRA_PAGES)
-		return vm_fail(e, "request names %u extra pages; at most %u are mapped",
+		return mig_fail(e, "request names %u extra pages; at most %u are mapped",
 			       r->nr_extra, TPMIF_MAX_EXTRA_PAGES);
 	if (r->length < TPMIF_TPM_HDR_LEN)
-		return vm_fail(e, "command of %u bytes is shorter than a TPM header", r->length);
+		return mig_fail(e, "command of %u bytes is shorter than a TPM header", r->length);
 	cap = tpmif_capacity(ring, r);
 	if (r->length > cap)
-		return vm_fail(e, "command length %u is beyond the %zu bytes of the shared pages",
+		return mig_fail(e, "command length %u is beyond the %zu bytes of the shared pages",
 			       r->length, cap);
 	if (r->length > TPMIF_CMD_MAX)
-		return vm_fail(e, "command length %u is beyond the TPM's %u-byte buffer",
+		return mig_fail(e, "command length %u is beyond the TPM's %u-byte buffer",
 			       r->length, TPMIF_CMD_MAX);
 	return 0;
 }

@@ -78,14 +78,14 @@ size_t tpmif_capacity(const struct tpmif_map *ring, const struct tpmif_req *r);
 
 /* The grant refs of r's extra pages; refused if r names too many. */
 int tpmif_extra_refs(const uint8_t *page, const struct tpmif_req *r,
-		     uint32_t refs[TPMIF_MAX_EXTRA_PAGES], struct vm_err *e) VM_MUST;
+		     uint32_t refs[TPMIF_MAX_EXTRA_PAGES], struct mig_err *e) MIG_MUST;
 
 /* Is r a command the back end may pass on? Refused (with the reason) if it
  * is not submitted, names a locality or more extra pages than allowed, or
  * its length is shorter than a TPM header or beyond what the mapped ring
  * holds or swtpm takes. */
 int tpmif_check_req(const struct tpmif_map *ring, const struct tpmif_req *r,
-		    struct vm_err *e) VM_MUST;
+		    struct mig_err *e) MIG_MUST;
 
 /* Copy r's command (checked by tpmif_check_req) into buf, which holds
  * TPMIF_CMD_MAX bytes; the length is r->length. */

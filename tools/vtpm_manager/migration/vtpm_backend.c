@@ -220,13 +220,13 @@ struct refused_ring {
 static void try_connect(struct backend *b, const struct frontend_view *f,
 			struct refused_ring *no)
 {
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 	uint32_t v2 = 0;
 
 	if (no->set && no->ref == f->ref && no->port == f->port)
 		return;
 	if (xs_get_uint(b, b->fe_path, "feature-protocol-v2", &v2) || v2 != 1)
-		vm_set(&e, "the frontend does not offer feature-protocol-v2");
+		mig_set(&e, "the frontend does not offer feature-protocol-v2");
 	else if (!ring_connect(b, f->ref, f->port, &e)) {
 		backend_log(b, "connected: ring-ref %u, event channel %u", f->ref, f->port);
 		set_state(b, XB_CONNECTED);
@@ -435,7 +435,7 @@ int main(int argc, char **argv)
 	struct backend b = { .port = -1, .data_fd = -1 };
 	char ctrl_default[128];
 	const char *ctrl = NULL;
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 	sigset_t run_mask;
 	int torn;
 

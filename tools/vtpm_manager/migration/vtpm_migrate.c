@@ -130,11 +130,11 @@ static int usage(struct cli *cl, const char *fmt, ...)
 	va_end(ap);
 	if (cl && cl->cmd) {
 		fprintf(stderr, "vtpm_migrate: %s: ", cl->cmd->name);
-		vm_print_line(stderr, "", why);
+		mig_print_line(stderr, "", why);
 		print_synopsis(stderr, cl->cmd, "usage: ");
 		fprintf(stderr, "('vtpm_migrate %s --help' says more)\n", cl->cmd->name);
 	} else {
-		vm_print_line(stderr, "vtpm_migrate: ", why);
+		mig_print_line(stderr, "vtpm_migrate: ", why);
 		fputs("('vtpm_migrate --help' lists the commands)\n", stderr);
 	}
 	if (cl)
@@ -142,9 +142,9 @@ static int usage(struct cli *cl, const char *fmt, ...)
 	return 2;
 }
 
-static int fail(const struct vm_err *e)
+static int fail(const struct mig_err *e)
 {
-	vm_print_line(stderr, "vtpm_migrate: ", e->msg);
+	mig_print_line(stderr, "vtpm_migrate: ", e->msg);
 	return 1;
 }
 
@@ -302,6 +302,20 @@ static int get_bound_instance(struct cli *cl, struct vtpm_instance *inst)
 	return 0;
 }
 
+/* The option loop of a command whose one own option is a flag. */
+static int flag_option(struct cli *cl, int argc, char **argv, const struct option *opts,
+		       int flag, int *set)
+{
+	int c;
+
+	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
+		if (c != flag)
+			return -1;
+		*set = 1;
+	}
+	return 0;
+}
+
 /* Commands that take only the shared options (and INSTANCE when listed).
  * Nonzero: stop and return cl->status (help given or a usage error). */
 static int no_own_options(struct cli *cl, int argc, char **argv, const struct option *opts,
@@ -320,12 +334,12 @@ static int no_own_options(struct cli *cl, int argc, char **argv, const struct op
 static int keygen_replace(const char *dir, const char *name)
 {
 	struct host_key k;
-	struct vm_err e;
+	struct mig_err e;
 	char id[2 * VREC_KEYID_LEN + 1], was[HOST_NAME_MAX_LEN + 1];
 	int r;
 
 	if (hostkey_load(dir, &k, &e)) {
-		vm_wrap(&e, "keygen --replace: ");
+		mig_wrap(&e, "keygen --replace: ");
 		return fail(&e);
 	}
 	strcpy(was, k.pub.name);
@@ -334,7 +348,7 @@ static int keygen_replace(const char *dir, const char *name)
 	hex_encode(k.pub.id, VREC_KEYID_LEN, id);
 	hostkey_wipe(&k);
 	if (r) {
-		vm_wrap(&e, "keygen --replace: ");
+		mig_wrap(&e, "keygen --replace: ");
 		return fail(&e);
 	}
 	printf("%s/host.pub\n", dir);
@@ -354,7 +368,7 @@ static int cmd_keygen(struct cli *cl, int argc, char **argv)
 	char host[HOST_NAME_MAX_LEN + 2] = "";
 	const char *dir, *name = NULL;
 	struct host_key k;
-	struct vm_err e;
+	struct mig_err e;
 	int replace = 0, c;
 
 	while ((c = next_opt(cl, argc, argv, COMMON_SHORT "n:", opts)) != -1) {
@@ -376,12 +390,12 @@ static int cmd_keygen(struct cli *cl, int argc, char **argv)
 		name = host;
 	}
 	if (mkdir(dir, 0700) && errno != EEXIST) {
-		vm_fail(&e, "keygen: cannot create key directory %s: %s", dir, strerror(errno));
+		mig_fail(&e, "keygen: cannot create key directory %s: %s", dir, strerror(errno));
 		return fail(&e);
 	}
 	if (hostkey_generate(&k, name, &e) || hostkey_save(dir, &k, &e)) {
 		hostkey_wipe(&k);
-		vm_wrap(&e, "keygen: ");
+		mig_wrap(&e, "keygen: ");
 		return fail(&e);
 	}
 	hostkey_wipe(&k);
@@ -394,13 +408,13 @@ static int cmd_pubkey(struct cli *cl, int argc, char **argv)
 	static const struct option opts[] = { COMMON_OPTIONS, OPTIONS_END };
 	char path[4096], text[512];
 	struct host_pub p;
-	struct vm_err e;
+	struct mig_err e;
 
 	if (no_own_options(cl, argc, argv, opts, 0, 0))
 		return cl->status;
 	snprintf(path, sizeof(path), "%s/host.pub", key_dir(cl));
 	if (pubkey_read_file(path, &p, &e)) {
-		vm_wrap(&e, "pubkey: ");
+		mig_wrap(&e, "pubkey: ");
 		return fail(&e);
 	}
 	pubkey_format(&p, text, sizeof(text));
@@ -418,18 +432,15 @@ static int cmd_trust(struct cli *cl, int argc, char **argv)
 	char id[2 * VREC_KEYID_LEN + 1], oldid[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN];
 	struct host_pub p, old;
 	enum trust_result res;
-	struct vm_err e;
-	int replace = 0, c;
+	struct mig_err e;
+	int replace = 0;
 
-	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
-		if (c != OPT_REPLACE)
-			return cl->status;
-		replace = 1;
-	}
+	if (flag_option(cl, argc, argv, opts, OPT_REPLACE, &replace))
+		return cl->status;
 	if (positional(cl, argc, argv, 1, 2))
 		return cl->status;
 	if (pubkey_read_file(argv[optind], &p, &e)) {
-		vm_wrap(&e, "trust: ");
+		mig_wrap(&e, "trust: ");
 		return fail(&e);
 	}
 	if (argc - optind == 2) {
@@ -439,7 +450,7 @@ static int cmd_trust(struct cli *cl, int argc, char **argv)
 	}
 	memset(&old, 0, sizeof(old));
 	if (trust_add(key_dir(cl), &p, replace, &res, &old, &e)) {
-		vm_wrap(&e, "trust: ");
+		mig_wrap(&e, "trust: ");
 		return fail(&e);
 	}
 	hex_encode(p.id, VREC_KEYID_LEN, id);
@@ -462,12 +473,12 @@ static int cmd_trust(struct cli *cl, int argc, char **argv)
 static int cmd_untrust(struct cli *cl, int argc, char **argv)
 {
 	static const struct option opts[] = { COMMON_OPTIONS, OPTIONS_END };
-	struct vm_err e;
+	struct mig_err e;
 
 	if (no_own_options(cl, argc, argv, opts, 1, 1))
 		return cl->status;
 	if (trust_remove(key_dir(cl), argv[optind], &e)) {
-		vm_wrap(&e, "untrust: ");
+		mig_wrap(&e, "untrust: ");
 		return fail(&e);
 	}
 	printf("removed peer %s\n", argv[optind]);
@@ -478,15 +489,15 @@ static int cmd_untrust(struct cli *cl, int argc, char **argv)
 static int cmd_peers(struct cli *cl, int argc, char **argv)
 {
 	static const struct option opts[] = { COMMON_OPTIONS, OPTIONS_END };
-	char id[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN], line[VM_ERR_MAX + 300];
+	char id[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN], line[MIG_ERR_MAX + 300];
 	struct peer_set s;
-	struct vm_err e;
+	struct mig_err e;
 	size_t i;
 
 	if (no_own_options(cl, argc, argv, opts, 0, 0))
 		return cl->status;
 	if (peers_load(key_dir(cl), &s, &e)) {
-		vm_wrap(&e, "peers: ");
+		mig_wrap(&e, "peers: ");
 		return fail(&e);
 	}
 	for (i = 0; i < s.n; i++) {
@@ -496,7 +507,7 @@ static int cmd_peers(struct cli *cl, int argc, char **argv)
 	}
 	for (i = 0; i < s.nbroken; i++) {
 		snprintf(line, sizeof(line), "peers/%s: %s", s.broken[i].file, s.broken[i].why.msg);
-		vm_print_line(stdout, "broken: ", line);
+		mig_print_line(stdout, "broken: ", line);
 	}
 	peers_free(&s);
 	return 0;
@@ -510,20 +521,17 @@ static int cmd_ledger_rebuild(struct cli *cl, int argc, char **argv)
 		OPTIONS_END,
 	};
 	size_t kept = 0, dropped = 0;
-	struct vm_err e;
-	int yes = 0, c;
+	struct mig_err e;
+	int yes = 0;
 
-	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
-		if (c != OPT_YES)
-			return cl->status;
-		yes = 1;
-	}
+	if (flag_option(cl, argc, argv, opts, OPT_YES, &yes))
+		return cl->status;
 	if (positional(cl, argc, argv, 0, 0))
 		return cl->status;
 	if (!yes)
 		return usage(cl, "needs --yes: a rebuilt ledger may accept an old record again (restore it from backup if you can)");
 	if (ledger_rebuild(key_dir(cl), &kept, &dropped, &e)) {
-		vm_wrap(&e, "ledger-rebuild: ");
+		mig_wrap(&e, "ledger-rebuild: ");
 		return fail(&e);
 	}
 	printf("rebuilt %s/ledger: kept %zu vTPM entries, dropped %zu damaged lines; the damaged file is %s/ledger.damaged\n",
@@ -537,7 +545,7 @@ static int send_check(const struct cli *cl, const char *to, const struct vtpm_in
 	char u[UUID_STR_LEN], id[2 * VREC_KEYID_LEN + 1];
 	struct mig_send_check c;
 	struct mig_sender s;
-	struct vm_err e;
+	struct mig_err e;
 	int r;
 
 	if (mig_send_prepare(&s, key_dir(cl), to, inst, &e))
@@ -566,7 +574,7 @@ static int cmd_send(struct cli *cl, int argc, char **argv)
 	struct vtpm_instance inst;
 	struct mig_report rep;
 	const char *to = NULL;
-	struct vm_err e;
+	struct mig_err e;
 	int fd = 1, have_fd = 0, check = 0, staged = 0, c, r;
 
 	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
@@ -591,7 +599,7 @@ static int cmd_send(struct cli *cl, int argc, char **argv)
 	if (check)
 		return send_check(cl, to, &inst);
 	if (isatty(fd)) {
-		vm_fail(&e, "send: refusing to write a record to a terminal");
+		mig_fail(&e, "send: refusing to write a record to a terminal");
 		return fail(&e);
 	}
 	if (staged)
@@ -611,7 +619,7 @@ static int recv_check(struct cli *cl, const struct recv_check_args *k, int rollb
 {
 	uint8_t sender[VREC_KEYID_LEN], uuid[16];
 	unsigned long long gen;
-	struct vm_err e;
+	struct mig_err e;
 	char *end;
 
 	if (cl->inst.seen & (INST_DOMID | INST_CTRL | INST_DOMUUID))
@@ -652,7 +660,7 @@ static int cmd_recv(struct cli *cl, int argc, char **argv)
 	struct recv_check_args k = { NULL, NULL, NULL };
 	struct vtpm_instance inst;
 	struct mig_report rep;
-	struct vm_err e;
+	struct mig_err e;
 	int fd = 0, have_fd = 0, rollback = 0, timeout_s = -1, staged = 0, check = 0, c, r;
 
 	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
@@ -702,15 +710,12 @@ static int cmd_recover(struct cli *cl, int argc, char **argv)
 		OPTIONS_END,
 	};
 	struct vtpm_instance inst;
-	struct vm_err e;
+	struct mig_err e;
 	char note[512] = "";
-	int force = 0, c;
+	int force = 0;
 
-	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
-		if (c != OPT_FORCE)
-			return cl->status;
-		force = 1;
-	}
+	if (flag_option(cl, argc, argv, opts, OPT_FORCE, &force))
+		return cl->status;
 	if (positional(cl, argc, argv, 0, 0) || get_instance(cl, &inst, 0))
 		return cl->status;
 	if (mig_recover(&inst, force, note, sizeof(note), &e))
@@ -724,7 +729,7 @@ static int cmd_finish(struct cli *cl, int argc, char **argv)
 {
 	static const struct option opts[] = { COMMON_OPTIONS, INSTANCE_OPTIONS, OPTIONS_END };
 	struct vtpm_instance inst;
-	struct vm_err e;
+	struct mig_err e;
 
 	if (no_own_options(cl, argc, argv, opts, 0, 0) || get_instance(cl, &inst, 0))
 		return cl->status;
@@ -740,7 +745,7 @@ static int cmd_inspect(struct cli *cl, int argc, char **argv)
 		{ "fd", required_argument, NULL, OPT_FD },
 		OPTIONS_END,
 	};
-	struct vm_err e;
+	struct mig_err e;
 	int fd = 0, c;
 
 	while ((c = next_opt(cl, argc, argv, COMMON_SHORT, opts)) != -1) {
@@ -762,7 +767,7 @@ static int cmd_status(struct cli *cl, int argc, char **argv)
 {
 	static const struct option opts[] = { COMMON_OPTIONS, INSTANCE_OPTIONS, OPTIONS_END };
 	struct vtpm_instance inst;
-	struct vm_err e;
+	struct mig_err e;
 
 	if (no_own_options(cl, argc, argv, opts, 0, 0) || get_instance(cl, &inst, 1))
 		return cl->status;

@@ -18,27 +18,27 @@
 
 #define BACKEND_ROOT "/local/domain/0/backend/vtpm"
 
-static char *xs_read_str(struct xs_handle *xs, const char *path, struct vm_err *e)
+static char *xs_read_str(struct xs_handle *xs, const char *path, struct mig_err *e)
 {
 	unsigned int len;
 	char *v = xs_read(xs, XBT_NULL, path, &len);
 
 	if (!v)
-		vm_fail(e, "xenstore: cannot read %s: %s", path, strerror(errno));
+		mig_fail(e, "xenstore: cannot read %s: %s", path, strerror(errno));
 	return v;
 }
 
-static struct xs_handle *xs_connect(struct vm_err *e)
+static struct xs_handle *xs_connect(struct mig_err *e)
 {
 	struct xs_handle *xs = xs_open(0);
 
 	if (!xs)
-		vm_fail(e, "xenstore: cannot connect to xenstored: %s", strerror(errno));
+		mig_fail(e, "xenstore: cannot connect to xenstored: %s", strerror(errno));
 	return xs;
 }
 
 static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *inst,
-			struct vm_err *e)
+			struct mig_err *e)
 {
 	char dir[64], path[192], **devs, *v;
 	unsigned int n;
@@ -47,11 +47,11 @@ static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *i
 	devs = xs_directory(xs, XBT_NULL, dir, &n);
 	if (!devs || n == 0) {
 		free(devs);
-		return vm_fail(e, "domain %d has no vTPM (nothing under %s)", domid, dir);
+		return mig_fail(e, "domain %d has no vTPM (nothing under %s)", domid, dir);
 	}
 	if (n != 1) {
 		free(devs);
-		return vm_fail(e, "domain %d has %u vTPMs under %s; expected one", domid, n, dir);
+		return mig_fail(e, "domain %d has %u vTPMs under %s; expected one", domid, n, dir);
 	}
 	snprintf(inst->backend, sizeof(inst->backend), "%s/%s", dir, devs[0]);
 	free(devs);
@@ -62,25 +62,25 @@ static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *i
 		return -1;
 	if (uuid_parse(v, inst->vtpm_uuid)) {
 		free(v);
-		return vm_fail(e, "xenstore: %s is not a UUID", path);
+		return mig_fail(e, "xenstore: %s is not a UUID", path);
 	}
 	free(v);
 
 	snprintf(path, sizeof(path), "%s/swtpm-ctrl", inst->backend);
 	v = xs_read_str(xs, path, e);
 	if (!v)
-		return vm_wrap(e, "vTPM of domain %d has no control socket yet (hotplug not run?): ",
+		return mig_wrap(e, "vTPM of domain %d has no control socket yet (hotplug not run?): ",
 			       domid);
 	if (!*v || strlen(v) >= sizeof(inst->ctrl) || v[0] != '/') {
 		free(v);
-		return vm_fail(e, "xenstore: %s is not an absolute socket path", path);
+		return mig_fail(e, "xenstore: %s is not an absolute socket path", path);
 	}
 	strcpy(inst->ctrl, v);
 	free(v);
 	return 0;
 }
 
-int xen_find_instance(struct vtpm_instance *inst, struct vm_err *e)
+int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e)
 {
 	struct xs_handle *xs;
 	int r;
@@ -93,7 +93,7 @@ int xen_find_instance(struct vtpm_instance *inst, struct vm_err *e)
 	return r;
 }
 
-int xen_publish_instance(const struct vtpm_instance *inst, struct vm_err *e)
+int xen_publish_instance(const struct vtpm_instance *inst, struct mig_err *e)
 {
 	static const char *const nodes[][2] = {
 		{ "instance", NULL }, { "hotplug-status", "connected" },
@@ -107,7 +107,7 @@ int xen_publish_instance(const struct vtpm_instance *inst, struct vm_err *e)
 
 	slash = strrchr(inst->backend, '/');
 	if (!slash)
-		return vm_fail(e, "no backend directory for the vTPM");
+		return mig_fail(e, "no backend directory for the vTPM");
 	snprintf(devid, sizeof(devid), "%s", slash + 1);
 	xs = xs_connect(e);
 	if (!xs)
@@ -116,7 +116,7 @@ int xen_publish_instance(const struct vtpm_instance *inst, struct vm_err *e)
 		t = xs_transaction_start(xs);
 		if (t == XBT_NULL) {
 			xs_close(xs);
-			return vm_fail(e, "xenstore: cannot start a transaction: %s", strerror(errno));
+			return mig_fail(e, "xenstore: cannot start a transaction: %s", strerror(errno));
 		}
 		ok = 1;
 		for (i = 0; ok && i < sizeof(nodes) / sizeof(nodes[0]); i++) {
@@ -125,7 +125,7 @@ int xen_publish_instance(const struct vtpm_instance *inst, struct vm_err *e)
 			ok = xs_write(xs, t, path, val, (unsigned int)strlen(val));
 		}
 		if (!ok) {
-			vm_fail(e, "xenstore: cannot write %s: %s", path, strerror(errno));
+			mig_fail(e, "xenstore: cannot write %s: %s", path, strerror(errno));
 			xs_transaction_end(xs, t, true);
 			xs_close(xs);
 			return -1;
@@ -134,14 +134,14 @@ int xen_publish_instance(const struct vtpm_instance *inst, struct vm_err *e)
 			break;
 		if (errno != EAGAIN) {
 			xs_close(xs);
-			return vm_fail(e, "xenstore: transaction failed: %s", strerror(errno));
+			return mig_fail(e, "xenstore: transaction failed: %s", strerror(errno));
 		}
 	}
 	xs_close(xs);
 	return 0;
 }
 
-int xen_check_quiesced(int domid, struct vm_err *e)
+int xen_check_quiesced(int domid, struct mig_err *e)
 {
 	xentoollog_logger *log;
 	xc_interface *xch;
@@ -154,18 +154,18 @@ int xen_check_quiesced(int domid, struct vm_err *e)
 	if (!xch) {
 		err = errno;
 		xtl_logger_destroy(log);
-		return vm_fail(e, "cannot reach the hypervisor (libxenctrl: %s); is this a Xen dom0?",
+		return mig_fail(e, "cannot reach the hypervisor (libxenctrl: %s); is this a Xen dom0?",
 			       strerror(err));
 	}
 	n = xc_domain_getinfo(xch, (uint32_t)domid, 1, &info);
 	xc_interface_close(xch);
 	xtl_logger_destroy(log);
 	if (n != 1 || info.domid != (uint32_t)domid)
-		return vm_fail(e, "domain %d does not exist", domid);
+		return mig_fail(e, "domain %d does not exist", domid);
 	if (info.dying)
-		return vm_fail(e, "domain %d is dying", domid);
+		return mig_fail(e, "domain %d is dying", domid);
 	if (info.paused || (info.shutdown && info.shutdown_reason == SHUTDOWN_suspend))
 		return 0;
-	return vm_fail(e, "domain %d is running; its vTPM state is taken only from a paused or suspended domain",
+	return mig_fail(e, "domain %d is running; its vTPM state is taken only from a paused or suspended domain",
 		       domid);
 }

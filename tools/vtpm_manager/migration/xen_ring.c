@@ -46,18 +46,18 @@ typedef xenevtchn_handle evt_t;
 #define evt_notify(h, port) xenevtchn_notify((h), (port))
 #endif
 
-int xen_ring_open(struct xen_ring *x, struct vm_err *e)
+int xen_ring_open(struct xen_ring *x, struct mig_err *e)
 {
 	x->gnt = gnt_open();
 	if (!x->gnt)
-		return vm_fail(e, "cannot open the grant table device: %s", strerror(errno));
+		return mig_fail(e, "cannot open the grant table device: %s", strerror(errno));
 	x->evt = evt_open();
 	if (!x->evt) {
 		int err = errno;
 
 		gnt_close((gnt_t *)x->gnt);
 		x->gnt = NULL;
-		return vm_fail(e, "cannot open the event channel device: %s", strerror(err));
+		return mig_fail(e, "cannot open the event channel device: %s", strerror(err));
 	}
 	return 0;
 }
@@ -72,20 +72,20 @@ void xen_ring_close(struct xen_ring *x)
 }
 
 void *xen_ring_map(struct xen_ring *x, uint32_t domid, const uint32_t *refs, unsigned int n,
-		   struct vm_err *e)
+		   struct mig_err *e)
 {
 	uint32_t copy[16];
 	void *p;
 
 	/* The old interface takes a non-const array. */
 	if (n == 0 || n > sizeof(copy) / sizeof(copy[0])) {
-		vm_set(e, "cannot map %u grant refs at once", n);
+		mig_set(e, "cannot map %u grant refs at once", n);
 		return NULL;
 	}
 	memcpy(copy, refs, n * sizeof(copy[0]));
 	p = gnt_map((gnt_t *)x->gnt, n, domid, copy, PROT_READ | PROT_WRITE);
 	if (!p)
-		vm_set(e, "cannot map grant ref %u (%u page%s) of domain %u: %s", refs[0], n,
+		mig_set(e, "cannot map grant ref %u (%u page%s) of domain %u: %s", refs[0], n,
 		       n == 1 ? "" : "s", domid, strerror(errno));
 	return p;
 }
@@ -96,12 +96,12 @@ void xen_ring_unmap(struct xen_ring *x, void *addr, unsigned int n)
 		gnt_unmap((gnt_t *)x->gnt, addr, n);
 }
 
-int xen_ring_bind(struct xen_ring *x, uint32_t domid, uint32_t remote_port, struct vm_err *e)
+int xen_ring_bind(struct xen_ring *x, uint32_t domid, uint32_t remote_port, struct mig_err *e)
 {
 	int port = evt_bind((evt_t *)x->evt, domid, remote_port);
 
 	if (port < 0)
-		return vm_fail(e, "cannot bind event channel %u of domain %u: %s", remote_port,
+		return mig_fail(e, "cannot bind event channel %u of domain %u: %s", remote_port,
 			       domid, strerror(errno));
 	return port;
 }

@@ -17,16 +17,16 @@ struct xen_ring {
 };
 
 /* Open both devices; on failure nothing stays open. */
-int xen_ring_open(struct xen_ring *x, struct vm_err *e) VM_MUST;
+int xen_ring_open(struct xen_ring *x, struct mig_err *e) MIG_MUST;
 void xen_ring_close(struct xen_ring *x);
 
 /* Map n grant refs of domain domid, read-write, as contiguous pages. */
 void *xen_ring_map(struct xen_ring *x, uint32_t domid, const uint32_t *refs, unsigned int n,
-		   struct vm_err *e);
+		   struct mig_err *e);
 void xen_ring_unmap(struct xen_ring *x, void *addr, unsigned int n);
 
 /* Bind to the guest's event channel; the local port, or -1. */
-int xen_ring_bind(struct xen_ring *x, uint32_t domid, uint32_t remote_port, struct vm_err *e);
+int xen_ring_bind(struct xen_ring *x, uint32_t domid, uint32_t remote_port, struct mig_err *e);
 void xen_ring_unbind(struct xen_ring *x, int port);
 
 /* The fd that turns readable when a bound port fires. */

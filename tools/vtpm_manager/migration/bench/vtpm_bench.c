@@ -371,7 +371,7 @@ static void dest_wait_ready(struct dest *d)
 {
 	char data[PATH_MAX + 8];
 	struct swtpm_ctrl c;
-	struct vm_err e;
+	struct mig_err e;
 	struct stat sb;
 	double t0 = now_ms();
 	int status, r;
@@ -411,7 +411,7 @@ static void dest_wait_ready(struct dest *d)
 static void dest_stop(struct dest *d, int slot)
 {
 	struct swtpm_ctrl c;
-	struct vm_err e;
+	struct mig_err e;
 	int status, i;
 
 	if (d->pid <= 0)
@@ -436,7 +436,7 @@ static void dest_stop(struct dest *d, int slot)
 
 static void ctrl_or_die(struct swtpm_ctrl *c, const char *path)
 {
-	struct vm_err e;
+	struct mig_err e;
 
 	if (swtpm_ctrl_init(c, path, &e))
 		die("%s", e.msg);
@@ -447,7 +447,7 @@ static double run_raw(struct state *s, struct dest *d)
 {
 	struct swtpm_ctrl src, dst;
 	struct swtpm_blob b[3];
-	struct vm_err e;
+	struct mig_err e;
 	double t0, t1;
 	int i, bad = 0;
 
@@ -481,7 +481,7 @@ static double run_lib(struct state *s, struct dest *d, const char *ka, const cha
 {
 	struct vtpm_instance src = s->inst, dst = s->inst;
 	struct mig_report rs, rr;
-	struct vm_err e;
+	struct mig_err e;
 	double t0, t1, t2;
 	size_t wire;
 
@@ -584,7 +584,7 @@ static void expect_word(int fd, const char *want, const char *who, const struct 
 {
 	char line[32];
 	size_t n = 0;
-	struct vm_err e;
+	struct mig_err e;
 
 	for (;;) {
 		if (io_read_full(fd, line + n, 1, 10000, who, &e))
@@ -676,7 +676,7 @@ static double run_xend(struct state *s, struct dest *d, const char *keys_a, cons
 static void clear_mark(const struct state *s)
 {
 	char dir[sizeof(s->ctrl)];
-	struct vm_err e;
+	struct mig_err e;
 
 	if (instance_state_dir(s->ctrl, dir, sizeof(dir), &e) || left_mark_remove(dir, &e))
 		die("%s: cannot remove the left-this-host mark: %s", s->label, e.msg);
@@ -747,7 +747,7 @@ static void check_dest(struct state *s, struct dest *d, int method, int compare)
 {
 	struct swtpm_ctrl src, dst;
 	struct swtpm_blob a, b;
-	struct vm_err e;
+	struct mig_err e;
 	int r;
 
 	ctrl_or_die(&dst, d->ctrl);
@@ -781,7 +781,7 @@ static void time_parts(struct state *s)
 	struct peer_set pa, pb;
 	struct vrec_header h, h2;
 	struct ledger led;
-	struct vm_err e;
+	struct mig_err e;
 	enum tpm_version v;
 	const struct host_pub *to;
 	uint8_t *rec = NULL;
@@ -894,7 +894,7 @@ static int cold_child(int argc, char **argv)
 	struct peer_set peers;
 	struct swtpm_state st;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec = NULL;
 	size_t len = 0;
 	int send, lean, i, round;
@@ -1466,7 +1466,7 @@ static int open_errfile(const char *name)
 int main(int argc, char **argv)
 {
 	struct swtpm_ctrl c;
-	struct vm_err e;
+	struct mig_err e;
 	enum tpm_version v;
 	char *end;
 	double t0;

@@ -19,7 +19,7 @@
 	} while (0)
 
 /* A refusal says why, in one terminated line (the command prints it as is). */
-static inline void fuzz_check_refusal(const struct vm_err *e)
+static inline void fuzz_check_refusal(const struct mig_err *e)
 {
 	size_t n = strnlen(e->msg, sizeof(e->msg));
 

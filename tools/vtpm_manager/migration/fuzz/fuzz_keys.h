@@ -36,7 +36,7 @@ static const uint8_t fuzz_peer_x[32] = {
 };
 
 static inline int fuzz_key(struct host_key *k, const char *name, const uint8_t ed[32],
-			   const uint8_t x[32], struct vm_err *e)
+			   const uint8_t x[32], struct mig_err *e)
 {
 	memset(k, 0, sizeof(*k));
 	strncpy(k->pub.name, name, HOST_NAME_MAX_LEN);
@@ -46,7 +46,7 @@ static inline int fuzz_key(struct host_key *k, const char *name, const uint8_t e
 }
 
 /* Both halves of both keys; the host trusts the peer's public key only. */
-static inline int fuzz_keys_load(struct host_key *host, struct host_key *peer, struct vm_err *e)
+static inline int fuzz_keys_load(struct host_key *host, struct host_key *peer, struct mig_err *e)
 {
 	if (fuzz_key(host, FUZZ_HOST_NAME, fuzz_host_ed, fuzz_host_x, e) ||
 	    fuzz_key(peer, FUZZ_PEER_NAME, fuzz_peer_ed, fuzz_peer_x, e))

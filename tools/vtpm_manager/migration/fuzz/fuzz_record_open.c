@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 
 	(void)argc;
 	(void)argv;
@@ -68,7 +68,7 @@ static void open_one(const uint8_t *rec, size_t len)
 	struct vrec_header h;
 	struct host_pub sender;
 	struct swtpm_state st;
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 	int i;
 
 	if (vrec_open(&host, &trusted, rec, len, &h, &sender, &st, &e) == 0) {

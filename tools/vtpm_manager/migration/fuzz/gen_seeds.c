@@ -103,7 +103,7 @@ static void seal_one(const struct record_seed *s, int idx, const struct host_key
 	struct peer_set trusted = { .peer = &peer_pub, .n = 1 };
 	struct swtpm_state st, got;
 	struct vrec_header h, oh;
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 	uint8_t *rec;
 	size_t len;
 	int i;
@@ -161,7 +161,7 @@ static void pubkey_seeds(const struct host_key *host, const struct host_key *pee
 {
 	char text[512];
 	struct host_pub p;
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 	int n;
 
 	n = pubkey_format(&host->pub, text, sizeof(text));
@@ -180,7 +180,7 @@ static void pubkey_seeds(const struct host_key *host, const struct host_key *pee
 static void ledger_seed(const char *name, const struct ledger_entry *ent, size_t n)
 {
 	struct ledger_entry *back;
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 	size_t nb;
 	char *text = ledger_format(ent, n);
 
@@ -213,7 +213,7 @@ static void ledger_seeds(void)
 int main(int argc, char **argv)
 {
 	struct host_key host, peer;
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 	size_t i;
 
 	if (argc != 2) {

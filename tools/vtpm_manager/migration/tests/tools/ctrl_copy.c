@@ -14,7 +14,7 @@
 
 #include "swtpm_ctrl.h"
 
-static int fail(const char *what, const struct vm_err *e)
+static int fail(const char *what, const struct mig_err *e)
 {
 	fprintf(stderr, "ctrl_copy: %s: %s\n", what, e->msg[0] ? e->msg : "(no message)");
 	return 1;
@@ -23,7 +23,7 @@ static int fail(const char *what, const struct vm_err *e)
 static int status(const char *path)
 {
 	struct swtpm_ctrl c;
-	struct vm_err e;
+	struct mig_err e;
 	enum tpm_version v = TPM_VERSION_UNKNOWN;
 	int running;
 
@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 {
 	struct swtpm_ctrl src, dst;
 	struct swtpm_state st;
-	struct vm_err e;
+	struct mig_err e;
 	enum tpm_version dv = TPM_VERSION_UNKNOWN;
 	int rc = 1;
 
@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	if (dv != st.version) {
-		vm_set(&e, "destination is a TPM %s, the state is for a TPM %s",
+		mig_set(&e, "destination is a TPM %s, the state is for a TPM %s",
 		       tpm_version_name(dv), tpm_version_name(st.version));
 		fail("push", &e);
 		goto out;

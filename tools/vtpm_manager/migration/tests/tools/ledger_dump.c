@@ -13,7 +13,7 @@
 int main(int argc, char **argv)
 {
 	struct ledger l;
-	struct vm_err e;
+	struct mig_err e;
 	char u[UUID_STR_LEN];
 	size_t i;
 

@@ -38,7 +38,7 @@ static int opens(const struct host_key *me, const struct peer_set *p, const uint
 {
 	struct vrec_header h;
 	struct swtpm_state st;
-	struct vm_err e;
+	struct mig_err e;
 
 	if (vrec_open(me, p, rec, len, &h, NULL, &st, &e))
 		return 0;
@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 {
 	struct host_key me;
 	struct peer_set peers;
-	struct vm_err e;
+	struct mig_err e;
 	size_t len, i, accepted = 0;
 	uint8_t *rec;
 

@@ -174,7 +174,7 @@ START_TEST(missing_socket_is_a_clear_error)
 {
 	struct swtpm_ctrl c;
 	struct swtpm_blob b;
-	struct vm_err e;
+	struct mig_err e;
 	char path[300];
 
 	snprintf(path, sizeof(path), "%s/nothing.ctrl", dir);
@@ -192,7 +192,7 @@ static int64_t pull_refused(enum fake_mode mode, uint32_t type, const char *word
 	struct swtpm_ctrl c;
 	struct swtpm_blob b;
 	struct fake f;
-	struct vm_err e;
+	struct mig_err e;
 	int64_t t0 = io_now_ms(), took;
 
 	fake_start(&f, mode);
@@ -240,7 +240,7 @@ START_TEST(unknown_tpm_family_is_refused)
 	struct swtpm_ctrl c;
 	enum tpm_version v;
 	struct fake f;
-	struct vm_err e;
+	struct mig_err e;
 
 	fake_start(&f, FAKE_GARBAGE_INFO);
 	ctrl_for(&c, f.path);
@@ -255,7 +255,7 @@ START_TEST(no_init_after_a_refused_push)
 	struct swtpm_ctrl c;
 	struct swtpm_state s;
 	struct fake f;
-	struct vm_err e;
+	struct mig_err e;
 	int i;
 
 	fake_start(&f, FAKE_REFUSE_SET);
@@ -275,7 +275,7 @@ START_TEST(init_has_its_own_longer_timeout)
 {
 	struct swtpm_ctrl c;
 	struct fake f;
-	struct vm_err e;
+	struct mig_err e;
 
 	int64_t t0 = io_now_ms();
 
@@ -360,7 +360,7 @@ START_TEST(real_swtpm_state_moves_into_a_waiting_tpm)
 {
 	struct swtpm_ctrl ca, cb;
 	struct swtpm_state s;
-	struct vm_err e;
+	struct mig_err e;
 	enum tpm_version v;
 
 	real_tpm("a", _i, 1, &ca);
@@ -383,7 +383,7 @@ START_TEST(real_swtpm_refuses_push_into_running_tpm)
 {
 	struct swtpm_ctrl ca, cb;
 	struct swtpm_state s;
-	struct vm_err e;
+	struct mig_err e;
 
 	real_tpm("a", 1, 1, &ca);
 	real_tpm("b", 1, 1, &cb);
@@ -402,7 +402,7 @@ START_TEST(real_swtpm_refuses_other_tpm_version_and_stays_down)
 	struct swtpm_ctrl ca, cb;
 	struct swtpm_state s;
 	enum tpm_version v;
-	struct vm_err e;
+	struct mig_err e;
 
 	real_tpm("a", 1, 1, &ca);
 	real_tpm("b", 0, 0, &cb);
@@ -420,7 +420,7 @@ START_TEST(real_swtpm_garbage_state_is_refused_and_stays_down)
 {
 	struct swtpm_ctrl cb;
 	struct swtpm_state s;
-	struct vm_err e;
+	struct mig_err e;
 
 	int r;
 
@@ -438,7 +438,7 @@ START_TEST(real_swtpm_pull_from_waiting_tpm_is_refused)
 {
 	struct swtpm_ctrl cb;
 	struct swtpm_state s;
-	struct vm_err e;
+	struct mig_err e;
 
 	real_tpm("b", 1, 0, &cb);
 	ck_assert_int_eq(swtpm_pull_state(&cb, &s, &e), -1);
@@ -456,7 +456,7 @@ START_TEST(recv_stops_the_destination_after_a_failed_init)
 	struct host_key k;
 	struct swtpm_ctrl ca;
 	struct fake f;
-	struct vm_err e;
+	struct mig_err e;
 	char keys[300], rec[300];
 	int fd, i, init_at = -1, stop_at = -1;
 
@@ -506,7 +506,7 @@ START_TEST(recv_puts_the_ledger_back_when_the_tpm_never_ran)
 	struct swtpm_ctrl ca, cb;
 	struct ledger led;
 	struct fake f;
-	struct vm_err e;
+	struct mig_err e;
 	char keys[300], rec[300], kept[600], *at, *end;
 	int fd;
 

@@ -47,7 +47,7 @@ END_TEST
 START_TEST(keygen_never_overwrites_a_key)
 {
 	struct host_key k;
-	struct vm_err e;
+	struct mig_err e;
 
 	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
 	ck_assert_int_eq(hostkey_save(dir, &k, NULL), 0);
@@ -60,7 +60,7 @@ END_TEST
 START_TEST(group_readable_private_key_is_refused)
 {
 	struct host_key k;
-	struct vm_err e;
+	struct mig_err e;
 	char path[512];
 
 	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
@@ -77,7 +77,7 @@ END_TEST
 START_TEST(missing_directory_and_key_have_clear_errors)
 {
 	struct host_key k;
-	struct vm_err e;
+	struct mig_err e;
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/nope", dir);
@@ -91,7 +91,7 @@ END_TEST
 START_TEST(malformed_private_key_is_refused)
 {
 	struct host_key k;
-	struct vm_err e;
+	struct mig_err e;
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/host.key", dir);
@@ -106,7 +106,7 @@ START_TEST(pubkey_parse_is_strict)
 {
 	struct host_key k;
 	struct host_pub p;
-	struct vm_err e;
+	struct mig_err e;
 	char text[512], bad[600];
 
 	fixed_key(&k, "hosta", 3);
@@ -137,7 +137,7 @@ START_TEST(trust_adds_peer_and_refuses_a_different_key_under_its_name)
 	struct host_key a, b;
 	struct peer_set s;
 	enum trust_result res;
-	struct vm_err e;
+	struct mig_err e;
 
 	fixed_key(&a, "peer1", 1);
 	fixed_key(&b, "peer1", 2);
@@ -204,7 +204,7 @@ END_TEST
 START_TEST(host_key_owned_by_another_user_is_refused)
 {
 	struct host_key k;
-	struct vm_err e;
+	struct mig_err e;
 	char path[512];
 
 	if (geteuid() != 0)
@@ -231,7 +231,7 @@ START_TEST(key_directory_writable_by_others_is_refused)
 	enum trust_result res;
 	struct host_key k, l;
 	struct peer_set ps;
-	struct vm_err e;
+	struct mig_err e;
 	size_t i;
 
 	ck_assert_int_eq(hostkey_generate(&k, "hosta", NULL), 0);
@@ -261,7 +261,7 @@ START_TEST(group_writable_peers_directory_is_refused)
 {
 	struct host_key k;
 	struct peer_set ps;
-	struct vm_err e;
+	struct mig_err e;
 	char peers[512], pub[600];
 	enum trust_result res;
 
@@ -332,7 +332,7 @@ START_TEST(trust_replace_and_untrust)
 	struct host_pub old;
 	struct peer_set s;
 	enum trust_result res;
-	struct vm_err e;
+	struct mig_err e;
 
 	fixed_key(&a, "hosta", 1);
 	fixed_key(&a2, "hosta", 7);
@@ -363,7 +363,7 @@ START_TEST(hostkey_replace_keeps_old_key_and_peers)
 	struct host_key k, k2, l, old, p;
 	struct peer_set ps;
 	enum trust_result res;
-	struct vm_err e;
+	struct mig_err e;
 	char path[600], *oldd;
 
 	ck_assert_int_eq(hostkey_generate(&k2, "hosta", NULL), 0);

@@ -41,7 +41,7 @@ static void *late_writer(void *arg)
 START_TEST(read_without_deadline_waits_in_poll_on_a_nonblocking_pipe)
 {
 	char buf[8];
-	struct vm_err e;
+	struct mig_err e;
 	pthread_t th;
 	int p[2];
 	int64_t cpu0, wall0;
@@ -86,7 +86,7 @@ static void *late_reader(void *arg)
 START_TEST(write_without_deadline_waits_in_poll_on_a_full_nonblocking_pipe)
 {
 	static char big[BIG];
-	struct vm_err e;
+	struct mig_err e;
 	pthread_t th;
 	int p[2];
 	int64_t cpu0;
@@ -105,7 +105,7 @@ END_TEST
 START_TEST(read_with_deadline_times_out_on_a_silent_pipe)
 {
 	char buf[4];
-	struct vm_err e;
+	struct mig_err e;
 	int p[2];
 	int64_t t0 = io_now_ms();
 

@@ -41,7 +41,7 @@ END_TEST
 START_TEST(recv_refuses_replayed_generation)
 {
 	struct ledger l;
-	struct vm_err e;
+	struct mig_err e;
 
 	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
 	ck_assert_int_eq(ledger_accept(&l, U1, 3, 0, &e), 0);
@@ -69,7 +69,7 @@ END_TEST
 START_TEST(accepted_generation_survives_reopen)
 {
 	struct ledger l;
-	struct vm_err e;
+	struct mig_err e;
 
 	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
 	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, NULL), 0);
@@ -106,7 +106,7 @@ START_TEST(damaged_ledger_is_refused_never_reset)
 {
 	static const char *const hows[] = { "flip", "truncate", "empty" };
 	struct ledger l;
-	struct vm_err e;
+	struct mig_err e;
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
@@ -222,7 +222,7 @@ END_TEST
 START_TEST(unwritable_ledger_directory_fails_cleanly)
 {
 	struct ledger l;
-	struct vm_err e;
+	struct mig_err e;
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/missing", dir);
@@ -237,7 +237,7 @@ START_TEST(ledger_others_can_write_is_refused)
 {
 	char path[512], tmp[512];
 	struct ledger l;
-	struct vm_err e;
+	struct mig_err e;
 	struct stat st;
 	int fd;
 
@@ -278,7 +278,7 @@ END_TEST
 START_TEST(damaged_ledger_error_says_restore_or_rebuild)
 {
 	struct ledger l;
-	struct vm_err e;
+	struct mig_err e;
 
 	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
 	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, NULL), 0);
@@ -324,7 +324,7 @@ START_TEST(ledger_rebuild_only_when_damaged)
 {
 	char path[512];
 	struct ledger l;
-	struct vm_err e;
+	struct mig_err e;
 	size_t kept, dropped;
 
 	ck_assert_int_eq(ledger_rebuild(dir, &kept, &dropped, &e), -1);

@@ -29,7 +29,7 @@ static void good_header(struct vrec_header *h)
 static void expect_refused(const uint8_t *buf, size_t len, const char *words)
 {
 	struct vrec_header h;
-	struct vm_err e = { "" };
+	struct mig_err e = { "" };
 
 	ck_assert_int_eq(vrec_header_decode(buf, len, &h, &e), -1);
 	ck_assert_msg(strstr(e.msg, words), "error '%s' does not say '%s'", e.msg, words);
@@ -220,7 +220,7 @@ START_TEST(split_refuses_short_and_long_records)
 	static uint8_t rec[VREC_HDR_LEN + 10016 + VREC_SIG_LEN + 1];
 	const uint8_t *ct, *sig;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 
 	good_header(&h);
 	vrec_header_encode(&h, rec);
@@ -238,7 +238,7 @@ START_TEST(binding_refuses_other_vtpm_domain_or_tpm_version)
 {
 	struct vrec_header h;
 	uint8_t dom[16], vtpm[16];
-	struct vm_err e;
+	struct mig_err e;
 
 	good_header(&h);
 	memset(dom, 0xc3, 16);

@@ -36,7 +36,7 @@ static void header_for(struct vrec_header *h, uint64_t gen)
 static void seal_to_bob(uint8_t **rec, size_t *len, struct swtpm_state *st)
 {
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 
 	fake_state(st, TPM_VERSION_20, 1500, 9000, 0);
 	header_for(&h, 5);
@@ -48,7 +48,7 @@ START_TEST(open_returns_exactly_what_was_sealed)
 	struct swtpm_state in, out;
 	struct vrec_header h;
 	struct host_pub sender;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec;
 	size_t len;
 	int i;
@@ -95,7 +95,7 @@ START_TEST(every_flipped_bit_is_refused)
 {
 	struct swtpm_state in, out;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec;
 	size_t len, off;
 	int bit;
@@ -125,7 +125,7 @@ START_TEST(every_truncation_is_refused)
 {
 	struct swtpm_state in, out;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec;
 	size_t len, n;
 
@@ -145,7 +145,7 @@ START_TEST(wrong_recipient_is_refused)
 {
 	struct swtpm_state in, out;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec;
 	size_t len;
 
@@ -162,7 +162,7 @@ START_TEST(untrusted_sender_is_refused)
 {
 	struct swtpm_state in, out;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec;
 	size_t len;
 
@@ -179,7 +179,7 @@ START_TEST(forged_sender_is_refused)
 	struct swtpm_state in, out;
 	struct vrec_header h;
 	struct host_key fake;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec;
 	size_t len;
 
@@ -200,7 +200,7 @@ START_TEST(self_sealed_record_opens_without_peers)
 {
 	struct swtpm_state in, out;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec;
 	size_t len;
 
@@ -218,7 +218,7 @@ START_TEST(each_record_has_a_fresh_key_and_nonce)
 {
 	struct swtpm_state in;
 	struct vrec_header h1, h2;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *r1, *r2;
 	size_t l1, l2;
 
@@ -243,7 +243,7 @@ START_TEST(resealed_header_with_new_ids_is_refused)
 	 * covers it, so even mallory cannot open it, and bob refuses the id. */
 	struct swtpm_state in, out;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec;
 	size_t len;
 
@@ -263,7 +263,7 @@ static void kat_record(uint8_t **rec, size_t *len)
 	struct host_key s, r;
 	struct swtpm_state st;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	uint32_t i;
 
 	fixed_key(&s, "kat-sender", 0x11);
@@ -349,7 +349,7 @@ START_TEST(known_answer_vector_opens_with_recipient_key)
 	struct peer_set trusted;
 	struct swtpm_state out;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	uint8_t *rec;
 	size_t len;
 	char *hex;
@@ -383,7 +383,7 @@ START_TEST(spec_example_decodes_and_opens)
 	struct peer_set trusted;
 	struct swtpm_state out;
 	struct vrec_header h;
-	struct vm_err e;
+	struct mig_err e;
 	int in = 0;
 	uint8_t *rec;
 	size_t len;
