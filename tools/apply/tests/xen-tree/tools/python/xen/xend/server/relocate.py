@@ -136,17 +136,3 @@ class Transport(object):
         finally:
             os.close(fd)
 
-
-def serve(listener):
-    """The relocation server: a thread per connection, as in xend."""
-    def main(sock):
-        protocol = RelocationProtocol(Transport(sock))
-        while True:
-            data = sock.recv(4096)
-            if not data:
-                break
-            protocol.dataReceived(data)
-        sock.close()
-    while True:
-        sock, _ = listener.accept()
-        threading.Thread(target=main, args=(sock,)).start()
