@@ -98,9 +98,9 @@ xen_vm() {
 
 # send_5_recv_6 KEYS: domain 5's vTPM sealed to this host, received for 6.
 send_5_recv_6() {
-	xen_vm send -d "$1" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+	xen_vm send -d "$1" --to self --domid 5 --domain-uuid "$DOM_UUID" >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
 		bad "send: $(cat "$FX_DIR/err")"
-	xen_vm recv -d "$1" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+	xen_vm recv -d "$1" --domid 6 --domain-uuid "$DOM_UUID" <"$FX_DIR/rec" 2>"$FX_DIR/err" ||
 		bad "recv: $(cat "$FX_DIR/err")"
 }
 
@@ -317,15 +317,18 @@ tpm12_record_into_a_tpm2_destination_is_refused() {
 	backend 6 True
 	hotplug add 6 || bad "destination add"
 	dst=$(instdir 6)
-	xen_vm send -d "$keys" --to self --domid 5 >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
+	xen_vm send -d "$keys" --to self --domid 5 --domain-uuid "$DOM_UUID" >"$FX_DIR/rec" 2>"$FX_DIR/err" ||
 		bad "send: $(cat "$FX_DIR/err")"
-	xen_vm recv -d "$keys" --domid 6 <"$FX_DIR/rec" 2>"$FX_DIR/err"
+	xen_vm recv -d "$keys" --domid 6 --domain-uuid "$DOM_UUID" <"$FX_DIR/rec" 2>"$FX_DIR/err"
 	rc=$?
 	expect "recv refused with exit 1" test "$rc" -eq 1
 	expect "one line naming both versions" bash -c "[ \$(wc -l <'$FX_DIR/err') -eq 1 ] && grep -q 'record holds a TPM 1.2 state, this instance is a TPM 2.0' '$FX_DIR/err'"
 	expect_not "destination not started" tpm "$dst" tpm2_pcrread sha256:0
 	expect_not "nothing published" node 6 instance
-	xen_vm recover --domid 5 2>"$FX_DIR/err" || bad "recover: $(cat "$FX_DIR/err")"
+	# A whole record left: plain recover refuses; the administrator's
+	# override, after checking the destination, brings the source back.
+	expect_not "recover refused once the record left" xen_vm recover --domid 5
+	xen_vm recover --force --domid 5 2>"$FX_DIR/err" || bad "recover --force: $(cat "$FX_DIR/err")"
 	expect "source unchanged" test "$("$TPM12" "$src/data" read 16 2>/dev/null)" = "$pcr"
 }
 
