@@ -578,6 +578,11 @@ cp "$W/out" "$W/paused.inspect"
 sed 's/^/   /' "$W/out"
 check "inspect reads the record" test "$rc" -eq 0
 check "source TPM still running, state unchanged" same_snapshot "$CA"
+# That record is thrown away, but a whole one left: the left-this-host mark
+# stands until the administrator brings the vTPM back (the TPM never stopped).
+run "$VM" recover --force --domid "$A"
+check "recover --force clears the mark of the discarded record" test "$rc" -eq 0
+check "source TPM still running" tpm_running "$CA"
 run xl unpause "$A"
 check "xl unpause" test "$rc" -eq 0
 end "record $(stat -c %s "$W/paused.vtpm") bytes, generation $(awk '$1 == "generation" { print $2 }' "$W/paused.inspect")"
