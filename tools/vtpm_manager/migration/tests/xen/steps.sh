@@ -821,6 +821,12 @@ if start_guest; then
 else
 	note_fail "guest did not boot again"
 fi
+# Earlier steps destroyed domains with xl alone; xend tears down the devices
+# of every domain it destroys, as xend_device_destroy does here.
+for d in $(xenstore-list /local/domain/0/backend/vtpm 2>/dev/null); do
+	xl list "$d" > /dev/null 2>&1 || xend_device_destroy "$d"
+done
+for p in $(pgrep -x swtpm); do log "still running: $(tr '\0' ' ' < "/proc/$p/cmdline")"; done
 check "no swtpm left once every vTPM domain is gone" not pgrep -x swtpm
 check "no vtpm_backend left" not pgrep -x vtpm_backend
 end "domain $B12 destroyed and rebooted as $A, EK identical, nothing left running"
