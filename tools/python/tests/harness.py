@@ -294,6 +294,9 @@ class XenHost(Host):
         self.state = os.path.join(self.dir, 'state')
         self.run = os.path.join(self.dir, 'run')
         self.port = free_port()
+        # the host has switched its vTPMs to swtpm (an empty settings file)
+        self.conf = os.path.join(self.dir, 'vtpm-swtpm.conf')
+        open(self.conf, 'w').close()
         self.domstate = '5:suspended,9:paused,10:paused'
         self.config = {}
         self.n = 0
@@ -302,7 +305,7 @@ class XenHost(Host):
         env = self.xs.env()
         env.update({'VTPM_STATE_ROOT': self.state, 'VTPM_RUN_ROOT': self.run,
                     'XEN_STANDIN_HOSTS': 'hosta=127.0.0.1,hostb=127.0.0.1',
-                    'VTPM_SWTPM_CONF': '/nonexistent', 'VTPM_EK_CERTS': 'no',
+                    'VTPM_SWTPM_CONF': self.conf, 'VTPM_EK_CERTS': 'no',
                     'VTPM_HELPER_PRELOAD': DOMSTATE_SHIM,
                     'VTPM_TEST_DOMSTATE': self.domstate,
                     'VTPM_MIGRATE_REAL': helper_path(),

@@ -329,6 +329,23 @@ class OneHostTest(HostsTest):
         self.assertTrue(res['ok'], str(res['error']) + res['log'])
         self.assertFalse(os.path.exists(state))
 
+    def test_a_host_not_switched_to_swtpm_deletes_through_the_old_script(self):
+        src = self.a.create(plant=False)
+        scripts = os.path.join(self.dir, 'scripts')
+        os.makedirs(scripts)
+        called = os.path.join(self.dir, 'vtpm-delete.args')
+        with open(os.path.join(scripts, 'vtpm-delete'), 'w') as f:
+            f.write('#!/bin/sh\necho "$@" > %s\n' % called)
+        os.chmod(os.path.join(scripts, 'vtpm-delete'), 0o755)
+        env = self.a.env()
+        env.update(VTPM_SWTPM_CONF=os.path.join(self.dir, 'absent.conf'),
+                   XEN_STANDIN_SCRIPTS=scripts)
+        res = self.a.act('delete', self.a.domain(5), env=env)
+        self.assertTrue(res['ok'], str(res['error']) + res['log'])
+        with open(called) as f:
+            self.assertEqual(f.read().split(), [VTPM_UUID])
+        self.assertTrue(src.has_state())        # swtpm's state is not touched
+
     def test_a_checkpoint_keeps_the_vtpm_running_when_rollback_is_allowed(self):
         src = self.a.create()
         self.a.config['vtpm-migration-allow-rollback'] = 'yes'

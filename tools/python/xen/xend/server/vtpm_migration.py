@@ -40,6 +40,7 @@ DEFAULTS = {OPT_ENABLE: 'no', OPT_KEY_DIR: '/var/lib/xen/vtpm-migration',
             OPT_HELPER: '/usr/sbin/vtpm_migrate', OPT_TIMEOUT: '60'}
 
 QEMU_SAVE_PATH = '/var/lib/xen/qemu-save.%d'
+SWITCH = '/etc/xen/vtpm-swtpm.conf'   # the host runs vTPMs in swtpm
 DM_SIGNATURE = 'DeviceModelRecord0002'
 BACKEND = '/local/domain/0/backend/vtpm/%d'
 UUID_RE = re.compile(r'^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$')
@@ -477,7 +478,10 @@ def deleting_config(dominfo):
 
 def destroy_state(uuids, script):
     """tpmif.destroy_vtpmstate: SCRIPT delete UUID (no shell).  The Xen
-    API's VTPM.destroy passes a halted domain's name."""
+    API's VTPM.destroy passes a halted domain's name.  A host that has not
+    switched to swtpm (no vtpm-swtpm.conf) keeps the old vtpm-delete."""
+    if not os.path.exists(os.environ.get('VTPM_SWTPM_CONF', SWITCH)):
+        script = os.path.join(os.path.dirname(script), 'vtpm-delete')
     if not isinstance(uuids, (list, tuple)):
         uuids = uuids and [uuids] or []
         if uuids and not UUID_RE.match(str(uuids[0])):
@@ -491,7 +495,10 @@ def destroy_state(uuids, script):
                      "configuration deletes it)", _printable(str(uuid)))
             continue
         _deleting.discard(uuid)
-        child = xPopen3([script, 'delete', str(uuid)], True)
+        argv = [script, str(uuid)]
+        if script.endswith('vtpm-swtpm'):
+            argv.insert(1, 'delete')
+        child = xPopen3(argv, True)
         child.tochild.close()
         err = _text(child.childerr.read()).strip()
         child.fromchild.read()
