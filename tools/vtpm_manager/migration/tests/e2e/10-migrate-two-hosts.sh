@@ -17,10 +17,7 @@ fx_init
 . "$(dirname "$0")/../lib/migrate.sh"
 
 fx_netns_pair
-mig_host hosta
-mig_host hostb
-mig_trust hosta hostb
-mig_trust hostb hosta
+mig_peers
 # A stale copy and a stray file in peers/ block no migration with the other
 # peers (issue 15.3): they are skipped, and `peers` lists them as broken.
 cp "$FX_DIR/keys-hostb/host.pub" "$FX_DIR/keys-hosta/peers/hostb-old.pub"

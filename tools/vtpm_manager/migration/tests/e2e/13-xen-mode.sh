@@ -32,10 +32,7 @@ vtpm_nodes() {
 		"$BE/$1/0/type" "paravirt" "$BE/$1/0/swtpm-ctrl" "$(fx_swtpm_ctrl "$4")"
 }
 
-mig_host hosta
-mig_host hostb
-mig_trust hosta hostb
-mig_trust hostb hosta
+mig_peers
 
 # ---- host A: the source, domain 5 ----
 fx_xenstored_start xs-a

@@ -17,13 +17,8 @@ fx_init
 
 LD=$(fx_bin tools/ledger_dump) || exit 1
 U=0c4ec4ec-0000-4c0c-8c0c-0c4ec4ec0001
-KA=$FX_DIR/keys-hosta
-KB=$FX_DIR/keys-hostb
-mig_host hosta
-mig_host hostb
+mig_peers
 mig_host hostc
-mig_trust hosta hostb
-mig_trust hostb hosta
 ID_A=$(sed -n 's/^id //p' "$KA/host.pub")
 ID_B=$(sed -n 's/^id //p' "$KB/host.pub")
 ID_C=$(sed -n 's/^id //p' "$FX_DIR/keys-hostc/host.pub")

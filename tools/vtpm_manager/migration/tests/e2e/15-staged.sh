@@ -17,12 +17,7 @@ fx_init
 
 LD=$(fx_bin tools/ledger_dump) || exit 1
 U=57a9ed00-0000-4a9e-8d00-57a9ed000001
-KA=$FX_DIR/keys-hosta
-KB=$FX_DIR/keys-hostb
-mig_host hosta
-mig_host hostb
-mig_trust hosta hostb
-mig_trust hostb hosta
+mig_peers
 fx_swtpm_running src tpm2
 mig_fill src tpm2
 SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")

@@ -24,14 +24,9 @@ LD=$(fx_bin tools/ledger_dump) || exit 1
 DMG=$(fx_bin tools/record_damage) || exit 1
 U=4c6f7374-0000-4e6f-8e65-766572204c6f
 OTHER_U=4c6f7374-1111-4e6f-8e65-766572204c6f
-KA=$FX_DIR/keys-hosta
-KB=$FX_DIR/keys-hostb
 
-mig_host hosta
-mig_host hostb
+mig_peers
 mig_host hostc
-mig_trust hosta hostb
-mig_trust hostb hosta
 mig_trust hostc hostb
 
 fx_swtpm_running src tpm2

@@ -16,6 +16,18 @@ mig_trust() {
 	fx_expect_ok "trust $2 on $1" "$VM" trust -d "$FX_DIR/keys-$1" "$FX_DIR/keys-$2/host.pub"
 }
 
+# mig_peers: hosta and hostb, each with a key, each trusting the other; their
+# key directories in KA and KB.
+mig_peers() {
+	# shellcheck disable=SC2034 # KA and KB are for the scripts that source this
+	KA=$FX_DIR/keys-hosta
+	KB=$FX_DIR/keys-hostb
+	mig_host hosta
+	mig_host hostb
+	mig_trust hosta hostb
+	mig_trust hostb hosta
+}
+
 # mig_fill NAME tpm2|tpm12: recognisable state in a running instance, and its
 # snapshot in $FX_DIR/NAME.before.
 mig_fill() {
