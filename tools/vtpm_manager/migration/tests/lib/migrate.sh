@@ -21,6 +21,7 @@ mig_trust() {
 mig_peers() {
 	# shellcheck disable=SC2034 # KA and KB are for the scripts that source this
 	KA=$FX_DIR/keys-hosta
+	# shellcheck disable=SC2034
 	KB=$FX_DIR/keys-hostb
 	mig_host hosta
 	mig_host hostb
