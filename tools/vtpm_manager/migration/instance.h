@@ -17,6 +17,10 @@ struct vtpm_instance {
  * UUID, its control socket and backend directory. The domain UUID is left as
  * the caller set it (xend gives it: the /vm node is the guest's to write). */
 int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
+/* The same, for a receiver: until the hotplug script has started the
+ * instance (swtpm-ctrl written), it failed (hotplug-status "error"), or
+ * timeout_ms passed (<= 0: one look). */
+int xen_wait_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err *e) MIG_MUST;
 /* Refuse unless libxenctrl says domid is paused or shut down for suspend. */
 int xen_check_quiesced(int domid, struct mig_err *e) MIG_MUST;
 /* Write instance and hotplug-status once the TPM runs, so the backend connects. */

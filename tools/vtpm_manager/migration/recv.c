@@ -80,7 +80,7 @@ int mig_recv_prepare(struct mig_receiver *r, const char *dir, const struct vtpm_
 		hostkey_wipe(&r->me);
 		return mig_wrap(e, "recv: ");
 	}
-	if ((r->inst.domid >= 0 && xen_find_instance(&r->inst, e)) ||
+	if ((r->inst.domid >= 0 && xen_wait_instance(&r->inst, timeout_ms, e)) ||
 	    swtpm_ctrl_init(&r->ctrl, r->inst.ctrl, e)) {
 		mig_recv_end(r);
 		return mig_wrap(e, "recv: ");

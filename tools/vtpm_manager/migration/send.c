@@ -38,6 +38,9 @@ static int find_recipient(const char *dir, const char *to, const struct host_key
 		*out = me->pub;
 		return 0;
 	}
+	if (!host_name_valid(to))
+		return mig_fail(e, "destination '%s' is not usable as a peer key name (1-63 of A-Z a-z 0-9 . _ -): migrate to a host name",
+			       to);
 	if (peers_load(dir, &peers, e))
 		return -1;
 	p = peers_find_name(&peers, to);

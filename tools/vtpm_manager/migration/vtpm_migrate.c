@@ -809,7 +809,8 @@ static const struct command commands[] = {
 	  "Read one record, check it, and load it into the waiting vTPM, then start it",
 	  "  --fd N            read the record from fd N (default 0)\n"
 	  "  --allow-rollback  accept a generation not newer than the last accepted\n"
-	  "  --timeout SECONDS give up if the whole record has not arrived by then\n"
+	  "  --timeout SECONDS wait that long for the vTPM instance to appear (Xen mode),\n"
+	  "                    then as long for the whole record\n"
 	  "  --staged          prepare, say 'ready'; on 'go' read, check, load, start, say 'done'\n"
 	  "                    (words on stdin/stdout; the record on --fd)\n"
 	  "  --check           say whether this host would accept a record from --sender for\n"

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <xenctrl.h>
 #include <xenstore.h>
 
 #include "instance.h"
+#include "io.h"
 #include "util.h"
 
 #define BACKEND_ROOT "/local/domain/0/backend/vtpm"
@@ -90,6 +92,55 @@ int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e)
 		return -1;
 	r = read_backend(xs, inst->domid, inst, e);
 	xs_close(xs);
+	return r;
+}
+
+/* The hotplug script's verdict on the vTPM's one backend device: 1 if it
+ * wrote hotplug-status "error" (reason in e, from hotplug-error), else 0. */
+static int hotplug_failed(struct xs_handle *xs, int domid, struct mig_err *e)
+{
+	char dir[64], path[192], **devs, *status, *why = NULL;
+	unsigned int n, len;
+	int failed;
+
+	snprintf(dir, sizeof(dir), BACKEND_ROOT "/%d", domid);
+	devs = xs_directory(xs, XBT_NULL, dir, &n);
+	if (!devs || n != 1) {
+		free(devs);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s/hotplug-status", dir, devs[0]);
+	status = xs_read(xs, XBT_NULL, path, &len);
+	failed = status && strcmp(status, "error") == 0;
+	if (failed) {
+		snprintf(path, sizeof(path), "%s/%s/hotplug-error", dir, devs[0]);
+		why = xs_read(xs, XBT_NULL, path, &len);
+		mig_fail(e, "the vtpm-swtpm hotplug script failed for domain %d: %s", domid,
+			 why ? why : "(no hotplug-error node)");
+	}
+	free(why);
+	free(status);
+	free(devs);
+	return failed;
+}
+
+int xen_wait_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err *e)
+{
+	const struct timespec pause = { 0, 50 * 1000 * 1000 };
+	int64_t deadline = io_now_ms() + timeout_ms;
+	struct xs_handle *xs;
+	int r;
+
+	xs = xs_connect(e);
+	if (!xs)
+		return -1;
+	while ((r = read_backend(xs, inst->domid, inst, e)) != 0 &&
+	       !hotplug_failed(xs, inst->domid, e) && io_now_ms() < deadline)
+		nanosleep(&pause, NULL);
+	xs_close(xs);
+	if (r && timeout_ms > 0 && io_now_ms() >= deadline)
+		return mig_wrap(e, "no vTPM instance for domain %d after %d s (did the vtpm-swtpm hotplug script run?): ",
+				inst->domid, (timeout_ms + 999) / 1000);
 	return r;
 }
 

@@ -4,12 +4,9 @@
 # License as published by the Free Software Foundation.
 #============================================================================
 
-"""vTPM migration for xend: the calls made from the migration stream.
-
-xend runs the helper vtpm_migrate on the stream's fd, as it runs xc_save
-and xc_restore.  The patch inserts one call per step; what each does, and
-why, is in docs/misc/vtpm-migration.txt.  Python 2.6+ (xend) and 3.x.
-"""
+"""vTPM migration for xend: the helper vtpm_migrate runs on the migration
+stream's fd, as xc_save and xc_restore do, from one call per step; what
+each does, and why: docs/misc/vtpm-migration.txt.  Python 2.6+ and 3.x."""
 
 import fcntl
 import os
@@ -24,7 +21,6 @@ from xen.util.xpopen import xPopen3
 from xen.xend import XendOptions
 from xen.xend.XendError import XendError
 from xen.xend.XendLogging import log
-from xen.xend.xenstore.xstransact import xstransact
 
 class VtpmMigrationError(XendError):
     """A refused or failed vTPM step; the message says what and why."""
@@ -41,10 +37,8 @@ DEFAULTS = {OPT_ENABLE: 'no', OPT_KEY_DIR: '/var/lib/xen/vtpm-migration',
 
 QEMU_SAVE_PATH = '/var/lib/xen/qemu-save.%d'
 SWITCH = '/etc/xen/vtpm-swtpm.conf'   # the host runs vTPMs in swtpm
-DM_SIGNATURE = 'DeviceModelRecord0002'
-BACKEND = '/local/domain/0/backend/vtpm/%d'
+DM_SIGNATURE = b'DeviceModelRecord0002'
 UUID_RE = re.compile(r'^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$')
-PEER_RE = re.compile(r'^[A-Za-z0-9_-][A-Za-z0-9._-]{0,62}$')
 ERR_RE = re.compile(r"^\(err\s\(type\s(.+)\)\s\(value\s'(.+)'\)\)")
 
 # Per domid: what became of the vTPM (_state), send --check's answers, the
@@ -52,6 +46,13 @@ ERR_RE = re.compile(r"^\(err\s\(type\s(.+)\)\s\(value\s'(.+)'\)\)")
 _state, _checked, _staged, _answer = {}, {}, {}, {}
 _deleting = set()
 _relocation = threading.local()
+
+def _enabled(what):
+    if not _flag(OPT_ENABLE):
+        raise VtpmMigrationError(
+            "%s refused: vTPM migration is disabled on this host: set up "
+            "keys (vtpm_migrate(8)), then (%s yes) in xend-config.sxp"
+            % (what, OPT_ENABLE))
 
 def _opt(name):
     return str(XendOptions.instance().get_config_string(name, DEFAULTS[name]))
@@ -70,57 +71,44 @@ def _printable(text):
     return ''.join([(c if ' ' <= c <= '~' else '?') for c in text])[:300]
 
 def _vtpm_uuids(dominfo):
-    uuids = []
-    for (kind, sxpr) in dominfo.info.all_devices_sxpr():
-        for item in (kind == 'vtpm' and sxpr[1:] or []):
-            if isinstance(item, (list, tuple)) and item[0] == 'uuid':
-                uuids.append(str(item[1]))
-    return uuids
+    return [str(item[1]) for (kind, sxpr) in dominfo.info.all_devices_sxpr()
+            if kind == 'vtpm' for item in sxpr[1:]
+            if isinstance(item, (list, tuple)) and item[0] == 'uuid']
 
 def _instance(dominfo, bound=True):
     """--domid and, to bind the record, the UUID xend holds (never the
-    guest-writable /local/domain/D/vm)."""
-    if len(_vtpm_uuids(dominfo)) > 1:
-        raise VtpmMigrationError("vTPM: the domain has %d vTPMs; only one "
-                                 "can be migrated" % len(_vtpm_uuids(dominfo)))
+    guest-writable /local/domain/D/vm).  The helper refuses two vTPMs."""
     argv = ['--domid', str(dominfo.getDomid())]
     return bound and argv + ['--domain-uuid', str(dominfo.info['uuid'])] \
         or argv
 
 def peer_name(dst, network):
-    """The key name of a destination: 'self' for a save file or this host."""
+    """The key name of a destination: 'self' for a save file or this host
+    (its own name, or one that resolves to loopback only); the helper
+    refuses a name that cannot be a key name."""
     name = str(dst).strip()
-    if not network or _is_this_host(name):
+    if not network or name.lower() in (socket.gethostname().lower(),
+                                       socket.getfqdn().lower()):
         return 'self'
-    if not PEER_RE.match(name):
-        raise VtpmMigrationError("vTPM migration to '%s' refused: not usable "
-                                 "as a peer key name (1-63 of A-Z a-z 0-9 . _ "
-                                 "-); migrate to a host name" % _printable(name))
-    return name
-
-def _is_this_host(name):
-    """Only a name that resolves to loopback, or this host's own name."""
-    if name.lower() in (socket.gethostname().lower(),
-                        socket.getfqdn().lower()):
-        return True
     try:
         addrs = [a[4][0] for a in socket.getaddrinfo(name, None)]
     except (socket.error, UnicodeError):
-        return False
-    return bool(addrs) and all([a.startswith('127.') or a == '::1'
-                                for a in addrs])
+        addrs = []
+    local = addrs and all([a.startswith('127.') or a == '::1' for a in addrs])
+    return local and 'self' or name
 
 class _Helper(object):
-    """A running vtpm_migrate, the stream fd (if any) passed on."""
+    """A running program (vtpm_migrate ARGS), the stream fd (if any) passed
+    on; no shell."""
 
-    def __init__(self, args, fd=None):
-        argv = [_opt(OPT_HELPER)] + args
+    def __init__(self, args, fd=None, argv0=None):
+        argv = [argv0 or _opt(OPT_HELPER)] + args
         if fd is not None:   # xend marks the stream close-on-exec
             argv += ['--fd', str(fd)]
             flags = fcntl.fcntl(fd, fcntl.F_GETFD)
             fcntl.fcntl(fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
-        log.debug("[vtpm_migrate]: %s", ' '.join(argv))
-        self.what = 'vtpm_migrate ' + args[0]
+        log.debug("[vtpm]: %s", ' '.join(argv))
+        self.what = '%s %s' % (os.path.basename(argv[0]), args[0])
         try:
             self.child = xPopen3(argv, True, -1, fd is not None and [fd] or [])
         finally:
@@ -155,6 +143,9 @@ class _Helper(object):
                 'exit status %d' % os.WEXITSTATUS(status)
         raise VtpmMigrationError("%s failed: %s" % (self.what, reason))
 
+def _rollback():
+    return _flag(OPT_ROLLBACK) and ['--allow-rollback'] or []
+
 def _run(args, fd=None):
     return _Helper(args, fd).finish()
 
@@ -165,18 +156,15 @@ def _stage(domid, args, fd):
     _staged[domid].say(None, 'ready')
 
 def _last_word(domid, word):
-    if domid not in _staged:
-        raise VtpmMigrationError("vTPM: no helper was started")
-    helper = _staged.pop(domid)
+    helper = _staged.pop(domid)   # _stage ran before the image
     helper.say(word, 'done')
     helper.finish()
 
 def _end_stage(domid):
     """No last word for it: on end of input it writes or loads nothing."""
-    helper = _staged.pop(domid, None)
-    if helper is not None:
+    if domid in _staged:
         try:
-            helper.finish()
+            _staged.pop(domid).finish()
         except VtpmMigrationError:
             pass
 
@@ -184,11 +172,7 @@ def _check(dominfo, network, dst):
     """send --check, once per save: every check send makes, TPM untouched."""
     domid = dominfo.getDomid()
     if domid not in _checked:
-        if not _flag(OPT_ENABLE):
-            raise VtpmMigrationError(
-                "vTPM migration is disabled on this host: set (%s yes) in "
-                "xend-config.sxp after setting up keys (vtpm_migrate(8))"
-                % OPT_ENABLE)
+        _enabled("vTPM migration")
         name = peer_name(dst, network)
         out = _run(['send', '-d', _opt(OPT_KEY_DIR), '--to', name,
                     '--check'] + _instance(dominfo))
@@ -198,10 +182,11 @@ def _check(dominfo, network, dst):
         _checked[domid] = answers
     return _checked[domid]
 
-def check_before_open(dominfo, dst, checkpoint=False):
-    """XendDomain.domain_save, before it opens (and truncates) the file."""
+def check_before_open(dominfo, dst, checkpoint=False, network=False):
+    """XendDomain.domain_save, before it opens (and truncates) the file, and
+    a migration's step 0: a fresh check."""
     _checked.pop(dominfo.getDomid(), None)
-    check_before_save(dominfo, False, dst, checkpoint)
+    check_before_save(dominfo, network, dst, checkpoint)
 
 def check_before_save(dominfo, network, dst, checkpoint=False):
     """Refuse before a byte is sent, with the helper's own reason."""
@@ -225,26 +210,24 @@ def device_migrate(controller, deviceConfig, network, dst, step, domName):
     may still write) the staged sender pulls and seals in memory."""
     domid = controller.vm.getDomid()
     if network and step == 0:
-        _checked.pop(domid, None)
-        check_before_save(controller.vm, network, dst)
+        check_before_open(controller.vm, dst, False, network)
     elif step == 3 and domid in _staged:
         _staged[domid].say('pull', 'sealed')
     return 0
 
-def _reply_line(sock, timeout):
-    """One line from the relocation connection, or None."""
-    data = ''
-    deadline = time.time() + timeout
-    while not data.endswith('\n'):
-        try:
+def _reply(sock, timeout):
+    """One line from the relocation connection (None if none came), and
+    the reason when it is xend's (err ...)."""
+    data, old, deadline = '', sock.gettimeout(), time.time() + timeout
+    try:
+        while not data.endswith('\n'):
             sock.settimeout(max(deadline - time.time(), 0.001))
-            chunk = sock.recv(1024)
-        except Exception:
-            return None
-        if not chunk:
-            return data or None
-        data += _text(chunk)
-    return data.strip()
+            data += _text(sock.recv(1024)) or '\n'
+    except Exception:
+        data = ''
+    sock.settimeout(old)
+    m = ERR_RE.match(data.strip())
+    return data.strip() or None, m and m.group(2)
 
 def ask_destination(dominfo, dst, sock, ssl):
     """XendDomain._domain_migrate*, before "receive": would it take it?"""
@@ -260,15 +243,11 @@ def ask_destination(dominfo, dst, sock, ssl):
     ask = "(vtpm_check (sender %s) (vtpm %s) (generation %s) (tpm %s))\n" % (
         check.get('sender'), check.get('vtpm-uuid'), check.get('generation'),
         check.get('tpm-version'))
-    old = sock.gettimeout()
     sock.sendall(ask.encode('ascii'))
-    line = _reply_line(sock, 30)
-    sock.settimeout(old)
+    line, reason = _reply(sock, 30)
     if line is None or not line.startswith('(ok'):
         _checked.pop(dominfo.getDomid(), None)
-        m = line and ERR_RE.match(line)
-        reason = m and m.group(2) or 'no answer (is vTPM migration ' \
-            'installed there?)'
+        reason = reason or 'no answer (is vTPM migration installed there?)'
         log.error("vTPM of %s refused by %s: %s", dominfo.getName(), dst,
                   reason)
         raise VtpmMigrationError("vTPM migration refused by %s: %s"
@@ -286,13 +265,9 @@ def _write_device_model_record(fd, domid):
     end of stream, leaving no room for the vTPM record after it)."""
     path = QEMU_SAVE_PATH % domid
     if os.path.exists(path):
-        f = open(path, 'rb')
-        try:
+        with open(path, 'rb') as f:
             data = f.read()
-        finally:
-            f.close()
-        data = DM_SIGNATURE.encode('ascii') + struct.pack('=I', len(data)) \
-            + data
+        data = DM_SIGNATURE + struct.pack('=I', len(data)) + data
         while data:
             data = data[os.write(fd, data):]
         os.remove(path)
@@ -321,17 +296,15 @@ def save_after_image(fd, dominfo, network, dst, checkpoint=False, sock=None):
 def _await_verdict(dominfo, fd, sock, dst):
     if fd != sock.fileno():
         _drained(fd)
-    line = _reply_line(sock, _timeout())
-    sock.settimeout(None)
+    line, reason = _reply(sock, _timeout())
     domid = dominfo.getDomid()
-    m = line and ERR_RE.match(line)
     if line and line.startswith('(vtpm-accepted'):
         _state[domid] = 'accepted'
-    elif m:
+    elif reason:
         _state[domid] = 'refused'
         _run(['recover', '--force'] + _instance(dominfo, False))
         raise VtpmMigrationError("%s (from %s); the guest and its vTPM go on "
-                                 "here" % (m.group(2), dst))
+                                 "here" % (reason, dst))
     else:
         raise VtpmMigrationError(
             "no verdict on the vTPM from %s (connection lost or timed out): "
@@ -392,35 +365,15 @@ def op_vtpm_check(req):
     """relocate.py's op_vtpm_check: would this host accept that record?"""
     fields = dict([(item[0], str(item[1])) for item in req[1:]
                    if isinstance(item, (list, tuple)) and len(item) == 2])
-    if not _flag(OPT_ENABLE):
-        raise VtpmMigrationError("vTPM migration is disabled on this host "
-                                 "(%s)" % OPT_ENABLE)
+    _enabled("vTPM migration to this host")
     args = ['recv', '-d', _opt(OPT_KEY_DIR), '--check',
             '--sender', fields.get('sender', ''),
             '--uuid', fields.get('vtpm', ''),
             '--generation', fields.get('generation', '')]
     if fields.get('tpm') in ('2', '1.2'):
         args += ['--tpm-version', fields['tpm']]
-    _run(args + (_flag(OPT_ROLLBACK) and ['--allow-rollback'] or []))
+    _run(args + _rollback())
     return ['vtpm', 'ok']
-
-def _wait_instance(domid, timeout):
-    """The hotplug script starts the vTPM waiting for state."""
-    base = BACKEND % domid
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for devid in xstransact.List(base) or []:
-            node = '%s/%s' % (base, devid)
-            if xstransact.Read(node + '/hotplug-status') == 'error':
-                raise VtpmMigrationError(
-                    "the vtpm-swtpm hotplug script failed: %s" % _printable(
-                        xstransact.Read(node + '/hotplug-error') or '?'))
-            if xstransact.Read(node + '/swtpm-ctrl'):
-                return
-        time.sleep(0.05)
-    raise VtpmMigrationError("no vTPM instance for domain %d after %d s (did "
-                             "the vtpm-swtpm hotplug script run?)"
-                             % (domid, timeout))
 
 def restore_before_image(fd, dominfo):
     """XendCheckpoint.restore, before xc_restore: the receiver gets ready."""
@@ -430,26 +383,20 @@ def restore_before_image(fd, dominfo):
         return
     domid = dominfo.getDomid()
     _answer[domid] = protocol
-    if not _flag(OPT_ENABLE):
-        raise VtpmMigrationError("vTPM restore refused: vTPM migration is "
-                                 "disabled on this host (%s)" % OPT_ENABLE)
-    _wait_instance(domid, _timeout())
-    args = ['recv', '-d', _opt(OPT_KEY_DIR), '--timeout', str(_timeout())]
-    if _flag(OPT_ROLLBACK):
-        args.append('--allow-rollback')
-    _stage(domid, args + _instance(dominfo), fd)
+    _enabled("vTPM restore")
+    _stage(domid, ['recv', '-d', _opt(OPT_KEY_DIR), '--timeout',
+                   str(_timeout())] + _rollback() + _instance(dominfo), fd)
 
 def restore_after_image(fd, dominfo):
     """XendCheckpoint.restore, after xc_restore: load, tell the source."""
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
-    protocol = _answer.get(domid)
+    protocol = _answer.pop(domid, None)
     start = time.time()
     _state[domid] = protocol is not None and 'relocating' or 'restoring'
     _last_word(domid, 'go')
     _state.pop(domid, None)
-    _answer.pop(domid, None)
     log.info("vTPM of domain %d received and running (%.1f ms).", domid,
              (time.time() - start) * 1000.0)
     if protocol is not None:
@@ -480,8 +427,9 @@ def destroy_state(uuids, script):
     """tpmif.destroy_vtpmstate: SCRIPT delete UUID (no shell).  The Xen
     API's VTPM.destroy passes a halted domain's name.  A host that has not
     switched to swtpm (no vtpm-swtpm.conf) keeps the old vtpm-delete."""
+    cmd = [script, 'delete']
     if not os.path.exists(os.environ.get('VTPM_SWTPM_CONF', SWITCH)):
-        script = os.path.join(os.path.dirname(script), 'vtpm-delete')
+        cmd = [os.path.join(os.path.dirname(script), 'vtpm-delete')]
     if not isinstance(uuids, (list, tuple)):
         uuids = uuids and [uuids] or []
         if uuids and not UUID_RE.match(str(uuids[0])):
@@ -495,13 +443,7 @@ def destroy_state(uuids, script):
                      "configuration deletes it)", _printable(str(uuid)))
             continue
         _deleting.discard(uuid)
-        argv = [script, str(uuid)]
-        if script.endswith('vtpm-swtpm'):
-            argv.insert(1, 'delete')
-        child = xPopen3(argv, True)
-        child.tochild.close()
-        err = _text(child.childerr.read()).strip()
-        child.fromchild.read()
-        if child.wait() != 0:
-            log.error("vTPM: %s delete %s failed: %s", script, uuid,
-                      _printable(err))
+        try:
+            _Helper(cmd[1:] + [str(uuid)], argv0=cmd[0]).finish()
+        except VtpmMigrationError as e:
+            log.error("vTPM: %s (%s)", e, uuid)

@@ -121,10 +121,27 @@ fx_swtpm_waiting vtpm-13 tpm2
 vtpm_nodes 13 "$DOM_UUID" "$VTPM_UUID" vtpm-13 True
 fx_expect_ok "newer record accepted" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 13 --domain-uuid "$DOM_UUID" <"$FX_DIR/mig2.rec"
 fx_swtpm_stop vtpm-13
+# recv waits (--timeout) for the hotplug script to start the instance: here
+# its swtpm-ctrl node appears a second after recv started, and recv goes on
+# to read the record (the older one: refused as a replay).
 fx_swtpm_waiting vtpm-14 tpm2
 vtpm_nodes 14 "$DOM_UUID" "$VTPM_UUID" vtpm-14 True
-fx_expect_fail "replayed record" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 14 --domain-uuid "$DOM_UUID" <"$FX_DIR/mig.rec"
+fx_expect_ok "hotplug script not done yet" xenstore-rm "$BE/14/0/swtpm-ctrl"
+(sleep 1; xenstore-write "$BE/14/0/swtpm-ctrl" "$(fx_swtpm_ctrl vtpm-14)") &
+fx_expect_fail "replayed record" "$VM" recv -d "$FX_DIR/keys-hostb" --timeout 20 --domid 14 --domain-uuid "$DOM_UUID" <"$FX_DIR/mig.rec"
+wait
+printf '%s\n' "$FX_ERR" | grep -q 'not newer than the last accepted' || fx_fail "recv did not wait for the instance: $FX_ERR"
 mig_assert_not_running vtpm-14
+# A hotplug script that failed ends the wait at once, with its reason.
+fx_expect_ok "failed hotplug for domain 15" xenstore-write "$BE/15/0/uuid" "$VTPM_UUID" \
+	"$BE/15/0/hotplug-status" error "$BE/15/0/hotplug-error" "vtpm-swtpm: no swtpm here"
+t0=$(date +%s)
+fx_expect_fail "recv for a failed hotplug" "$VM" recv -d "$FX_DIR/keys-hostb" --timeout 60 --domid 15 --domain-uuid "$DOM_UUID" <"$FX_DIR/mig.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'hotplug script failed for domain 15: vtpm-swtpm: no swtpm here' || fx_fail "wrong reason: $FX_ERR"
+[ $(($(date +%s) - t0)) -lt 30 ] || fx_fail "recv waited out its timeout despite the hotplug error"
+# No instance at all: recv gives up after --timeout and says so.
+fx_expect_fail "recv for a domain whose vTPM never appears" "$VM" recv -d "$FX_DIR/keys-hostb" --timeout 1 --domid 16 --domain-uuid "$DOM_UUID" <"$FX_DIR/mig.rec"
+printf '%s\n' "$FX_ERR" | grep -q 'no vTPM instance for domain 16 after 1 s' || fx_fail "wrong reason: $FX_ERR"
 
 # ---- host A: the source domain is destroyed: finish ----
 # The domain's own nodes are gone by then; the backend's are what finish needs.
@@ -136,4 +153,4 @@ mig_assert_gone vtpm-5
 fx_xenstored_stop xs-b
 fx_expect_fail "recv with xenstored down" env XENSTORED_PATH="$XS_B" "$VM" recv -d "$FX_DIR/keys-hostb" --domid 9 --domain-uuid "$DOM_UUID" <"$FX_DIR/mig.rec"
 printf '%s\n' "$FX_ERR" | grep -q 'xenstore' || fx_fail "wrong reason: $FX_ERR"
-echo "PASS: Xen mode: running guest refused, paused/suspended sent, splice/replay refused, instance published"
+echo "PASS: Xen mode: running guest refused, paused/suspended sent, splice/replay refused, recv waits for the instance, instance published"

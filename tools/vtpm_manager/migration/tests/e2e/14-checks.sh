@@ -59,6 +59,12 @@ echo "ok: send_check_reports_the_next_generation"
 # Every refusal send would make, with send's own line.
 fx_expect_fail "send --check to an untrusted peer" "$VM" send -d "$KA" --to hostc "${SRC[@]}" --check
 printf '%s\n' "$FX_ERR" | grep -q "'hostc' is not a trusted peer" || fx_fail "untrusted: $FX_ERR"
+# A destination that cannot be a key name (an IPv6 address, a path) is
+# refused by name, before any peer file is looked at.
+for bad in '::1' '../peers/hostb' "$(printf 'x%.0s' $(seq 64))"; do
+	fx_expect_fail "send --check to '$bad'" "$VM" send -d "$KA" --to "$bad" "${SRC[@]}" --check
+	printf '%s\n' "$FX_ERR" | grep -qF "'$bad' is not usable as a peer key name" || fx_fail "name '$bad': $FX_ERR"
+done
 cp -a "$KA" "$FX_DIR/keys-loose"
 chmod 0640 "$FX_DIR/keys-loose/host.key"
 fx_expect_fail "send --check with a host key others can read" \
