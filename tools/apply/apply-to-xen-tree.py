@@ -172,7 +172,7 @@ def edit_checkpoint(path, text):
     r0, r1 = _find_def(lines, path, 'restore')
     i = _find_stmt(lines, r0, r1, 'forkHelper(cmd, fd, handler.handler, '
                    'True)', path, 'restore')
-    before(i, 'restore_before_image(fd, dominfo)')
+    before(i, 'restore_before_image(fd, dominfo, relocating)')
     after(i, 'restore_after_image(fd, dominfo)')
     i = _find_stmt(lines, r0, r1, 'dominfo.destroy()', path, 'restore',
                    last=True)
@@ -222,19 +222,10 @@ def edit_xend_domain(path, text):
 def edit_relocate(path, text):
     lines = text.splitlines(True)
     inserts = [_import_after(lines, path, 'from xen.xend.XendLogging import log')]
-    for func in ('op_receive', 'op_sslreceive'):
-        f0, f1 = _find_def(lines, path, func, 'RelocationProtocol')
-        found = [i for i in range(f0, f1) if lines[i].strip().startswith(
-            'XendDomain.instance().domain_restore_fd(')]
-        if not found:
-            raise Missing('%s: %s() has no domain_restore_fd call'
-                          % (path, func))
-        inserts.append((found[0], _line(lines[found[0]],
-                        'vtpm_migration.relocation_begin(self)')))
     f0, f1 = _find_def(lines, path, 'op_receive', 'RelocationProtocol')
     pad = ' ' * _indent(lines[f0])
     inserts.append((f0, pad + 'def op_vtpm_check(self, _, req):\n' + pad +
-                    '    return vtpm_migration.op_vtpm_check(req)\n\n'))
+                    '    return vtpm_migration.op_vtpm_check(self, req)\n\n'))
     return _apply_inserts(lines, inserts)
 
 

@@ -166,11 +166,6 @@ class ApplyTest(unittest.TestCase):
         self.assertEqual(calls_in(function(reloc, 'op_vtpm_check',
                                            'RelocationProtocol')),
                          ['vtpm_migration.op_vtpm_check'])
-        for name in ('op_receive', 'op_sslreceive'):
-            calls = calls_in(function(reloc, name, 'RelocationProtocol'))
-            i = calls.index('vtpm_migration.relocation_begin')
-            self.assertEqual(calls[i + 1],
-                             '?.domain_restore_fd')
 
     def test_device_controller_delegates_and_no_shell_remains(self):
         rc, out, err = self.apply()

@@ -78,6 +78,13 @@ class RemoteMigrationTest(HostsTest):
         self.assertEqual(dst.permanent_blob(), perm)
         self.assertFalse(src.alive())
         self.assertFalse(src.has_state())
+        # the receiver was told the record hostb's vtpm_check answered for,
+        # so it accepted that generation before the image was complete
+        recv = [t for t in harness.read_trace(server.trace)
+                if t[0] == 'recv' and '--staged' in t]
+        self.assertEqual(len(recv), 1, recv)
+        self.assertEqual(recv[0][recv[0].index('--generation') + 1], '1')
+        self.assertIn('--sender', recv[0])
 
     def test_refusal_known_in_advance_stops_before_the_image(self):
         src = self.a.create()

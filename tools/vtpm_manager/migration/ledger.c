@@ -451,7 +451,15 @@ int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int al
 	return ledger_update(l, &ne, 1, e);
 }
 
-int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct mig_err *e)
+int ledger_unaccept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, uint64_t prev,
+		    struct mig_err *e)
 {
-	return ledger_update(l, old, 1, e);
+	const struct ledger_entry *cur = ledger_get(l, uuid);
+	struct ledger_entry ne;
+
+	if (!cur || cur->accepted != gen || gen == prev)
+		return 0;
+	ne = *cur;
+	ne.accepted = prev;
+	return ledger_update(l, &ne, 1, e);
 }

@@ -63,8 +63,11 @@ int ledger_check_accept(const struct ledger *l, const uint8_t uuid[16], uint64_t
 int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
 		  struct mig_err *e) MIG_MUST;
 
-/* Store an entry as it was before an accept whose record was never run (the
- * push was refused): a plain re-load of that record works again. */
-int ledger_put_back(struct ledger *l, const struct ledger_entry *old, struct mig_err *e) MIG_MUST;
+/* Take back an accept whose record never ran (the push was refused, or the
+ * record announced to a staged receiver never came): if uuid's accepted mark
+ * is still gen, it becomes prev again, durably, and a plain re-load of that
+ * record works again. A mark that moved on since is left alone. */
+int ledger_unaccept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, uint64_t prev,
+		    struct mig_err *e) MIG_MUST;
 
 #endif

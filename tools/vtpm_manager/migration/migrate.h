@@ -87,6 +87,8 @@ struct mig_receiver {
 	int allow_rollback;
 	int timeout_ms;        /* for the whole record; < 0: none */
 	int rollback_needed;   /* a refused record's generation stays accepted */
+	uint64_t reserved;     /* generation accepted before go (0: none) */
+	uint64_t reserved_prev; /* the accepted mark before that */
 };
 
 /* Host key, trusted peers, the instance and its control channel. No lock is
@@ -95,6 +97,13 @@ int mig_recv_prepare(struct mig_receiver *r, const char *dir, const struct vtpm_
 		     int allow_rollback, int timeout_ms, struct mig_err *e) MIG_MUST;
 /* The destination TPM answers and waits for state; its version. */
 int mig_recv_probe(struct mig_receiver *r, struct mig_err *e) MIG_MUST;
+/* Staged receiver told which record comes (xend's vtpm_check: its sender
+ * and generation): accept that generation now, durably, so that go writes
+ * nothing before the TPM runs. Best effort: if it cannot (rollback allowed,
+ * a record from this host, an untrusted sender, not newer, the ledger
+ * unwritable) go accepts as usual. A record that does not match, or never
+ * comes, or never runs, takes the accept back (ledger_unaccept). */
+void mig_recv_reserve(struct mig_receiver *r, const uint8_t sender[VREC_KEYID_LEN], uint64_t gen);
 /* Read one record from fd, check it, record its generation, push it into the
  * waiting TPM and start it. On failure the TPM is not started and a whole
  * record is kept in DIR/refused/ (the message says where). */

@@ -122,23 +122,70 @@ static void *accept_thread(void *arg)
 	return NULL;
 }
 
-/* Push the blobs while the generation goes to disk; INIT only after both. */
+void mig_recv_reserve(struct mig_receiver *r, const uint8_t sender[VREC_KEYID_LEN], uint64_t gen)
+{
+	const struct ledger_entry *cur;
+	struct mig_err ignore;
+	struct ledger led;
+
+	if (r->allow_rollback || !gen || !memcmp(sender, r->me.pub.id, VREC_KEYID_LEN) ||
+	    !peers_find_id(&r->peers, sender) || ledger_open(&led, r->dir, &ignore))
+		return;
+	cur = ledger_get(&led, r->inst.vtpm_uuid);
+	r->reserved_prev = cur ? cur->accepted : 0;
+	if (ledger_accept(&led, r->inst.vtpm_uuid, gen, 0, &ignore) == 0)
+		r->reserved = gen;
+	ledger_close(&led);
+}
+
+/* Take the accept made in advance back (the ledger is open and locked). */
+static void unreserve_locked(struct mig_receiver *r, struct ledger *led)
+{
+	struct mig_err ignore;
+
+	if (r->reserved &&
+	    ledger_unaccept(led, r->inst.vtpm_uuid, r->reserved, r->reserved_prev, &ignore))
+		r->rollback_needed = 1;
+	r->reserved = 0;
+}
+
+static void unreserve(struct mig_receiver *r)
+{
+	struct mig_err ignore;
+	struct ledger led;
+
+	if (!r->reserved)
+		return;
+	if (ledger_open(&led, r->dir, &ignore)) {
+		r->rollback_needed = 1;
+		r->reserved = 0;
+		return;
+	}
+	unreserve_locked(r, &led);
+	ledger_close(&led);
+}
+
+/* The generation is on disk before INIT: accepted in advance, or written on
+ * a thread while the blobs are pushed. If the TPM never runs, the accept is
+ * taken back so that a plain re-load of the record works. */
 static int load_state(struct mig_receiver *r, struct ledger *led, const struct vrec_header *h,
 		      const struct swtpm_state *st, struct mig_err *e)
 {
 	struct accept_job job = { .led = led, .h = h, .allow_rollback = r->allow_rollback };
-	struct ledger_entry old = { .sent = 0, .accepted = 0 };
 	const struct ledger_entry *cur = ledger_get(led, h->vtpm_uuid);
+	uint64_t prev = cur ? cur->accepted : 0;
 	struct mig_err ignore;
 	pthread_t th;
-	int pushed, threaded;
+	int pushed, threaded = 0;
 
-	memcpy(old.uuid, h->vtpm_uuid, 16);
-	if (cur)
-		old = *cur;
-	threaded = pthread_create(&th, NULL, accept_thread, &job) == 0;
-	if (!threaded)
-		accept_thread(&job);
+	if (r->reserved) {
+		prev = r->reserved_prev;
+		r->reserved = 0; /* the undo is ours from here */
+	} else {
+		threaded = pthread_create(&th, NULL, accept_thread, &job) == 0;
+		if (!threaded)
+			accept_thread(&job);
+	}
 	pushed = swtpm_set_blobs(&r->ctrl, st, e);
 	if (threaded)
 		pthread_join(th, NULL);
@@ -153,9 +200,7 @@ static int load_state(struct mig_receiver *r, struct ledger *led, const struct v
 	}
 	if (pushed == 0)
 		return 0;
-	/* The TPM never ran (push refused, or INIT failed and STOP sent): the
-	 * record was not used, so a plain re-load of it must work. */
-	if (ledger_put_back(led, &old, &ignore))
+	if (ledger_unaccept(led, h->vtpm_uuid, h->generation, prev, &ignore))
 		r->rollback_needed = 1;
 	return -1;
 }
@@ -164,6 +209,7 @@ static int load_state(struct mig_receiver *r, struct ledger *led, const struct v
 static int take_record(struct mig_receiver *r, const uint8_t *rec, size_t len,
 		       struct vrec_header *h, struct mig_err *e)
 {
+	const struct ledger_entry *cur;
 	struct swtpm_state st;
 	struct ledger led;
 	int res = -1;
@@ -178,7 +224,12 @@ static int take_record(struct mig_receiver *r, const uint8_t *rec, size_t len,
 		goto out;
 	if (ledger_open(&led, r->dir, e))
 		goto out;
-	if (ledger_check_accept(&led, h->vtpm_uuid, h->generation, r->allow_rollback, e) == 0)
+	/* Not the record announced, or the advance accept was undone since. */
+	cur = ledger_get(&led, h->vtpm_uuid);
+	if (r->reserved && (h->generation != r->reserved || !cur || cur->accepted != r->reserved))
+		unreserve_locked(r, &led);
+	if (r->reserved ||
+	    ledger_check_accept(&led, h->vtpm_uuid, h->generation, r->allow_rollback, e) == 0)
 		res = load_state(r, &led, h, &st, e);
 	ledger_close(&led);
 	if (res)
@@ -211,10 +262,13 @@ int mig_recv_go(struct mig_receiver *r, int fd, struct mig_report *rep, struct m
 	int res;
 
 	memset(rep, 0, sizeof(*rep));
-	if (mig_read_record(fd, r->timeout_ms, &rec, &len, e))
+	if (mig_read_record(fd, r->timeout_ms, &rec, &len, e)) {
+		unreserve(r);
 		return mig_wrap(e, "recv: ");
+	}
 	res = take_record(r, rec, len, &h, e);
 	if (res) {
+		unreserve(r);
 		mig_wrap(e, "recv: ");
 		refused_keep(r->dir, rec, len, r->rollback_needed, e);
 	} else {
@@ -227,6 +281,7 @@ int mig_recv_go(struct mig_receiver *r, int fd, struct mig_report *rep, struct m
 
 void mig_recv_end(struct mig_receiver *r)
 {
+	unreserve(r); /* no go, or go never got to the record */
 	peers_free(&r->peers);
 	hostkey_wipe(&r->me);
 }

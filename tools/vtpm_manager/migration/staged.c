@@ -117,7 +117,8 @@ out:
 }
 
 int mig_recv_staged(const char *dir, const struct vtpm_instance *inst, int stream,
-		    int allow_rollback, int timeout_ms, int in, int out, struct mig_err *e)
+		    int allow_rollback, int timeout_ms, const struct mig_announced *announced,
+		    int in, int out, struct mig_err *e)
 {
 	struct mig_receiver r;
 	struct mig_report rep;
@@ -130,6 +131,8 @@ int mig_recv_staged(const char *dir, const struct vtpm_instance *inst, int strea
 		goto out;
 	}
 	warm_crypto(&r.me);
+	if (announced)
+		mig_recv_reserve(&r, announced->sender, announced->generation);
 	if (say(out, "ready", e) || expect_word(in, "go", "nothing read or loaded", e)) {
 		mig_wrap(e, "recv: ");
 		goto out;

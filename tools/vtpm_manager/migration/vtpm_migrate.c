@@ -615,30 +615,42 @@ struct recv_check_args {
 };
 
 /* recv --check: no INSTANCE, the destination domain does not exist yet. */
+/* --sender KEYID-HEX --generation G: the record xend's vtpm_check asks about. */
+static int parse_announced(struct cli *cl, const struct recv_check_args *k,
+			   uint8_t sender[VREC_KEYID_LEN], uint64_t *gen)
+{
+	unsigned long long g;
+	char *end;
+
+	if (hex_decode(k->sender, sender, VREC_KEYID_LEN))
+		return usage(cl, "--sender needs a key id of 32 hex digits, not '%s'", k->sender);
+	errno = 0;
+	g = strtoull(k->generation, &end, 10);
+	if (errno || *k->generation < '1' || *k->generation > '9' || *end)
+		return usage(cl, "--generation needs a positive number, not '%s'", k->generation);
+	*gen = (uint64_t)g;
+	return 0;
+}
+
 static int recv_check(struct cli *cl, const struct recv_check_args *k, int rollback)
 {
 	uint8_t sender[VREC_KEYID_LEN], uuid[16];
-	unsigned long long gen;
+	uint64_t gen;
 	struct mig_err e;
-	char *end;
 
 	if (cl->inst.seen & (INST_DOMID | INST_CTRL | INST_DOMUUID))
 		return usage(cl, "--check takes no INSTANCE (the destination domain does not exist yet)");
 	if (!k->sender || !(cl->inst.seen & INST_UUID) || !k->generation)
 		return usage(cl, "--check needs --sender KEYID-HEX --uuid VTPM-UUID --generation G");
-	if (hex_decode(k->sender, sender, VREC_KEYID_LEN))
-		return usage(cl, "--sender needs a key id of 32 hex digits, not '%s'", k->sender);
+	if (parse_announced(cl, k, sender, &gen))
+		return cl->status;
 	if (uuid_parse(cl->inst.uuid, uuid))
 		return usage(cl, "--uuid is not a UUID: '%s'", cl->inst.uuid);
-	errno = 0;
-	gen = strtoull(k->generation, &end, 10);
-	if (errno || *k->generation < '1' || *k->generation > '9' || *end)
-		return usage(cl, "--generation needs a positive number, not '%s'", k->generation);
 	/* The destination instance, and so its TPM version, exists only once
 	 * the domain is restored; recv checks the version then. */
 	if (k->tpm_version && strcmp(k->tpm_version, "2") && strcmp(k->tpm_version, "1.2"))
 		return usage(cl, "--tpm-version is 2 or 1.2, not '%s'", k->tpm_version);
-	if (mig_recv_check(key_dir(cl), sender, uuid, (uint64_t)gen, rollback, &e))
+	if (mig_recv_check(key_dir(cl), sender, uuid, gen, rollback, &e))
 		return fail(&e);
 	return 0;
 }
@@ -658,6 +670,7 @@ static int cmd_recv(struct cli *cl, int argc, char **argv)
 		OPTIONS_END,
 	};
 	struct recv_check_args k = { NULL, NULL, NULL };
+	struct mig_announced ann;
 	struct vtpm_instance inst;
 	struct mig_report rep;
 	struct mig_err e;
@@ -687,15 +700,20 @@ static int cmd_recv(struct cli *cl, int argc, char **argv)
 			return usage(cl, "--check reads no record: no --fd, --timeout or --staged");
 		return recv_check(cl, &k, rollback);
 	}
-	if (k.sender || k.generation || k.tpm_version)
-		return usage(cl, "--sender, --generation and --tpm-version go with --check");
+	if (k.tpm_version || (!staged && (k.sender || k.generation)))
+		return usage(cl, "--sender and --generation go with --check or --staged, --tpm-version with --check");
+	if (!k.sender != !k.generation)
+		return usage(cl, "--sender and --generation go together");
+	if (k.sender && parse_announced(cl, &k, ann.sender, &ann.generation))
+		return cl->status;
 	if (staged && !have_fd)
 		return usage(cl, "--staged needs --fd N for the stream (stdin and stdout carry the words)");
 	if (get_bound_instance(cl, &inst))
 		return cl->status;
 	if (staged)
 		r = mig_recv_staged(key_dir(cl), &inst, fd, rollback,
-				    timeout_s > 0 ? timeout_s * 1000 : -1, 0, 1, &e);
+				    timeout_s > 0 ? timeout_s * 1000 : -1, k.sender ? &ann : NULL,
+				    0, 1, &e);
 	else
 		r = mig_recv(key_dir(cl), &inst, fd, rollback, timeout_s > 0 ? timeout_s * 1000 : -1,
 			     &rep, &e);
@@ -803,7 +821,8 @@ static const struct command commands[] = {
 	  "  --check           make every check send makes, touch nothing, and print\n"
 	  "                    vtpm-uuid, generation, tpm-version, sender, recipient\n" },
 	{ "recv", cmd_recv,
-	  "[-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS] [--staged]\n"
+	  "[-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS]\n"
+	  "                         [--staged [--sender KEYID-HEX --generation G]]\n"
 	  "       vtpm_migrate recv [-d DIR] --check --sender KEYID-HEX --uuid VTPM-UUID --generation G\n"
 	  "                         [--tpm-version 2|1.2] [--allow-rollback]",
 	  "Read one record, check it, and load it into the waiting vTPM, then start it",
@@ -813,6 +832,9 @@ static const struct command commands[] = {
 	  "                    then as long for the whole record\n"
 	  "  --staged          prepare, say 'ready'; on 'go' read, check, load, start, say 'done'\n"
 	  "                    (words on stdin/stdout; the record on --fd)\n"
+	  "  --sender, --generation  with --staged: the record announced (xend's vtpm_check);\n"
+	  "                    its generation is accepted before 'ready', taken back if it\n"
+	  "                    does not come or does not run\n"
 	  "  --check           say whether this host would accept a record from --sender for\n"
 	  "                    --uuid at --generation (exit 0) or why not (exit 1); reads nothing\n" },
 	{ "recover", cmd_recover, "[-d DIR] INSTANCE [--force]",

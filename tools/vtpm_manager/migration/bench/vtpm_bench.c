@@ -40,7 +40,9 @@
  *          answered `sealed` (all untimed: xend does it while xc_save and
  *          xc_restore run); timed from writing `write` and `go` (the image
  *          is complete) to the receiver's `done` (the destination TPM runs);
- *          the helpers' peak RSS from wait4()
+ *          the helpers' peak RSS from wait4(); the receiver is told the
+ *          record announced (--sender, --generation, as xend's vtpm_check
+ *          was), so it accepts that generation before `ready`
  *   xendtmp  the same with the key directories on a tmpfs (if given)
  *
  * Afterwards every destination must run; on the warm-up iterations its
@@ -609,21 +611,43 @@ static void say_word(int fd, const char *word, const char *who, const struct sta
 		die("%s: cannot tell %s '%s': %s", s->label, who, word, strerror(errno));
 }
 
+/* What xend's vtpm_check tells the destination (from send --check): the
+ * source's key id and the generation its next send takes (untimed). */
+static void announce(const char *keys_a, const uint8_t uuid[16],
+		     char sender[2 * VREC_KEYID_LEN + 1], char gen[24])
+{
+	struct host_key me;
+	struct ledger l;
+	struct mig_err e;
+
+	if (hostkey_load(keys_a, &me, &e))
+		die("announce: %s", e.msg);
+	hex_encode(me.pub.id, VREC_KEYID_LEN, sender);
+	hostkey_wipe(&me);
+	if (ledger_open(&l, keys_a, &e))
+		die("announce: %s", e.msg);
+	snprintf(gen, 24, "%llu", (unsigned long long)ledger_next_send(&l, uuid));
+	ledger_close(&l);
+}
+
 static double run_xend(struct state *s, struct dest *d, const char *keys_a, const char *keys_b,
 		       int record)
 {
+	char sender[2 * VREC_KEYID_LEN + 1], gen[24];
 	char uuid[UUID_STR_LEN], src_ctrl[108], dst_ctrl[108], to[HOST_NAME_MAX_LEN + 1];
 	char ka[PATH_MAX], kb[PATH_MAX], three[] = "3";
 	char *send_argv[] = { (char *)B.vm, "send", "-d", ka, "--to", to, "--ctrl", src_ctrl,
 			      "--uuid", uuid, "--fd", three, "--staged", NULL };
 	char *recv_argv[] = { (char *)B.vm, "recv", "-d", kb, "--ctrl", dst_ctrl, "--uuid", uuid,
-			      "--fd", three, "--staged", NULL };
+			      "--fd", three, "--staged", "--sender", sender, "--generation", gen,
+			      NULL };
 	int stream[2], sin[2], sout[2], rin[2], rout[2], rs, rr;
 	struct rusage ru_s, ru_r;
 	double t0, t1;
 	pid_t ps, pr;
 
 	uuid_format(s->inst.vtpm_uuid, uuid);
+	announce(keys_a, s->inst.vtpm_uuid, sender, gen);
 	snprintf(src_ctrl, sizeof(src_ctrl), "%s", s->ctrl);
 	snprintf(dst_ctrl, sizeof(dst_ctrl), "%s", d->ctrl);
 	snprintf(to, sizeof(to), "%s", B.peer);

@@ -42,7 +42,8 @@ UUID_RE = re.compile(r'^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$')
 ERR_RE = re.compile(r"^\(err\s\(type\s(.+)\)\s\(value\s'(.+)'\)\)")
 
 # Per domid: what became of the vTPM (_state), send --check's answers, the
-# staged helper waiting for its word, the relocation connection to answer.
+# staged helper waiting for its word, the relocation connection to answer;
+# per relocation thread: that connection and the record it announced.
 _state, _checked, _staged, _answer = {}, {}, {}, {}
 _deleting = set()
 _relocation = threading.local()
@@ -196,8 +197,8 @@ def check_before_save(dominfo, network, dst, checkpoint=False):
         if checkpoint and not _flag(OPT_ROLLBACK):
             raise VtpmMigrationError(
                 "a checkpoint (xm save -c) keeps the vTPM running while its "
-                "state sits in the file: restoring it would roll the TPM back; "
-                "refused (see %s)" % OPT_ROLLBACK)
+                "state sits in the file: restoring it would roll the TPM "
+                "back; refused (see %s)" % OPT_ROLLBACK)
         _state.pop(dominfo.getDomid(), None)
         _check(dominfo, network, dst)
     except VtpmMigrationError as e:
@@ -357,44 +358,43 @@ def recover_after_failure(dominfo):
     except VtpmMigrationError as e:
         log.error("%s", e)
 
-def relocation_begin(protocol):
-    """relocate.py, before domain_restore_fd: where the verdict goes."""
-    _relocation.protocol = protocol
-
-def op_vtpm_check(req):
-    """relocate.py's op_vtpm_check: would this host accept that record?"""
+def op_vtpm_check(protocol, req):
+    """relocate.py's op_vtpm_check: would this host accept that record?  The
+    domain restored next on this connection answers to protocol."""
     fields = dict([(item[0], str(item[1])) for item in req[1:]
                    if isinstance(item, (list, tuple)) and len(item) == 2])
     _enabled("vTPM migration to this host")
-    args = ['recv', '-d', _opt(OPT_KEY_DIR), '--check',
-            '--sender', fields.get('sender', ''),
-            '--uuid', fields.get('vtpm', ''),
-            '--generation', fields.get('generation', '')]
+    announced = ['--sender', fields.get('sender', ''),
+                 '--generation', fields.get('generation', '')]
+    args = ['recv', '-d', _opt(OPT_KEY_DIR), '--check', '--uuid',
+            fields.get('vtpm', '')] + announced
     if fields.get('tpm') in ('2', '1.2'):
         args += ['--tpm-version', fields['tpm']]
     _run(args + _rollback())
+    _relocation.check = (protocol, announced)   # accepted early by recv
     return ['vtpm', 'ok']
 
-def restore_before_image(fd, dominfo):
+def restore_before_image(fd, dominfo, relocating=False):
     """XendCheckpoint.restore, before xc_restore: the receiver gets ready."""
-    protocol = getattr(_relocation, 'protocol', None)
-    _relocation.protocol = None
+    protocol, announced = getattr(_relocation, 'check', None) or (None, [])
+    _relocation.check = None
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
-    _answer[domid] = protocol
+    _answer[domid] = (relocating, protocol)
     _enabled("vTPM restore")
     _stage(domid, ['recv', '-d', _opt(OPT_KEY_DIR), '--timeout',
-                   str(_timeout())] + _rollback() + _instance(dominfo), fd)
+                   str(_timeout())] + _rollback() + announced +
+           _instance(dominfo), fd)
 
 def restore_after_image(fd, dominfo):
     """XendCheckpoint.restore, after xc_restore: load, tell the source."""
     if not _vtpm_uuids(dominfo):
         return
     domid = dominfo.getDomid()
-    protocol = _answer.pop(domid, None)
+    relocating, protocol = _answer.pop(domid, (False, None))
     start = time.time()
-    _state[domid] = protocol is not None and 'relocating' or 'restoring'
+    _state[domid] = relocating and 'relocating' or 'restoring'
     _last_word(domid, 'go')
     _state.pop(domid, None)
     log.info("vTPM of domain %d received and running (%.1f ms).", domid,

@@ -6,6 +6,9 @@
 # (says `done`); the receiver says `ready` and takes `go` (says `done`). End
 # of input or another word before the last step: nothing written or loaded,
 # exit 1 with one line, the source untouched. A waiting helper holds no lock.
+# A receiver told which record comes (--sender, --generation: xend's
+# vtpm_check) accepts its generation before 'ready' and takes it back if that
+# record does not come or does not run.
 # shellcheck source-path=SCRIPTDIR/../lib
 # shellcheck source=../lib/fixtures.sh
 . "$(dirname "$0")/../lib/fixtures.sh"
@@ -152,4 +155,77 @@ fi
 "$VM" send -d "$KA" --to hostb "${SRC[@]}" --staged </dev/null >/dev/null 2>&1
 [ $? -eq 2 ] || fx_fail "--staged without --fd is not a usage error"
 echo "ok: staged_helpers_refuse_before_ready"
+
+# ---- the announced record (xend's vtpm_check): accepted before 'ready' ----
+# acc DIR: the accepted mark of vTPM U in DIR's ledger (0 when none).
+acc() { "$LD" "$1" | awk -v u="$U" '$1 == u { a = $3 } END { print a + 0 }'; }
+# next_record NAME: GEN and SENDER as send --check announces them, then that
+# record in $FX_DIR/NAME.rec (the source brought back after it).
+next_record() {
+	fx_expect_ok "send --check" "$VM" send -d "$KA" --to hostb "${SRC[@]}" --check
+	GEN=$(printf '%s\n' "$FX_OUT" | sed -n 's/^generation //p')
+	SENDER=$(printf '%s\n' "$FX_OUT" | sed -n 's/^sender //p')
+	[ -n "$GEN" ] && [ -n "$SENDER" ] || fx_fail "send --check announced nothing: $FX_OUT"
+	"$VM" send -d "$KA" --to hostb "${SRC[@]}" >"$FX_DIR/$1.rec" || fx_fail "send $1"
+	fx_expect_ok "recover --force" "$VM" recover --force "${SRC[@]}"
+}
+# The announced record comes: its generation is on disk before 'ready', and
+# 'go' does not write the ledger again (same file: it is replaced whole).
+next_record ann
+new_dst
+for f in a.in a.out; do mkfifo "$FX_DIR/$f"; done
+"$VM" recv -d "$KB" "${DSTI[@]}" --fd 3 --staged --sender "$SENDER" --generation "$GEN" \
+	<"$FX_DIR/a.in" >"$FX_DIR/a.out" 2>"$FX_DIR/a.err" 3<"$FX_DIR/ann.rec" &
+rpid=$!
+exec 7>"$FX_DIR/a.in" 8<"$FX_DIR/a.out"
+expect_line 8 ready receiver
+[ "$(acc "$KB")" = "$GEN" ] || fx_fail "announced generation $GEN not accepted before ready: $(acc "$KB")"
+lock_free "$KB" || fx_fail "the ready receiver holds host B's ledger lock"
+ino=$(stat -c %i "$KB/ledger")
+echo go >&7
+expect_line 8 "done" receiver
+exec 7>&- 8<&-
+wait "$rpid" || fx_fail "receiver exit $?: $(cat "$FX_DIR/a.err")"
+mig_tpm_running "$DST" || fx_fail "the destination does not run"
+[ "$(stat -c %i "$KB/ledger")" = "$ino" ] || fx_fail "go wrote the ledger again"
+[ "$(acc "$KB")" = "$GEN" ] || fx_fail "accepted mark after go: $(acc "$KB")"
+echo "ok: staged receiver: the announced generation is accepted before ready"
+
+# It never comes (end of input, or a damaged record): the accept is taken
+# back and the record, kept, loads with a plain recv.
+for how in eof damaged; do
+	prev=$(acc "$KB")
+	next_record "$how"
+	cp "$FX_DIR/$how.rec" "$FX_DIR/$how.sent"
+	if [ "$how" = damaged ]; then
+		size=$(stat -c %s "$FX_DIR/$how.sent")
+		printf '\377' | dd of="$FX_DIR/$how.sent" bs=1 seek=$((size - 40)) conv=notrunc status=none
+		words=go
+	else
+		words=
+	fi
+	new_dst
+	{ [ -z "$words" ] || echo "$words"; } | "$VM" recv -d "$KB" "${DSTI[@]}" --fd 3 --staged \
+		--sender "$SENDER" --generation "$GEN" 3<"$FX_DIR/$how.sent" >/dev/null 2>"$FX_DIR/err"
+	[ $? -eq 1 ] || fx_fail "$how: receiver did not fail: $(cat "$FX_DIR/err")"
+	mig_assert_not_running "$DST"
+	[ "$(acc "$KB")" = "$prev" ] || fx_fail "$how: accept not taken back: $(acc "$KB"), was $prev"
+	grep -q -- '--allow-rollback' "$FX_DIR/err" && fx_fail "$how: the kept record needs a rollback: $(cat "$FX_DIR/err")"
+	fx_expect_ok "$how: plain recv of the record" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/$how.rec"
+	[ "$(acc "$KB")" = "$GEN" ] || fx_fail "$how: accepted mark after the plain recv: $(acc "$KB")"
+	echo "ok: staged receiver: announced record $how: accept taken back"
+done
+
+# Another record than the one announced: the advance accept is taken back
+# and the record accepted as usual.
+next_record other
+new_dst
+printf 'go\n' | "$VM" recv -d "$KB" "${DSTI[@]}" --fd 3 --staged --sender "$SENDER" \
+	--generation $((GEN + 5)) 3<"$FX_DIR/other.rec" >"$FX_DIR/said" 2>"$FX_DIR/err" ||
+	fx_fail "announced $((GEN + 5)), sent $GEN: $(cat "$FX_DIR/err")"
+mig_tpm_running "$DST" || fx_fail "the destination does not run"
+[ "$(acc "$KB")" = "$GEN" ] || fx_fail "accepted mark $(acc "$KB"), expected $GEN"
+"$VM" recv -d "$KB" --staged --fd 3 --generation 4 "${DSTI[@]}" </dev/null >/dev/null 2>&1
+[ $? -eq 2 ] || fx_fail "--generation without --sender is not a usage error"
+echo "ok: staged receiver: another record than announced is accepted as usual"
 echo "PASS: staged helpers"

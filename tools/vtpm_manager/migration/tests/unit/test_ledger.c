@@ -54,6 +54,29 @@ START_TEST(recv_refuses_replayed_generation)
 }
 END_TEST
 
+START_TEST(unaccept_gives_back_only_its_own_mark)
+{
+	struct ledger l;
+	uint64_t g;
+
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 3, 0, NULL), 0);
+	ck_assert_int_eq(ledger_accept(&l, U1, 5, 0, NULL), 0);
+	ck_assert_int_eq(ledger_take_send(&l, U1, &g, NULL), 0); /* sent 6 meanwhile */
+	ck_assert_int_eq(ledger_unaccept(&l, U1, 5, 3, NULL), 0);
+	ck_assert_uint_eq(ledger_get(&l, U1)->accepted, 3);
+	ck_assert_uint_eq(ledger_get(&l, U1)->sent, 6);   /* the sent mark stays */
+	ck_assert_int_eq(ledger_accept(&l, U1, 5, 0, NULL), 0); /* 5 loads again */
+	ck_assert_int_eq(ledger_accept(&l, U1, 7, 0, NULL), 0);
+	ck_assert_int_eq(ledger_unaccept(&l, U1, 5, 3, NULL), 0); /* moved on: kept */
+	ck_assert_uint_eq(ledger_get(&l, U1)->accepted, 7);
+	ledger_close(&l);
+	ck_assert_int_eq(ledger_open(&l, dir, NULL), 0);  /* and on disk */
+	ck_assert_uint_eq(ledger_get(&l, U1)->accepted, 7);
+	ledger_close(&l);
+}
+END_TEST
+
 START_TEST(allow_rollback_accepts_older_without_lowering_the_mark)
 {
 	struct ledger l;
@@ -355,6 +378,7 @@ Suite *ledger_suite(void)
 	tcase_add_checked_fixture(t, dir_setup, dir_teardown);
 	tcase_add_test(t, send_takes_a_generation_above_sent_and_accepted);
 	tcase_add_test(t, recv_refuses_replayed_generation);
+	tcase_add_test(t, unaccept_gives_back_only_its_own_mark);
 	tcase_add_test(t, allow_rollback_accepts_older_without_lowering_the_mark);
 	tcase_add_test(t, accepted_generation_survives_reopen);
 	tcase_add_test(t, damaged_ledger_is_refused_never_reset);
