@@ -52,28 +52,30 @@ static int would_block(void)
 /*
  * With a deadline, poll before each call so that a blocking descriptor
  * cannot outlast it. Without one, call first and wait in poll only when a
- * non-blocking descriptor has nothing: never spin on EAGAIN.
+ * non-blocking descriptor has nothing: never spin on EAGAIN. Reads and
+ * writes share the loop.
  */
-int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what,
-		 struct mig_err *e)
+static int io_full(int fd, uint8_t *p, size_t len, int writing, int timeout_ms,
+		   const char *what, struct mig_err *e)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
-	uint8_t *p = buf;
+	short ev = writing ? POLLOUT : POLLIN;
 	ssize_t n;
 
 	while (len > 0) {
-		if (deadline >= 0 && wait_fd(fd, POLLIN, deadline, what, e))
+		if (deadline >= 0 && wait_fd(fd, ev, deadline, what, e))
 			return -1;
-		n = read(fd, p, len);
+		n = writing ? write(fd, p, len) : read(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && would_block()) {
-			if (wait_fd(fd, POLLIN, deadline, what, e))
+			if (wait_fd(fd, ev, deadline, what, e))
 				return -1;
 			continue;
 		}
 		if (n < 0)
-			return mig_fail(e, "%s: read: %s", what, strerror(errno));
+			return mig_fail(e, "%s: %s: %s", what, writing ? "write" : "read",
+					strerror(errno));
 		if (n == 0)
 			return mig_fail(e, "%s: closed early (%zu bytes missing)", what, len);
 		p += n;
@@ -82,28 +84,14 @@ int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what
 	return 0;
 }
 
+int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what,
+		 struct mig_err *e)
+{
+	return io_full(fd, buf, len, 0, timeout_ms, what, e);
+}
+
 int io_write_full(int fd, const void *buf, size_t len, int timeout_ms, const char *what,
 		  struct mig_err *e)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if (deadline >= 0 && wait_fd(fd, POLLOUT, deadline, what, e))
-			return -1;
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && would_block()) {
-			if (wait_fd(fd, POLLOUT, deadline, what, e))
-				return -1;
-			continue;
-		}
-		if (n < 0)
-			return mig_fail(e, "%s: write: %s", what, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return io_full(fd, (uint8_t *)(uintptr_t)buf, len, 1, timeout_ms, what, e);
 }

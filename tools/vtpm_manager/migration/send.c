@@ -1,6 +1,6 @@
 /*
  * The source side: pull, take a generation, seal, write one record. In three
- * steps, so that the staged helper (DESIGN §6) does all it can before the
+ * steps, so that the staged helper (--staged, staged.h) does all it can before the
  * guest is suspended: prepare (keys, recipient, instance, control channel),
  * pull (pull, generation, seal, in memory), write (the record and the
  * left-this-host mark).
@@ -27,7 +27,7 @@ void mig_report_fill(struct mig_report *rep, const struct vrec_header *h, size_t
 	rep->blob_len = vrec_plain_len(h);
 }
 
-/* The recipient: this host for "self", else a trusted peer (R3). */
+/* The recipient: this host for "self", else a trusted peer (R3, tests/SECURITY.md). */
 static int find_recipient(const char *dir, const char *to, const struct host_key *me,
 			  struct host_pub *out, struct mig_err *e)
 {
