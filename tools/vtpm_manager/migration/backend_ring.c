@@ -47,7 +47,7 @@ static void data_close(struct backend *b)
 static void watch_cancel(struct backend *b, int *cancelled)
 {
 	struct tpmif_req r;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 
 	if (xen_ring_pending(&b->xr) < 0)
 		return;
@@ -162,7 +162,7 @@ static void serve_command(struct backend *b, const struct tpmif_req *r)
 {
 	static uint8_t cmd[TPMIF_CMD_MAX], rsp[TPMIF_CMD_MAX];
 	struct tpmif_map map = { .page = b->page };
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	size_t rlen = 0, put;
 
 	if (map_extra(b, &map, r, &e) || tpmif_check_req(&map, r, &e)) {

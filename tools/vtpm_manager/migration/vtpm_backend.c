@@ -220,7 +220,7 @@ struct refused_ring {
 static void try_connect(struct backend *b, const struct frontend_view *f,
 			struct refused_ring *no)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	uint32_t v2 = 0;
 
 	if (no->set && no->ref == f->ref && no->port == f->port)
@@ -435,7 +435,7 @@ int main(int argc, char **argv)
 	struct backend b = { .port = -1, .data_fd = -1 };
 	char ctrl_default[128];
 	const char *ctrl = NULL;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	sigset_t run_mask;
 	int torn;
 

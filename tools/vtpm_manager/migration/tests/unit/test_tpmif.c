@@ -176,7 +176,7 @@ END_TEST
 static void expect_check_refused(const struct tpmif_map *ring, const uint8_t *page,
 				 const char *words)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	struct tpmif_req r = req_of(page);
 
 	ck_assert_int_eq(tpmif_check_req(ring, &r, &e), -1);
@@ -267,7 +267,7 @@ END_TEST
 START_TEST(too_many_extra_pages_are_refused_before_any_ref_is_read)
 {
 	uint32_t refs[TPMIF_MAX_EXTRA_PAGES];
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	struct pages p;
 	struct tpmif_map ring;
 	struct tpmif_req r;
