@@ -31,7 +31,7 @@ static void known_load(const char *dir, struct known_keys *k)
 	if (!dir)
 		return;
 	snprintf(path, sizeof(path), "%s/host.pub", dir);
-	k->have_self = pubkey_read_file(path, &k->self, &ignore) == 0;
+	k->have_self = pubkey_read(path, NULL, &k->self, &ignore) == 0;
 	if (peers_load(dir, &k->peers, &ignore))
 		memset(&k->peers, 0, sizeof(k->peers));
 }

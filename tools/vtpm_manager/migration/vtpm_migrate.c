@@ -1,8 +1,9 @@
 /*
  * vtpm_migrate: the command xend runs on its migration stream, and the tool
- * an administrator uses to set up host keys; vtpm_migrate(8) is its contract.
+ * an administrator sets up host keys with; vtpm_migrate(8) is its contract.
  * Exit 0 on success, 1 with one line on stderr on any refusal or failure, 2
- * on a usage error. A table of commands; each parses its own options.
+ * on a usage error. One table of commands: each names the options it takes,
+ * so help says what each does and an error names the word it did not take.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,12 +28,38 @@
 #define VTPM_MIGRATE_VERSION "1.0"
 #endif
 
+/* Every option of every command; a command takes those its `takes` names. */
+static const struct option options[] = {
+	{ "domid", required_argument, NULL, 'D' }, { "ctrl", required_argument, NULL, 'C' },
+	{ "uuid", required_argument, NULL, 'U' }, { "domain-uuid", required_argument, NULL, 'M' },
+	{ "name", required_argument, NULL, 'n' }, { "replace", no_argument, NULL, 'R' },
+	{ "to", required_argument, NULL, 't' }, { "fd", required_argument, NULL, 'f' },
+	{ "check", no_argument, NULL, 'c' }, { "staged", no_argument, NULL, 's' },
+	{ "timeout", required_argument, NULL, 'T' }, { "announce", required_argument, NULL, 'a' },
+	{ "allow-rollback", no_argument, NULL, 'r' }, { "force", no_argument, NULL, 'F' },
+	{ "yes", no_argument, NULL, 'y' },
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+#define INSTANCE "DCUM"
+
+/* What the options and arguments said. */
+struct args {
+	const char *domid, *ctrl, *uuid, *domuuid, *name, *to;
+	int fd, have_fd, check, staged, timeout_ms, rollback, replace, force, yes;
+	uint8_t announce[VANN_LEN];
+	int have_announce;
+	char **pos; /* the arguments after the options */
+	int npos;
+};
+
 struct command {
 	const char *name;
-	int (*run)(int argc, char **argv);
+	int (*run)(struct args *a);
+	const char *takes;       /* its options, as the val letters of options[] */
+	int min, max;            /* how many arguments */
 	const char *synopsis;    /* after "vtpm_migrate NAME " */
 	const char *description; /* one line */
-	const char *options;     /* the command's own options, for NAME --help */
+	const char *help;        /* its own options, for NAME --help */
 };
 
 static const struct command commands[];
@@ -53,8 +80,8 @@ static void command_help(const struct command *c)
 {
 	synopsis(stdout, c, "usage: ");
 	printf("%s.\n\n  -d, --dir DIR     key directory (default " DEFAULT_KEY_DIR ")\n%s"
-	       "  -h, --help        this help\n%s", c->description, c->options,
-	       strstr(c->synopsis, "INSTANCE") ? instance_help : "");
+	       "  -h, --help        this help\n%s", c->description, c->help,
+	       strchr(c->takes, 'D') ? instance_help : "");
 }
 
 static void general_help(FILE *f)
@@ -64,8 +91,7 @@ static void general_help(FILE *f)
 	fputs("usage:\n", f);
 	for (i = 0; i < ncommands; i++)
 		synopsis(f, &commands[i], "  ");
-	fputs(instance_help, f);
-	fputs("\nCommands:\n", f);
+	fprintf(f, "%s\nCommands:\n", instance_help);
 	for (i = 0; i < ncommands; i++)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].description);
 	fputs("\nEvery command takes -d DIR and --help. Also: --help, --version.\n"
@@ -82,11 +108,6 @@ static int usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (!cmd) {
-		mig_print_line(stderr, "vtpm_migrate: ", why);
-		fputs("('vtpm_migrate --help' lists the commands)\n", stderr);
-		return 2;
-	}
 	fprintf(stderr, "vtpm_migrate: %s: ", cmd->name);
 	mig_print_line(stderr, "", why);
 	synopsis(stderr, cmd, "usage: ");
@@ -99,54 +120,6 @@ static int fail(const struct mig_err *e)
 	fprintf(stderr, "vtpm_migrate: %s: ", cmd->name);
 	mig_print_line(stderr, "", e->msg);
 	return 1;
-}
-
-/*
- * What getopt_long returned that the command itself does not take: -d, help,
- * or a usage error naming the word. -1: carry on; else the exit status.
- */
-static int common_option(int c, char **argv)
-{
-	const char *w = argv[optind - 1];
-	char word[128];
-
-	switch (c) {
-	case 'd':
-		dir = optarg;
-		return -1;
-	case 'h':
-		command_help(cmd);
-		return 0;
-	case ':':
-	case '?':
-		if (optopt > 0 && strncmp(w, "--", 2))
-			snprintf(word, sizeof(word), "-%c", optopt);
-		else
-			snprintf(word, sizeof(word), "%.*s", (int)strcspn(w, "="), w);
-		return usage(c == ':' ? "option '%s' needs an argument" : "unknown option '%s'", word);
-	default:
-		return usage("internal error: option %d has no handler", c);
-	}
-}
-
-#define COMMON_OPTIONS { "dir", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' }
-#define INSTANCE_OPTIONS                                                                       \
-	{ "domid", required_argument, NULL, 'D' }, { "ctrl", required_argument, NULL, 'C' },  \
-	{ "uuid", required_argument, NULL, 'U' }, { "domain-uuid", required_argument, NULL, 'M' }
-#define END_OPTIONS { NULL, 0, NULL, 0 }
-
-/* Options through getopt_long; the loop in each command stops at -1. */
-#define each_option(c, argc, argv, shortopts, opts) \
-	while (((c) = getopt_long((argc), (argv), ":d:h" shortopts, (opts), NULL)) != -1)
-
-/* Between min and max arguments after the options. */
-static int positional(int argc, char **argv, int min, int max)
-{
-	if (argc - optind > max)
-		return usage("unexpected argument '%s'", argv[optind + max]);
-	if (argc - optind < min)
-		return usage("missing %s", min - (argc - optind) == 1 ? "an argument" : "arguments");
-	return 0;
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -162,20 +135,90 @@ static int parse_int(const char *s, int min, int max, int *out)
 	return 0;
 }
 
-/* The INSTANCE options, as given. */
-struct instance_args {
-	const char *domid, *ctrl, *uuid, *domuuid;
-};
-
-static int instance_option(int c, struct instance_args *a)
+/* The word getopt stopped at, for an error: "--long" or "-c". */
+static const char *bad_word(char **argv, char *buf, size_t len)
 {
+	const char *w = argv[optind - 1];
+
+	if (optopt > 0 && strncmp(w, "--", 2))
+		snprintf(buf, len, "-%c", optopt);
+	else
+		snprintf(buf, len, "%.*s", (int)strcspn(w, "="), w);
+	return buf;
+}
+
+/* One option's value into a; 2 on a usage error. */
+static int take(int c, struct args *a)
+{
+	int s;
+
 	switch (c) {
-	case 'D': a->domid = optarg; return 1;
-	case 'C': a->ctrl = optarg; return 1;
-	case 'U': a->uuid = optarg; return 1;
-	case 'M': a->domuuid = optarg; return 1;
-	default: return 0;
+	case 'd': dir = optarg; break;
+	case 'D': a->domid = optarg; break;
+	case 'C': a->ctrl = optarg; break;
+	case 'U': a->uuid = optarg; break;
+	case 'M': a->domuuid = optarg; break;
+	case 'n': a->name = optarg; break;
+	case 't': a->to = optarg; break;
+	case 'R': a->replace = 1; break;
+	case 'c': a->check = 1; break;
+	case 's': a->staged = 1; break;
+	case 'r': a->rollback = 1; break;
+	case 'F': a->force = 1; break;
+	case 'y': a->yes = 1; break;
+	case 'f':
+		a->have_fd = 1;
+		if (parse_int(optarg, 0, INT_MAX, &a->fd))
+			return usage("--fd needs a file descriptor number, not '%s'", optarg);
+		break;
+	case 'T':
+		if (parse_int(optarg, 1, 86400, &s))
+			return usage("--timeout needs a number of seconds (1-86400), not '%s'", optarg);
+		a->timeout_ms = s * 1000;
+		break;
+	case 'a':
+		if (hex_decode(optarg, a->announce, VANN_LEN))
+			return usage("--announce needs the %d hex digits of send --check's announce line",
+				     2 * VANN_LEN);
+		a->have_announce = 1;
+		break;
 	}
+	return 0;
+}
+
+/* The command's options (getopt_long over those it takes) and arguments;
+ * -1 to go on, else the exit status. */
+static int parse(int argc, char **argv, struct args *a)
+{
+	struct option opts[NOPTIONS + 3] = { { "dir", required_argument, NULL, 'd' },
+					     { "help", no_argument, NULL, 'h' } };
+	char word[128];
+	size_t i, n = 2;
+	int c;
+
+	for (i = 0; i < NOPTIONS; i++)
+		if (strchr(cmd->takes, options[i].val))
+			opts[n++] = options[i];
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, strchr(cmd->takes, 'n') ? ":d:hn:" : ":d:h", opts,
+				NULL)) != -1) {
+		if (c == 'h') {
+			command_help(cmd);
+			return 0;
+		}
+		if (c == ':' || c == '?')
+			return usage(c == ':' ? "option '%s' needs an argument" : "unknown option '%s'",
+				     bad_word(argv, word, sizeof(word)));
+		if (take(c, a))
+			return 2;
+	}
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	if (a->npos > cmd->max)
+		return usage("unexpected argument '%s'", a->pos[cmd->max]);
+	if (a->npos < cmd->min)
+		return usage("missing %s", cmd->min - a->npos == 1 ? "an argument" : "arguments");
+	return -1;
 }
 
 /*
@@ -184,7 +227,7 @@ static int instance_option(int c, struct instance_args *a)
  * /local/domain/D/vm, which the guest can write. With uuid_alone, --uuid by
  * itself will do (no control socket: inst->ctrl empty).
  */
-static int get_instance(const struct instance_args *a, struct vtpm_instance *inst, int bound,
+static int get_instance(const struct args *a, struct vtpm_instance *inst, int bound,
 			int uuid_alone)
 {
 	memset(inst, 0, sizeof(*inst));
@@ -211,86 +254,21 @@ static int get_instance(const struct instance_args *a, struct vtpm_instance *ins
 	return 0;
 }
 
-static int parse_fd(const char *arg, int *fd)
+static int cmd_keygen(struct args *a)
 {
-	return parse_int(arg, 0, INT_MAX, fd) ? usage("--fd needs a file descriptor number, not '%s'", arg)
-					      : 0;
-}
-
-static int parse_timeout(const char *arg, int *ms)
-{
-	int s;
-
-	if (parse_int(arg, 1, 86400, &s))
-		return usage("--timeout needs a number of seconds (1-86400), not '%s'", arg);
-	*ms = s * 1000;
-	return 0;
-}
-
-/*
- * The options of a command that takes at most one flag (--FLAG) and maybe
- * INSTANCE (ia). -1: carry on; else the exit status.
- */
-static int few_options(int argc, char **argv, const char *flag, int *set,
-		       struct instance_args *ia)
-{
-	static const struct option inst[] = { INSTANCE_OPTIONS };
-	struct option opts[8] = { COMMON_OPTIONS };
-	int n = 2, c, r;
-
-	if (flag)
-		opts[n++] = (struct option){ flag, no_argument, NULL, 'F' };
-	if (ia) {
-		memcpy(opts + n, inst, sizeof(inst));
-		n += 4;
-	}
-	each_option(c, argc, argv, "", opts) {
-		if (c == 'F')
-			*set = 1;
-		else if (!(ia && instance_option(c, ia)) && (r = common_option(c, argv)) >= 0)
-			return r;
-	}
-	return -1;
-}
-
-/* A command that takes only -d, --help and min to max arguments. */
-static int no_options(int argc, char **argv, int min, int max)
-{
-	int r = few_options(argc, argv, NULL, NULL, NULL);
-
-	return r >= 0 ? r : positional(argc, argv, min, max) ? 2 : -1;
-}
-
-static int cmd_keygen(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		COMMON_OPTIONS, { "name", required_argument, NULL, 'n' },
-		{ "replace", no_argument, NULL, 'R' }, END_OPTIONS,
-	};
-	char host[HOST_NAME_MAX_LEN + 2] = "", id[2 * VREC_KEYID_LEN + 1];
-	const char *name = NULL;
+	char host[HOST_NAME_MAX_LEN + 2] = "localhost", id[2 * VREC_KEYID_LEN + 1];
 	struct host_key k;
 	struct mig_err e;
-	int replace = 0, c, r;
+	int r;
 
-	each_option(c, argc, argv, "n:", opts) {
-		if (c == 'n')
-			name = optarg;
-		else if (c == 'R')
-			replace = 1;
-		else if ((r = common_option(c, argv)) >= 0)
-			return r;
-	}
-	if (positional(argc, argv, 0, 0))
-		return 2;
-	if (replace) {
+	if (a->replace) {
 		/* Key rotation: a new key, under the old name unless -n. */
 		if (hostkey_load(dir, &k, &e))
 			return fail(&e);
 		strcpy(host, k.pub.name);
 		hostkey_wipe(&k);
 	} else {
-		if (!name && gethostname(host, sizeof(host) - 1))
+		if (!a->name && gethostname(host, sizeof(host) - 1))
 			strcpy(host, "localhost");
 		host[strcspn(host, ".")] = '\0';
 		if (mkdir(dir, 0700) && errno != EEXIST) {
@@ -298,56 +276,51 @@ static int cmd_keygen(int argc, char **argv)
 			return fail(&e);
 		}
 	}
-	r = hostkey_generate(&k, name ? name : host, &e) ||
-	    (replace ? hostkey_replace(dir, &k, &e) : hostkey_save(dir, &k, &e));
+	r = hostkey_generate(&k, a->name ? a->name : host, &e) ||
+	    (a->replace ? hostkey_replace(dir, &k, &e) : hostkey_save(dir, &k, &e));
 	hex_encode(k.pub.id, VREC_KEYID_LEN, id);
 	hostkey_wipe(&k);
 	if (r)
 		return fail(&e);
 	printf("%s/host.pub\n", dir);
-	if (replace)
+	if (a->replace)
 		printf("new key id %s; the old key is kept as %s/host.key.old\n"
 		       "on every peer, trust this host.pub with: vtpm_migrate trust --replace FILE\n",
 		       id, dir);
 	return 0;
 }
 
-static int cmd_pubkey(int argc, char **argv)
+static int cmd_pubkey(struct args *a)
 {
 	char path[4096], text[512];
 	struct host_pub p;
 	struct mig_err e;
-	int r = no_options(argc, argv, 0, 0);
 
-	if (r >= 0)
-		return r;
+	(void)a;
 	snprintf(path, sizeof(path), "%s/host.pub", dir);
-	if (pubkey_read_file(path, &p, &e))
+	if (pubkey_read(path, NULL, &p, &e))
 		return fail(&e);
 	pubkey_format(&p, text, sizeof(text));
 	fputs(text, stdout);
 	return 0;
 }
 
-static int cmd_trust(int argc, char **argv)
+static int cmd_trust(struct args *a)
 {
 	char id[2 * VREC_KEYID_LEN + 1], oldid[2 * VREC_KEYID_LEN + 1] = "", fpr[HOSTKEY_FPR_LEN];
 	struct host_pub p, old;
 	enum trust_result res;
 	struct mig_err e;
-	int replace = 0, r = few_options(argc, argv, "replace", &replace, NULL);
 
-	if (r >= 0 || positional(argc, argv, 1, 2))
-		return r >= 0 ? r : 2;
-	if (pubkey_read_file(argv[optind], &p, &e))
+	if (pubkey_read(a->pos[0], NULL, &p, &e))
 		return fail(&e);
-	if (argc - optind == 2) {
-		if (!host_name_valid(argv[optind + 1]))
+	if (a->npos == 2) {
+		if (!host_name_valid(a->pos[1]))
 			return usage("peer NAME must be 1-63 of A-Z a-z 0-9 . _ - (and not 'self')");
-		strcpy(p.name, argv[optind + 1]);
+		strcpy(p.name, a->pos[1]);
 	}
 	memset(&old, 0, sizeof(old));
-	if (trust_add(dir, &p, replace, &res, &old, &e))
+	if (trust_add(dir, &p, a->replace, &res, &old, &e))
 		return fail(&e);
 	hex_encode(p.id, VREC_KEYID_LEN, id);
 	hostkey_fingerprint(&p, fpr);
@@ -355,39 +328,33 @@ static int cmd_trust(int argc, char **argv)
 		printf("peer %s already trusted with key id %s (%s)\n", p.name, id, fpr);
 		return 0;
 	}
-	printf("trusted peer %s: key id %s (%s)", p.name, id, fpr);
 	if (res == TRUST_REPLACED && old.name[0])
 		hex_encode(old.id, VREC_KEYID_LEN, oldid);
-	if (res == TRUST_REPLACED)
-		printf(", replacing %s%s", old.name[0] ? "key id " : "a broken file", oldid);
-	putchar('\n');
+	printf("trusted peer %s: key id %s (%s)%s%s%s\n", p.name, id, fpr,
+	       res == TRUST_REPLACED ? ", replacing " : "",
+	       res != TRUST_REPLACED ? "" : old.name[0] ? "key id " : "a broken file", oldid);
 	return 0;
 }
 
-static int cmd_untrust(int argc, char **argv)
+static int cmd_untrust(struct args *a)
 {
 	struct mig_err e;
-	int r = no_options(argc, argv, 1, 1);
 
-	if (r >= 0)
-		return r;
-	if (trust_remove(dir, argv[optind], &e))
+	if (trust_remove(dir, a->pos[0], &e))
 		return fail(&e);
-	printf("removed peer %s\n", argv[optind]);
+	printf("removed peer %s\n", a->pos[0]);
 	return 0;
 }
 
 /* Trusted peers, then the files in peers/ that are not used, with why. */
-static int cmd_peers(int argc, char **argv)
+static int cmd_peers(struct args *a)
 {
 	char id[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN], line[MIG_ERR_MAX + 300];
 	struct peer_set s;
 	struct mig_err e;
-	int r = no_options(argc, argv, 0, 0);
 	size_t i;
 
-	if (r >= 0)
-		return r;
+	(void)a;
 	if (peers_load(dir, &s, &e))
 		return fail(&e);
 	for (i = 0; i < s.n; i++) {
@@ -403,15 +370,12 @@ static int cmd_peers(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_ledger_rebuild(int argc, char **argv)
+static int cmd_ledger_rebuild(struct args *a)
 {
 	size_t kept = 0, dropped = 0;
 	struct mig_err e;
-	int yes = 0, r = few_options(argc, argv, "yes", &yes, NULL);
 
-	if (r >= 0 || positional(argc, argv, 0, 0))
-		return r >= 0 ? r : 2;
-	if (!yes)
+	if (!a->yes)
 		return usage("needs --yes: a rebuilt ledger may accept an old record again (restore it from backup if you can)");
 	if (ledger_rebuild(dir, &kept, &dropped, &e))
 		return fail(&e);
@@ -420,200 +384,108 @@ static int cmd_ledger_rebuild(int argc, char **argv)
 	return 0;
 }
 
-/* send --check: what the xend module parses, one "key value" a line. */
-static int send_check(const char *to, const struct vtpm_instance *inst)
+/* send --check prints what the xend module parses, one "key value" a line. */
+static int cmd_send(struct args *a)
 {
 	char u[UUID_STR_LEN], id[2 * VREC_KEYID_LEN + 1], ann[2 * VANN_LEN + 1];
+	struct mig_words w = { -1, -1, a->timeout_ms };
+	struct vtpm_instance inst;
 	struct mig_send_check c;
 	struct mig_err e;
 
-	if (mig_send_check(dir, to, inst, &c, &e))
-		return fail(&e);
-	uuid_format(c.ann.vtpm_uuid, u);
-	hex_encode(c.ann.sender_id, VREC_KEYID_LEN, id);
-	hex_encode(c.signed_ann, VANN_LEN, ann);
-	printf("vtpm-uuid %s\ngeneration %" PRIu64 "\ntpm-version %s\nsender %s\nrecipient %s\nannounce %s\n",
-	       u, c.ann.generation, c.ann.tpm_version == TPM_VERSION_12 ? "1.2" : "2", id,
-	       c.recipient, ann);
-	return 0;
-}
-
-static int cmd_send(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		COMMON_OPTIONS, INSTANCE_OPTIONS,
-		{ "to", required_argument, NULL, 't' }, { "fd", required_argument, NULL, 'f' },
-		{ "check", no_argument, NULL, 'c' }, { "staged", no_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 'T' }, END_OPTIONS,
-	};
-	struct mig_words w = { -1, -1, -1 };
-	struct instance_args ia = { NULL, NULL, NULL, NULL };
-	struct vtpm_instance inst;
-	const char *to = NULL;
-	struct mig_err e;
-	int fd = 1, have_fd = 0, check = 0, staged = 0, c, r;
-
-	each_option(c, argc, argv, "", opts) {
-		switch (c) {
-		case 't': to = optarg; break;
-		case 'c': check = 1; break;
-		case 's': staged = 1; break;
-		case 'f':
-			have_fd = 1;
-			if (parse_fd(optarg, &fd))
-				return 2;
-			break;
-		case 'T':
-			if (parse_timeout(optarg, &w.timeout_ms))
-				return 2;
-			break;
-		default:
-			if (!instance_option(c, &ia) && (r = common_option(c, argv)) >= 0)
-				return r;
-		}
-	}
-	if (positional(argc, argv, 0, 0))
-		return 2;
-	if (!to)
+	if (!a->to)
 		return usage("needs --to NAME");
-	if (check && (staged || have_fd))
+	if (a->check && (a->staged || a->have_fd))
 		return usage("--check writes no record: no --fd or --staged");
-	if (staged && !have_fd)
+	if (a->staged && !a->have_fd)
 		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
-	if (get_instance(&ia, &inst, 1, 0))
+	if (get_instance(a, &inst, 1, 0))
 		return 2;
-	if (check)
-		return send_check(to, &inst);
-	if (isatty(fd)) {
+	if (a->check) {
+		if (mig_send_check(dir, a->to, &inst, &c, &e))
+			return fail(&e);
+		uuid_format(c.ann.vtpm_uuid, u);
+		hex_encode(c.ann.sender_id, VREC_KEYID_LEN, id);
+		hex_encode(c.signed_ann, VANN_LEN, ann);
+		printf("vtpm-uuid %s\ngeneration %" PRIu64 "\ntpm-version %s\nsender %s\nrecipient %s\nannounce %s\n",
+		       u, c.ann.generation, c.ann.tpm_version == TPM_VERSION_12 ? "1.2" : "2", id,
+		       c.recipient, ann);
+		return 0;
+	}
+	if (!a->have_fd)
+		a->fd = 1;
+	if (isatty(a->fd)) {
 		mig_fail(&e, "refusing to write a record to a terminal");
 		return fail(&e);
 	}
-	if (staged)
+	if (a->staged)
 		w.in = 0, w.out = 1;
-	return mig_send(dir, to, &inst, fd, &w, &e) ? fail(&e) : 0;
+	return mig_send(dir, a->to, &inst, a->fd, &w, &e) ? fail(&e) : 0;
 }
 
-/* recv --check: would this host accept the announced record? The detail
- * goes to stderr (xend.log), a reason for the asking client to stdout. */
-static int recv_check(const struct instance_args *ia, const uint8_t *ann, int rollback)
+static int cmd_recv(struct args *a)
 {
+	struct mig_recv_opts o = { a->rollback, a->timeout_ms, a->have_announce ? a->announce : NULL };
+	struct mig_words w = { -1, -1, -1 };
+	struct vtpm_instance inst;
 	const char *public = NULL;
 	struct mig_err e;
 
-	if (ia->domid || ia->ctrl || ia->uuid || ia->domuuid)
-		return usage("--check takes no INSTANCE (the destination domain does not exist yet)");
-	if (!ann)
-		return usage("--check needs --announce HEX (from the source's send --check)");
-	if (mig_recv_check(dir, ann, rollback, &public, &e) == 0)
-		return 0;
-	printf("%s\n", public);
-	return fail(&e);
-}
-
-static int cmd_recv(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		COMMON_OPTIONS, INSTANCE_OPTIONS,
-		{ "fd", required_argument, NULL, 'f' }, { "allow-rollback", no_argument, NULL, 'r' },
-		{ "timeout", required_argument, NULL, 'T' }, { "staged", no_argument, NULL, 's' },
-		{ "check", no_argument, NULL, 'c' }, { "announce", required_argument, NULL, 'a' },
-		END_OPTIONS,
-	};
-	struct mig_recv_opts o = { 0, -1, NULL };
-	struct mig_words w = { -1, -1, -1 };
-	struct instance_args ia = { NULL, NULL, NULL, NULL };
-	struct vtpm_instance inst;
-	uint8_t ann[VANN_LEN];
-	struct mig_err e;
-	int fd = 0, have_fd = 0, staged = 0, check = 0, c, r;
-
-	each_option(c, argc, argv, "", opts) {
-		switch (c) {
-		case 'r': o.allow_rollback = 1; break;
-		case 's': staged = 1; break;
-		case 'c': check = 1; break;
-		case 'f':
-			have_fd = 1;
-			if (parse_fd(optarg, &fd))
-				return 2;
-			break;
-		case 'T':
-			if (parse_timeout(optarg, &o.timeout_ms))
-				return 2;
-			break;
-		case 'a':
-			if (hex_decode(optarg, ann, sizeof(ann)))
-				return usage("--announce needs the %d hex digits of send --check's announce line",
-					     2 * VANN_LEN);
-			o.announce = ann;
-			break;
-		default:
-			if (!instance_option(c, &ia) && (r = common_option(c, argv)) >= 0)
-				return r;
-		}
+	if (a->check) {
+		/* The detail goes to stderr (xend.log), a reason fit for the
+		 * relocation client that asked to stdout. */
+		if (a->staged || a->have_fd || a->timeout_ms >= 0)
+			return usage("--check reads no record: no --fd, --timeout or --staged");
+		if (a->domid || a->ctrl || a->uuid || a->domuuid)
+			return usage("--check takes no INSTANCE (the destination domain does not exist yet)");
+		if (!a->have_announce)
+			return usage("--check needs --announce HEX (from the source's send --check)");
+		if (mig_recv_check(dir, a->announce, a->rollback, &public, &e) == 0)
+			return 0;
+		printf("%s\n", public);
+		return fail(&e);
 	}
-	if (positional(argc, argv, 0, 0))
-		return 2;
-	if (check && (staged || have_fd || o.timeout_ms >= 0))
-		return usage("--check reads no record: no --fd, --timeout or --staged");
-	if (check)
-		return recv_check(&ia, o.announce, o.allow_rollback);
-	if (staged && !have_fd)
+	if (a->staged && !a->have_fd)
 		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
-	if (get_instance(&ia, &inst, 1, 0))
+	if (get_instance(a, &inst, 1, 0))
 		return 2;
-	if (staged)
-		w = (struct mig_words){ 0, 1, o.timeout_ms };
-	return mig_recv(dir, &inst, fd, &o, &w, &e) ? fail(&e) : 0;
+	if (a->staged)
+		w = (struct mig_words){ 0, 1, a->timeout_ms };
+	return mig_recv(dir, &inst, a->fd, &o, &w, &e) ? fail(&e) : 0;
 }
 
-static int cmd_recover(int argc, char **argv)
+static int cmd_recover(struct args *a)
 {
-	struct instance_args ia = { NULL, NULL, NULL, NULL };
 	struct vtpm_instance inst;
 	struct mig_err e;
 	char note[512] = "";
-	int force = 0, r = few_options(argc, argv, "force", &force, &ia);
 
-	if (r >= 0 || positional(argc, argv, 0, 0) || get_instance(&ia, &inst, 0, 0))
-		return r >= 0 ? r : 2;
-	if (mig_recover(&inst, force, note, sizeof(note), &e))
+	if (get_instance(a, &inst, 0, 0))
+		return 2;
+	if (mig_recover(&inst, a->force, note, sizeof(note), &e))
 		return fail(&e);
 	if (*note)
 		printf("%s\n", note);
 	return 0;
 }
 
-/* finish and status: INSTANCE and nothing else. */
-static int instance_only(int argc, char **argv, struct vtpm_instance *inst, int uuid_alone)
-{
-	struct instance_args ia = { NULL, NULL, NULL, NULL };
-	int r = few_options(argc, argv, NULL, NULL, &ia);
-
-	if (r >= 0 || positional(argc, argv, 0, 0) || get_instance(&ia, inst, 0, uuid_alone))
-		return r >= 0 ? r : 2;
-	return -1;
-}
-
-static int cmd_finish(int argc, char **argv)
+static int cmd_finish(struct args *a)
 {
 	struct vtpm_instance inst;
 	struct mig_err e;
-	int r = instance_only(argc, argv, &inst, 0);
 
-	if (r >= 0)
-		return r;
+	if (get_instance(a, &inst, 0, 0))
+		return 2;
 	return mig_finish(&inst, &e) ? fail(&e) : 0;
 }
 
-static int cmd_status(int argc, char **argv)
+static int cmd_status(struct args *a)
 {
 	struct vtpm_instance inst;
 	struct mig_err e;
-	int r = instance_only(argc, argv, &inst, 1);
 
-	if (r >= 0)
-		return r;
+	if (get_instance(a, &inst, 0, 1))
+		return 2;
 	if ((inst.domid >= 0 && xen_find_instance(&inst, &e)) ||
 	    mig_status(dir, &inst, stdout, &e)) {
 		fflush(stdout);
@@ -622,23 +494,11 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_inspect(int argc, char **argv)
+static int cmd_inspect(struct args *a)
 {
-	static const struct option opts[] = {
-		COMMON_OPTIONS, { "fd", required_argument, NULL, 'f' }, END_OPTIONS,
-	};
 	struct mig_err e;
-	int fd = 0, c, r;
 
-	each_option(c, argc, argv, "", opts) {
-		if (c != 'f' && (r = common_option(c, argv)) >= 0)
-			return r;
-		if (c == 'f' && parse_fd(optarg, &fd))
-			return 2;
-	}
-	if (positional(argc, argv, 0, 0))
-		return 2;
-	if (mig_inspect(dir, fd, stdout, &e)) {
+	if (mig_inspect(dir, a->fd, stdout, &e)) {
 		fflush(stdout);
 		return fail(&e);
 	}
@@ -655,38 +515,34 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-static int cmd_help(int argc, char **argv)
+static int cmd_help(struct args *a)
 {
-	const struct command *c;
-	int r = no_options(argc, argv, 0, 1);
+	const struct command *c = a->npos ? find_command(a->pos[0]) : NULL;
 
-	if (r >= 0)
-		return r;
-	if (optind == argc) {
+	if (!a->npos)
 		general_help(stdout);
-		return 0;
-	}
-	c = find_command(argv[optind]);
-	if (!c)
-		return usage("unknown command '%s'", argv[optind]);
-	command_help(c);
+	else if (!c)
+		return usage("unknown command '%s'", a->pos[0]);
+	else
+		command_help(c);
 	return 0;
 }
 
 static const struct command commands[] = {
-	{ "keygen", cmd_keygen, "[-d DIR] [-n NAME] [--replace]", "Create this host's key pair",
+	{ "keygen", cmd_keygen, "nR", 0, 0, "[-d DIR] [-n NAME] [--replace]",
+	  "Create this host's key pair",
 	  "  -n, --name NAME   the name the key carries (default: the host name up to its first dot)\n"
 	  "  --replace         replace this host's key (rotation): the old one is kept as\n"
 	  "                    host.key.old, peers/ and the ledger stay; -n defaults to the old name\n" },
-	{ "pubkey", cmd_pubkey, "[-d DIR]", "Print this host's public key file, to copy to the peers",
-	  "" },
-	{ "trust", cmd_trust, "[-d DIR] [--replace] FILE [NAME]",
+	{ "pubkey", cmd_pubkey, "", 0, 0, "[-d DIR]",
+	  "Print this host's public key file, to copy to the peers", "" },
+	{ "trust", cmd_trust, "R", 1, 2, "[-d DIR] [--replace] FILE [NAME]",
 	  "Add a peer's public key FILE to the trusted peers, as NAME (default: the name in FILE)",
 	  "  --replace         replace the key already trusted under NAME (key rotation)\n" },
-	{ "peers", cmd_peers, "[-d DIR]",
+	{ "peers", cmd_peers, "", 0, 0, "[-d DIR]",
 	  "List the trusted peers (name, key id, fingerprint) and any broken file in peers/", "" },
-	{ "untrust", cmd_untrust, "[-d DIR] NAME", "Remove the trusted peer NAME", "" },
-	{ "send", cmd_send,
+	{ "untrust", cmd_untrust, "", 1, 1, "[-d DIR] NAME", "Remove the trusted peer NAME", "" },
+	{ "send", cmd_send, INSTANCE "tfcsT", 0, 0,
 	  "[-d DIR] --to NAME INSTANCE [--fd N] [--staged] [--timeout SECONDS]\n"
 	  "       vtpm_migrate send [-d DIR] --to NAME INSTANCE --check",
 	  "Seal a running vTPM's state to peer NAME and write one record; the vTPM keeps running",
@@ -698,7 +554,7 @@ static const struct command commands[] = {
 	  "  --check           make every check send makes, touch nothing, and print vtpm-uuid,\n"
 	  "                    generation, tpm-version, sender, recipient and the signed\n"
 	  "                    announcement of the record (announce HEX)\n" },
-	{ "recv", cmd_recv,
+	{ "recv", cmd_recv, INSTANCE "frTsca", 0, 0,
 	  "[-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS]\n"
 	  "                         [--staged] [--announce HEX]\n"
 	  "       vtpm_migrate recv [-d DIR] --check --announce HEX [--allow-rollback]",
@@ -714,28 +570,32 @@ static const struct command commands[] = {
 	  "  --check           say whether this host would accept the announced record (exit 0)\n"
 	  "                    or why not (exit 1: a reason for the source on stdout, the\n"
 	  "                    detail on stderr); reads nothing\n" },
-	{ "recover", cmd_recover, "[-d DIR] INSTANCE [--force]",
+	{ "recover", cmd_recover, INSTANCE "F", 0, 0, "[-d DIR] INSTANCE [--force]",
 	  "After a failed migration: the source vTPM goes on with its state (refused once a whole record left)",
 	  "  --force           the vTPM left this host but runs nowhere else (checked by you):\n"
 	  "                    remove the 'left this host' mark and let it run here again\n" },
-	{ "finish", cmd_finish, "[-d DIR] INSTANCE",
+	{ "finish", cmd_finish, INSTANCE, 0, 0, "[-d DIR] INSTANCE",
 	  "After a successful migration (a whole record left): stop the source vTPM and delete its state",
 	  "" },
-	{ "inspect", cmd_inspect, "[-d DIR] [--fd N]",
+	{ "inspect", cmd_inspect, "f", 0, 0, "[-d DIR] [--fd N]",
 	  "Print a record's clear header (nothing is decrypted)",
 	  "  --fd N            read the record from fd N (default 0)\n" },
-	{ "status", cmd_status, "[-d DIR] INSTANCE | --uuid VTPM-UUID",
+	{ "status", cmd_status, INSTANCE, 0, 0, "[-d DIR] INSTANCE | --uuid VTPM-UUID",
 	  "Print one vTPM's ledger generations (last sent, last accepted) and its 'left this host' mark",
 	  "" },
-	{ "ledger-rebuild", cmd_ledger_rebuild, "[-d DIR] --yes",
+	{ "ledger-rebuild", cmd_ledger_rebuild, "y", 0, 0, "[-d DIR] --yes",
 	  "Rebuild a damaged ledger from what still reads in it (weakens replay protection)",
 	  "  --yes             rebuild: entries lost from the ledger re-open replays of older records\n" },
-	{ "help", cmd_help, "[COMMAND]", "Say what the commands, or one COMMAND, do", "" },
+	{ "help", cmd_help, "", 0, 1, "[COMMAND]", "Say what the commands, or one COMMAND, do", "" },
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 
 int main(int argc, char **argv)
 {
+	struct args a = { .timeout_ms = -1 };
+	char line[512];
+	int r;
+
 	/* A reader that goes away is an error on write, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 	/*
@@ -745,13 +605,9 @@ int main(int argc, char **argv)
 	 * millisecond on every run, and every run is on the migration path).
 	 */
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
-	if (argc < 2) {
-		general_help(stderr);
-		return 2;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		general_help(stdout);
-		return 0;
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		general_help(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
 		printf("vtpm_migrate %s (record format version %u)\n", VTPM_MIGRATE_VERSION,
@@ -759,9 +615,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	cmd = find_command(argv[1]);
-	if (!cmd)
-		return usage("unknown command '%s'", argv[1]);
-	opterr = 0;
-	optind = 1;
-	return cmd->run(argc - 1, argv + 1);
+	if (!cmd) {
+		snprintf(line, sizeof(line), "unknown command '%s'", argv[1]);
+		mig_print_line(stderr, "vtpm_migrate: ", line);
+		fputs("('vtpm_migrate --help' lists the commands)\n", stderr);
+		return 2;
+	}
+	r = parse(argc - 1, argv + 1, &a);
+	return r >= 0 ? r : cmd->run(&a);
 }
