@@ -1,14 +1,17 @@
 /*
  * The back end's side of the shared page: each command the guest submits
  * goes to swtpm's data socket and the answer comes back; anything the page
- * holds that is not a command the TPM can take is answered with a TPM error
- * (and a log line), so the guest never waits for nothing and the back end
- * never touches memory outside the pages it mapped.
+ * holds that is not a command the TPM can take, or may not take now (a
+ * locality the vTPM's policy refuses, a vTPM that left this host), is
+ * answered with a TPM error (and a rate-limited log line), so the guest
+ * never waits for nothing and the back end never touches memory outside the
+ * pages it mapped.
  */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -56,9 +59,9 @@ static void watch_cancel(struct backend *b, int *cancelled)
 		return;
 	*cancelled = 1;
 	if (swtpm_cancel_cmd(&b->ctrl, &e))
-		backend_log(b, "guest cancelled the running command; %s", e.msg);
+		backend_guest_log(b, "guest cancelled the running command; %s", e.msg);
 	else
-		backend_log(b, "guest cancelled the running command; passed to swtpm");
+		backend_guest_log(b, "guest cancelled the running command; passed to swtpm");
 }
 
 /* Wait for swtpm's answer; meanwhile the guest may cancel. */
@@ -100,7 +103,7 @@ static int tpm_call(struct backend *b, uint8_t locality, const uint8_t *cmd, siz
 	if (locality != b->locality) {
 		if (swtpm_set_locality(&b->ctrl, locality, e))
 			return -1;
-		backend_log(b, "locality %u set in swtpm", locality);
+		backend_guest_log(b, "locality %u set in swtpm", locality);
 		b->locality = locality;
 	}
 	if (data_connect(b, e))
@@ -127,19 +130,43 @@ out:
 static void notify(struct backend *b)
 {
 	if (xen_ring_notify(&b->xr, b->port))
-		backend_log(b, "cannot notify the guest: %s", strerror(errno));
+		backend_guest_log(b, "cannot notify the guest: %s", strerror(errno));
 }
 
 /* Answer r with a TPM error, so the guest's command fails now. */
 static void refuse(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
-		   const struct mig_err *why)
+		   enum tpmif_refusal why, const struct mig_err *e)
 {
 	uint8_t out[TPMIF_REFUSAL_LEN];
 
-	backend_complain(b, "refused a command: %s", why->msg);
-	tpmif_refusal(map->page, r, out);
+	backend_guest_log(b, "refused a command: %s", e->msg);
+	tpmif_refusal(map->page, r, why, out);
 	tpmif_put_rsp(map, r, out, sizeof(out));
 	notify(b);
+}
+
+/* May a well-formed command go to swtpm now? Not while the vTPM's
+ * left-this-host mark stands: its record left whole, and the destination
+ * may already run this TPM (a guest resumed here after that, by a crashed
+ * xend or by hand, must not get a second live copy). A stat per command
+ * costs microseconds, and the mark may appear at any time. Then only at a
+ * locality the vTPM's policy allows: 3 and 4 belong to the platform. */
+static int may_serve(struct backend *b, const struct tpmif_req *r, enum tpmif_refusal *why,
+		     struct mig_err *e)
+{
+	struct stat st;
+
+	*why = TPMIF_REFUSE_FAILURE;
+	if (!stat(b->left_mark, &st))
+		return mig_fail(e, "the vTPM left this host (%s): it may run elsewhere", b->left_mark);
+	if (errno != ENOENT) /* cannot tell: fail closed */
+		return mig_fail(e, "cannot tell whether the vTPM left this host (%s: %s)", b->left_mark,
+			       strerror(errno));
+	if (!tpmif_locality_allowed(b->localities, r->locality)) {
+		*why = TPMIF_REFUSE_LOCALITY;
+		return mig_fail(e, "locality %u is not allowed for this vTPM", r->locality);
+	}
+	return 0;
 }
 
 static int map_extra(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
@@ -158,26 +185,34 @@ static int map_extra(struct backend *b, struct tpmif_map *map, const struct tpmi
 	return 0;
 }
 
+static void answer(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
+		   const uint8_t *rsp, size_t rlen)
+{
+	size_t put = tpmif_put_rsp(map, r, rsp, rlen);
+
+	if (put < rlen)
+		backend_guest_log(b, "response of %zu bytes cut to the %zu the guest's pages hold",
+				  rlen, put);
+	notify(b);
+}
+
 static void serve_command(struct backend *b, const struct tpmif_req *r)
 {
 	static uint8_t cmd[TPMIF_CMD_MAX], rsp[TPMIF_CMD_MAX];
 	struct tpmif_map map = { .page = b->page };
 	struct mig_err e = { "" };
-	size_t rlen = 0, put;
+	enum tpmif_refusal why = TPMIF_REFUSE_FAILURE;
+	size_t rlen = 0;
 
-	if (map_extra(b, &map, r, &e) || tpmif_check_req(&map, r, &e)) {
-		refuse(b, &map, r, &e);
+	if (map_extra(b, &map, r, &e) || tpmif_check_req(&map, r, &e) ||
+	    may_serve(b, r, &why, &e)) {
+		refuse(b, &map, r, why, &e);
 	} else {
 		tpmif_get_cmd(&map, r, cmd);
-		if (tpm_call(b, r->locality, cmd, r->length, rsp, &rlen, &e)) {
-			refuse(b, &map, r, &e);
-		} else {
-			put = tpmif_put_rsp(&map, r, rsp, rlen);
-			if (put < rlen)
-				backend_complain(b, "response of %zu bytes cut to the %zu the guest's pages hold",
-						 rlen, put);
-			notify(b);
-		}
+		if (tpm_call(b, r->locality, cmd, r->length, rsp, &rlen, &e))
+			refuse(b, &map, r, TPMIF_REFUSE_FAILURE, &e);
+		else
+			answer(b, &map, r, rsp, rlen);
 	}
 	xen_ring_unmap(&b->xr, map.extra, map.nr_extra);
 }
@@ -201,15 +236,15 @@ static void serve(struct backend *b)
 	case TPMIF_FINISH:
 		break;
 	default:
-		backend_complain(b, "page state %u is none of idle, submit, finish, cancel; ignored",
-				 r.state);
+		backend_guest_log(b, "page state %u is none of idle, submit, finish, cancel; ignored",
+				  r.state);
 	}
 }
 
 void ring_event(struct backend *b)
 {
 	if (xen_ring_pending(&b->xr) < 0 && errno != EAGAIN)
-		backend_log(b, "event channel: %s", strerror(errno));
+		backend_guest_log(b, "event channel: %s", strerror(errno));
 	serve(b);
 }
 

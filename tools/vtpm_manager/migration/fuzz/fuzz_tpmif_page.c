@@ -72,8 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		tpmif_get_cmd(&map, &r, cmd); /* must stay inside the pages */
 	}
 
-	tpmif_refusal(map.page, &r, refusal);
+	/* Each refusal is a 10-byte TPM answer in the request's family. */
+	tpmif_refusal(map.page, &r, TPMIF_REFUSE_FAILURE, refusal);
 	FUZZ_ASSERT(refusal[5] == TPMIF_REFUSAL_LEN);
+	FUZZ_ASSERT(refusal[9] == (refusal[0] == 0x80 ? 0x01 : 0x09));
+	tpmif_refusal(map.page, &r, TPMIF_REFUSE_LOCALITY, refusal);
+	FUZZ_ASSERT(refusal[5] == TPMIF_REFUSAL_LEN);
+	FUZZ_ASSERT(refusal[9] == (refusal[0] == 0x80 ? 0x07 : 0x3d));
 
 	/* Whatever swtpm answers, the response stays inside the pages. */
 	rsp_len = size < sizeof(rsp) ? size : sizeof(rsp);
