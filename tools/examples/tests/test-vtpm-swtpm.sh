@@ -6,7 +6,8 @@
 #
 # The script runs as installed, unchanged: a copy in a private scripts
 # folder beside a hotplugpath.sh (what a Xen build generates there) whose
-# XEN_CONFIG_DIR is a private folder holding the settings file.
+# XEN_CONFIG_DIR is a private folder holding the settings file
+# (private-install.sh).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -19,24 +20,20 @@ TPM12=$(fx_bin tools/tpm12_raw) || exit 1
 DOMSTATE_SHIM=$(fx_domstate_env) || exit 1
 BACKEND=$(fx_bin vtpm_backend) || exit 1
 
-SCRIPTS=$FX_DIR/scripts # the install's /etc/xen/scripts
-ETC=$FX_DIR/etc         # the install's /etc/xen
+ETC=$FX_DIR/xen         # the install's /etc/xen
+SCRIPTS=$ETC/scripts    # and its scripts folder
 SCRIPT=$SCRIPTS/vtpm-swtpm
 STATE_ROOT=$FX_DIR/state
 RUN_ROOT=$FX_DIR/run
-mkdir -p "$SCRIPTS" "$ETC" || fx_fail "cannot create $SCRIPTS, $ETC"
-cp "$HERE/../vtpm-swtpm" "$SCRIPTS/" || fx_fail "cannot install the script in $SCRIPTS"
-# install_paths [LINE...]: the install's hotplugpath.sh: these lines, or
-# what a Xen 4.2 build writes (the settings in $ETC).
-install_paths() {
-	[ $# -gt 0 ] || set -- 'SBINDIR="/usr/sbin"' 'BINDIR="/usr/bin"' \
-		"XEN_CONFIG_DIR=\"$ETC\"" "XEN_SCRIPT_DIR=\"$SCRIPTS\""
-	printf '%s\n' "$@" >"$SCRIPTS/hotplugpath.sh"
-}
-# settings [KEY=VALUE...]: this test's settings file, plus these lines.
+# settings [KEY=VALUE...]: the private install with this test's settings,
+# plus these lines.
 settings() {
-	printf '%s\n' "VTPM_STATE_ROOT=$STATE_ROOT" "VTPM_RUN_ROOT=$RUN_ROOT" VTPM_EK_CERTS=no \
-		"VTPM_BACKEND=$BACKEND" "$@" >"$ETC/vtpm-swtpm.conf"
+	"$HERE/private-install.sh" "$ETC" "VTPM_STATE_ROOT=$STATE_ROOT" "VTPM_RUN_ROOT=$RUN_ROOT" \
+		VTPM_EK_CERTS=no "VTPM_BACKEND=$BACKEND" "$@" || fx_fail "private install in $ETC"
+}
+# install_paths LINE...: the install's hotplugpath.sh says this instead.
+install_paths() {
+	printf '%s\n' "$@" >"$SCRIPTS/hotplugpath.sh"
 }
 UUID=4d1c7a2e-9b3f-4e21-8c5d-6f7a8b9c0d1e
 DOM_UUID=0a0b0c0d-1111-2222-3333-444455556666
@@ -65,7 +62,6 @@ expect_not() {
 run_case() {
 	CASE=$1
 	CASE_FAILED=0
-	install_paths
 	settings
 	"$1"
 	if [ "$CASE_FAILED" = 0 ]; then
