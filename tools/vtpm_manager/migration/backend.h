@@ -27,7 +27,7 @@ struct backend {
 	const char *on_close; /* hotplug script run with "remove" at teardown */
 	struct swtpm_ctrl ctrl;
 	unsigned int localities; /* the guest may use locality n if bit n is set */
-	char left_mark[256];  /* the vTPM's left-this-host mark, beside --data */
+	char statedir[256];   /* the vTPM's state directory: that of --data */
 
 	struct xs_handle *xs;
 	char fe_path[128];    /* frontend directory, once known and checked */

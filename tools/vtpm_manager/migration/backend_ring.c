@@ -8,6 +8,7 @@
  * pages it mapped.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 
 #include "backend.h"
 #include "io.h"
+#include "leftmark.h"
 #include "tpmif.h"
 
 static int data_connect(struct backend *b, struct mig_err *e)
@@ -50,7 +52,7 @@ static void data_close(struct backend *b)
 static void watch_cancel(struct backend *b, int *cancelled)
 {
 	struct tpmif_req r;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 
 	if (xen_ring_pending(&b->xr) < 0)
 		return;
@@ -145,23 +147,44 @@ static void refuse(struct backend *b, struct tpmif_map *map, const struct tpmif_
 	notify(b);
 }
 
+/* Is there no mark file at all? Two stats (about 3 us): the common case
+ * costs a command that much, not a read of the boot id (left_mark_read
+ * reads it for every look at a pending mark). */
+static int no_mark_file(const struct backend *b)
+{
+	static const char *const names[] = { LEFT_MARK_NAME, LEFT_PENDING_NAME };
+	char path[sizeof(b->statedir) + 32];
+	struct stat st;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", b->statedir, names[i]);
+		if (!stat(path, &st) || errno != ENOENT)
+			return 0;
+	}
+	return 1;
+}
+
 /* May a well-formed command go to swtpm now? Not while the vTPM's
- * left-this-host mark stands: its record left whole, and the destination
- * may already run this TPM (a guest resumed here after that, by a crashed
- * xend or by hand, must not get a second live copy). A stat per command
- * costs microseconds, and the mark may appear at any time. Then only at a
- * locality the vTPM's policy allows: 3 and 4 belong to the platform. */
+ * left-this-host mark stands (leftmark.h says when it does): its record
+ * left whole, and the destination may already run this TPM; a guest
+ * resumed here after that, by a crashed xend or by hand, must not get a
+ * second live copy. Looked for before each command, as the mark may appear
+ * at any time. Then only at a locality the vTPM's policy allows: 3 and 4
+ * belong to the platform. */
 static int may_serve(struct backend *b, const struct tpmif_req *r, enum tpmif_refusal *why,
 		     struct mig_err *e)
 {
-	struct stat st;
+	uint64_t gen;
+	int left;
 
 	*why = TPMIF_REFUSE_FAILURE;
-	if (!stat(b->left_mark, &st))
-		return mig_fail(e, "the vTPM left this host (%s): it may run elsewhere", b->left_mark);
-	if (errno != ENOENT) /* cannot tell: fail closed */
-		return mig_fail(e, "cannot tell whether the vTPM left this host (%s: %s)", b->left_mark,
-			       strerror(errno));
+	left = no_mark_file(b) ? 0 : left_mark_read(b->statedir, &gen, e);
+	if (left < 0) /* cannot tell: fail closed, e says why */
+		return -1;
+	if (left > 0)
+		return mig_fail(e, "the vTPM left this host (generation %" PRIu64 ", mark in %s): it may run elsewhere",
+			       gen, b->statedir);
 	if (!tpmif_locality_allowed(b->localities, r->locality)) {
 		*why = TPMIF_REFUSE_LOCALITY;
 		return mig_fail(e, "locality %u is not allowed for this vTPM", r->locality);
@@ -200,7 +223,7 @@ static void serve_command(struct backend *b, const struct tpmif_req *r)
 {
 	static uint8_t cmd[TPMIF_CMD_MAX], rsp[TPMIF_CMD_MAX];
 	struct tpmif_map map = { .page = b->page };
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	enum tpmif_refusal why = TPMIF_REFUSE_FAILURE;
 	size_t rlen = 0;
 

@@ -86,42 +86,42 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t
 	*ent = NULL;
 	*n = 0;
 	if (len < sizeof(LEDGER_MAGIC) - 1 || memcmp(text, LEDGER_MAGIC, sizeof(LEDGER_MAGIC) - 1))
-		return mig_fail(e, "ledger: not a ledger file (bad first line)");
+		return mig_fail(e, "not a ledger file (bad first line)");
 	pos += sizeof(LEDGER_MAGIC) - 1;
 	for (;;) {
 		lineno++;
 		nl = memchr(pos, '\n', (size_t)(end - pos));
 		if (!nl) {
 			free(v);
-			return mig_fail(e, "ledger: line %zu: truncated (no checksum line)", lineno);
+			return mig_fail(e, "line %zu: truncated (no checksum line)", lineno);
 		}
 		ll = (size_t)(nl - pos);
 		if (ll >= sizeof(line)) {
 			free(v);
-			return mig_fail(e, "ledger: line %zu: too long", lineno);
+			return mig_fail(e, "line %zu: too long", lineno);
 		}
 		memcpy(line, pos, ll);
 		line[ll] = '\0';
 		if (memchr(line, '\0', ll)) {
 			free(v);
-			return mig_fail(e, "ledger: line %zu: has a NUL byte", lineno);
+			return mig_fail(e, "line %zu: has a NUL byte", lineno);
 		}
 		if (!strncmp(line, "sha256 ", 7))
 			break;
 		grown = realloc(v, (cnt + 1) * sizeof(*v));
 		if (!grown) {
 			free(v);
-			return mig_fail(e, "ledger: out of memory");
+			return mig_fail(e, "out of memory for the ledger");
 		}
 		v = grown;
 		if (parse_entry(line, &v[cnt])) {
 			free(v);
-			return mig_fail(e, "ledger: line %zu: malformed", lineno);
+			return mig_fail(e, "line %zu: malformed", lineno);
 		}
 		for (i = 0; i < cnt; i++)
 			if (!memcmp(v[i].uuid, v[cnt].uuid, 16)) {
 				free(v);
-				return mig_fail(e, "ledger: line %zu: vTPM listed twice", lineno);
+				return mig_fail(e, "line %zu: vTPM listed twice", lineno);
 			}
 		cnt++;
 		pos = nl + 1;
@@ -129,7 +129,7 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t
 	digest_hex(text, (size_t)(pos - text), sum);
 	if (strcmp(line + 7, sum) || nl + 1 != end) {
 		free(v);
-		return mig_fail(e, "ledger: checksum mismatch or trailing data: the file is damaged");
+		return mig_fail(e, "checksum mismatch or trailing data");
 	}
 	*ent = v;
 	*n = cnt;
@@ -226,7 +226,8 @@ static int ledger_read(const struct ledger *l, char *path, size_t plen, char **b
 
 static int ledger_load(struct ledger *l, struct mig_err *e)
 {
-	char path[4200], *buf, why[MIG_ERR_MAX];
+	char path[4200], *buf;
+	struct mig_err why;
 	size_t len;
 	int r;
 
@@ -234,14 +235,11 @@ static int ledger_load(struct ledger *l, struct mig_err *e)
 		return -1;
 	if (!buf)
 		return 0;
-	r = ledger_parse(buf, len, &l->ent, &l->n, e);
+	r = ledger_parse(buf, len, &l->ent, &l->n, &why);
 	free(buf);
-	if (!r)
-		return 0;
 	/* Damaged: say what to do (docs/misc/vtpm-migration.txt, "The ledger"). */
-	snprintf(why, sizeof(why), "%s", strncmp(e->msg, "ledger: ", 8) ? e->msg : e->msg + 8);
-	return mig_fail(e, "%s is damaged (%s); restore it from backup, or run 'vtpm_migrate ledger-rebuild' (what it cannot recover re-opens replays)",
-		       path, why);
+	return r ? mig_fail(e, "%s is damaged (%s); restore it from backup, or run 'vtpm_migrate ledger-rebuild' (what it cannot recover re-opens replays)",
+			    path, why.msg) : 0;
 }
 
 /* Check DIR, open and check the lock file, and take the lock. */
@@ -308,7 +306,7 @@ int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct mig_er
 		goto out;
 	}
 	if (ledger_salvage(buf, len, &ent, &n, dropped)) {
-		mig_fail(e, "ledger: out of memory");
+		mig_fail(e, "out of memory for the ledger");
 		goto out;
 	}
 	/* The damaged bytes stay beside it, for a closer look. */
@@ -356,11 +354,11 @@ static int ledger_store(const struct ledger *l, const struct ledger_entry *ent, 
 	int r;
 
 	if (!text)
-		return mig_fail(e, "ledger: out of memory");
+		return mig_fail(e, "out of memory for the ledger");
 	r = safe_write_file(l->dir, "ledger", text, strlen(text), 0600,
 			    durable ? SAFE_SYNC_DIR : 0, e);
 	free(text);
-	return r ? mig_wrap(e, "ledger: ") : 0;
+	return r;
 }
 
 /* Store a copy of the ledger with one entry changed; memory follows disk. */
@@ -372,7 +370,7 @@ static int ledger_update(struct ledger *l, const struct ledger_entry *ne, int du
 
 	v = malloc((n + 1) * sizeof(*v));
 	if (!v)
-		return mig_fail(e, "ledger: out of memory");
+		return mig_fail(e, "out of memory for the ledger");
 	if (n)
 		memcpy(v, l->ent, n * sizeof(*v));
 	for (i = 0; i < n && memcmp(v[i].uuid, ne->uuid, 16); i++)
@@ -409,7 +407,7 @@ int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, st
 		ne = *old;
 	ne.sent = ledger_next_send(l, uuid);
 	if (ne.sent == 0)
-		return mig_fail(e, "ledger: generation counter exhausted");
+		return mig_fail(e, "the generation counter of this vTPM is exhausted");
 	/*
 	 * The sent mark only keeps this host from numbering two records alike;
 	 * losing the last rename to a crash costs no safety (the receiver's
@@ -429,7 +427,7 @@ int ledger_check_accept(const struct ledger *l, const uint8_t uuid[16], uint64_t
 
 	if (old && gen <= old->accepted && !allow_rollback) {
 		uuid_format(uuid, u);
-		return mig_fail(e, "record generation %" PRIu64 " for vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
+		return mig_failc(e, MIG_E_REPLAY, "generation %" PRIu64 " of vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
 			       gen, u, old->accepted);
 	}
 	return 0;

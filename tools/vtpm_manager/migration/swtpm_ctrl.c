@@ -16,7 +16,6 @@
 #include <openssl/crypto.h>
 #include <swtpm/tpm_ioctl.h>
 
-#include "fault.h"
 #include "io.h"
 #include "swtpm_ctrl.h"
 
@@ -44,7 +43,7 @@ static int ctrl_connect(const struct swtpm_ctrl *c, struct mig_err *e)
 		return mig_fail(e, "swtpm %s: socket: %s", c->path, strerror(errno));
 	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		mig_fail(e, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
+		mig_setc(e, MIG_E_CONNECT, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -247,7 +246,7 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 	if (ctrl_call(c, CMD_SET_STATEBLOB, req, sizeof(req), b->data, b->len, &r, NULL, e))
 		return -1;
 	if (r == TPM_BAD_STATE)
-		return mig_fail(e, "swtpm %s: pushing %s state refused: TPM is already running",
+		return mig_failc(e, MIG_E_NOT_WAITING, "swtpm %s: pushing %s state refused: TPM is already running",
 			       c->path, tpm_blob_name(b->type));
 	if (r)
 		return mig_fail(e, "swtpm %s: pushing %s state refused (TPM result 0x%x)",
@@ -339,15 +338,6 @@ int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e)
 		return -1;
 	}
 	return 0;
-}
-
-int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		     struct mig_err *e)
-{
-	if (swtpm_set_blobs(c, s, e))
-		return -1; /* never INIT after a refused push */
-	fault_point("push-before-init");
-	return swtpm_init_or_stop(c, e);
 }
 
 void swtpm_blob_clear(struct swtpm_blob *b)

@@ -40,7 +40,6 @@
 
 #include "backend.h"
 #include "io.h"
-#include "leftmark.h"
 #include "tpmif.h"
 #include "xsnode.h"
 
@@ -127,7 +126,7 @@ static int set_state(struct backend *b, uint32_t state, struct mig_err *e)
 /* A state change the guest caused. */
 static void guest_state(struct backend *b, uint32_t state)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	int r = set_state(b, state, &e);
 
 	if (r < 0)
@@ -212,7 +211,7 @@ struct refused_ring {
 static void try_connect(struct backend *b, const struct frontend_view *f,
 			struct refused_ring *no)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	uint32_t v2 = 0;
 
 	if (no->set && no->ref == f->ref && no->port == f->port)
@@ -322,7 +321,7 @@ static int run(struct backend *b, const sigset_t *run_mask)
 
 static void finish(struct backend *b)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	int r = 0;
 
 	ring_disconnect(b);
@@ -411,11 +410,11 @@ static int parse_args(int argc, char **argv, struct backend *b, const char **ctr
 	return 0;
 }
 
-/* The options' values; the left-this-host mark lies beside the data
- * socket, in the vTPM's state directory. */
+/* The options' values; the data socket lies in the vTPM's state
+ * directory, where the left-this-host mark is. */
 static int check_args(struct backend *b, const char *localities)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	int n;
 
 	if (b->path[0] != '/' || strlen(b->path) > 200 || b->data[0] != '/' ||
@@ -428,9 +427,9 @@ static int check_args(struct backend *b, const char *localities)
 		mig_print_line(stderr, "vtpm_backend: --", e.msg);
 		return -1;
 	}
-	n = snprintf(b->left_mark, sizeof(b->left_mark), "%.*s/%s",
-		     (int)(strrchr(b->data, '/') - b->data), b->data, LEFT_MARK_NAME);
-	if (n < 0 || n >= (int)sizeof(b->left_mark)) {
+	n = snprintf(b->statedir, sizeof(b->statedir), "%.*s",
+		     (int)(strrchr(b->data, '/') - b->data), b->data);
+	if (n < 0 || n >= (int)sizeof(b->statedir)) {
 		fputs("vtpm_backend: --data: path too long\n", stderr);
 		return -1;
 	}
@@ -459,7 +458,7 @@ int main(int argc, char **argv)
 	struct backend b = { .port = -1, .data_fd = -1 };
 	const char *ctrl = NULL, *localities = NULL;
 	char ctrl_default[128];
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	sigset_t run_mask;
 	int torn;
 

@@ -70,6 +70,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -476,30 +477,33 @@ static double run_raw(struct state *s, struct dest *d)
 
 /* (b) The library routines in this process, through a pipe big enough to
  * hold a whole record (send finishes before recv starts). */
-static int lib_pipe[2] = { -1, -1 };
+static int lib_pipe[2] = { -1, -1 }; /* a socket pair */
 
 static double run_lib(struct state *s, struct dest *d, const char *ka, const char *kb,
 		      int record)
 {
+	static const struct mig_words oneshot = { -1, -1, -1 };
+	struct mig_recv_opts o = { 0, -1, NULL };
 	struct vtpm_instance src = s->inst, dst = s->inst;
-	struct mig_report rs, rr;
+	struct vrec_header h;
+	uint8_t hdr[VREC_HDR_LEN];
 	struct mig_err e;
 	double t0, t1, t2;
 	size_t wire;
 
 	strcpy(dst.ctrl, d->ctrl);
 	t0 = now_ms();
-	if (mig_send(ka, B.peer, &src, lib_pipe[1], &rs, &e))
+	if (mig_send(ka, B.peer, &src, lib_pipe[1], &oneshot, &e))
 		die("%s: mig_send failed: %s", s->label, e.msg);
 	t1 = now_ms();
-	if (mig_recv(kb, &dst, lib_pipe[0], 0, -1, &rr, &e))
+	/* The record's clear header, without taking it from the pipe. */
+	if (recv(lib_pipe[0], hdr, sizeof(hdr), MSG_PEEK) != (ssize_t)sizeof(hdr) ||
+	    vrec_header_decode(hdr, sizeof(hdr), &h, &e))
+		die("%s: no record header in the pipe", s->label);
+	if (mig_recv(kb, &dst, lib_pipe[0], &o, &oneshot, &e))
 		die("%s: mig_recv failed: %s", s->label, e.msg);
 	t2 = now_ms();
-	if (rr.record_len != rs.record_len || rr.blob_len != rs.blob_len ||
-	    rr.generation != rs.generation)
-		die("%s: send and recv disagree on the record (%zu/%zu bytes)", s->label,
-		    rs.record_len, rr.record_len);
-	wire = rs.record_len - rs.blob_len;
+	wire = VREC_HDR_LEN + vrec_body_len(&h) - vrec_plain_len(&h);
 	if (!s->wire_max || wire > s->wire_max)
 		s->wire_max = wire;
 	if (!s->wire_min || wire < s->wire_min)
@@ -611,43 +615,36 @@ static void say_word(int fd, const char *word, const char *who, const struct sta
 		die("%s: cannot tell %s '%s': %s", s->label, who, word, strerror(errno));
 }
 
-/* What xend's vtpm_check tells the destination (from send --check): the
- * source's key id and the generation its next send takes (untimed). */
-static void announce(const char *keys_a, const uint8_t uuid[16],
-		     char sender[2 * VREC_KEYID_LEN + 1], char gen[24])
+/* What xend's vtpm_check tells the destination: the signed announcement
+ * send --check prints (untimed). */
+static void announce(const char *keys_a, const struct state *s, char ann[2 * VANN_LEN + 1])
 {
-	struct host_key me;
-	struct ledger l;
+	struct vtpm_instance src = s->inst;
+	struct mig_send_check c;
 	struct mig_err e;
 
-	if (hostkey_load(keys_a, &me, &e))
+	if (mig_send_check(keys_a, B.peer, &src, &c, &e))
 		die("announce: %s", e.msg);
-	hex_encode(me.pub.id, VREC_KEYID_LEN, sender);
-	hostkey_wipe(&me);
-	if (ledger_open(&l, keys_a, &e))
-		die("announce: %s", e.msg);
-	snprintf(gen, 24, "%llu", (unsigned long long)ledger_next_send(&l, uuid));
-	ledger_close(&l);
+	hex_encode(c.signed_ann, VANN_LEN, ann);
 }
 
 static double run_xend(struct state *s, struct dest *d, const char *keys_a, const char *keys_b,
 		       int record)
 {
-	char sender[2 * VREC_KEYID_LEN + 1], gen[24];
+	char ann[2 * VANN_LEN + 1];
 	char uuid[UUID_STR_LEN], src_ctrl[108], dst_ctrl[108], to[HOST_NAME_MAX_LEN + 1];
 	char ka[PATH_MAX], kb[PATH_MAX], three[] = "3";
 	char *send_argv[] = { (char *)B.vm, "send", "-d", ka, "--to", to, "--ctrl", src_ctrl,
 			      "--uuid", uuid, "--fd", three, "--staged", NULL };
 	char *recv_argv[] = { (char *)B.vm, "recv", "-d", kb, "--ctrl", dst_ctrl, "--uuid", uuid,
-			      "--fd", three, "--staged", "--sender", sender, "--generation", gen,
-			      NULL };
+			      "--fd", three, "--staged", "--announce", ann, NULL };
 	int stream[2], sin[2], sout[2], rin[2], rout[2], rs, rr;
 	struct rusage ru_s, ru_r;
 	double t0, t1;
 	pid_t ps, pr;
 
 	uuid_format(s->inst.vtpm_uuid, uuid);
-	announce(keys_a, s->inst.vtpm_uuid, sender, gen);
+	announce(keys_a, s, ann);
 	snprintf(src_ctrl, sizeof(src_ctrl), "%s", s->ctrl);
 	snprintf(dst_ctrl, sizeof(dst_ctrl), "%s", d->ctrl);
 	snprintf(to, sizeof(to), "%s", B.peer);
@@ -862,7 +859,7 @@ static void time_parts(struct state *s)
 			die("cannot write %s", s->record_file);
 	}
 	t0 = now_ms();
-	if (vrec_open(&kb, &pb, rec, len, &h2, NULL, &st2, &e))
+	if (vrec_open(&kb, &pb, rec, len, &h2, &st2, &e))
 		die("%s: open: %s", s->label, e.msg);
 	series_add(&s->part[P_OPEN], now_ms() - t0);
 	swtpm_state_clear(&st);
@@ -983,7 +980,7 @@ static int cold_child(int argc, char **argv)
 		struct swtpm_state out;
 
 		for (round = 0; round < 2; round++) {
-			if (vrec_open(&k, &peers, rec, len, &h, NULL, &out, &e))
+			if (vrec_open(&k, &peers, rec, len, &h, &out, &e))
 				return 1;
 			swtpm_state_clear(&out);
 			t[CP_FIRST + round] = now_ms();
@@ -1547,8 +1544,10 @@ int main(int argc, char **argv)
 	B.errfd_send = open_errfile("send.err");
 	B.errfd_recv = open_errfile("recv.err");
 	B.errfd_ioctl = open_errfile("ioctl.err");
-	if (pipe2(lib_pipe, O_CLOEXEC) || fcntl(lib_pipe[1], F_SETPIPE_SZ, 1024 * 1024) < 1024 * 1024)
-		die("cannot make a 1 MiB pipe: %s", strerror(errno));
+	/* A socket pair, so that the record's header can be peeked at. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lib_pipe) ||
+	    setsockopt(lib_pipe[1], SOL_SOCKET, SO_SNDBUF, &(int){ 1024 * 1024 }, sizeof(int)))
+		die("cannot make a socket pair: %s", strerror(errno));
 
 	B.methods[B.nmethods++] = M_RAW;
 	B.methods[B.nmethods++] = M_LIB;

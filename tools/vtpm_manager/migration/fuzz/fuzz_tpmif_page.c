@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t cmd[TPMIF_CMD_MAX], rsp[3 * TPMIF_PAGE_SIZE];
 	uint32_t refs[TPMIF_MAX_EXTRA_PAGES];
 	uint8_t refusal[TPMIF_REFUSAL_LEN];
-	struct mig_err e = { "" }, er = { "" };
+	struct mig_err e = { "", 0 }, er = { "", 0 };
 	struct tpmif_map map = { 0 };
 	struct tpmif_req r, after;
 	size_t cap, put, rsp_len;

@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t sizes[] = { 1, 2, 16, 128, 4097 };
 	char buf[4097];
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	int64_t want = -1;
 	uint32_t got = 0;
 	size_t i;

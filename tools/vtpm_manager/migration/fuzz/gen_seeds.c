@@ -103,7 +103,7 @@ static void seal_one(const struct record_seed *s, int idx, const struct host_key
 	struct peer_set trusted = { .peer = &peer_pub, .n = 1 };
 	struct swtpm_state st, got;
 	struct vrec_header h, oh;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	uint8_t *rec;
 	size_t len;
 	int i;
@@ -127,7 +127,7 @@ static void seal_one(const struct record_seed *s, int idx, const struct host_key
 	put("record_decode", s->name, rec, len);
 	if (!s->to_other) {
 		/* The target's key set must open it, blob for blob. */
-		if (vrec_open(host, &trusted, rec, len, &oh, NULL, &got, &e))
+		if (vrec_open(host, &trusted, rec, len, &oh, &got, &e))
 			die(s->name, e.msg);
 		for (i = 0; i < VREC_NBLOBS; i++)
 			if (got.blob[i].len != st.blob[i].len ||
@@ -161,7 +161,7 @@ static void pubkey_seeds(const struct host_key *host, const struct host_key *pee
 {
 	char text[512];
 	struct host_pub p;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	int n;
 
 	n = pubkey_format(&host->pub, text, sizeof(text));
@@ -180,7 +180,7 @@ static void pubkey_seeds(const struct host_key *host, const struct host_key *pee
 static void ledger_seed(const char *name, const struct ledger_entry *ent, size_t n)
 {
 	struct ledger_entry *back;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	size_t nb;
 	char *text = ledger_format(ent, n);
 
@@ -213,7 +213,7 @@ static void ledger_seeds(void)
 int main(int argc, char **argv)
 {
 	struct host_key host, peer;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	size_t i;
 
 	if (argc != 2) {

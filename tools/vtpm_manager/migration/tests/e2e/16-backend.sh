@@ -157,9 +157,15 @@ grep -q 'refused a command: locality 3 is not allowed' "$FX_DIR/be5.log" ||
 expect_response "locality 0 still served" "$RAND8_OK" cmd 0 "$GETRANDOM8"
 
 # ---- the left-this-host mark: no command reaches swtpm while it stands ----
-touch "$FX_DIR/tpm/vtpm-left.pending"
-expect_response "a pending mark (no record left whole yet) does not stop the TPM" \
-	"$RAND8_OK" cmd 0 "$GETRANDOM8"
+# A pending mark (the sender sealed, the record has not left whole) of this
+# boot does not count; one of an earlier boot may hide a rename lost in a
+# crash, and does (leftmark.h).
+printf 'generation 7\nboot %s\n' "$(cat /proc/sys/kernel/random/boot_id)" \
+	>"$FX_DIR/tpm/vtpm-left.pending"
+expect_response "a pending mark of this boot does not stop the TPM" "$RAND8_OK" \
+	cmd 0 "$GETRANDOM8"
+printf 'generation 7\nboot 00000000-0000-4000-8000-000000000000\n' >"$FX_DIR/tpm/vtpm-left.pending"
+expect_response "a pending mark of an earlier boot does" "$REFUSED2" cmd 0 "$GETRANDOM8"
 rm -f "$FX_DIR/tpm/vtpm-left.pending"
 echo "generation 7" >"$FX_DIR/tpm/vtpm-left"
 expect_response "GetRandom while the mark stands gets TPM_RC_FAILURE" "$REFUSED2" \
@@ -168,7 +174,8 @@ expect_response "PCR_Extend while the mark stands gets TPM_RC_FAILURE" "$REFUSED
 	cmd 0 "$PCR_EXTEND"
 expect_response "a TPM 1.2 command while the mark stands gets TPM_FAIL" "$REFUSED12" \
 	cmd 0 "$EXTEND12"
-grep -q "refused a command: the vTPM left this host ($FX_DIR/tpm/vtpm-left)" "$FX_DIR/be5.log" ||
+grep -q "refused a command: the vTPM left this host (generation 7, mark in $FX_DIR/tpm)" \
+	"$FX_DIR/be5.log" ||
 	fx_fail "no log line for the left-this-host mark"
 rm -f "$FX_DIR/tpm/vtpm-left"
 fx_expect_ok "PCR_Read with the mark gone" front cmd 0 "$PCR_READ16"

@@ -179,7 +179,7 @@ END_TEST
 static void expect_check_refused(const struct tpmif_map *ring, const uint8_t *page,
 				 const char *words)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	struct tpmif_req r = req_of(page);
 
 	ck_assert_int_eq(tpmif_check_req(ring, &r, &e), -1);
@@ -270,7 +270,7 @@ END_TEST
 START_TEST(too_many_extra_pages_are_refused_before_any_ref_is_read)
 {
 	uint32_t refs[TPMIF_MAX_EXTRA_PAGES];
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	struct pages p;
 	struct tpmif_map ring;
 	struct tpmif_req r;
@@ -402,7 +402,7 @@ END_TEST
 START_TEST(locality_lists_parse_to_a_mask)
 {
 	unsigned int mask = 0xdead;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 
 	ck_assert_int_eq(tpmif_parse_localities("0", &mask, &e), 0);
 	ck_assert_uint_eq(mask, 0x1);
@@ -420,7 +420,7 @@ START_TEST(locality_lists_that_are_not_lists_of_0_to_4_are_refused)
 	static const char *const bad[] = { "", "5", "0,", ",0", "0,,1", "01", "0 1", "-1",
 					   "0,9", "a", "0;1", "1,2,3,4,5" };
 	unsigned int mask = 0x1, i;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(tpmif_parse_localities(bad[i], &mask, &e) == -1, "'%s' accepted", bad[i]);
