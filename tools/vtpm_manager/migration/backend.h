@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "ratelimit.h"
+#include "backend_limit.h"
 #include "swtpm_ctrl.h"
 #include "xen_ring.h"
 

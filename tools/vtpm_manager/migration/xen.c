@@ -12,32 +12,13 @@
 #include <time.h>
 
 #include <xenctrl.h>
-#include <xenstore.h>
 
 #include "instance.h"
 #include "io.h"
 #include "util.h"
+#include "xsnode.h"
 
 #define BACKEND_ROOT "/local/domain/0/backend/vtpm"
-
-/* dir/node, or NULL (errno set); free() it. */
-static char *xs_get(struct xs_handle *xs, const char *dir, const char *node)
-{
-	char path[256];
-	unsigned int len;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	return xs_read(xs, XBT_NULL, path, &len);
-}
-
-static struct xs_handle *xs_connect(struct mig_err *e)
-{
-	struct xs_handle *xs = xs_open(0);
-
-	if (!xs)
-		mig_fail(e, "xenstore: cannot connect to xenstored: %s", strerror(errno));
-	return xs;
-}
 
 /*
  * The one vTPM device of domid: its backend directory, UUID and control
@@ -47,7 +28,8 @@ static struct xs_handle *xs_connect(struct mig_err *e)
 static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *inst,
 			struct mig_err *e)
 {
-	char dir[64], **devs, *v, *why;
+	char dir[64], **devs, v[sizeof(inst->ctrl)], why[256];
+	struct mig_err ignore;
 	unsigned int n;
 
 	snprintf(dir, sizeof(dir), BACKEND_ROOT "/%d", domid);
@@ -59,35 +41,27 @@ static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *i
 	}
 	snprintf(inst->backend, sizeof(inst->backend), "%s/%s", dir, devs[0]);
 	free(devs);
-	v = xs_get(xs, inst->backend, "uuid");
-	n = v && !uuid_parse(v, inst->vtpm_uuid);
-	free(v);
-	if (!n)
+	if (xsnode_get(xs, inst->backend, "uuid", v, sizeof(v), &ignore) ||
+	    uuid_parse(v, inst->vtpm_uuid))
 		return mig_fail(e, "xenstore: %s/uuid is missing or not a UUID", inst->backend);
-	v = xs_get(xs, inst->backend, "swtpm-ctrl");
-	if (v) {
-		n = v[0] == '/' && strlen(v) < sizeof(inst->ctrl);
-		if (n)
-			strcpy(inst->ctrl, v);
-		free(v);
-		return n ? 0 : mig_fail(e, "xenstore: %s/swtpm-ctrl is not an absolute socket path",
+	if (xsnode_get(xs, inst->backend, "swtpm-ctrl", v, sizeof(v), &ignore) == 0) {
+		if (v[0] != '/')
+			return mig_fail(e, "xenstore: %s/swtpm-ctrl is not an absolute socket path",
 					inst->backend);
+		strcpy(inst->ctrl, v);
+		return 0;
 	}
-	v = xs_get(xs, inst->backend, "hotplug-status");
-	n = v && !strcmp(v, "error");
-	free(v);
-	if (!n)
+	if (xsnode_get(xs, inst->backend, "hotplug-status", v, sizeof(v), &ignore) || strcmp(v, "error"))
 		return mig_fail(e, "vTPM of domain %d has no control socket yet (hotplug not run?)", domid);
-	why = xs_get(xs, inst->backend, "hotplug-error");
-	mig_fail(e, "the vtpm-swtpm hotplug script failed for domain %d: %s", domid,
-		 why ? why : "(no hotplug-error node)");
-	free(why);
+	if (xsnode_get(xs, inst->backend, "hotplug-error", why, sizeof(why), &ignore))
+		strcpy(why, "(no hotplug-error node)");
+	mig_fail(e, "the vtpm-swtpm hotplug script failed for domain %d: %s", domid, why);
 	return 1;
 }
 
 int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e)
 {
-	struct xs_handle *xs = xs_connect(e);
+	struct xs_handle *xs = xsnode_open(e);
 	int r;
 
 	if (!xs)
@@ -101,7 +75,7 @@ int xen_wait_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err
 {
 	const struct timespec pause = { 0, 50 * 1000 * 1000 };
 	int64_t deadline = io_now_ms() + timeout_ms;
-	struct xs_handle *xs = xs_connect(e);
+	struct xs_handle *xs = xsnode_open(e);
 	int r;
 
 	if (!xs)
@@ -119,33 +93,31 @@ int xen_wait_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err
 int xen_publish_instance(const struct vtpm_instance *inst, struct mig_err *e)
 {
 	const char *devid = strrchr(inst->backend, '/');
-	char inode[192], snode[192];
 	struct xs_handle *xs;
 	xs_transaction_t t;
-	int ok;
+	int ok = 0;
 
 	if (!devid)
 		return mig_fail(e, "no backend directory for the vTPM");
-	devid++;
-	snprintf(inode, sizeof(inode), "%s/instance", inst->backend);
-	snprintf(snode, sizeof(snode), "%s/hotplug-status", inst->backend);
-	if (!(xs = xs_connect(e)))
+	if (!(xs = xsnode_open(e)))
 		return -1;
 	for (;;) {
 		t = xs_transaction_start(xs);
-		ok = t != XBT_NULL && xs_write(xs, t, inode, devid, (unsigned int)strlen(devid)) &&
-		     xs_write(xs, t, snode, "connected", 9);
-		if (!ok) {
-			mig_fail(e, "xenstore: cannot write %s: %s", snode, strerror(errno));
-			if (t != XBT_NULL)
-				xs_transaction_end(xs, t, true);
+		if (t == XBT_NULL) {
+			mig_fail(e, "xenstore: cannot start a transaction: %s", strerror(errno));
 			break;
 		}
-		if (xs_transaction_end(xs, t, false))
+		if (xsnode_put(xs, t, inst->backend, "instance", devid + 1, e) ||
+		    xsnode_put(xs, t, inst->backend, "hotplug-status", "connected", e)) {
+			xs_transaction_end(xs, t, true);
 			break;
+		}
+		if (xs_transaction_end(xs, t, false)) {
+			ok = 1;
+			break;
+		}
 		if (errno != EAGAIN) {
 			mig_fail(e, "xenstore: transaction failed: %s", strerror(errno));
-			ok = 0;
 			break;
 		}
 	}

@@ -10,7 +10,7 @@
 #include <xen/io/tpmif.h>
 
 #include "io.h"
-#include "ratelimit.h"
+#include "backend_limit.h"
 #include "tpmif.h"
 #include "unit.h"
 

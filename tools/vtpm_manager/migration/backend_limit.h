@@ -6,8 +6,8 @@
  * and the one saying how many were suppressed before it). Pure: the caller
  * passes the time, so tests need no clock.
  */
-#ifndef VTPM_MIG_RATELIMIT_H
-#define VTPM_MIG_RATELIMIT_H
+#ifndef VTPM_MIG_BACKEND_LIMIT_H
+#define VTPM_MIG_BACKEND_LIMIT_H
 
 #include <stdint.h>
 

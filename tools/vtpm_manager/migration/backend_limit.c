@@ -1,5 +1,5 @@
-/* A time-based limit on log lines (see ratelimit.h): a token bucket. */
-#include "ratelimit.h"
+/* A time-based limit on log lines (see backend_limit.h): a token bucket. */
+#include "backend_limit.h"
 
 /* Add the lines earned since counted_ms, up to a full burst. */
 static void earn(struct ratelimit *r, int64_t now_ms)
