@@ -3,6 +3,8 @@
 
     apply-to-xen-tree.py [--check] XEN_TREE
     apply-to-xen-tree.py --patch PRISTINE_XEN_TREE > vtpm-migration.patch
+    apply-to-xen-tree.py --series DIR PRISTINE_XEN_TREE
+    apply-to-xen-tree.py --stat PRISTINE_XEN_TREE
 
 Targets Xen 4.1.x and 4.2.x: the releases that have xend, the vTPM backend
 (tools/vtpm_manager) and an xc_restore that reads the length-prefixed
@@ -14,9 +16,8 @@ What it does (all or nothing):
     tests (MIGRATION_PRODUCT) with the folder's Xen-style Makefile
     (files/migration.Makefile, with the project Makefile's lists), the xend
     module (tools/python/xen/xend/server/vtpm_migration.py), the hotplug
-    script (tools/hotplug/Linux/vtpm-swtpm), the admin guide
-    (docs/misc/vtpm-migration.txt), the record format (docs/specs/) and the
-    man page (docs/man/vtpm_migrate.pod.8);
+    script (tools/hotplug/Linux/vtpm-swtpm), the admin guide and the record
+    format (docs/misc/*.txt) and the man pages (docs/man/NAME.pod.8);
   - removes the 2006 migration daemon's sources from that folder;
   - hooks the module into xend (XendCheckpoint, XendDomain, the relocation
     server, tpmif);
@@ -28,9 +29,13 @@ What it does (all or nothing):
 
 Every anchor is looked up before anything is written: if one is missing,
 the tree is left untouched and each missing anchor is named.  --check only
-reports.  --patch applies to a copy of a pristine tree and writes the
-difference: one -p1 patch with a header, which `patch -p1` applies to that
-release's pristine tree to give exactly what the script gives.
+reports.  --patch computes the change from a pristine tree and writes it as
+one -p1 patch with a header, which `patch -p1` applies to that release's
+pristine tree to give exactly what the script gives.  --series writes the
+same change as a quilt series in DIR (DIR/series and one patch per part of
+PARTS, each with a Description header), applied in order giving the same
+tree, the folder building after each part.  --stat prints the size of each
+part and of the whole.
 """
 
 import fnmatch
@@ -741,11 +746,10 @@ FOLDER_PART = 'vtpm-migrate'
 
 # The licence each new file carries: that of the part of Xen it joins.
 LICENCES = (
-    (MIGRATION + '/*', 'BSD-3-Clause, the licence of tools/vtpm_manager/'
-     'COPYING'),
+    (MIGRATION + '/*', 'BSD-3-Clause (tools/vtpm_manager/COPYING)'),
     ('tools/hotplug/Linux/*', 'LGPL-2.1-only, as the other hotplug scripts'),
     ('tools/python/xen/xend/*', 'LGPL-2.1-only, as the rest of xend'),
-    ('docs/*', "GPL-2.0-only, the tree's COPYING, as the rest of docs/"),
+    ('docs/*', 'GPL-2.0-only (COPYING), as the rest of docs/'),
 )
 
 
@@ -1070,8 +1074,9 @@ def format_stat(stat):
     total_a = sum(a for _, a, _ in stat)
     total_r = sum(r for _, _, r in stat)
     lines = [' %-60s +%d -%d' % row for row in stat]
-    lines.append(' %d files changed, %d insertions(+), %d deletions(-)'
-                 % (len(stat), total_a, total_r))
+    lines.append(' %d file%s changed, %d insertions(+), %d deletions(-)'
+                 % (len(stat), 's' if len(stat) != 1 else '', total_a,
+                    total_r))
     return '\n'.join(lines)
 
 
@@ -1084,7 +1089,7 @@ def new_file_licences(old, new):
             for pattern, text in LICENCES:
                 if text == licence and fnmatch.fnmatchcase(rel, pattern):
                     where = pattern.rstrip('*').rstrip('/') + '/'
-                    line = '  %-31s %s' % (where, licence)
+                    line = '  %-30s %s' % (where, licence)
                     if line not in found:
                         found.append(line)
     return found
@@ -1108,8 +1113,8 @@ PART_HEADER = """\
 Description: %(title)s
 %(body)s
  .
- Part %(n)d of %(total)d of vTPM migration for the Xen tools; apply after the
- parts before it (quilt push, or patch -p1 in the order of the series file).
+ Part %(n)d of %(total)d of vTPM migration for the Xen tools, applied in the order
+ of the series file (quilt push, or patch -p1 one by one).
 %(releases)s
  .
 %(licence)s
