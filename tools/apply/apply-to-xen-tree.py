@@ -617,7 +617,7 @@ def binary_files(pairs):
     return found
 
 
-# ---- the series: which patch each change belongs to ------------------------------
+# ---- the series: which patch each change belongs to -------------------------
 #
 # A reviewer reads the change as a quilt series of PARTS, in this order.
 # CLAIMS says which part each change belongs to: a pattern is a glob on the
@@ -686,7 +686,7 @@ finish and recover end a migration on the source; inspect and status are
 for the administrator.  It replaces the 2006 migration daemon removed in
 the previous part.
 
-The record's format, with a test vector: docs/misc/vtpm-migration-record.txt;
+The record format, with a test vector: docs/misc/vtpm-migration-record.txt;
 the command: vtpm_migrate(8).  `make check` in the folder adds the unit
 tests of the record, sealing, host keys, the ledger, the swtpm control
 channel (with swtpm) and the command line.  Nothing runs vtpm_migrate yet:
@@ -1105,16 +1105,16 @@ def _licence_paragraph(old, new):
     lines = new_file_licences(old, new)
     if not lines:
         return 'No new file.'
-    return 'New files carry the licence of the part of Xen they join (SPDX):\n' + \
-        '\n'.join(lines)
+    return ('New files carry the licence of the part of Xen they join '
+            '(SPDX):\n' + '\n'.join(lines))
 
 
 PART_HEADER = """\
 Description: %(title)s
 %(body)s
  .
- Part %(n)d of %(total)d of vTPM migration for the Xen tools, applied in the order
- of the series file (quilt push, or patch -p1 one by one).
+ Part %(n)d of %(total)d of vTPM migration for the Xen tools, applied in the
+ order of the series file (quilt push, or patch -p1 one by one).
 %(releases)s
  .
 %(licence)s
@@ -1204,7 +1204,7 @@ def make_patch(tree):
         'stat': format_stat(stat)} + '\n' + diff
 
 
-# ---- the size of each part -------------------------------------------------------
+# ---- the size of each part --------------------------------------------------
 
 WHOLE = 'vtpm-migration.patch'
 

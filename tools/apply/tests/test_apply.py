@@ -132,12 +132,13 @@ def read_offsets():
 
 def write_offsets(offsets):
     with open(OFFSETS, 'w') as f:
-        f.write('# Where the diff of a pristine Xen 4.2.5 tree differs from the\n'
-                '# stand-in tree\'s (tests/xen-tree): the lines the 4.2.5 files have\n'
-                '# that the stand-in\'s lack, per patch and file, as added and\n'
-                '# removed lines.  Written by\n'
-                '#   tests/test_apply.py --offsets PRISTINE_XEN_4.2.5_TREE\n'
-                '# and checked against such a tree by XEN_TREES=... make check.\n')
+        f.write('# Where the diff of a pristine Xen 4.2.5 tree differs from '
+                'the\n# stand-in tree\'s (tests/xen-tree): the lines the 4.2.5 '
+                'files have\n# that the stand-in\'s lack, per patch and file, '
+                'as added and\n# removed lines.  Written by\n'
+                '#   make -C tools/apply offsets XEN_425=PRISTINE_TREE\n'
+                '# and checked against such a tree by XEN_TREES=... make '
+                'check.\n')
         for (patch, path), (a, r) in sorted(offsets.items()):
             f.write('%s %s %+d %+d\n' % (patch, path, a, r))
 
@@ -750,7 +751,8 @@ class ApplyTest(unittest.TestCase):
         for name in names:
             rc, out = patch_p1(pristine, os.path.join(where, name))
             self.assertEqual(rc, 0, name + ': ' + out)
-            if 'diff --git a/%s/' % self.MIG not in self.read_patch(where, name):
+            folder = 'diff --git a/%s/' % self.MIG
+            if folder not in self.read_patch(where, name):
                 continue
             stage = os.path.join(self.tmp, name)
             shutil.copytree(pristine, stage, symlinks=True)
