@@ -58,8 +58,8 @@ int mem_contains(const uint8_t *hay, size_t hlen, const uint8_t *needle, size_t 
 }
 
 /* The suites are weak references (unit.h): one whose test file is not
- * linked in is skipped, so the folder's tests build and run with only some
- * of their files, as after each patch of the Xen patch series. */
+ * linked in is skipped, so that the tests build and run with only some of
+ * their files (the back end's alone, say). */
 static Suite *(*const suites[])(void) = {
 	record_suite, seal_suite, hostkey_suite, ledger_suite,
 	ctrl_suite, cli_suite, io_suite, tpmif_suite,
