@@ -373,7 +373,7 @@ START_TEST(known_answer_vector_opens_with_recipient_key)
 }
 END_TEST
 
-/* The example in docs/specs is the same record and decodes and opens. */
+/* The example in the record format is the same record and decodes and opens. */
 START_TEST(spec_example_decodes_and_opens)
 {
 	const char *src = getenv("VTPM_TEST_SRC");
@@ -388,7 +388,7 @@ START_TEST(spec_example_decodes_and_opens)
 	size_t len;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/../../../docs/specs/vtpm-migration-record.pandoc",
+	snprintf(path, sizeof(path), "%s/../../../docs/misc/vtpm-migration-record.txt",
 		 src ? src : ".");
 	f = fopen(path, "r");
 	ck_assert_msg(f != NULL, "cannot open %s", path);
