@@ -38,6 +38,12 @@
  *   oneshot  `vtpm_migrate send | vtpm_migrate recv` as processes, from the
  *            first fork to both exits (information: xend does not run it)
  *
+ * One part of the xend view is timed on its own, in this process, because
+ * the floor has nothing like it: opening the record (verifying the
+ * signature, X25519, HKDF, AES-GCM) between its last byte and the first
+ * SET_STATEBLOB. The floor instead pulls the state, which the xend view
+ * did at `pull`.
+ *
  * After each migration the source's left-this-host mark is removed, as an
  * administrator's `recover --force` would, so that the same source moves
  * again. Every destination must run afterwards; on the warm-up iterations
@@ -46,7 +52,7 @@
  * Exit 0 when the benchmark ran (targets missed or not: it reports), 1 when
  * it could not run or a migration failed, 2 on a usage error.
  */
-#define _GNU_SOURCE /* pipe2, F_DUPFD_CLOEXEC */
+#define _GNU_SOURCE /* pipe2, F_SETPIPE_SZ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +74,8 @@
 
 #include <swtpm/tpm_ioctl.h>
 
+#include "hostkey.h"
+#include "seal.h"
 #include "swtpm_ctrl.h"
 
 #define MAX_STATES 8
@@ -84,6 +92,7 @@
 enum method { M_RAW, M_XEND, M_IOCTL, M_ONESHOT, M_COUNT };
 static const char *const method_tag[M_COUNT] = { "raw", "xend", "ioctl", "oneshot" };
 enum { R_SEND, R_RECV, R_XSEND, R_XRECV, R_COUNT }; /* peak RSS series */
+enum { P_OPEN, P_COUNT }; /* parts timed on their own */
 
 struct series {
 	double *v;
@@ -97,7 +106,9 @@ struct state {
 	char dir[108]; /* the source's state directory (its left-this-host mark) */
 	struct series t[M_COUNT];
 	struct series rss[R_COUNT]; /* KiB */
+	struct series part[P_COUNT];
 	size_t blob_len[3];
+	uint8_t *record; /* one record of this state, as send wrote it */
 	size_t record_len;
 };
 
@@ -112,6 +123,8 @@ static struct {
 	const char *work, *vm, *swtpm, *ioctl, *keys_a, *keys_b, *peer, *keys_where;
 	struct state st[MAX_STATES];
 	int nstates;
+	struct host_key key_b; /* the receiving host's, to open records */
+	struct peer_set peers_b;
 	int errfd[3]; /* send, recv, swtpm_ioctl */
 	long rss_floor_kib;
 } B;
@@ -486,6 +499,11 @@ static double run_xend(struct state *s, struct dest *d, int record)
 	reset_errfd(B.errfd[0]);
 	reset_errfd(B.errfd[1]);
 	pipe_or_die(stream);
+	/* As much room as a TCP connection's buffers give: the record is written
+	 * whole while the receiver reads (the default 64 KiB holds less than
+	 * the larger states). */
+	if (fcntl(stream[1], F_SETPIPE_SZ, 1024 * 1024) < 0)
+		die("cannot enlarge the stream pipe: %s", strerror(errno));
 	pipe_or_die(sin);
 	pipe_or_die(sout);
 	pipe_or_die(rin);
@@ -638,7 +656,7 @@ static void check_dest(const struct state *s, struct dest *d, int method, int co
 		    method_tag[method]);
 }
 
-/* The bytes of one record of this state (untimed, once). */
+/* The bytes of one record of this state (untimed, once), kept. */
 static void measure_record(struct state *s)
 {
 	char *argv[] = { (char *)B.vm, "send", "-d", (char *)B.keys_a, "--to", (char *)B.peer,
@@ -655,10 +673,29 @@ static void measure_record(struct state *s)
 	rc = reap(spawn(argv, -1, fd, B.errfd[0], -1), NULL);
 	if (rc || fstat(fd, &sb))
 		die("%s: vtpm_migrate send exited %d: %s", s->label, rc, last_line(B.errfd[0]));
+	s->record_len = (size_t)sb.st_size;
+	s->record = malloc(s->record_len);
+	if (!s->record || pread(fd, s->record, s->record_len, 0) != (ssize_t)s->record_len)
+		die("%s: cannot read back %s", s->label, path);
 	close(fd);
 	unlink(path);
-	s->record_len = (size_t)sb.st_size;
 	clear_mark(s);
+}
+
+/* What recv does between the record's last byte and its first push: open
+ * it (verify the signature, X25519, HKDF, AES-GCM), in this process. */
+static double time_open(const struct state *s)
+{
+	struct vrec_header h;
+	struct swtpm_state st;
+	struct mig_err e;
+	double t0 = now_ms(), t;
+
+	if (vrec_open(&B.key_b, &B.peers_b, s->record, s->record_len, &h, &st, &e))
+		die("%s: cannot open the record: %s", s->label, e.msg);
+	t = now_ms() - t0;
+	swtpm_state_clear(&st);
+	return t;
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -691,6 +728,8 @@ static void iteration(struct state *s, int si, int it, int record)
 		check_dest(s, &d[m], m, !record);
 	for (m = 0; m < M_COUNT; m++)
 		dest_stop(&d[m], m);
+	if (record)
+		s->part[P_OPEN].v[s->part[P_OPEN].n++] = time_open(s);
 }
 
 /* The ru_maxrss a child of this process shows before it does anything. */
@@ -827,6 +866,10 @@ static void report(void)
 		cell("%zu+%zu", B.st[i].blob_len[0], B.st[i].blob_len[1]);
 	printf("\ntimes in ms, p50 / p99\n");
 	row_ms("xend view (write+go -> done)", M_XEND);
+	row_label("  in it: recv opens the record (p50)");
+	for (i = 0; i < B.nstates; i++)
+		cell("%.2f", pct(&B.st[i].part[P_OPEN], 0.5));
+	printf("\n");
 	row_ms("raw floor (ctrl pull+push+INIT)", M_RAW);
 	row_ms("swtpm_ioctl path (a process a step)", M_IOCTL);
 	row_ratio("xend view p50 / raw floor p50", M_XEND, 0.5, M_RAW, 0.5);
@@ -885,6 +928,8 @@ static int add_state(const char *arg)
 		series_init(&s->t[i], (size_t)B.n);
 	for (i = 0; i < R_COUNT; i++)
 		series_init(&s->rss[i], (size_t)B.n);
+	for (i = 0; i < P_COUNT; i++)
+		series_init(&s->part[i], (size_t)B.n);
 	B.nstates++;
 	return 0;
 }
@@ -958,6 +1003,8 @@ int main(int argc, char **argv)
 	B.errfd[0] = open_errfile("send.err");
 	B.errfd[1] = open_errfile("recv.err");
 	B.errfd[2] = open_errfile("ioctl.err");
+	if (hostkey_load(B.keys_b, &B.key_b, &e) || peers_load(B.keys_b, &B.peers_b, &e))
+		die("%s", e.msg);
 
 	for (i = 0; i < B.nstates; i++) {
 		ctrl_or_die(&c, B.st[i].ctrl);
@@ -977,5 +1024,7 @@ int main(int argc, char **argv)
 			iteration(&B.st[i], i, it < 0 ? it + WARMUP : it, it >= 0);
 	printf("measured in %.1f s\n", (now_ms() - t0) / 1000);
 	report();
+	hostkey_wipe(&B.key_b);
+	peers_free(&B.peers_b);
 	return 0;
 }
