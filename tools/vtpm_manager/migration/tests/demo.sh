@@ -111,8 +111,11 @@ guest_connects() {
 
 # ---- the two hosts ----------------------------------------------------------
 fx_netns_pair 2>/dev/null
-where=
-[ -n "$FX_NS_A" ] || where=" (no network namespaces here: loopback)"
+if [ -n "$FX_NS_A" ]; then
+	hosts="A $FX_ADDR_A (netns $FX_NS_A), B $FX_ADDR_B (netns $FX_NS_B)"
+else
+	hosts="A and B both on $FX_ADDR_A (no network namespaces here: loopback)"
+fi
 mig_peers
 host a "$FX_NS_A" "$SRC_DOM" src running
 mig_fill src tpm2 # PCRs in every bank, NV 0x01500001, key 0x81000001, a loaded key
@@ -125,7 +128,7 @@ PCR_A=$(guest_pcr16 a) || exit 1
 mig_snapshot src tpm2 before
 host b "$FX_NS_B" "$DST_DOM" dst waiting
 
-step "two hosts: A ${FX_NS_A:-here} $FX_ADDR_A, B ${FX_NS_B:-here} $FX_ADDR_B$where"
+step "two hosts: $hosts"
 say "keys: each host made its key pair (vtpm_migrate keygen) and trusts the other's (trust)"
 say "A: domain $SRC_DOM runs; its vTPM, a TPM 2.0 in swtpm, holds PCRs, NV index 0x01500001, keys 0x81000001 and a loaded one"
 say "A: the guest extends PCR 16 through vtpm_backend and reads it: $(short "$PCR_A")"
@@ -222,7 +225,7 @@ mark=$(printf '%s\n' "$FX_OUT" | sed -n 's/^left-host  *\(yes, at generation [0-
 [ "$mark" = "yes, at generation $GEN" ] || fx_fail "no left-this-host mark for generation $GEN on A: $FX_OUT"
 fx_expect_ok "the source guest's command" guest a cmd 0 "$PCR_READ"
 [ "$FX_OUT" = "$RC_FAILURE" ] || fx_fail "the back end on A served a command after the record left: $FX_OUT"
-say "A\$ vtpm_migrate status --domid $SRC_DOM: left-host $mark; its back end answers the guest TPM_RC_FAILURE"
+say "A\$ vtpm_migrate status --domid $SRC_DOM: left-host $mark; a guest command on A gets TPM_RC_FAILURE now"
 fx_expect_ok "finish on A" env XENSTORED_PATH="$FX_DIR/xs-a/socket" "$VM" finish -d "$KA" --domid "$SRC_DOM"
 mig_assert_gone src
 say "A\$ vtpm_migrate finish --domid $SRC_DOM  (xend destroys the domain): swtpm ended, its state deleted"
