@@ -58,7 +58,7 @@ static void scan(const char *sub, struct usage *u)
 /* Unverified records go until len more bytes fit; 0 if they do. */
 static int make_room(const char *sub, size_t len)
 {
-	char path[4400];
+	char path[4200 + sizeof(((struct usage *)0)->oldest)];
 	struct usage u;
 
 	for (;;) {
