@@ -4,7 +4,6 @@
  * both files.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,46 +158,19 @@ int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct mig_er
 	return memcmp(id, p->id, sizeof(id)) ? mig_fail(e, "key id does not match the keys") : 0;
 }
 
-/*
- * Read a whole small file into buf (NUL-terminated; the caller wipes it).
- * With what, the file is one of the key directory's own and must be safe
- * from other users (safefile.h).
- */
-static int read_small(const char *path, const char *what, char *buf, size_t cap, size_t *len,
-		      mode_t *mode, struct mig_err *e)
-{
-	struct stat st;
-	ssize_t n = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0)
-		return mig_fail(e, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		mig_fail(e, "%s: not a regular file", path);
-	else if (what && safe_check_stat(&st, what, path, e))
-		;
-	else if (st.st_size >= (off_t)cap)
-		mig_fail(e, "%s: too large for a key file", path);
-	else if ((n = read(fd, buf, cap - 1)) < 0)
-		mig_fail(e, "%s: %s", path, strerror(errno));
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	*len = (size_t)n;
-	if (mode)
-		*mode = st.st_mode;
-	return 0;
-}
-
 int pubkey_read(const char *path, const char *what, struct host_pub *p, struct mig_err *e)
 {
-	char buf[KEYFILE_MAX];
+	char *buf;
 	size_t len;
+	int r;
 
-	if (read_small(path, what, buf, sizeof(buf), &len, NULL, e))
+	if (safe_read_file(path, what, KEYFILE_MAX, &buf, &len, NULL, e))
 		return -1;
-	return pubkey_parse(buf, len, p, e) ? mig_wrap(e, "%s: ", path) : 0;
+	if (!buf)
+		return mig_fail(e, "%s: %s", path, strerror(ENOENT));
+	r = pubkey_parse(buf, len, p, e) ? mig_wrap(e, "%s: ", path) : 0;
+	free(buf);
+	return r;
 }
 
 /* host.key (with flags for safe_write_file), then host.pub. */
@@ -254,7 +226,7 @@ int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 	static const char *const keys[] = { "name", "ed25519", "x25519", NULL };
 	static const size_t lens[] = { 0, 32, 32 };
 	uint8_t *const outs[] = { NULL, k->ed_priv, k->x_priv };
-	char path[4096], buf[KEYFILE_MAX];
+	char path[4096], *buf;
 	size_t len;
 	mode_t mode;
 	int r = -1;
@@ -263,11 +235,10 @@ int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 	if (safe_check_dir(dir, "key directory", e))
 		return -1;
 	snprintf(path, sizeof(path), "%s/host.key", dir);
-	if (read_small(path, "host key", buf, sizeof(buf), &len, &mode, e)) {
-		if (errno == ENOENT)
-			mig_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
+	if (safe_read_file(path, "host key", KEYFILE_MAX, &buf, &len, &mode, e))
 		return -1;
-	}
+	if (!buf)
+		return mig_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
 	if (mode & 077)
 		mig_fail(e, "%s: mode %03o lets others read the private key; refusing it (chmod 600)",
 			 path, (unsigned)(mode & 0777));
@@ -278,7 +249,8 @@ int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 		r = 0;
 	if (r)
 		hostkey_wipe(k);
-	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(buf, len);
+	free(buf);
 	return r;
 }
 

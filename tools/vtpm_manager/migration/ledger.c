@@ -170,30 +170,8 @@ int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size
 static int ledger_read(const struct ledger *l, char *path, size_t plen, char **buf, size_t *len,
 		       struct mig_err *e)
 {
-	struct stat st;
-	int fd, r;
-
-	*buf = NULL;
 	snprintf(path, plen, "%s/ledger", l->dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : mig_fail(e, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > LEDGER_MAX_FILE)
-		r = mig_fail(e, "%s: not a regular file of sane size", path);
-	else if (safe_check_stat(&st, "ledger", path, e))
-		r = -1;
-	else if (!(*buf = malloc((size_t)st.st_size + 1)))
-		r = mig_fail(e, "%s: out of memory", path);
-	else if (read(fd, *buf, (size_t)st.st_size) != st.st_size)
-		r = mig_fail(e, "%s: short read", path);
-	else
-		r = 0, *len = (size_t)st.st_size;
-	close(fd);
-	if (r) {
-		free(*buf);
-		*buf = NULL;
-	}
-	return r;
+	return safe_read_file(path, "ledger", LEDGER_MAX_FILE, buf, len, NULL, e);
 }
 
 /* Check DIR, open and check the lock file, and take the lock. */

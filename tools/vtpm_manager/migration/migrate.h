@@ -13,19 +13,14 @@
 #include "record.h"
 
 /*
- * The staged helpers (--staged) are started early by xend, do all they can
- * before the guest is suspended and the image is complete, then take
- * one-word lines on `in` and answer on `out`, like xc_save's "suspend":
+ * The staged helpers' words (vtpm_migrate(8), --staged), like xc_save's
+ * "suspend"; in < 0 is the one-shot command, the same steps with no words:
  *
  *   sender:   -> ready   <- pull  -> sealed   <- write  -> done
  *   receiver: -> ready   <- go    -> done
  *
- * The one-shot command is the same sequence with no words (in < 0). End of
- * input or another line before the last step: nothing written or loaded.
- * The first word comes when xend's xc_save or xc_restore has done its part,
- * however long that takes (end of input ends the wait); every wait after
- * it, and on the stream, ends after timeout_ms. A waiting helper holds no
- * lock.
+ * The first word may take as long as xc_save or xc_restore take; every wait
+ * after it ends after timeout_ms. A waiting helper holds no lock.
  */
 struct mig_words {
 	int in, out;
@@ -48,12 +43,10 @@ int mig_send_check(const char *dir, const char *to, const struct vtpm_instance *
 		   struct mig_send_check *out, struct mig_err *e) MIG_MUST;
 
 /* Read one record from stream, check it, record its generation, push it into
- * the waiting TPM and start it. A signed announcement (announce, from the
- * sender's send --check) of this very vTPM lets the receiver accept its
- * generation before 'ready', so that nothing is written to disk between the
- * image's end and the TPM's start; it is taken back if its record does not
- * come or does not run. On failure the TPM is not started and the record is
- * kept as refused.h says. */
+ * the waiting TPM and start it. An announcement (send --check's) of this
+ * vTPM is accepted before 'ready', so that no disk write falls between the
+ * image's end and the TPM's start, and taken back if its record does not
+ * come or run. On failure the TPM is not started (refused.h keeps the record). */
 struct mig_recv_opts {
 	int allow_rollback;
 	int timeout_ms;           /* for the instance, then for the record; < 0: none */
@@ -68,13 +61,9 @@ int mig_recv(const char *dir, const struct vtpm_instance *inst, int stream,
 int mig_recv_check(const char *dir, const uint8_t announce[VANN_LEN], int allow_rollback,
 		   const char **public, struct mig_err *e) MIG_MUST;
 
-/*
- * After a failed migration: the source TPM must still run with its state.
- * While the left-this-host mark stands it refuses and leaves the source TPM
- * not running, its state kept (STORE_VOLATILE, STOP); with force it removes
- * the mark and brings the TPM back (INIT keeping the volatile state), or,
- * with no swtpm running, says in note that the next start will use the state.
- */
+/* After a failed migration the source TPM runs on. While the left-this-host
+ * mark stands it refuses and stops the source TPM, state kept; with force it
+ * removes the mark and brings the TPM back (note says what it did). */
 int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
 		struct mig_err *e) MIG_MUST;
 
@@ -82,12 +71,10 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
  * process, then delete its state and the mark. */
 int mig_finish(struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
 
-/* Read one record from fd and print its clear header to out, naming the
- * sender and recipient keys found in dir (host.pub, peers/) when dir. */
+/* Print the clear header of the record on fd, naming the keys dir knows. */
 int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e) MIG_MUST;
 
-/* Print one vTPM's ledger generations (dir) and, when its state directory
- * is known (inst->ctrl), its "left this host" mark. */
+/* Print one vTPM's ledger generations and, given inst->ctrl, its left mark. */
 int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out,
 	       struct mig_err *e) MIG_MUST;
 
@@ -96,7 +83,7 @@ int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out,
 int mig_read_header(int fd, uint8_t hdr[VREC_HDR_LEN], int timeout_ms,
 		    struct mig_err *e) MIG_MUST;
 
-/* staged.c: the words, and OpenSSL made ready before the guest waits. */
+/* staged.c */
 int mig_say(const struct mig_words *w, const char *word, struct mig_err *e) MIG_MUST;
 int mig_await(const struct mig_words *w, const char *word, int timeout_ms, const char *undone,
 	      struct mig_err *e) MIG_MUST;

@@ -1,8 +1,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "io.h"
 #include "safefile.h"
@@ -34,6 +37,42 @@ int safe_check_dir(const char *path, const char *what, struct mig_err *e)
 	if (!S_ISDIR(st.st_mode))
 		return mig_fail(e, "%s %s: not a directory", what, path);
 	return safe_check_stat(&st, what, path, e);
+}
+
+int safe_read_file(const char *path, const char *what, size_t max, char **buf, size_t *len,
+		   mode_t *mode, struct mig_err *e)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r = -1;
+
+	*buf = NULL;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : mig_fail(e, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		mig_fail(e, "%s: not a regular file", path);
+	else if (what && safe_check_stat(&st, what, path, e))
+		;
+	else if ((size_t)st.st_size > max)
+		mig_fail(e, "%s: over %zu bytes, too large", path, max);
+	else if (!(*buf = malloc((size_t)st.st_size + 1)))
+		mig_fail(e, "%s: out of memory", path);
+	else if (read(fd, *buf, (size_t)st.st_size) != st.st_size)
+		mig_fail(e, "%s: short read", path);
+	else
+		r = 0;
+	close(fd);
+	if (r) {
+		if (*buf) /* a short read of a key file still holds part of it */
+			OPENSSL_cleanse(*buf, (size_t)st.st_size);
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	(*buf)[st.st_size] = '\0';
+	*len = (size_t)st.st_size;
+	if (mode)
+		*mode = st.st_mode;
+	return 0;
 }
 
 /* Create tmp exclusively. Whatever already has the name (a crash's leftover,

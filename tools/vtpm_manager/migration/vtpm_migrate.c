@@ -1,9 +1,8 @@
 /*
  * vtpm_migrate: the command xend runs on its migration stream, and the tool
  * an administrator sets up host keys with; vtpm_migrate(8) is its contract.
- * Exit 0 on success, 1 with one line on stderr on any refusal or failure, 2
- * on a usage error. One table of commands: each names the options it takes,
- * so help says what each does and an error names the word it did not take.
+ * One table of commands: each names the options it takes, so help says what
+ * each does and an error names the word it did not take.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -117,6 +116,7 @@ static int usage(const char *fmt, ...)
 
 static int fail(const struct mig_err *e)
 {
+	fflush(stdout); /* what was printed before the error line */
 	fprintf(stderr, "vtpm_migrate: %s: ", cmd->name);
 	mig_print_line(stderr, "", e->msg);
 	return 1;
@@ -218,6 +218,8 @@ static int parse(int argc, char **argv, struct args *a)
 		return usage("unexpected argument '%s'", a->pos[cmd->max]);
 	if (a->npos < cmd->min)
 		return usage("missing %s", cmd->min - a->npos == 1 ? "an argument" : "arguments");
+	if (a->staged && !a->have_fd)
+		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
 	return -1;
 }
 
@@ -397,8 +399,6 @@ static int cmd_send(struct args *a)
 		return usage("needs --to NAME");
 	if (a->check && (a->staged || a->have_fd))
 		return usage("--check writes no record: no --fd or --staged");
-	if (a->staged && !a->have_fd)
-		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
 	if (get_instance(a, &inst, 1, 0))
 		return 2;
 	if (a->check) {
@@ -445,8 +445,6 @@ static int cmd_recv(struct args *a)
 		printf("%s\n", public);
 		return fail(&e);
 	}
-	if (a->staged && !a->have_fd)
-		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
 	if (get_instance(a, &inst, 1, 0))
 		return 2;
 	if (a->staged)
@@ -487,10 +485,8 @@ static int cmd_status(struct args *a)
 	if (get_instance(a, &inst, 0, 1))
 		return 2;
 	if ((inst.domid >= 0 && xen_find_instance(&inst, &e)) ||
-	    mig_status(dir, &inst, stdout, &e)) {
-		fflush(stdout);
+	    mig_status(dir, &inst, stdout, &e))
 		return fail(&e);
-	}
 	return 0;
 }
 
@@ -498,11 +494,7 @@ static int cmd_inspect(struct args *a)
 {
 	struct mig_err e;
 
-	if (mig_inspect(dir, a->fd, stdout, &e)) {
-		fflush(stdout);
-		return fail(&e);
-	}
-	return 0;
+	return mig_inspect(dir, a->fd, stdout, &e) ? fail(&e) : 0;
 }
 
 static const struct command *find_command(const char *name)
