@@ -31,24 +31,21 @@ int host_name_valid(const char *name)
 }
 
 /* SHA-256 over both public keys: the id is its first 16 bytes. */
-static void digest_keys(const struct host_pub *p, uint8_t md[32])
+static void digest_keys(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t md[32])
 {
 	uint8_t both[64];
 	unsigned int mdlen = 32;
 
-	memcpy(both, p->ed_pub, 32);
-	memcpy(both + 32, p->x_pub, 32);
+	memcpy(both, ed_pub, 32);
+	memcpy(both + 32, x_pub, 32);
 	EVP_Digest(both, sizeof(both), md, &mdlen, EVP_sha256(), NULL);
 }
 
 void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VREC_KEYID_LEN])
 {
-	struct host_pub p;
 	uint8_t md[32];
 
-	memcpy(p.ed_pub, ed_pub, 32);
-	memcpy(p.x_pub, x_pub, 32);
-	digest_keys(&p, md);
+	digest_keys(ed_pub, x_pub, md);
 	memcpy(id, md, VREC_KEYID_LEN);
 }
 
@@ -77,15 +74,12 @@ int hostkey_generate(struct host_key *k, const char *name, struct mig_err *e)
 	if (!host_name_valid(name))
 		return mig_fail(e, "host name '%s' is not valid (1-63 of A-Z a-z 0-9 . _ -)", name);
 	strcpy(k->pub.name, name);
-	if (RAND_priv_bytes(k->ed_priv, 32) != 1 || RAND_priv_bytes(k->x_priv, 32) != 1) {
-		hostkey_wipe(k);
-		return mig_fail(e, "no randomness for a host key");
-	}
-	if (hostkey_derive_public(k, e)) {
-		hostkey_wipe(k);
-		return -1;
-	}
-	return 0;
+	if (RAND_priv_bytes(k->ed_priv, 32) != 1 || RAND_priv_bytes(k->x_priv, 32) != 1)
+		mig_fail(e, "no randomness for a host key");
+	else if (hostkey_derive_public(k, e) == 0)
+		return 0;
+	hostkey_wipe(k);
+	return -1;
 }
 
 void hostkey_wipe(struct host_key *k)
@@ -259,7 +253,7 @@ void hostkey_fingerprint(const struct host_pub *p, char out[HOSTKEY_FPR_LEN])
 	uint8_t md[32];
 	int n;
 
-	digest_keys(p, md);
+	digest_keys(p->ed_pub, p->x_pub, md);
 	memcpy(out, "SHA256:", 7);
 	n = EVP_EncodeBlock((unsigned char *)out + 7, md, sizeof(md)); /* 44 with one '=' */
 	while (n > 0 && out[7 + n - 1] == '=')

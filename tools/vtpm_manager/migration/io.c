@@ -1,10 +1,26 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "io.h"
+
+ssize_t io_read_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), err;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	err = errno;
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	errno = err;
+	return n;
+}
 
 int64_t io_now_ms(void)
 {

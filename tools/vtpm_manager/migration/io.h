@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "err.h"
 
 /* timeout_ms < 0 waits as long as it takes; `what` names the peer in the
@@ -33,6 +34,10 @@ static inline void be64_put(uint8_t *p, uint64_t v)
 	be32_put(p, v >> 32);
 	be32_put(p + 4, (uint32_t)v);
 }
+
+/* Up to cap - 1 bytes of a small file (not through a symlink) into buf,
+ * NUL-terminated: how many, or -1 with errno set. */
+ssize_t io_read_file(const char *path, char *buf, size_t cap);
 
 /* Monotonic clock in milliseconds. */
 int64_t io_now_ms(void);

@@ -1,23 +1,18 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "leftmark.h"
 #include "safefile.h"
 
 /* This boot's id; empty if it cannot be read (a pending mark then stands). */
 static void boot_id(char id[40])
 {
-	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, id, 39) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	id[n > 0 ? n : 0] = '\0';
+	io_read_file("/proc/sys/kernel/random/boot_id", id, 40);
 	id[strcspn(id, "\n")] = '\0';
 }
 
@@ -53,20 +48,13 @@ static int read_mark(const char *statedir, const char *name, char *buf, size_t c
 		     struct mig_err *e)
 {
 	char path[4200];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", statedir, name);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
+	if (io_read_file(path, buf, cap) >= 0)
+		return 1;
+	if (errno == ENOENT)
 		return 0;
-	n = fd >= 0 ? read(fd, buf, cap - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n < 0)
-		return mig_fail(e, "cannot read the left-this-host mark %s: %s", path, strerror(errno));
-	buf[n] = '\0';
-	return 1;
+	return mig_fail(e, "cannot read the left-this-host mark %s: %s", path, strerror(errno));
 }
 
 int left_mark_read(const char *statedir, uint64_t *gen, struct mig_err *e)

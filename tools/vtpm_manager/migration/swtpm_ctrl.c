@@ -78,8 +78,9 @@ static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *da
 }
 
 /*
- * Send one request (code + body) and read the 4-byte result. The connection
- * stays open for the caller to read the rest of the reply; *fdp receives it.
+ * Send one request (code + body) and read the 4-byte result. With fdp and a
+ * result of 0, the connection stays open for the caller to read the rest of
+ * the reply; *fdp receives it.
  */
 static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 		     const void *body, size_t len, const void *data, size_t dlen,
@@ -106,11 +107,16 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 		return mig_wrap(e, "swtpm %s: command 0x%02x: ", c->path, cmd);
 	}
 	*result = be32_get(res);
-	if (fdp)
+	if (fdp && !*result)
 		*fdp = fd;
 	else
 		close(fd);
 	return 0;
+}
+
+static int refused(const struct swtpm_ctrl *c, const char *what, uint32_t r, struct mig_err *e)
+{
+	return mig_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, what, r);
 }
 
 /* A command whose reply is only the result. */
@@ -121,9 +127,7 @@ static int ctrl_simple(const struct swtpm_ctrl *c, uint32_t cmd, const void *bod
 
 	if (ctrl_call(c, cmd, body, len, NULL, 0, &r, NULL, e))
 		return -1;
-	if (r)
-		return mig_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, name, r);
-	return 0;
+	return r ? refused(c, name, r, e) : 0;
 }
 
 /* The rest of a reply on fd: len bytes into buf; fd is closed on failure. */
@@ -146,10 +150,8 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct mi
 	be64_put(req, SWTPM_INFO_TPMSPECIFICATION);
 	if (ctrl_call(c, CMD_GET_INFO, req, sizeof(req), NULL, 0, &r, &fd, e))
 		return -1;
-	if (r) {
-		close(fd);
-		return mig_fail(e, "swtpm %s: GET_INFO refused (TPM result 0x%x)", c->path, r);
-	}
+	if (r)
+		return refused(c, "GET_INFO", r, e);
 	if (reply(fd, head, 8, c, "GET_INFO", e))
 		return -1;
 	len = be32_get(head + 4);
@@ -196,16 +198,13 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 	be32_put(req + 8, 0);
 	if (ctrl_call(c, CMD_GET_STATEBLOB, req, sizeof(req), NULL, 0, &r, &fd, e))
 		return -1;
-	if (r) {
-		close(fd);
-		if (r == TPM_RETRY) /* no such blob */
-			return 0;
-		if (r == TPM_BAD_STATE)
-			return mig_fail(e, "swtpm %s: cannot pull %s state: TPM is not running", c->path,
-					name);
+	if (r == TPM_RETRY) /* no such blob */
+		return 0;
+	if (r == TPM_BAD_STATE)
+		return mig_fail(e, "swtpm %s: cannot pull %s state: TPM is not running", c->path, name);
+	if (r)
 		return mig_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)", c->path,
 				name, r);
-	}
 	if (reply(fd, head, sizeof(head), c, name, e))
 		return -1;
 	b->flags = be32_get(head);
@@ -282,16 +281,13 @@ int swtpm_cancel_cmd(const struct swtpm_ctrl *c, struct mig_err *e)
 
 int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct mig_err *e)
 {
-	static const uint32_t types[3] = {
-		SWTPM_BLOB_PERMANENT, SWTPM_BLOB_VOLATILE, SWTPM_BLOB_SAVESTATE
-	};
 	int i;
 
 	memset(s, 0, sizeof(*s));
 	if (swtpm_get_version(c, &s->version, e))
 		return -1;
-	for (i = 0; i < 3; i++) {
-		if (swtpm_get_blob(c, types[i], &s->blob[i], e)) {
+	for (i = 0; i < 3; i++) { /* slot i holds type i + 1 (tpm.h) */
+		if (swtpm_get_blob(c, (uint32_t)i + 1, &s->blob[i], e)) {
 			swtpm_state_clear(s);
 			return -1;
 		}
@@ -310,27 +306,24 @@ int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 
 	if (!s->blob[0].len)
 		return mig_fail(e, "no permanent state to push");
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 3; i++)
 		if (s->blob[i].len && swtpm_set_blob(c, &s->blob[i], e))
 			return -1;
-	}
 	return 0;
 }
 
 int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e)
 {
-	if (swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e)) {
-		struct mig_err ignore;
+	struct mig_err ignore;
 
-		/* An INIT that failed or timed out may still complete inside
-		 * swtpm (it serves one request at a time, so this STOP comes
-		 * after it): a failed push never leaves a running TPM. */
-		if (swtpm_stop(c, &ignore)) {
-			/* already reported: the INIT failure is the cause */
-		}
-		return -1;
+	if (swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e) == 0)
+		return 0;
+	/* An INIT that failed or timed out may still complete inside swtpm (it
+	 * serves one request at a time, so this STOP comes after it): a failed
+	 * push never leaves a running TPM. The INIT failure is the cause. */
+	if (swtpm_stop(c, &ignore)) {
 	}
-	return 0;
+	return -1;
 }
 
 void swtpm_blob_clear(struct swtpm_blob *b)

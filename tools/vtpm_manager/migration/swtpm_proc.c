@@ -1,7 +1,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,24 +29,6 @@ int instance_state_dir(const char *ctrl, char *dir, size_t len, struct mig_err *
 	return 0;
 }
 
-/* Read /proc/PID/cmdline; its length, or -1. */
-static ssize_t read_cmdline(pid_t pid, char *buf, size_t cap)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n > 0)
-		buf[n] = '\0';
-	return n;
-}
-
 /* The program is swtpm and one argument names dir as its state ("dir=S",
  * alone or followed by more ",key=value"), as vtpm-swtpm's swtpm_alive checks. */
 static int cmdline_is_swtpm_on(const char *cmd, size_t len, const char *dir)
@@ -71,12 +52,13 @@ static int cmdline_is_swtpm_on(const char *cmd, size_t len, const char *dir)
 
 int swtpm_proc_is(pid_t pid, const char *dir)
 {
-	char cmd[4096];
+	char path[64], cmd[4096];
 	ssize_t n;
 
 	if (pid <= 0)
 		return 0;
-	n = read_cmdline(pid, cmd, sizeof(cmd));
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	n = io_read_file(path, cmd, sizeof(cmd));
 	/* A zombie has an empty command line: it holds no state. */
 	return n > 0 && cmdline_is_swtpm_on(cmd, (size_t)n, dir);
 }
@@ -84,19 +66,11 @@ int swtpm_proc_is(pid_t pid, const char *dir)
 static pid_t pid_from_file(const char *dir)
 {
 	char path[4200], buf[32], *end;
-	ssize_t n;
 	long v;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/pid", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	if (io_read_file(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	v = strtol(buf, &end, 10);
 	if (v <= 0 || v > 0x3fffffff || (*end && *end != '\n'))
 		return 0;

@@ -23,21 +23,16 @@ enum swtpm_blob_type {
 
 static inline const char *tpm_version_name(uint32_t v)
 {
-	switch (v) {
-	case TPM_VERSION_12: return "1.2";
-	case TPM_VERSION_20: return "2.0";
-	default:             return "unknown";
-	}
+	static const char *const names[] = { "unknown", "1.2", "2.0" };
+
+	return names[v <= TPM_VERSION_20 ? v : 0];
 }
 
 static inline const char *tpm_blob_name(uint32_t type)
 {
-	switch (type) {
-	case SWTPM_BLOB_PERMANENT: return "permanent";
-	case SWTPM_BLOB_VOLATILE:  return "volatile";
-	case SWTPM_BLOB_SAVESTATE: return "savestate";
-	default:                   return "unknown";
-	}
+	static const char *const names[] = { "unknown", "permanent", "volatile", "savestate" };
+
+	return names[type <= SWTPM_BLOB_SAVESTATE ? type : 0];
 }
 
 #endif

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -63,17 +64,8 @@ int uuid_parse(const char *s, uint8_t out[16])
 
 void uuid_format(const uint8_t u[16], char out[UUID_STR_LEN])
 {
-	char hex[33];
+	char h[33];
 
-	hex_encode(u, 16, hex);
-	memcpy(out, hex, 8);
-	out[8] = '-';
-	memcpy(out + 9, hex + 8, 4);
-	out[13] = '-';
-	memcpy(out + 14, hex + 12, 4);
-	out[18] = '-';
-	memcpy(out + 19, hex + 16, 4);
-	out[23] = '-';
-	memcpy(out + 24, hex + 20, 12);
-	out[36] = '\0';
+	hex_encode(u, 16, h);
+	snprintf(out, UUID_STR_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }

@@ -47,7 +47,8 @@ struct args {
 	int fd, have_fd, check, staged, timeout_ms, rollback, replace, force, yes;
 	uint8_t announce[VANN_LEN];
 	int have_announce;
-	char **pos; /* the arguments after the options */
+	struct mig_words w; /* --staged: words on stdin and stdout */
+	char **pos;         /* the arguments after the options */
 	int npos;
 };
 
@@ -97,29 +98,28 @@ static void general_help(FILE *f)
 	      "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.\n", f);
 }
 
+static int fail(const struct mig_err *e)
+{
+	fflush(stdout); /* what was printed comes before the error line */
+	fprintf(stderr, "vtpm_migrate: %s: ", cmd->name);
+	mig_print_line(stderr, "", e->msg);
+	return 1;
+}
+
 /* A usage error: one line saying which word was wrong, then how it goes. */
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage(const char *fmt, ...)
 {
-	char why[512];
+	struct mig_err e;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vtpm_migrate: %s: ", cmd->name);
-	mig_print_line(stderr, "", why);
+	fail(&e);
 	synopsis(stderr, cmd, "usage: ");
 	fprintf(stderr, "('vtpm_migrate %s --help' says more)\n", cmd->name);
 	return 2;
-}
-
-static int fail(const struct mig_err *e)
-{
-	fflush(stdout); /* what was printed before the error line */
-	fprintf(stderr, "vtpm_migrate: %s: ", cmd->name);
-	mig_print_line(stderr, "", e->msg);
-	return 1;
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -220,6 +220,7 @@ static int parse(int argc, char **argv, struct args *a)
 		return usage("missing %s", cmd->min - a->npos == 1 ? "an argument" : "arguments");
 	if (a->staged && !a->have_fd)
 		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
+	a->w = (struct mig_words){ a->staged ? 0 : -1, 1, a->timeout_ms };
 	return -1;
 }
 
@@ -390,7 +391,6 @@ static int cmd_ledger_rebuild(struct args *a)
 static int cmd_send(struct args *a)
 {
 	char u[UUID_STR_LEN], id[2 * VREC_KEYID_LEN + 1], ann[2 * VANN_LEN + 1];
-	struct mig_words w = { -1, -1, a->timeout_ms };
 	struct vtpm_instance inst;
 	struct mig_send_check c;
 	struct mig_err e;
@@ -418,15 +418,12 @@ static int cmd_send(struct args *a)
 		mig_fail(&e, "refusing to write a record to a terminal");
 		return fail(&e);
 	}
-	if (a->staged)
-		w.in = 0, w.out = 1;
-	return mig_send(dir, a->to, &inst, a->fd, &w, &e) ? fail(&e) : 0;
+	return mig_send(dir, a->to, &inst, a->fd, &a->w, &e) ? fail(&e) : 0;
 }
 
 static int cmd_recv(struct args *a)
 {
 	struct mig_recv_opts o = { a->rollback, a->timeout_ms, a->have_announce ? a->announce : NULL };
-	struct mig_words w = { -1, -1, -1 };
 	struct vtpm_instance inst;
 	const char *public = NULL;
 	struct mig_err e;
@@ -447,9 +444,7 @@ static int cmd_recv(struct args *a)
 	}
 	if (get_instance(a, &inst, 1, 0))
 		return 2;
-	if (a->staged)
-		w = (struct mig_words){ 0, 1, a->timeout_ms };
-	return mig_recv(dir, &inst, a->fd, &o, &w, &e) ? fail(&e) : 0;
+	return mig_recv(dir, &inst, a->fd, &o, &a->w, &e) ? fail(&e) : 0;
 }
 
 static int cmd_recover(struct args *a)
