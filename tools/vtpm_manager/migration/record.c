@@ -1,6 +1,6 @@
 /*
  * Encode and decode the vTPM record's clear header. Field offsets are fixed;
- * the table in docs/specs/ is the same one.
+ * the table in docs/misc/vtpm-migration-record.txt is the same one.
  */
 #include <string.h>
 
@@ -204,7 +204,7 @@ int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16
 }
 
 /* The announcement: marker, version, TPM version, 3 zero bytes, then the
- * fields at fixed offsets (docs/specs/). */
+ * fields at fixed offsets (docs/misc/vtpm-migration-record.txt). */
 void vann_encode(const struct vann *a, uint8_t out[VANN_SIGNED_LEN])
 {
 	memset(out, 0, VANN_SIGNED_LEN);

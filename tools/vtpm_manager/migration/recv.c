@@ -131,31 +131,23 @@ static int reserve(struct receiver *r, struct mig_err *e)
 	return 0;
 }
 
-/* Take an accept made in advance back (the ledger is open and locked). */
-static void unreserve_locked(struct receiver *r, struct ledger *led)
+/* Take an accept made in advance back, in led (open and locked) or in the
+ * ledger opened here. */
+static void unreserve(struct receiver *r, struct ledger *led)
 {
 	struct mig_err ignore;
-
-	if (r->reserved &&
-	    ledger_unaccept(led, r->inst.vtpm_uuid, r->reserved, r->reserved_prev, &ignore))
-		r->rollback_needed = 1;
-	r->reserved = 0;
-}
-
-static void unreserve(struct receiver *r)
-{
-	struct mig_err ignore;
-	struct ledger led;
+	struct ledger own;
 
 	if (!r->reserved)
 		return;
-	if (ledger_open(&led, r->dir, &ignore)) {
+	if (!led && ledger_open(&own, r->dir, &ignore))
 		r->rollback_needed = 1;
-		r->reserved = 0;
-		return;
-	}
-	unreserve_locked(r, &led);
-	ledger_close(&led);
+	else if (ledger_unaccept(led ? led : &own, r->inst.vtpm_uuid, r->reserved,
+				 r->reserved_prev, &ignore))
+		r->rollback_needed = 1;
+	if (!led)
+		ledger_close(&own);
+	r->reserved = 0;
 }
 
 /* The durable ledger write, on its own thread while the blobs are pushed. */
@@ -229,7 +221,7 @@ static int take_record(struct receiver *r, const uint8_t *rec, size_t len, int *
 	/* Not the record announced, or the advance accept was undone since. */
 	cur = ledger_get(&led, h.vtpm_uuid);
 	if (r->reserved && (h.generation != r->reserved || !cur || cur->accepted != r->reserved))
-		unreserve_locked(r, &led);
+		unreserve(r, &led);
 	if (r->reserved ||
 	    ledger_check_accept(&led, h.vtpm_uuid, h.generation, r->o->allow_rollback, e) == 0)
 		res = load_state(r, &led, &h, &st, e);
@@ -256,13 +248,11 @@ static int go(struct receiver *r, int fd, struct mig_err *e)
 	size_t len = 0;
 	int res, verified = 0;
 
-	if (read_record(fd, r->o->timeout_ms, &rec, &len, e)) {
-		unreserve(r);
+	if (read_record(fd, r->o->timeout_ms, &rec, &len, e))
 		return -1;
-	}
 	res = take_record(r, rec, len, &verified, e);
 	if (res) {
-		unreserve(r);
+		unreserve(r, NULL); /* before refused_keep reads rollback_needed */
 		refused_keep(r->dir, rec, len, verified, r->rollback_needed, e);
 	}
 	free(rec);
@@ -310,7 +300,7 @@ int mig_recv(const char *dir, const struct vtpm_instance *inst, int stream,
 		goto out;
 	res = 0;
 out:
-	unreserve(&r); /* no go, or go never got to the record */
+	unreserve(&r, NULL); /* no go, or go never got to the record */
 	peers_free(&r.peers);
 	hostkey_wipe(&r.me);
 	return res;
