@@ -49,7 +49,7 @@ void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VR
 	memcpy(id, md, VREC_KEYID_LEN);
 }
 
-static int raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct mig_err *e)
+int hostkey_raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct mig_err *e)
 {
 	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(type, NULL, priv, 32);
 	size_t len = 32;
@@ -61,8 +61,8 @@ static int raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct 
 
 int hostkey_derive_public(struct host_key *k, struct mig_err *e)
 {
-	if (raw_public(EVP_PKEY_ED25519, k->ed_priv, k->pub.ed_pub, e) ||
-	    raw_public(EVP_PKEY_X25519, k->x_priv, k->pub.x_pub, e))
+	if (hostkey_raw_public(EVP_PKEY_ED25519, k->ed_priv, k->pub.ed_pub, e) ||
+	    hostkey_raw_public(EVP_PKEY_X25519, k->x_priv, k->pub.x_pub, e))
 		return -1;
 	hostkey_id(k->pub.ed_pub, k->pub.x_pub, k->pub.id);
 	return 0;

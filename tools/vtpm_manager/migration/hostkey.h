@@ -48,8 +48,10 @@ struct peer_set {
 int host_name_valid(const char *name);
 
 void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VREC_KEYID_LEN]);
-/* Fill the public half (keys and id) from the private keys. */
+/* Fill the public half (keys and id) from the private keys; one public key
+ * of an EVP_PKEY type from its private key. */
 int hostkey_derive_public(struct host_key *k, struct mig_err *e) MIG_MUST;
+int hostkey_raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct mig_err *e) MIG_MUST;
 int hostkey_generate(struct host_key *k, const char *name, struct mig_err *e) MIG_MUST;
 void hostkey_wipe(struct host_key *k);
 

@@ -26,34 +26,26 @@ static int derive_key(const uint8_t priv[32], const uint8_t peer_pub[32],
 	size_t slen = sizeof(shared);
 	int r = -1;
 
-	mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
-	theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, 32);
-	if (!mine || !theirs) {
-		mig_fail(e, "cannot load X25519 keys");
-		goto out;
-	}
-	dctx = EVP_PKEY_CTX_new(mine, NULL);
-	if (!dctx || EVP_PKEY_derive_init(dctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(dctx, theirs) != 1 ||
-	    EVP_PKEY_derive(dctx, shared, &slen) != 1 || slen != sizeof(shared)) {
-		mig_fail(e, "X25519 key agreement failed");
-		goto out;
-	}
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared, slen);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared, sizeof(shared));
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)HKDF_SALT,
 						      sizeof(HKDF_SALT) - 1);
 	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)hdr,
 						      VREC_HDR_LEN);
 	params[4] = OSSL_PARAM_construct_end();
-	if (!kctx || EVP_KDF_derive(kctx, key, 32, params) != 1) {
+	mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, 32);
+	if (!mine || !theirs)
+		mig_fail(e, "cannot load X25519 keys");
+	else if (!(dctx = EVP_PKEY_CTX_new(mine, NULL)) || EVP_PKEY_derive_init(dctx) != 1 ||
+		 EVP_PKEY_derive_set_peer(dctx, theirs) != 1 ||
+		 EVP_PKEY_derive(dctx, shared, &slen) != 1 || slen != sizeof(shared))
+		mig_fail(e, "X25519 key agreement failed");
+	else if (!(kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) || !(kctx = EVP_KDF_CTX_new(kdf)) ||
+		 EVP_KDF_derive(kctx, key, 32, params) != 1)
 		mig_fail(e, "HKDF-SHA256 failed");
-		goto out;
-	}
-	r = 0;
-out:
+	else
+		r = 0;
 	OPENSSL_cleanse(shared, sizeof(shared));
 	EVP_KDF_CTX_free(kctx);
 	EVP_KDF_free(kdf);
@@ -63,32 +55,44 @@ out:
 	return r;
 }
 
-/* AES-256-GCM in one direction; enc=1 writes the tag after the output. */
-static int gcm(int enc, const uint8_t key[32], const uint8_t nonce[VREC_NONCE_LEN],
-	       const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
-	       uint8_t *out, uint8_t tag[VREC_TAG_LEN], struct mig_err *e)
+/*
+ * AES-256-GCM over the blobs with the clear header hdr as AAD and the tag
+ * after the ciphertext ct: seal the blobs in into ct, or (in NULL) open ct
+ * into the blobs out, each allocated here (the caller wipes them on failure).
+ */
+static int gcm(const uint8_t key[32], const struct vrec_header *h, const uint8_t *hdr,
+	       const struct swtpm_blob *in, struct swtpm_blob *out, uint8_t *ct,
+	       struct mig_err *e)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n, ok;
+	int i, n, enc = in != NULL, ok, final;
+	uint8_t last[16];
 
 	ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, VREC_NONCE_LEN, NULL) == 1 &&
-	     EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) == 1 &&
-	     EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) == 1 &&
-	     (inlen == 0 || EVP_CipherUpdate(c, out, &n, in, (int)inlen) == 1);
-	if (ok && !enc)
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, VREC_TAG_LEN, tag) == 1;
-	if (ok) {
-		ok = EVP_CipherFinal_ex(c, out + inlen, &n) == 1;
-		if (!ok && !enc) {
+	     EVP_CipherInit_ex(c, NULL, NULL, key, h->nonce, enc) == 1 &&
+	     EVP_CipherUpdate(c, NULL, &n, hdr, VREC_HDR_LEN) == 1;
+	for (i = 0; ok && i < VREC_NBLOBS; ct += h->blob[i++].len) {
+		if (!h->blob[i].len)
+			continue;
+		if (!enc && !(out[i].data = malloc(h->blob[i].len))) {
 			EVP_CIPHER_CTX_free(c);
-			return mig_failc(e, MIG_E_FORGED, "record fails its AES-GCM tag check (damaged or forged)");
+			return mig_fail(e, "out of memory for the %s blob", tpm_blob_name(i + 1));
 		}
+		if (!enc)
+			out[i].len = h->blob[i].len;
+		ok = EVP_CipherUpdate(c, enc ? ct : out[i].data, &n, enc ? in[i].data : ct,
+				      (int)h->blob[i].len) == 1;
 	}
-	if (ok && enc)
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, VREC_TAG_LEN, tag) == 1;
+	if (ok && !enc)
+		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, VREC_TAG_LEN, ct) == 1;
+	final = ok && EVP_CipherFinal_ex(c, last, &n) == 1;
+	if (final && enc)
+		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, VREC_TAG_LEN, ct) == 1;
 	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : mig_fail(e, "AES-256-GCM failed");
+	if (ok && !final && !enc)
+		return mig_failc(e, MIG_E_FORGED, "record fails its AES-GCM tag check (damaged or forged)");
+	return ok && final ? 0 : mig_fail(e, "AES-256-GCM failed");
 }
 
 static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t len,
@@ -117,24 +121,16 @@ static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t l
 	return 0;
 }
 
-static int seal_with(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
-		     const struct swtpm_state *st, const uint8_t eph_priv[32],
-		     const uint8_t nonce[VREC_NONCE_LEN], uint8_t **rec, size_t *len,
-		     struct mig_err *e)
+/* The fields seal sets: both parties, the ephemeral key, nonce and blobs. */
+static int seal_header(const struct host_key *me, const struct host_pub *to,
+		       struct vrec_header *h, const struct swtpm_state *st, const uint8_t eph[32],
+		       const uint8_t nonce[VREC_NONCE_LEN], struct mig_err *e)
 {
-	uint8_t key[32], *out = NULL, *plain = NULL, *p;
-	size_t plen = 0, total;
-	EVP_PKEY *eph;
-	size_t elen = 32;
-	int i, r = -1;
+	uint64_t plen = 0;
+	int i;
 
-	*rec = NULL;
-	eph = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, eph_priv, 32);
-	if (!eph || EVP_PKEY_get_raw_public_key(eph, h->eph_pub, &elen) != 1) {
-		EVP_PKEY_free(eph);
-		return mig_fail(e, "cannot make the ephemeral X25519 key");
-	}
-	EVP_PKEY_free(eph);
+	if (hostkey_raw_public(EVP_PKEY_X25519, eph, h->eph_pub, e))
+		return -1;
 	h->version = VREC_VERSION;
 	h->suite = VREC_SUITE_X25519_HKDF_SHA256_AES256GCM_ED25519;
 	memcpy(h->sender_id, me->pub.id, VREC_KEYID_LEN);
@@ -146,28 +142,35 @@ static int seal_with(const struct host_key *me, const struct host_pub *to, struc
 		h->blob[i].len = st->blob[i].len;
 		plen += st->blob[i].len;
 	}
-	if (plen > VREC_MAX_LEN)
-		return mig_fail(e, "vTPM state of %zu bytes is over the record limit", plen);
+	if (VREC_HDR_LEN + plen + VREC_TAG_LEN + VREC_SIG_LEN > VREC_MAX_LEN)
+		return mig_fail(e, "vTPM state of %llu bytes is over the %u-byte record limit",
+				(unsigned long long)plen, VREC_MAX_LEN);
 	h->ct_len = (uint32_t)plen + VREC_TAG_LEN;
-	total = VREC_HDR_LEN + h->ct_len + VREC_SIG_LEN;
-	if (total > VREC_MAX_LEN)
-		return mig_fail(e, "record of %zu bytes would be over the %u-byte limit", total,
-			       VREC_MAX_LEN);
-	out = malloc(total);
-	plain = malloc(plen ? plen : 1);
-	if (!out || !plain) {
+	return 0;
+}
+
+int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
+	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct mig_err *e)
+{
+	uint8_t eph[32], nonce[VREC_NONCE_LEN], key[32], *out = NULL;
+	size_t total;
+	int r = -1;
+
+	*rec = NULL;
+	if (RAND_priv_bytes(eph, sizeof(eph)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		mig_fail(e, "no randomness for the ephemeral key");
+		goto done;
+	}
+	if (seal_header(me, to, h, st, eph, nonce, e))
+		goto done;
+	total = VREC_HDR_LEN + vrec_body_len(h);
+	if (!(out = malloc(total))) {
 		mig_fail(e, "out of memory for a %zu-byte record", total);
 		goto done;
 	}
 	vrec_header_encode(h, out);
-	for (p = plain, i = 0; i < VREC_NBLOBS; i++) {
-		if (st->blob[i].len)
-			memcpy(p, st->blob[i].data, st->blob[i].len);
-		p += st->blob[i].len;
-	}
-	if (derive_key(eph_priv, to->x_pub, out, key, e) ||
-	    gcm(1, key, nonce, out, VREC_HDR_LEN, plain, plen, out + VREC_HDR_LEN,
-		out + VREC_HDR_LEN + plen, e) ||
+	if (derive_key(eph, to->x_pub, out, key, e) ||
+	    gcm(key, h, out, st->blob, NULL, out + VREC_HDR_LEN, e) ||
 	    ed25519(1, me->ed_priv, out, VREC_HDR_LEN + h->ct_len,
 		    out + VREC_HDR_LEN + h->ct_len, e))
 		goto done;
@@ -176,51 +179,10 @@ static int seal_with(const struct host_key *me, const struct host_pub *to, struc
 	out = NULL;
 	r = 0;
 done:
+	OPENSSL_cleanse(eph, sizeof(eph));
 	OPENSSL_cleanse(key, sizeof(key));
-	if (plain) {
-		OPENSSL_cleanse(plain, plen);
-		free(plain);
-	}
 	free(out);
 	return r;
-}
-
-int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
-	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct mig_err *e)
-{
-	uint8_t eph[32], nonce[VREC_NONCE_LEN];
-	int r;
-
-	if (RAND_priv_bytes(eph, sizeof(eph)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1)
-		return mig_fail(e, "no randomness for the ephemeral key");
-	r = seal_with(me, to, h, st, eph, nonce, rec, len, e);
-	OPENSSL_cleanse(eph, sizeof(eph));
-	return r;
-}
-
-/* Split the plaintext into blobs; they own copies so each can be wiped. */
-static int split_blobs(const struct vrec_header *h, const uint8_t *plain,
-		       struct swtpm_state *st, struct mig_err *e)
-{
-	const uint8_t *p = plain;
-	int i;
-
-	for (i = 0; i < VREC_NBLOBS; i++) {
-		st->blob[i].type = h->blob[i].type;
-		st->blob[i].flags = h->blob[i].flags;
-		if (!h->blob[i].len)
-			continue;
-		st->blob[i].data = malloc(h->blob[i].len);
-		if (!st->blob[i].data) {
-			swtpm_state_clear(st);
-			return mig_fail(e, "out of memory for the %s blob", tpm_blob_name(i + 1));
-		}
-		memcpy(st->blob[i].data, p, h->blob[i].len);
-		st->blob[i].len = h->blob[i].len;
-		p += h->blob[i].len;
-	}
-	st->version = h->tpm_version;
-	return 0;
 }
 
 /* The sender of a record or announcement addressed to this host: this host
@@ -255,9 +217,8 @@ int vrec_open(const struct host_key *me, const struct peer_set *trusted, const u
 {
 	const struct host_pub *from;
 	const uint8_t *ct, *sig;
-	uint8_t key[32], *plain = NULL;
-	size_t plen;
-	int r = -1;
+	uint8_t key[32];
+	int i, r;
 
 	memset(st, 0, sizeof(*st));
 	if (vrec_split(rec, len, h, &ct, &sig, e))
@@ -267,19 +228,16 @@ int vrec_open(const struct host_key *me, const struct peer_set *trusted, const u
 		return mig_wrap(e, "record ");
 	if (ed25519(0, from->ed_pub, rec, VREC_HDR_LEN + h->ct_len, (uint8_t *)sig, e))
 		return -1;
-	plen = vrec_plain_len(h);
-	plain = malloc(plen ? plen : 1);
-	if (!plain)
-		return mig_fail(e, "out of memory for %zu bytes of state", plen);
-	if (derive_key(me->x_priv, h->eph_pub, rec, key, e) ||
-	    gcm(0, key, h->nonce, rec, VREC_HDR_LEN, ct, plen, plain, (uint8_t *)ct + plen, e) ||
-	    split_blobs(h, plain, st, e))
-		goto out;
-	r = 0;
-out:
+	st->version = h->tpm_version;
+	for (i = 0; i < VREC_NBLOBS; i++) {
+		st->blob[i].type = h->blob[i].type;
+		st->blob[i].flags = h->blob[i].flags;
+	}
+	r = derive_key(me->x_priv, h->eph_pub, rec, key, e) ||
+	    gcm(key, h, rec, NULL, st->blob, (uint8_t *)ct, e) ? -1 : 0;
 	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(plain, plen);
-	free(plain);
+	if (r)
+		swtpm_state_clear(st); /* blobs that did not authenticate */
 	return r;
 }
 
