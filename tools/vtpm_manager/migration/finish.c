@@ -1,19 +1,15 @@
 /* Ending a migration on the source: recover (it failed) or finish (it worked). */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "leftmark.h"
 #include "migrate.h"
-#include "record.h"
 #include "swtpm_ctrl.h"
 #include "swtpm_proc.h"
-#include "util.h"
 
 /* The mark stands: the vTPM may run at the destination. Leave this one not
  * running with its state kept, so that the same process can be brought back

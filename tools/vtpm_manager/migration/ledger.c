@@ -166,18 +166,11 @@ int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size
 	return scan(text, len, 0, ent, n, dropped, NULL);
 }
 
-/* The ledger file's bytes; *buf NULL (and 0 returned) when there is none. */
-static int ledger_read(const struct ledger *l, char *path, size_t plen, char **buf, size_t *len,
-		       struct mig_err *e)
+/* Check DIR, take the lock (DIR/ledger.lock) and read DIR/ledger, named in
+ * path: *buf NULL when there is none yet. */
+static int ledger_lock(struct ledger *l, const char *dir, char path[4200], char **buf,
+		       size_t *len, struct mig_err *e)
 {
-	snprintf(path, plen, "%s/ledger", l->dir);
-	return safe_read_file(path, "ledger", LEDGER_MAX_FILE, buf, len, NULL, e);
-}
-
-/* Check DIR, open and check the lock file, and take the lock. */
-static int ledger_lock(struct ledger *l, const char *dir, struct mig_err *e)
-{
-	char path[4200];
 	struct stat st;
 
 	memset(l, 0, sizeof(*l));
@@ -187,16 +180,19 @@ static int ledger_lock(struct ledger *l, const char *dir, struct mig_err *e)
 	strcpy(l->dir, dir);
 	if (safe_check_dir(dir, "key directory", e))
 		return -1;
-	snprintf(path, sizeof(path), "%s/ledger.lock", dir);
+	snprintf(path, 4200, "%s/ledger.lock", dir);
 	l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (l->lockfd < 0)
 		return mig_fail(e, "%s: %s", path, strerror(errno));
 	if (fstat(l->lockfd, &st) || safe_check_stat(&st, "ledger lock", path, e) ||
-	    (flock(l->lockfd, LOCK_EX) && mig_fail(e, "%s: lock: %s", path, strerror(errno)))) {
-		ledger_close(l);
-		return -1;
-	}
-	return 0;
+	    (flock(l->lockfd, LOCK_EX) && mig_fail(e, "%s: lock: %s", path, strerror(errno))))
+		goto fail;
+	snprintf(path, 4200, "%s/ledger", dir);
+	if (safe_read_file(path, "ledger", LEDGER_MAX_FILE, buf, len, NULL, e) == 0)
+		return 0;
+fail:
+	ledger_close(l);
+	return -1;
 }
 
 int ledger_open(struct ledger *l, const char *dir, struct mig_err *e)
@@ -206,12 +202,8 @@ int ledger_open(struct ledger *l, const char *dir, struct mig_err *e)
 	size_t len = 0;
 	int r;
 
-	if (ledger_lock(l, dir, e))
+	if (ledger_lock(l, dir, path, &buf, &len, e))
 		return -1;
-	if (ledger_read(l, path, sizeof(path), &buf, &len, e)) {
-		ledger_close(l);
-		return -1;
-	}
 	if (!buf)
 		return 0; /* no ledger yet: an empty one */
 	r = ledger_parse(buf, len, &l->ent, &l->n, &why);
@@ -261,10 +253,8 @@ int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct mig_er
 	size_t len = 0, n;
 	int r = -1;
 
-	if (ledger_lock(&l, dir, e))
+	if (ledger_lock(&l, dir, path, &buf, &len, e))
 		return -1;
-	if (ledger_read(&l, path, sizeof(path), &buf, &len, e))
-		goto out;
 	if (!buf)
 		mig_fail(e, "%s: no ledger; nothing to rebuild", path);
 	else if (ledger_parse(buf, len, &ent, &n, NULL) == 0)
@@ -277,7 +267,6 @@ int ledger_rebuild(const char *dir, size_t *kept, size_t *dropped, struct mig_er
 		*kept = n;
 		r = 0;
 	}
-out:
 	free(ent);
 	free(buf);
 	ledger_close(&l);

@@ -5,7 +5,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +51,7 @@ int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust
 		if (old)
 			*old = was;
 	} else if (had) {
-		snprintf(oldid, sizeof(oldid), "%s", "broken");
+		strcpy(oldid, "broken");
 	}
 	if (had && !replace)
 		return mig_fail(e, "peer '%s' is already trusted with a different key (%s, key id %s); give --replace to replace it",
@@ -135,6 +134,7 @@ int peers_load(const char *dir, struct peer_set *s, struct mig_err *e)
 	char peers[4096];
 	struct dirent *d;
 	DIR *dp;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	if (safe_check_dir(dir, "key directory", e))
@@ -143,21 +143,16 @@ int peers_load(const char *dir, struct peer_set *s, struct mig_err *e)
 	dp = opendir(peers);
 	if (!dp)
 		return errno == ENOENT ? 0 : mig_fail(e, "%s: %s", peers, strerror(errno));
-	if (safe_check_dir(peers, "peers directory", e)) {
-		closedir(dp);
+	r = safe_check_dir(peers, "peers directory", e);
+	/* Dot files are ours (a writer's temporaries) or hidden on purpose. */
+	while (!r && (d = readdir(dp)))
+		if (d->d_name[0] != '.' && load_one(s, peers, d->d_name))
+			r = mig_fail(e, "out of memory loading peers");
+	closedir(dp);
+	if (r) {
+		peers_free(s);
 		return -1;
 	}
-	/* Dot files are ours (a writer's temporaries) or hidden on purpose. */
-	while ((d = readdir(dp))) {
-		if (d->d_name[0] == '.')
-			continue;
-		if (load_one(s, peers, d->d_name)) {
-			closedir(dp);
-			peers_free(s);
-			return mig_fail(e, "out of memory loading peers");
-		}
-	}
-	closedir(dp);
 	if (s->n)
 		qsort(s->peer, s->n, sizeof(*s->peer), by_name);
 	if (s->nbroken)

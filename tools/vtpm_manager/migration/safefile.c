@@ -97,22 +97,19 @@ static int create_tmp(const char *tmp, mode_t mode, struct mig_err *e)
 int safe_sync_dir(const char *dir, struct mig_err *e)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = dfd < 0 || fsync(dfd) ? mig_fail(e, "cannot sync directory %s: %s", dir,
+						   strerror(errno)) : 0;
 
-	if (dfd < 0 || fsync(dfd)) {
-		mig_fail(e, "cannot sync directory %s: %s", dir, strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-		return -1;
-	}
-	close(dfd);
-	return 0;
+	if (dfd >= 0)
+		close(dfd);
+	return r;
 }
 
 int safe_write_file(const char *dir, const char *name, const void *data, size_t len,
 		    mode_t mode, unsigned flags, struct mig_err *e)
 {
 	char path[4200], tmp[4200];
-	int fd;
+	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
@@ -120,36 +117,16 @@ int safe_write_file(const char *dir, const char *name, const void *data, size_t 
 	if (fd < 0)
 		return -1;
 	/* The mode asked for, whatever the umask. */
-	if (fchmod(fd, mode)) {
-		mig_fail(e, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (io_write_full(fd, data, len, -1, tmp, e))
-		goto fail;
-	if (fsync(fd)) {
-		mig_fail(e, "%s: fsync: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd)) {
-		fd = -1;
-		mig_fail(e, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
+	r = fchmod(fd, mode) ? mig_fail(e, "%s: %s", tmp, strerror(errno)) :
+	    io_write_full(fd, data, len, -1, tmp, e) ? -1 :
+	    fsync(fd) ? mig_fail(e, "%s: fsync: %s", tmp, strerror(errno)) : 0;
+	if (close(fd) && !r)
+		r = mig_fail(e, "%s: %s", tmp, strerror(errno));
 	/* link() fails on an existing name, atomically: no check-then-write. */
-	if (flags & SAFE_NEW ? link(tmp, path) : rename(tmp, path)) {
-		if (errno == EEXIST)
-			mig_fail(e, "%s already exists; not overwriting it", path);
-		else
-			mig_fail(e, "cannot write %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (flags & SAFE_NEW)
+	if (!r && (flags & SAFE_NEW ? link(tmp, path) : rename(tmp, path)))
+		r = errno == EEXIST ? mig_fail(e, "%s already exists; not overwriting it", path)
+				    : mig_fail(e, "cannot write %s: %s", path, strerror(errno));
+	if (r || flags & SAFE_NEW)
 		unlink(tmp);
-	return (flags & SAFE_SYNC_DIR) ? safe_sync_dir(dir, e) : 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
+	return r ? -1 : (flags & SAFE_SYNC_DIR) ? safe_sync_dir(dir, e) : 0;
 }

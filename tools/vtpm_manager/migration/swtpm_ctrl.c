@@ -5,7 +5,6 @@
  * be there: a refused request may answer nothing else.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
