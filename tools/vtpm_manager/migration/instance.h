@@ -13,13 +13,11 @@ struct vtpm_instance {
 	char backend[128];         /* Xen mode: the vTPM backend directory */
 };
 
-/* Xen mode: read the backend nodes of inst->domid (CONTRACT.md): the vTPM's
- * UUID, its control socket and backend directory. The domain UUID is left as
- * the caller set it (xend gives it: the /vm node is the guest's to write). */
-int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
-/* The same, for a receiver: until the hotplug script has started the
- * instance (swtpm-ctrl written), it failed (hotplug-status "error"), or
+/* Xen mode: the vTPM's UUID, control socket and backend directory from the
+ * backend nodes of inst->domid (CONTRACT.md); the domain UUID is the caller's.
+ * wait: until the hotplug script started the instance or failed, or
  * timeout_ms passed (<= 0: one look). */
+int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
 int xen_wait_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err *e) MIG_MUST;
 /* Refuse unless libxenctrl says domid is paused or shut down for suspend. */
 int xen_check_quiesced(int domid, struct mig_err *e) MIG_MUST;

@@ -1,14 +1,8 @@
 /*
- * Seal and open a vTPM record (OpenSSL 3 EVP only).
- *
- * Seal: a fresh X25519 key pair, agreement with the recipient's static X25519
- * key, HKDF-SHA256 over the shared secret with the whole clear header as
- * info, AES-256-GCM over the blobs with the header as AAD, and an Ed25519
- * signature by this host over header and ciphertext.
- *
- * Open checks, before decrypting anything: layout, lengths, version and
- * suite; recipient is this host; sender is trusted; signature. Then the tag.
- * The caller checks the binding (vrec_check_binding) and the generation.
+ * Seal and open a vTPM record (OpenSSL 3 EVP only) as the record spec says
+ * ("Sealing", "Checks a receiver makes"): open checks layout, recipient,
+ * sender and signature before it decrypts anything. The caller checks the
+ * binding (vrec_check_binding) and the generation.
  */
 #ifndef VTPM_MIG_SEAL_H
 #define VTPM_MIG_SEAL_H

@@ -50,7 +50,8 @@ static int cmdline_is_swtpm_on(const char *cmd, size_t len, const char *dir)
 	return 0;
 }
 
-int swtpm_proc_is(pid_t pid, const char *dir)
+/* Does pid run swtpm on state directory dir? */
+static int swtpm_proc_is(pid_t pid, const char *dir)
 {
 	char path[64], cmd[4096];
 	ssize_t n;

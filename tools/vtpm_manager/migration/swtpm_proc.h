@@ -13,9 +13,6 @@
 /* The state directory S of an instance: the directory of its control socket. */
 int instance_state_dir(const char *ctrl, char *dir, size_t len, struct mig_err *e) MIG_MUST;
 
-/* Does pid run swtpm on state directory dir? (A zombie does not.) */
-int swtpm_proc_is(pid_t pid, const char *dir);
-
 /* The swtpm serving dir: the pid in dir/pid if it is that swtpm, else any
  * swtpm process on dir; 0 if there is none. */
 pid_t swtpm_proc_find(const char *dir);

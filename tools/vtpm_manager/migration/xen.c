@@ -95,34 +95,28 @@ int xen_publish_instance(const struct vtpm_instance *inst, struct mig_err *e)
 	const char *devid = strrchr(inst->backend, '/');
 	struct xs_handle *xs;
 	xs_transaction_t t;
-	int ok = 0;
+	int r;
 
 	if (!devid)
 		return mig_fail(e, "no backend directory for the vTPM");
 	if (!(xs = xsnode_open(e)))
 		return -1;
-	for (;;) {
-		t = xs_transaction_start(xs);
-		if (t == XBT_NULL) {
-			mig_fail(e, "xenstore: cannot start a transaction: %s", strerror(errno));
-			break;
-		}
-		if (xsnode_put(xs, t, inst->backend, "instance", devid + 1, e) ||
-		    xsnode_put(xs, t, inst->backend, "hotplug-status", "connected", e)) {
+	do {
+		if ((t = xs_transaction_start(xs)) == XBT_NULL) {
+			r = mig_fail(e, "xenstore: cannot start a transaction: %s", strerror(errno));
+		} else if (xsnode_put(xs, t, inst->backend, "instance", devid + 1, e) ||
+			   xsnode_put(xs, t, inst->backend, "hotplug-status", "connected", e)) {
 			xs_transaction_end(xs, t, true);
-			break;
+			r = -1;
+		} else if (xs_transaction_end(xs, t, false)) {
+			r = 0;
+		} else {
+			r = errno == EAGAIN ? 1 : mig_fail(e, "xenstore: transaction failed: %s",
+							   strerror(errno));
 		}
-		if (xs_transaction_end(xs, t, false)) {
-			ok = 1;
-			break;
-		}
-		if (errno != EAGAIN) {
-			mig_fail(e, "xenstore: transaction failed: %s", strerror(errno));
-			break;
-		}
-	}
+	} while (r > 0); /* another writer came first: again */
 	xs_close(xs);
-	return ok ? 0 : -1;
+	return r;
 }
 
 int xen_check_quiesced(int domid, struct mig_err *e)
