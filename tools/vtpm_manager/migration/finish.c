@@ -51,13 +51,17 @@ static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, s
 	return 0;
 }
 
-/* The instance's control channel and state directory. The domain may be
- * gone by now (xl/xend destroy it): only the backend's nodes are needed. */
-static int find(struct vtpm_instance *inst, struct swtpm_ctrl *c, char *dir, struct mig_err *e)
+/* The instance's control channel, state directory and left mark (as
+ * left_mark_read). The domain may be gone by now (xl/xend destroy it): only
+ * the backend's nodes are needed. */
+static int find(struct vtpm_instance *inst, struct swtpm_ctrl *c, char *dir, uint64_t *gen,
+		struct mig_err *e)
 {
-	return (inst->domid >= 0 && xen_find_instance(inst, e)) ||
-	       swtpm_ctrl_init(c, inst->ctrl, e) ||
-	       instance_state_dir(inst->ctrl, dir, sizeof(inst->ctrl), e) ? -1 : 0;
+	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
+	    swtpm_ctrl_init(c, inst->ctrl, e) ||
+	    instance_state_dir(inst->ctrl, dir, sizeof(inst->ctrl), e))
+		return -1;
+	return left_mark_read(dir, gen, e);
 }
 
 int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
@@ -68,11 +72,8 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
 	uint64_t gen;
 	int running, left;
 
-	if (note_len)
-		*note = '\0';
-	if (find(inst, &ctrl, dir, e))
-		return -1;
-	left = left_mark_read(dir, &gen, e);
+	*note = '\0';
+	left = find(inst, &ctrl, dir, &gen, e);
 	if (left < 0)
 		return -1;
 	if (left && !force)
@@ -93,12 +94,6 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
 	return -1;
 }
 
-/* swtpm's own state file names: tpm-00.* (TPM 1.2) and tpm2-00.* (TPM 2.0). */
-static int is_state_file(const char *name)
-{
-	return !strncmp(name, "tpm-00.", 7) || !strncmp(name, "tpm2-00.", 8);
-}
-
 static int delete_state(const char *dir, struct mig_err *e)
 {
 	struct dirent *d;
@@ -109,8 +104,9 @@ static int delete_state(const char *dir, struct mig_err *e)
 	if (!dp)
 		return mig_fail(e, "state directory %s: %s", dir, strerror(errno));
 	dfd = dirfd(dp);
+	/* swtpm's own state files: tpm-00.* (TPM 1.2) and tpm2-00.* (TPM 2.0). */
 	while ((d = readdir(dp))) {
-		if (!is_state_file(d->d_name))
+		if (strncmp(d->d_name, "tpm-00.", 7) && strncmp(d->d_name, "tpm2-00.", 8))
 			continue;
 		if (unlinkat(dfd, d->d_name, 0) && errno != ENOENT && !r)
 			r = mig_fail(e, "cannot delete %s/%s: %s", dir, d->d_name, strerror(errno));
@@ -172,9 +168,7 @@ int mig_finish(struct vtpm_instance *inst, struct mig_err *e)
 	uint64_t gen;
 	int left;
 
-	if (find(inst, &ctrl, dir, e))
-		return -1;
-	left = left_mark_read(dir, &gen, e);
+	left = find(inst, &ctrl, dir, &gen, e);
 	if (left < 0)
 		return -1;
 	/* A vTPM that never left is no one's to delete here. */

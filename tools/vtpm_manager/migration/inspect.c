@@ -14,39 +14,29 @@
 #include "record.h"
 #include "util.h"
 
-/* The keys this host knows by name: its own and its trusted peers'. */
-struct known_keys {
-	int have_self;
-	struct host_pub self;
-	struct peer_set peers;
-};
-
-/* Best effort: a record is worth inspecting on a host without keys too. */
-static void known_load(const char *dir, struct known_keys *k)
+/* The keys this host knows by name, its own and its trusted peers', best
+ * effort: a record is worth inspecting on a host without keys too. */
+static void known_load(const char *dir, struct host_pub *self, struct peer_set *peers)
 {
 	char path[4200];
 	struct mig_err ignore;
 
-	memset(k, 0, sizeof(*k));
-	if (!dir)
-		return;
 	snprintf(path, sizeof(path), "%s/host.pub", dir);
-	k->have_self = pubkey_read(path, NULL, &k->self, &ignore) == 0;
-	if (peers_load(dir, &k->peers, &ignore))
-		memset(&k->peers, 0, sizeof(k->peers));
+	if (pubkey_read(path, NULL, self, &ignore))
+		self->name[0] = '\0';
+	if (peers_load(dir, peers, &ignore))
+		memset(peers, 0, sizeof(*peers));
 }
 
 static void print_id(FILE *out, const char *label, const uint8_t *id,
-		     const struct known_keys *k, int known)
+		     const struct host_pub *self, const struct peer_set *peers)
 {
-	const struct host_pub *p = known ? peers_find_id(&k->peers, id) : NULL;
+	const struct host_pub *p = peers_find_id(peers, id);
 	char hex[2 * VREC_KEYID_LEN + 1];
 
 	hex_encode(id, VREC_KEYID_LEN, hex);
-	if (!known)
-		fprintf(out, "%-14s %s\n", label, hex);
-	else if (k->have_self && !memcmp(id, k->self.id, VREC_KEYID_LEN))
-		fprintf(out, "%-14s %s (this host, %s)\n", label, hex, k->self.name);
+	if (self->name[0] && !memcmp(id, self->id, VREC_KEYID_LEN))
+		fprintf(out, "%-14s %s (this host, %s)\n", label, hex, self->name);
 	else if (p)
 		fprintf(out, "%-14s %s (peer %s)\n", label, hex, p->name);
 	else
@@ -71,7 +61,8 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 {
 	uint8_t hdr[VREC_HDR_LEN], *body;
 	struct vrec_header h;
-	struct known_keys known;
+	struct host_pub self;
+	struct peer_set peers;
 	struct mig_err err = { "", 0 };
 	char u[UUID_STR_LEN];
 	size_t n;
@@ -85,10 +76,10 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 	fprintf(out, "%-14s %s\n%-14s %u\n", "marker", VREC_MARKER, "version", VREC_VERSION);
 	fprintf(out, "%-14s %u\n%-14s %u\n", "suite", h.suite, "tpm-version", h.tpm_version);
 	fprintf(out, "%-14s 0x%02x\n", "flags", h.flags);
-	known_load(dir, &known);
-	print_id(out, "sender-id", h.sender_id, &known, dir != NULL);
-	print_id(out, "recipient-id", h.recipient_id, &known, dir != NULL);
-	peers_free(&known.peers);
+	known_load(dir, &self, &peers);
+	print_id(out, "sender-id", h.sender_id, &self, &peers);
+	print_id(out, "recipient-id", h.recipient_id, &self, &peers);
+	peers_free(&peers);
 	uuid_format(h.domain_uuid, u);
 	fprintf(out, "%-14s %s\n", "domain-uuid", u);
 	uuid_format(h.vtpm_uuid, u);

@@ -71,7 +71,7 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
  * process, then delete its state and the mark. */
 int mig_finish(struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
 
-/* Print the clear header of the record on fd, naming the keys dir knows. */
+/* Print the clear header of the record on fd, naming the keys in dir. */
 int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e) MIG_MUST;
 
 /* Print one vTPM's ledger generations and, given inst->ctrl, its left mark. */

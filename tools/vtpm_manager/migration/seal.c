@@ -126,7 +126,7 @@ static int seal_header(const struct host_key *me, const struct host_pub *to,
 		       struct vrec_header *h, const struct swtpm_state *st, const uint8_t eph[32],
 		       const uint8_t nonce[VREC_NONCE_LEN], struct mig_err *e)
 {
-	uint64_t plen = 0;
+	size_t plen;
 	int i;
 
 	if (hostkey_raw_public(EVP_PKEY_X25519, eph, h->eph_pub, e))
@@ -140,11 +140,11 @@ static int seal_header(const struct host_key *me, const struct host_pub *to,
 		h->blob[i].type = (uint32_t)i + 1;
 		h->blob[i].flags = st->blob[i].flags;
 		h->blob[i].len = st->blob[i].len;
-		plen += st->blob[i].len;
 	}
+	plen = vrec_plain_len(h);
 	if (VREC_HDR_LEN + plen + VREC_TAG_LEN + VREC_SIG_LEN > VREC_MAX_LEN)
-		return mig_fail(e, "vTPM state of %llu bytes is over the %u-byte record limit",
-				(unsigned long long)plen, VREC_MAX_LEN);
+		return mig_fail(e, "vTPM state of %zu bytes is over the %u-byte record limit", plen,
+				VREC_MAX_LEN);
 	h->ct_len = (uint32_t)plen + VREC_TAG_LEN;
 	return 0;
 }
