@@ -50,14 +50,12 @@ static int ctrl_connect(const struct swtpm_ctrl *c, struct mig_err *e)
 }
 
 /* Header and data in one sendmsg; whatever the socket did not take goes after. */
-static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *data, size_t dlen,
-			 int timeout_ms, struct mig_err *e)
+static int write_request(int fd, const uint8_t *hdr, size_t hlen, const uint8_t *data,
+			 size_t dlen, int timeout_ms, struct mig_err *e)
 {
-	struct iovec iov[2] = {
-		{ .iov_base = (void *)hdr, .iov_len = hlen },
-		{ .iov_base = (void *)data, .iov_len = dlen },
-	};
+	struct iovec iov[2] = { { (void *)hdr, hlen }, { (void *)data, dlen } };
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = dlen ? 2 : 1 };
+	size_t h, d;
 	ssize_t n;
 
 	do
@@ -65,15 +63,12 @@ static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *da
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return mig_fail(e, "swtpm control socket: write: %s", strerror(errno));
-	if ((size_t)n < hlen)
-		return io_write_full(fd, hdr + n, hlen - (size_t)n, timeout_ms,
-				     "swtpm control socket", e) ||
-		       (dlen && io_write_full(fd, data, dlen, timeout_ms, "swtpm control socket", e));
-	n -= (ssize_t)hlen;
-	if ((size_t)n < dlen)
-		return io_write_full(fd, (const uint8_t *)data + n, dlen - (size_t)n, timeout_ms,
-				     "swtpm control socket", e);
-	return 0;
+	h = (size_t)n < hlen ? (size_t)n : hlen; /* of the header, then of the data */
+	d = (size_t)n - h;
+	return (h < hlen && io_write_full(fd, hdr + h, hlen - h, timeout_ms,
+					  "swtpm control socket", e)) ||
+	       (d < dlen && io_write_full(fd, data + d, dlen - d, timeout_ms,
+					  "swtpm control socket", e)) ? -1 : 0;
 }
 
 /*
@@ -82,7 +77,7 @@ static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *da
  * the reply; *fdp receives it.
  */
 static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
-		     const void *body, size_t len, const void *data, size_t dlen,
+		     const void *body, size_t len, const uint8_t *data, size_t dlen,
 		     uint32_t *result, int *fdp, struct mig_err *e)
 {
 	/* INIT runs a TPM 1.2's self-test: it gets its own, longer deadline. */
@@ -285,17 +280,15 @@ int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct m
 	memset(s, 0, sizeof(*s));
 	if (swtpm_get_version(c, &s->version, e))
 		return -1;
-	for (i = 0; i < 3; i++) { /* slot i holds type i + 1 (tpm.h) */
-		if (swtpm_get_blob(c, (uint32_t)i + 1, &s->blob[i], e)) {
-			swtpm_state_clear(s);
-			return -1;
-		}
-	}
-	if (!s->blob[0].len) {
-		swtpm_state_clear(s);
-		return mig_fail(e, "swtpm %s: the TPM has no permanent state", c->path);
-	}
-	return 0;
+	for (i = 0; i < 3; i++) /* slot i holds type i + 1 (tpm.h) */
+		if (swtpm_get_blob(c, (uint32_t)i + 1, &s->blob[i], e))
+			break;
+	if (i == 3 && s->blob[0].len)
+		return 0;
+	if (i == 3)
+		mig_fail(e, "swtpm %s: the TPM has no permanent state", c->path);
+	swtpm_state_clear(s);
+	return -1;
 }
 
 int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
