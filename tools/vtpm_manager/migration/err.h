@@ -33,12 +33,9 @@ void mig_setc(struct mig_err *e, enum mig_code code, const char *fmt, ...)
 /* Put context ("PATH: ") before the message; the code stays. */
 void mig_prefix(struct mig_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/*
- * Print prefix, msg and a newline to f with every byte that is not printable
- * ASCII (control characters, DEL, bytes >= 0x80) and the backslash written as
- * \xHH: messages carry file names and peer-supplied text, and none of it may
- * reach a terminal or a log raw.
- */
+/* Print prefix, msg and a newline to f, every byte but printable ASCII (and
+ * the backslash) as \xHH: messages carry file names and peer-supplied text,
+ * none of which may reach a terminal or a log raw. */
 void mig_print_line(FILE *f, const char *prefix, const char *msg);
 
 /* As expressions worth -1, so that `return mig_fail(...)` shows the value. */

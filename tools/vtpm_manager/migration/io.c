@@ -39,7 +39,6 @@ int io_left_ms(int64_t deadline)
 	return left > 0 ? (int)left : 0;
 }
 
-/* Wait until fd is ready for events, or the deadline (< 0: none) passes. */
 static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 		   struct mig_err *e)
 {

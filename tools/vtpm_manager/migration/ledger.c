@@ -61,7 +61,6 @@ static int parse_u64(const char *s, uint64_t *v)
 	return (errno || *end) ? -1 : 0;
 }
 
-/* One "UUID SENT ACCEPTED" line of ll bytes at p. */
 static int parse_entry(const char *p, size_t ll, struct ledger_entry *ent)
 {
 	char line[128], *sp1, *sp2;

@@ -306,7 +306,7 @@ out:
 	return res;
 }
 
-/* What the client of a relocation connection learns of a refusal. */
+/* For the unauthenticated client of a relocation connection. */
 static const char *public_reason(enum mig_code c)
 {
 	switch (c) {

@@ -1,10 +1,8 @@
 /*
  * Refused records are kept, within a bound, for an administrator who can fix
- * the cause: in DIR/refused/, as received (they are sealed), mode 0600. A
- * record that verified (a trusted sender's, for this host) is named
- * VTPM-UUID.TIME.vtpmrec; one from a sender not trusted (yet) cannot be
- * verified and is named unverified.TIME.vtpmrec and goes first when room is
- * needed; a malformed, forged or misaddressed record is not kept.
+ * the cause: in DIR/refused/, as received (sealed), named as vtpm_migrate(8)
+ * says (FILES). One that did not verify goes first when room is needed; a
+ * malformed, forged or misaddressed record is not kept.
  */
 #ifndef VTPM_MIG_REFUSED_H
 #define VTPM_MIG_REFUSED_H

@@ -30,7 +30,6 @@ struct sender {
 	int whole;             /* the whole record was written */
 };
 
-/* The recipient: this host for "self", else a trusted peer. */
 static int find_recipient(struct sender *s, const char *to, struct mig_err *e)
 {
 	const struct host_pub *p;
@@ -64,8 +63,7 @@ static void end(struct sender *s)
 	hostkey_wipe(&s->me);
 }
 
-/* Keys, recipient, the instance and its control channel; a TPM that runs and
- * has not left this host. */
+/* Refused unless the TPM runs and has not left this host. */
 static int prepare(struct sender *s, const char *dir, const char *to,
 		   const struct vtpm_instance *inst, struct mig_err *e)
 {

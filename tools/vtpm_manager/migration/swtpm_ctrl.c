@@ -113,7 +113,6 @@ static int refused(const struct swtpm_ctrl *c, const char *what, uint32_t r, str
 	return mig_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, what, r);
 }
 
-/* A command whose reply is only the result. */
 static int ctrl_simple(const struct swtpm_ctrl *c, uint32_t cmd, const void *body,
 		       size_t len, const char *name, struct mig_err *e)
 {

@@ -519,8 +519,8 @@ static const struct command commands[] = {
 	{ "keygen", cmd_keygen, "nR", 0, 0, "[-d DIR] [-n NAME] [--replace]",
 	  "Create this host's key pair",
 	  "  -n, --name NAME   the name the key carries (default: the host name up to its first dot)\n"
-	  "  --replace         replace this host's key (rotation): the old one is kept as\n"
-	  "                    host.key.old, peers/ and the ledger stay; -n defaults to the old name\n" },
+	  "  --replace         a new key (rotation), under the old name unless -n; the old one\n"
+	  "                    is kept as host.key.old, peers/ and the ledger stay\n" },
 	{ "pubkey", cmd_pubkey, "", 0, 0, "[-d DIR]",
 	  "Print this host's public key file, to copy to the peers", "" },
 	{ "trust", cmd_trust, "R", 1, 2, "[-d DIR] [--replace] FILE [NAME]",
@@ -535,12 +535,11 @@ static const struct command commands[] = {
 	  "Seal a running vTPM's state to peer NAME and write one record; the vTPM keeps running",
 	  "  --to NAME         the trusted peer to seal to; 'self' for this host\n"
 	  "  --fd N            write the record to fd N (default 1)\n"
-	  "  --staged          say 'ready'; on 'pull' pull and seal, say 'sealed'; on 'write'\n"
-	  "                    write the record, say 'done' (words on stdin/stdout)\n"
+	  "  --staged          words on stdin/stdout: say ready; on pull, seal, say sealed;\n"
+	  "                    on write, write the record, say done\n"
 	  "  --timeout SECONDS how long to wait for 'write' and on the stream\n"
-	  "  --check           make every check send makes, touch nothing, and print vtpm-uuid,\n"
-	  "                    generation, tpm-version, sender, recipient and the signed\n"
-	  "                    announcement of the record (announce HEX)\n" },
+	  "  --check           make send's checks, touch nothing; print vtpm-uuid, generation,\n"
+	  "                    tpm-version, sender, recipient and the record's announcement\n" },
 	{ "recv", cmd_recv, INSTANCE "frTsca", 0, 0,
 	  "[-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS]\n"
 	  "                         [--staged] [--announce HEX]\n"
@@ -548,19 +547,15 @@ static const struct command commands[] = {
 	  "Read one record, check it, and load it into the waiting vTPM, then start it",
 	  "  --fd N            read the record from fd N (default 0)\n"
 	  "  --allow-rollback  accept a generation not newer than the last accepted\n"
-	  "  --timeout SECONDS wait that long for the vTPM instance to appear (Xen mode),\n"
-	  "                    then as long for the whole record\n"
-	  "  --staged          say 'ready'; on 'go' read, check, load, start, say 'done'\n"
-	  "                    (words on stdin/stdout; the record on --fd)\n"
+	  "  --timeout SECONDS how long to wait for the instance (Xen mode), then for the record\n"
+	  "  --staged          words on stdin/stdout: say ready; on go, load the record, say done\n"
 	  "  --announce HEX    the source's signed announcement of this record: its generation\n"
 	  "                    is accepted before 'ready', taken back if it does not come or run\n"
-	  "  --check           say whether this host would accept the announced record (exit 0)\n"
-	  "                    or why not (exit 1: a reason for the source on stdout, the\n"
-	  "                    detail on stderr); reads nothing\n" },
+	  "  --check           would this host accept the announced record? Exit 1 says why\n"
+	  "                    (for the source on stdout, the detail on stderr); reads nothing\n" },
 	{ "recover", cmd_recover, INSTANCE "F", 0, 0, "[-d DIR] INSTANCE [--force]",
 	  "After a failed migration: the source vTPM goes on with its state (refused once a whole record left)",
-	  "  --force           the vTPM left this host but runs nowhere else (checked by you):\n"
-	  "                    remove the 'left this host' mark and let it run here again\n" },
+	  "  --force           it left but runs nowhere else (you checked): remove the mark, run it\n" },
 	{ "finish", cmd_finish, INSTANCE, 0, 0, "[-d DIR] INSTANCE",
 	  "After a successful migration (a whole record left): stop the source vTPM and delete its state",
 	  "" },
