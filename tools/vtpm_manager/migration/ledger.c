@@ -174,9 +174,7 @@ static int ledger_lock(struct ledger *l, const char *dir, char path[4200], char 
 
 	memset(l, 0, sizeof(*l));
 	l->lockfd = -1;
-	if (strlen(dir) >= sizeof(l->dir))
-		return mig_fail(e, "ledger directory name too long");
-	strcpy(l->dir, dir);
+	l->dir = dir;
 	if (safe_check_dir(dir, "key directory", e))
 		return -1;
 	snprintf(path, 4200, "%s/ledger.lock", dir);

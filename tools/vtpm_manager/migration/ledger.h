@@ -19,7 +19,7 @@ struct ledger_entry {
 };
 
 struct ledger {
-	char dir[4096];
+	const char *dir; /* the caller's, for as long as the ledger is open */
 	int lockfd;
 	struct ledger_entry *ent;
 	size_t n;

@@ -59,16 +59,15 @@ static int read_mark(const char *statedir, const char *name, char *buf, size_t c
 
 int left_mark_read(const char *statedir, uint64_t *gen, struct mig_err *e)
 {
-	char buf[128], id[40], *boot;
+	char buf[128], id[40], line[64];
 	int r = read_mark(statedir, LEFT_MARK_NAME, buf, sizeof(buf), e);
 
 	*gen = 0;
 	if (r == 0) {
 		r = read_mark(statedir, LEFT_PENDING_NAME, buf, sizeof(buf), e);
-		boot = r > 0 ? strstr(buf, "\nboot ") : NULL;
 		boot_id(id);
-		if (r > 0 && boot && *id && !strncmp(boot + 6, id, strlen(id)) &&
-		    boot[6 + strlen(id)] == '\n')
+		snprintf(line, sizeof(line), "\nboot %s\n", id);
+		if (r > 0 && *id && strstr(buf, line))
 			r = 0; /* this boot: the rename never happened */
 	}
 	/* A mark that does not parse still stands. */

@@ -329,14 +329,11 @@ int mig_recv_check(const char *dir, const uint8_t announce[VANN_LEN], int allow_
 	int r = -1;
 
 	memset(&peers, 0, sizeof(peers));
-	if (hostkey_load(dir, &me, e))
-		goto out;
-	if (peers_load(dir, &peers, e) || vann_verify(&me, &peers, announce, VANN_LEN, &a, e) ||
-	    ledger_open(&led, dir, e))
-		goto out;
-	r = ledger_check_accept(&led, a.vtpm_uuid, a.generation, allow_rollback, e);
-	ledger_close(&led);
-out:
+	if (hostkey_load(dir, &me, e) == 0 && peers_load(dir, &peers, e) == 0 &&
+	    vann_verify(&me, &peers, announce, VANN_LEN, &a, e) == 0 && ledger_open(&led, dir, e) == 0) {
+		r = ledger_check_accept(&led, a.vtpm_uuid, a.generation, allow_rollback, e);
+		ledger_close(&led);
+	}
 	if (r)
 		*public = public_reason(e->code);
 	peers_free(&peers);
