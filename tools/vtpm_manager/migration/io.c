@@ -34,9 +34,7 @@ int io_left_ms(int64_t deadline)
 {
 	int64_t left = deadline - io_now_ms();
 
-	if (deadline < 0)
-		return -1;
-	return left > 0 ? (int)left : 0;
+	return deadline < 0 ? -1 : left > 0 ? (int)left : 0;
 }
 
 static int wait_fd(int fd, short events, int64_t deadline, const char *what,

@@ -35,18 +35,16 @@ int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct mig_err *e)
 static int ctrl_connect(const struct swtpm_ctrl *c, struct mig_err *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return mig_fail(e, "swtpm %s: socket: %s", c->path, strerror(errno));
 	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		mig_setc(e, MIG_E_CONNECT, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	mig_setc(e, MIG_E_CONNECT, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
+	close(fd);
+	return -1;
 }
 
 /* Header and data in one sendmsg; whatever the socket did not take goes after. */
@@ -92,8 +90,7 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 	be32_put(msg, cmd);
 	if (len)
 		memcpy(msg + 4, body, len);
-	fd = ctrl_connect(c, e);
-	if (fd < 0)
+	if ((fd = ctrl_connect(c, e)) < 0)
 		return -1;
 	if (write_request(fd, msg, 4 + len, data, dlen, timeout, e) ||
 	    io_read_full(fd, res, 4, timeout, "swtpm control socket", e)) {
@@ -108,11 +105,6 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 	return 0;
 }
 
-static int refused(const struct swtpm_ctrl *c, const char *what, uint32_t r, struct mig_err *e)
-{
-	return mig_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, what, r);
-}
-
 static int ctrl_simple(const struct swtpm_ctrl *c, uint32_t cmd, const void *body,
 		       size_t len, const char *name, struct mig_err *e)
 {
@@ -120,7 +112,7 @@ static int ctrl_simple(const struct swtpm_ctrl *c, uint32_t cmd, const void *bod
 
 	if (ctrl_call(c, cmd, body, len, NULL, 0, &r, NULL, e))
 		return -1;
-	return r ? refused(c, name, r, e) : 0;
+	return r ? mig_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, name, r) : 0;
 }
 
 /* The rest of a reply on fd: len bytes into buf; fd is closed on failure. */
@@ -144,7 +136,7 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct mi
 	if (ctrl_call(c, CMD_GET_INFO, req, sizeof(req), NULL, 0, &r, &fd, e))
 		return -1;
 	if (r)
-		return refused(c, "GET_INFO", r, e);
+		return mig_fail(e, "swtpm %s: GET_INFO refused (TPM result 0x%x)", c->path, r);
 	if (reply(fd, head, 8, c, "GET_INFO", e))
 		return -1;
 	len = be32_get(head + 4);

@@ -270,14 +270,13 @@ static int cmd_keygen(struct args *a)
 			return fail(&e);
 		strcpy(host, k.pub.name);
 		hostkey_wipe(&k);
+	} else if (mkdir(dir, 0700) && errno != EEXIST) {
+		mig_fail(&e, "cannot create key directory %s: %s", dir, strerror(errno));
+		return fail(&e);
+	} else if (!a->name && gethostname(host, sizeof(host) - 1)) {
+		strcpy(host, "localhost");
 	} else {
-		if (!a->name && gethostname(host, sizeof(host) - 1))
-			strcpy(host, "localhost");
 		host[strcspn(host, ".")] = '\0';
-		if (mkdir(dir, 0700) && errno != EEXIST) {
-			mig_fail(&e, "cannot create key directory %s: %s", dir, strerror(errno));
-			return fail(&e);
-		}
 	}
 	r = hostkey_generate(&k, a->name ? a->name : host, &e) ||
 	    (a->replace ? hostkey_replace(dir, &k, &e) : hostkey_save(dir, &k, &e));
