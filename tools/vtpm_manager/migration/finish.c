@@ -96,11 +96,10 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
 
 static int delete_state(const char *dir, struct mig_err *e)
 {
+	DIR *dp = opendir(dir);
 	struct dirent *d;
-	DIR *dp;
 	int dfd, r = 0;
 
-	dp = opendir(dir);
 	if (!dp)
 		return mig_fail(e, "state directory %s: %s", dir, strerror(errno));
 	dfd = dirfd(dp);

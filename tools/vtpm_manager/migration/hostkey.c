@@ -1,8 +1,4 @@
-/*
- * This host's key pair and the key files: generation, the private key file
- * (saved once, replaced only by keygen --replace), and the strict parser of
- * both files.
- */
+/* This host's key pair and the key files (hostkey.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,13 +246,9 @@ int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 
 void hostkey_fingerprint(const struct host_pub *p, char out[HOSTKEY_FPR_LEN])
 {
-	uint8_t md[32];
-	int n;
+	uint8_t md[32], b64[45];
 
 	digest_keys(p->ed_pub, p->x_pub, md);
-	memcpy(out, "SHA256:", 7);
-	n = EVP_EncodeBlock((unsigned char *)out + 7, md, sizeof(md)); /* 44 with one '=' */
-	while (n > 0 && out[7 + n - 1] == '=')
-		n--;
-	out[7 + n] = '\0';
+	EVP_EncodeBlock(b64, md, sizeof(md)); /* 43 characters, a '=' and a NUL */
+	snprintf(out, HOSTKEY_FPR_LEN, "SHA256:%.43s", b64);
 }

@@ -1,8 +1,4 @@
-/*
- * Trusted peers: DIR/peers/NAME.pub, one file per peer, added by trust,
- * removed by untrust, loaded for send and recv. A broken file is skipped and
- * reported, never fatal to the other peers.
- */
+/* Trusted peers: DIR/peers/NAME.pub, one file per peer (hostkey.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>

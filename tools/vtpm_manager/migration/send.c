@@ -1,7 +1,4 @@
-/*
- * The source side: pull, take a generation, seal, write one record; the
- * steps the staged sender takes at its words (migrate.h).
- */
+/* The source side: pull, take a generation, seal, write one record. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>

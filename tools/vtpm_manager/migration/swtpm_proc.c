@@ -87,12 +87,9 @@ static pid_t scan_proc(const char *dir)
 
 	if (!dp)
 		return 0;
-	while (!found && (d = readdir(dp))) {
-		if (!isdigit((unsigned char)d->d_name[0]))
-			continue;
-		if (swtpm_proc_is((pid_t)atoi(d->d_name), dir))
+	while (!found && (d = readdir(dp)))
+		if (isdigit((unsigned char)d->d_name[0]) && swtpm_proc_is(atoi(d->d_name), dir))
 			found = (pid_t)atoi(d->d_name);
-	}
 	closedir(dp);
 	return found;
 }
@@ -101,22 +98,19 @@ pid_t swtpm_proc_find(const char *dir)
 {
 	pid_t pid = pid_from_file(dir);
 
-	if (swtpm_proc_is(pid, dir))
-		return pid;
-	return scan_proc(dir);
+	return swtpm_proc_is(pid, dir) ? pid : scan_proc(dir);
 }
 
 int swtpm_proc_wait_gone(pid_t pid, const char *dir, int wait_ms)
 {
 	int64_t deadline = io_now_ms() + wait_ms;
 
-	for (;;) {
-		if (!swtpm_proc_is(pid, dir))
-			return 0;
+	while (swtpm_proc_is(pid, dir)) {
 		if (io_now_ms() >= deadline)
 			return -1;
 		usleep(2000);
 	}
+	return 0;
 }
 
 int swtpm_proc_terminate(pid_t pid, const char *dir, struct mig_err *e)
