@@ -58,8 +58,8 @@ static void scan(const char *sub, struct usage *u)
 /* Unverified records go until len more bytes fit; 0 if they do. */
 static int make_room(const char *sub, size_t len)
 {
-	char path[4400];
 	struct usage u;
+	char path[4200 + sizeof(u.oldest)];
 
 	for (;;) {
 		scan(sub, &u);

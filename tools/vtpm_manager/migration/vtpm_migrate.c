@@ -224,12 +224,9 @@ static int parse(int argc, char **argv, struct args *a)
 	return -1;
 }
 
-/*
- * INSTANCE: --domid, or --ctrl with --uuid. With bound (send, recv), Xen mode
- * needs the domain UUID from xend, which holds it: never from
- * /local/domain/D/vm, which the guest can write. With uuid_alone, --uuid by
- * itself will do (no control socket: inst->ctrl empty).
- */
+/* INSTANCE: --domid, or --ctrl with --uuid. With bound (send, recv), Xen mode
+ * needs the domain UUID from xend (xen.c says why); with uuid_alone, --uuid
+ * by itself will do (inst->ctrl empty). */
 static int get_instance(const struct args *a, struct vtpm_instance *inst, int bound,
 			int uuid_alone)
 {
@@ -579,12 +576,9 @@ int main(int argc, char **argv)
 
 	/* A reader that goes away is an error on write, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * The suite is fixed by the record format, not by openssl.cnf, and
-	 * secrets are wiped where they are used: skip loading the system
-	 * configuration and OpenSSL's clean-up at exit (each costs about a
-	 * millisecond on every run, and every run is on the migration path).
-	 */
+	/* The suite is fixed by the record format, not by openssl.cnf, and secrets
+	 * are wiped where they are used: skip openssl.cnf and the clean-up at exit
+	 * (each costs about a millisecond, and every run is on the migration path). */
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		general_help(argc < 2 ? stderr : stdout);
