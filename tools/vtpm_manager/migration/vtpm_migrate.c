@@ -58,8 +58,7 @@ struct command {
 	const char *takes;       /* its options, as the val letters of options[] */
 	int min, max;            /* how many arguments */
 	const char *synopsis;    /* after "vtpm_migrate NAME " */
-	const char *description; /* one line */
-	const char *help;        /* its own options, for NAME --help */
+	const char *description; /* one line; vtpm_migrate(8) describes the options */
 };
 
 static const struct command commands[];
@@ -79,9 +78,9 @@ static void synopsis(FILE *f, const struct command *c, const char *lead)
 static void command_help(const struct command *c)
 {
 	synopsis(stdout, c, "usage: ");
-	printf("%s.\n\n  -d, --dir DIR     key directory (default " DEFAULT_KEY_DIR ")\n%s"
-	       "  -h, --help        this help\n%s", c->description, c->help,
-	       strchr(c->takes, 'D') ? instance_help : "");
+	printf("%s.\n\n  -d, --dir DIR     key directory (default " DEFAULT_KEY_DIR ")\n"
+	       "  -h, --help        this help\n%s(vtpm_migrate(8) describes every option)\n",
+	       c->description, strchr(c->takes, 'D') ? instance_help : "");
 }
 
 static void general_help(FILE *f)
@@ -513,58 +512,34 @@ static int cmd_help(struct args *a)
 
 static const struct command commands[] = {
 	{ "keygen", cmd_keygen, "nR", 0, 0, "[-d DIR] [-n NAME] [--replace]",
-	  "Create this host's key pair",
-	  "  -n, --name NAME   the name the key carries (default: the host name up to its first dot)\n"
-	  "  --replace         a new key (rotation), under the old name unless -n; the old one\n"
-	  "                    is kept as host.key.old, peers/ and the ledger stay\n" },
+	  "Create this host's key pair" },
 	{ "pubkey", cmd_pubkey, "", 0, 0, "[-d DIR]",
-	  "Print this host's public key file, to copy to the peers", "" },
+	  "Print this host's public key file, to copy to the peers" },
 	{ "trust", cmd_trust, "R", 1, 2, "[-d DIR] [--replace] FILE [NAME]",
-	  "Add a peer's public key FILE to the trusted peers, as NAME (default: the name in FILE)",
-	  "  --replace         replace the key already trusted under NAME (key rotation)\n" },
+	  "Add a peer's public key FILE to the trusted peers, as NAME (default: the name in FILE)" },
 	{ "peers", cmd_peers, "", 0, 0, "[-d DIR]",
-	  "List the trusted peers (name, key id, fingerprint) and any broken file in peers/", "" },
-	{ "untrust", cmd_untrust, "", 1, 1, "[-d DIR] NAME", "Remove the trusted peer NAME", "" },
+	  "List the trusted peers (name, key id, fingerprint) and any broken file in peers/" },
+	{ "untrust", cmd_untrust, "", 1, 1, "[-d DIR] NAME", "Remove the trusted peer NAME" },
 	{ "send", cmd_send, INSTANCE "tfcsT", 0, 0,
 	  "[-d DIR] --to NAME INSTANCE [--fd N] [--staged] [--timeout SECONDS]\n"
 	  "       vtpm_migrate send [-d DIR] --to NAME INSTANCE --check",
-	  "Seal a running vTPM's state to peer NAME and write one record; the vTPM keeps running",
-	  "  --to NAME         the trusted peer to seal to; 'self' for this host\n"
-	  "  --fd N            write the record to fd N (default 1)\n"
-	  "  --staged          words on stdin/stdout: say ready; on pull, seal, say sealed;\n"
-	  "                    on write, write the record, say done\n"
-	  "  --timeout SECONDS how long to wait for 'write' and on the stream\n"
-	  "  --check           make send's checks, touch nothing; print vtpm-uuid, generation,\n"
-	  "                    tpm-version, sender, recipient and the record's announcement\n" },
+	  "Seal a running vTPM's state to peer NAME and write one record; the vTPM keeps running" },
 	{ "recv", cmd_recv, INSTANCE "frTsca", 0, 0,
 	  "[-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS]\n"
 	  "                         [--staged] [--announce HEX]\n"
 	  "       vtpm_migrate recv [-d DIR] --check --announce HEX [--allow-rollback]",
-	  "Read one record, check it, and load it into the waiting vTPM, then start it",
-	  "  --fd N            read the record from fd N (default 0)\n"
-	  "  --allow-rollback  accept a generation not newer than the last accepted\n"
-	  "  --timeout SECONDS how long to wait for the instance (Xen mode), then for the record\n"
-	  "  --staged          words on stdin/stdout: say ready; on go, load the record, say done\n"
-	  "  --announce HEX    the source's signed announcement of this record: its generation\n"
-	  "                    is accepted before 'ready', taken back if it does not come or run\n"
-	  "  --check           would this host accept the announced record? Exit 1 says why\n"
-	  "                    (for the source on stdout, the detail on stderr); reads nothing\n" },
+	  "Read one record, check it, and load it into the waiting vTPM, then start it" },
 	{ "recover", cmd_recover, INSTANCE "F", 0, 0, "[-d DIR] INSTANCE [--force]",
-	  "After a failed migration: the source vTPM goes on with its state (refused once a whole record left)",
-	  "  --force           it left but runs nowhere else (you checked): remove the mark, run it\n" },
+	  "After a failed migration: the source vTPM goes on with its state (refused once a whole record left)" },
 	{ "finish", cmd_finish, INSTANCE, 0, 0, "[-d DIR] INSTANCE",
-	  "After a successful migration (a whole record left): stop the source vTPM and delete its state",
-	  "" },
+	  "After a successful migration (a whole record left): stop the source vTPM and delete its state" },
 	{ "inspect", cmd_inspect, "f", 0, 0, "[-d DIR] [--fd N]",
-	  "Print a record's clear header (nothing is decrypted)",
-	  "  --fd N            read the record from fd N (default 0)\n" },
+	  "Print a record's clear header (nothing is decrypted)" },
 	{ "status", cmd_status, INSTANCE, 0, 0, "[-d DIR] INSTANCE | --uuid VTPM-UUID",
-	  "Print one vTPM's ledger generations (last sent, last accepted) and its 'left this host' mark",
-	  "" },
+	  "Print one vTPM's ledger generations (last sent, last accepted) and its 'left this host' mark" },
 	{ "ledger-rebuild", cmd_ledger_rebuild, "y", 0, 0, "[-d DIR] --yes",
-	  "Rebuild a damaged ledger from what still reads in it (weakens replay protection)",
-	  "  --yes             rebuild: entries lost from the ledger re-open replays of older records\n" },
-	{ "help", cmd_help, "", 0, 1, "[COMMAND]", "Say what the commands, or one COMMAND, do", "" },
+	  "Rebuild a damaged ledger from what still reads in it (weakens replay protection)" },
+	{ "help", cmd_help, "", 0, 1, "[COMMAND]", "Say what the commands, or one COMMAND, do" },
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 
