@@ -53,18 +53,14 @@ int mig_await(const struct mig_words *w, const char *word, int timeout_ms, const
  */
 void mig_warm_crypto(const struct host_key *me)
 {
-	struct swtpm_state st, back;
-	struct vrec_header h;
-	struct mig_err ignore;
 	uint8_t blob[32] = { 0 }, *rec = NULL;
+	struct swtpm_state back, st = { .version = TPM_VERSION_20, .blob = {
+		{ .type = SWTPM_BLOB_PERMANENT, .data = blob, .len = sizeof(blob) } } };
+	struct vrec_header h = { .tpm_version = TPM_VERSION_20, .flags = VREC_FLAG_TO_SELF,
+				 .generation = 1 };
+	struct mig_err ignore;
 	size_t len = 0;
 
-	memset(&st, 0, sizeof(st));
-	memset(&h, 0, sizeof(h));
-	st.blob[0] = (struct swtpm_blob){ .type = SWTPM_BLOB_PERMANENT, .data = blob, .len = 32 };
-	h.tpm_version = st.version = TPM_VERSION_20;
-	h.flags = VREC_FLAG_TO_SELF;
-	h.generation = 1;
 	if (vrec_seal(me, &me->pub, &h, &st, &rec, &len, &ignore) == 0 &&
 	    vrec_open(me, NULL, rec, len, &h, &back, &ignore) == 0)
 		swtpm_state_clear(&back);
