@@ -80,9 +80,8 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
 		return hold_source(&ctrl, dir, gen, e);
 	if (left)
 		return bring_back(&ctrl, dir, note, note_len, e);
-	/* No whole record left: send never stops the source TPM, so there is
-	 * nothing to undo but a pending mark of a sender that died before its
-	 * last byte; make sure the TPM runs, since the guest resumes against it. */
+	/* No whole record left: send never stops the source TPM, so only a dead
+	 * sender's pending mark is undone; the guest resumes against the TPM. */
 	if (left_mark_remove(dir, e))
 		return -1;
 	running = swtpm_is_running(&ctrl, e);
@@ -126,13 +125,9 @@ static int ctrl_answers(const struct swtpm_ctrl *c)
 	return swtpm_get_version(c, &v, &probe) == 0 || probe.code != MIG_E_CONNECT;
 }
 
-/*
- * End the swtpm of this instance: SHUTDOWN over the control channel; if it
- * does not answer (another client holds swtpm's single control connection,
- * or the process is stopped), terminate the process. Success only once the
- * process is gone: a silent swtpm still holds the whole state in memory and
- * would write it back after we delete it.
- */
+/* SHUTDOWN, or if swtpm does not answer (another client holds its one control
+ * connection, or it is stopped), terminate it. Success only once the process
+ * is gone: a silent swtpm still holds the state and would write it back. */
 static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct mig_err *e)
 {
 	pid_t pid = swtpm_proc_find(dir);

@@ -55,11 +55,8 @@ static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 	}
 }
 
-/*
- * With a deadline, poll before each call so that a blocking descriptor
- * cannot outlast it. Without one, call first and wait in poll only when a
- * non-blocking descriptor has nothing: never spin on EAGAIN.
- */
+/* With a deadline, poll before each call, so that a blocking descriptor
+ * cannot outlast it; without, poll only when a non-blocking one has nothing. */
 static int io_full(int fd, uint8_t *p, size_t len, int writing, int timeout_ms,
 		   const char *what, struct mig_err *e)
 {

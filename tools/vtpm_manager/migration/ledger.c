@@ -223,11 +223,8 @@ void ledger_close(struct ledger *l)
 	l->lockfd = -1;
 }
 
-/*
- * Write ent[] as the new ledger, atomically; with durable, the directory is
- * synced too so the rename itself survives a crash. Without it a crash
- * leaves the old ledger or the new one, never a torn one.
- */
+/* Write ent[] as the new ledger, atomically; durable: the rename survives a
+ * crash too (without, a crash leaves the old ledger or the new one). */
 static int ledger_store(const struct ledger *l, const struct ledger_entry *ent, size_t n,
 			int durable, struct mig_err *e)
 {
@@ -322,11 +319,8 @@ int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, st
 	*gen = ledger_next_send(l, uuid);
 	if (*gen == 0)
 		return mig_fail(e, "the generation counter of this vTPM is exhausted");
-	/*
-	 * The sent mark only keeps this host from numbering two records alike;
-	 * losing the last rename to a crash costs no safety (the receiver's
-	 * accepted mark decides), so it skips the directory sync.
-	 */
+	/* The sent mark only keeps this host from numbering two records alike;
+	 * losing it to a crash costs no safety (the receiver's mark decides). */
 	return ledger_update(l, uuid, *gen, old ? old->accepted : 0, 0, e);
 }
 

@@ -27,11 +27,8 @@ int left_mark_prepare(const char *statedir, uint64_t gen, struct mig_err *e)
 	return 0;
 }
 
-/*
- * No sync: until the next boot the rename is seen as made, and after a crash
- * a pending mark counts as standing anyway. So the mark costs the record's
- * last byte no disk write.
- */
+/* No sync: until the next boot the rename is seen as made, and after a crash
+ * a pending mark stands anyway; the record's last byte waits for no disk. */
 int left_mark_commit(const char *statedir, struct mig_err *e)
 {
 	char from[4200], to[4200];

@@ -1,9 +1,8 @@
 /*
- * The destination side. Order matters: every check of the record comes
- * first; then the blobs are pushed while the generation is written durably
- * (pushed blobs do not run); INIT only once the generation is on disk. A
- * failure anywhere leaves the TPM not started, and a refused record is kept
- * as refused.h says.
+ * The destination side. Every check of the record comes first; then the
+ * blobs are pushed while the generation is written durably (pushed blobs do
+ * not run), and INIT comes only once it is on disk. A failure anywhere leaves
+ * the TPM not started, and a refused record is kept (refused.h).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -78,9 +77,8 @@ fail:
 	return -1;
 }
 
-/* Host key, trusted peers, the instance (waiting for the hotplug script),
- * its control channel, and its TPM waiting for state. No lock is taken: a
- * waiting receiver stops no other migration. */
+/* Keys, the instance (waiting for the hotplug script) and its TPM waiting for
+ * state. No lock is taken: a waiting receiver stops no other migration. */
 static int prepare(struct receiver *r, const char *dir, const struct vtpm_instance *inst,
 		   const struct mig_recv_opts *o, struct mig_err *e)
 {
@@ -167,9 +165,9 @@ static void *accept_thread(void *arg)
 	return NULL;
 }
 
-/* The generation is on disk before INIT: accepted in advance, or written on
- * a thread while the blobs are pushed. If the TPM never runs, the accept is
- * taken back so that a plain re-load of the record works. */
+/* The generation is on disk before INIT: accepted in advance, or on a thread
+ * while the blobs are pushed; taken back if the TPM never runs, so that a
+ * plain re-load of the record works. */
 static int load_state(struct receiver *r, struct ledger *led, const struct vrec_header *h,
 		      const struct swtpm_state *st, struct mig_err *e)
 {
@@ -259,9 +257,8 @@ static int go(struct receiver *r, int fd, struct mig_err *e)
 	return res;
 }
 
-/* The one-shot receiver failed before its record (the instance is not
- * ready): the record may be the only copy of the vTPM, so it is read and kept
- * like a refused one. */
+/* The one-shot receiver failed before its record: the record may be the only
+ * copy of the vTPM, so it is read and kept like a refused one. */
 static void keep_unread(struct receiver *r, int fd, struct mig_err *e)
 {
 	struct vrec_header h;

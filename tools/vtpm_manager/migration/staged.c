@@ -47,10 +47,8 @@ int mig_await(const struct mig_words *w, const char *word, int timeout_ms, const
 	return 0;
 }
 
-/*
- * OpenSSL fetches each algorithm on its first use: seal and open one small
- * record to this host now, so that none of that happens while the guest waits.
- */
+/* OpenSSL fetches each algorithm on its first use: seal and open one small
+ * record now, so that none of that happens while the guest waits. */
 void mig_warm_crypto(const struct host_key *me)
 {
 	uint8_t blob[32] = { 0 }, *rec = NULL;
