@@ -14,13 +14,10 @@
 
 /*
  * The staged helpers' words (vtpm_migrate(8), --staged), like xc_save's
- * "suspend"; in < 0 is the one-shot command, the same steps with no words:
- *
- *   sender:   -> ready   <- pull  -> sealed   <- write  -> done
- *   receiver: -> ready   <- go    -> done
- *
- * The first word may take as long as xc_save or xc_restore take; every wait
- * after it ends after timeout_ms. A waiting helper holds no lock.
+ * "suspend": sender -> ready <- pull -> sealed <- write -> done; receiver
+ * -> ready <- go -> done. in < 0: the one-shot command, the same steps with no
+ * words. The first word may take as long as xc_save or xc_restore take; every
+ * wait after it ends after timeout_ms. A waiting helper holds no lock.
  */
 struct mig_words {
 	int in, out;

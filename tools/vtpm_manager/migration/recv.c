@@ -1,11 +1,10 @@
 /*
  * The destination side. Every check of the record comes first; then the
- * blobs are pushed while the generation is written durably (pushed blobs do
- * not run), and INIT comes only once it is on disk. A failure anywhere leaves
- * the TPM not started, and a refused record is kept (refused.h).
+ * generation is written durably, and only then is the state pushed and the
+ * TPM started. A failure anywhere leaves the TPM not started, and a refused
+ * record is kept (refused.h).
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,52 +147,21 @@ static void unreserve(struct receiver *r, struct ledger *led)
 	r->reserved = 0;
 }
 
-/* The durable ledger write, on its own thread while the blobs are pushed. */
-struct accept_job {
-	struct ledger *led;
-	const struct vrec_header *h;
-	int allow_rollback, result;
-	struct mig_err err;
-};
-
-static void *accept_thread(void *arg)
-{
-	struct accept_job *j = arg;
-
-	j->result = ledger_accept(j->led, j->h->vtpm_uuid, j->h->generation, j->allow_rollback,
-				  &j->err);
-	return NULL;
-}
-
-/* The generation is on disk before INIT: accepted in advance, or on a thread
- * while the blobs are pushed; taken back if the TPM never runs, so that a
- * plain re-load of the record works. */
+/* The generation is on disk before anything is pushed: accepted in advance
+ * (reserve), or now. If the TPM never runs, the accept is taken back, so
+ * that a plain re-load of the record works. */
 static int load_state(struct receiver *r, struct ledger *led, const struct vrec_header *h,
 		      const struct swtpm_state *st, struct mig_err *e)
 {
-	struct accept_job job = { .led = led, .h = h, .allow_rollback = r->o->allow_rollback };
 	const struct ledger_entry *cur = ledger_get(led, h->vtpm_uuid);
-	uint64_t prev = cur ? cur->accepted : 0;
+	uint64_t prev = r->reserved ? r->reserved_prev : cur ? cur->accepted : 0;
 	struct mig_err ignore;
-	pthread_t th;
-	int pushed, threaded = 0;
 
-	if (r->reserved) {
-		prev = r->reserved_prev;
+	if (r->reserved)
 		r->reserved = 0; /* the undo is ours from here */
-	} else {
-		threaded = pthread_create(&th, NULL, accept_thread, &job) == 0;
-		if (!threaded)
-			accept_thread(&job);
-	}
-	pushed = swtpm_set_blobs(&r->ctrl, st, e);
-	if (threaded)
-		pthread_join(th, NULL);
-	if (job.result) {
-		*e = job.err;
-		return -1; /* pushed blobs do not run: nothing to undo */
-	}
-	if (pushed == 0 && swtpm_init_or_stop(&r->ctrl, e) == 0)
+	else if (ledger_accept(led, h->vtpm_uuid, h->generation, r->o->allow_rollback, e))
+		return -1;
+	if (swtpm_set_blobs(&r->ctrl, st, e) == 0 && swtpm_init_or_stop(&r->ctrl, e) == 0)
 		return 0;
 	if (ledger_unaccept(led, h->vtpm_uuid, h->generation, prev, &ignore))
 		r->rollback_needed = 1;

@@ -26,13 +26,9 @@ int safe_read_file(const char *path, const char *what, size_t max, char **buf, s
 #define SAFE_NEW      1u /* never replace an existing file: refuse instead */
 #define SAFE_SYNC_DIR 2u /* fsync the directory too, so the rename survives a crash */
 
-/*
- * Write dir/name atomically: the temporary dir/.name.tmp is created with
- * O_CREAT|O_EXCL|O_NOFOLLOW (a stale one is unlinked first, so whoever holds
- * it open never sees the new contents), written, fsync'd and renamed (or,
- * with SAFE_NEW, linked) into place. Without SAFE_SYNC_DIR a crash may leave
- * the old file; never a torn one.
- */
+/* Write dir/name atomically: dir/.name.tmp is created anew (never opened if
+ * it exists), written, fsync'd and renamed (SAFE_NEW: linked) into place.
+ * Without SAFE_SYNC_DIR a crash may leave the old file; never a torn one. */
 int safe_write_file(const char *dir, const char *name, const void *data, size_t len,
 		    mode_t mode, unsigned flags, struct mig_err *e) MIG_MUST;
 

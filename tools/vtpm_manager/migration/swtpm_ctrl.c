@@ -1,8 +1,7 @@
 /*
- * swtpm control channel client. The wire format is the "non-CUSE" one of
- * <swtpm/tpm_ioctl.h>: a 4-byte big-endian command code, the request fields,
- * and a reply that starts with a 4-byte result. Only the result is trusted to
- * be there: a refused request may answer nothing else.
+ * The wire format is the "non-CUSE" one of <swtpm/tpm_ioctl.h>: a 4-byte
+ * big-endian command code, the request fields, and a reply that starts with a
+ * 4-byte result, the only part a refused request is sure to answer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -69,11 +68,8 @@ static int write_request(int fd, const uint8_t *hdr, size_t hlen, const uint8_t 
 					  "swtpm control socket", e)) ? -1 : 0;
 }
 
-/*
- * Send one request (code + body) and read the 4-byte result. With fdp and a
- * result of 0, the connection stays open for the caller to read the rest of
- * the reply; *fdp receives it.
- */
+/* One request (code + body), and its 4-byte result. With fdp and a result of
+ * 0, the connection stays open in *fdp for the rest of the reply. */
 static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 		     const void *body, size_t len, const uint8_t *data, size_t dlen,
 		     uint32_t *result, int *fdp, struct mig_err *e)
@@ -301,9 +297,8 @@ int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e)
 
 	if (swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e) == 0)
 		return 0;
-	/* An INIT that failed or timed out may still complete inside swtpm (it
-	 * serves one request at a time, so this STOP comes after it): a failed
-	 * push never leaves a running TPM. The INIT failure is the cause. */
+	/* A failed or timed-out INIT may still complete inside swtpm, which serves
+	 * one request at a time: this STOP after it leaves no TPM running. */
 	if (swtpm_stop(c, &ignore)) {
 	}
 	return -1;
