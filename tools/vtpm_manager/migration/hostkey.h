@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
 #include "record.h"
 
 #define HOST_NAME_MAX_LEN 63

@@ -5,13 +5,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "hostkey.h"
 #include "io.h"
 #include "ledger.h"
 #include "leftmark.h"
 #include "migrate.h"
 #include "swtpm_proc.h"
-#include "record.h"
 #include "util.h"
 
 /* The keys this host knows by name, its own and its trusted peers', best

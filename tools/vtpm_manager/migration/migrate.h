@@ -7,10 +7,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include "err.h"
 #include "hostkey.h"
 #include "instance.h"
-#include "record.h"
 
 /*
  * The staged helpers' words (vtpm_migrate(8), --staged), like xc_save's

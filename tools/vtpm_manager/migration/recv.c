@@ -13,7 +13,6 @@
 #include "migrate.h"
 #include "refused.h"
 #include "seal.h"
-#include "swtpm_ctrl.h"
 
 /* An announced generation further above the last accepted than this is not
  * accepted in advance (its record is accepted as usual when it comes). */

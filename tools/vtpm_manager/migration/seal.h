@@ -9,9 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
 #include "hostkey.h"
-#include "record.h"
 #include "swtpm_ctrl.h"
 
 /* The caller fills h's tpm_version, flags, UUIDs, generation and time; seal

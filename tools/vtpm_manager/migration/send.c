@@ -9,7 +9,6 @@
 #include "leftmark.h"
 #include "migrate.h"
 #include "seal.h"
-#include "swtpm_ctrl.h"
 #include "swtpm_proc.h"
 
 struct sender {

@@ -18,7 +18,6 @@
 
 #include <openssl/crypto.h>
 
-#include "hostkey.h"
 #include "ledger.h"
 #include "migrate.h"
 #include "util.h"
