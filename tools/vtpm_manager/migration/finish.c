@@ -28,8 +28,7 @@ static int hold_source(const struct swtpm_ctrl *c, const char *dir, uint64_t gen
 }
 
 /* recover --force: the administrator checked the destination. */
-static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, size_t note_len,
-		      struct mig_err *e)
+static int bring_back(const struct swtpm_ctrl *c, const char *dir, FILE *out, struct mig_err *e)
 {
 	struct mig_err probe;
 	int running;
@@ -38,8 +37,8 @@ static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, s
 		return -1;
 	running = swtpm_is_running(c, &probe);
 	if (running < 0 && !swtpm_proc_find(dir)) {
-		snprintf(note, note_len, "no swtpm runs for %s: the mark is removed and the next vTPM start will use the state",
-			 dir);
+		fprintf(out, "no swtpm runs for %s: the mark is removed and the next vTPM start will use the state\n",
+			dir);
 		return 0;
 	}
 	if (running < 0)
@@ -47,7 +46,7 @@ static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, s
 	/* INIT without DELETE_VOLATILE: resume what STORE_VOLATILE kept. */
 	if (!running && swtpm_init(c, 0, e))
 		return -1;
-	snprintf(note, note_len, "the mark is removed and the TPM at %s runs again", c->path);
+	fprintf(out, "the mark is removed and the TPM at %s runs again\n", c->path);
 	return 0;
 }
 
@@ -64,22 +63,20 @@ static int find(struct vtpm_instance *inst, struct swtpm_ctrl *c, char *dir, uin
 	return left_mark_read(dir, gen, e);
 }
 
-int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
-		struct mig_err *e)
+int mig_recover(struct vtpm_instance *inst, int force, FILE *out, struct mig_err *e)
 {
 	char dir[sizeof(inst->ctrl)];
 	struct swtpm_ctrl ctrl;
 	uint64_t gen;
 	int running, left;
 
-	*note = '\0';
 	left = find(inst, &ctrl, dir, &gen, e);
 	if (left < 0)
 		return -1;
 	if (left && !force)
 		return hold_source(&ctrl, dir, gen, e);
 	if (left)
-		return bring_back(&ctrl, dir, note, note_len, e);
+		return bring_back(&ctrl, dir, out, e);
 	/* No whole record left: send never stops the source TPM, so only a dead
 	 * sender's pending mark is undone; the guest resumes against the TPM. */
 	if (left_mark_remove(dir, e))

@@ -110,7 +110,7 @@ static void print_gen(FILE *out, const char *label, uint64_t g)
 		fprintf(out, "%-14s none\n", label);
 }
 
-int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out, struct mig_err *e)
+int mig_status(const char *dir, struct vtpm_instance *inst, FILE *out, struct mig_err *e)
 {
 	const struct ledger_entry *ent;
 	char u[UUID_STR_LEN], sdir[sizeof(inst->ctrl)];
@@ -118,7 +118,7 @@ int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out, str
 	uint64_t left = 0, sent, accepted;
 	int has = 0;
 
-	if (ledger_open(&l, dir, e))
+	if ((inst->domid >= 0 && xen_find_instance(inst, e)) || ledger_open(&l, dir, e))
 		return -1;
 	ent = ledger_get(&l, inst->vtpm_uuid);
 	sent = ent ? ent->sent : 0;

@@ -58,9 +58,8 @@ int mig_recv_check(const char *dir, const uint8_t announce[VANN_LEN], int allow_
 
 /* After a failed migration the source TPM runs on. While the left-this-host
  * mark stands it refuses and stops the source TPM, state kept; with force it
- * removes the mark and brings the TPM back (note says what it did). */
-int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
-		struct mig_err *e) MIG_MUST;
+ * removes the mark and brings the TPM back, saying so on out. */
+int mig_recover(struct vtpm_instance *inst, int force, FILE *out, struct mig_err *e) MIG_MUST;
 
 /* After a successful migration (the mark stands): end the source swtpm
  * process, then delete its state and the mark. */
@@ -69,9 +68,8 @@ int mig_finish(struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
 /* Print the clear header of the record on fd, naming the keys in dir. */
 int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e) MIG_MUST;
 
-/* Print one vTPM's ledger generations and, given inst->ctrl, its left mark. */
-int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out,
-	       struct mig_err *e) MIG_MUST;
+/* Print one vTPM's ledger generations and, given its instance, its left mark. */
+int mig_status(const char *dir, struct vtpm_instance *inst, FILE *out, struct mig_err *e) MIG_MUST;
 
 /* The clear header of the record on fd (prefix checked, then decoded):
  * MIG_E_EOF before its first byte means no record came at all. */

@@ -445,15 +445,10 @@ static int cmd_recover(struct args *a)
 {
 	struct vtpm_instance inst;
 	struct mig_err e;
-	char note[512] = "";
 
 	if (get_instance(a, &inst, 0, 0))
 		return 2;
-	if (mig_recover(&inst, a->force, note, sizeof(note), &e))
-		return fail(&e);
-	if (*note)
-		printf("%s\n", note);
-	return 0;
+	return mig_recover(&inst, a->force, stdout, &e) ? fail(&e) : 0;
 }
 
 static int cmd_finish(struct args *a)
@@ -473,10 +468,7 @@ static int cmd_status(struct args *a)
 
 	if (get_instance(a, &inst, 0, 1))
 		return 2;
-	if ((inst.domid >= 0 && xen_find_instance(&inst, &e)) ||
-	    mig_status(dir, &inst, stdout, &e))
-		return fail(&e);
-	return 0;
+	return mig_status(dir, &inst, stdout, &e) ? fail(&e) : 0;
 }
 
 static int cmd_inspect(struct args *a)
