@@ -132,24 +132,19 @@ static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct mig_err
 
 	if (!pid) {
 		/* No swtpm process on dir: nothing may answer either. */
-		if (!ctrl_answers(c))
-			return 0;
-		if (swtpm_shutdown(c, &ignore) == 0) {
-			int64_t deadline = io_now_ms() + SWTPM_CTRL_TIMEOUT_MS;
+		int64_t deadline = io_now_ms() + SWTPM_CTRL_TIMEOUT_MS;
 
+		if (ctrl_answers(c) && swtpm_shutdown(c, &ignore) == 0)
 			while (io_now_ms() < deadline && ctrl_answers(c))
 				usleep(2000);
-			if (!ctrl_answers(c))
-				return 0;
-		}
+		if (!ctrl_answers(c))
+			return 0;
 		return mig_fail(e, "%s still answers but no swtpm process on %s was found (pid file %s/pid); state kept",
-			       c->path, dir, dir);
+				c->path, dir, dir);
 	}
 	if (swtpm_shutdown(c, &ignore) == 0 && !swtpm_proc_wait_gone(pid, dir, SWTPM_CTRL_TIMEOUT_MS))
 		return 0;
-	if (swtpm_proc_terminate(pid, dir, &ignore))
-		return mig_fail(e, "%s; state kept", ignore.msg);
-	return 0;
+	return swtpm_proc_terminate(pid, dir, &ignore) ? mig_fail(e, "%s; state kept", ignore.msg) : 0;
 }
 
 int mig_finish(struct vtpm_instance *inst, struct mig_err *e)
