@@ -56,7 +56,7 @@ static int bring_back(const struct swtpm_ctrl *c, const char *dir, FILE *out, st
 static int find(struct vtpm_instance *inst, struct swtpm_ctrl *c, char *dir, uint64_t *gen,
 		struct mig_err *e)
 {
-	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
+	if ((inst->domid >= 0 && xen_find_instance(inst, 0, e)) ||
 	    swtpm_ctrl_init(c, inst->ctrl, e) ||
 	    instance_state_dir(inst->ctrl, dir, sizeof(inst->ctrl), e))
 		return -1;

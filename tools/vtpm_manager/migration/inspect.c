@@ -118,7 +118,7 @@ int mig_status(const char *dir, struct vtpm_instance *inst, FILE *out, struct mi
 	uint64_t left = 0, sent, accepted;
 	int has = 0;
 
-	if ((inst->domid >= 0 && xen_find_instance(inst, e)) || ledger_open(&l, dir, e))
+	if ((inst->domid >= 0 && xen_find_instance(inst, 0, e)) || ledger_open(&l, dir, e))
 		return -1;
 	ent = ledger_get(&l, inst->vtpm_uuid);
 	sent = ent ? ent->sent : 0;

@@ -15,10 +15,9 @@ struct vtpm_instance {
 
 /* Xen mode: the vTPM's UUID, control socket and backend directory from the
  * backend nodes of inst->domid (CONTRACT.md); the domain UUID is the caller's.
- * wait: until the hotplug script started the instance or failed, or
+ * Waits until the hotplug script started the instance or failed, or
  * timeout_ms passed (<= 0: one look). */
-int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e) MIG_MUST;
-int xen_wait_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err *e) MIG_MUST;
+int xen_find_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err *e) MIG_MUST;
 /* Refuse unless libxenctrl says domid is paused or shut down for suspend. */
 int xen_check_quiesced(int domid, struct mig_err *e) MIG_MUST;
 /* Write instance and hotplug-status once the TPM runs, so the backend connects. */

@@ -87,7 +87,7 @@ static int prepare(struct receiver *r, const char *dir, const struct vtpm_instan
 	r->inst = *inst;
 	r->o = o;
 	if (hostkey_load(dir, &r->me, e) || peers_load(dir, &r->peers, e) ||
-	    (r->inst.domid >= 0 && xen_wait_instance(&r->inst, o->timeout_ms, e)) ||
+	    (r->inst.domid >= 0 && xen_find_instance(&r->inst, o->timeout_ms, e)) ||
 	    swtpm_ctrl_init(&r->ctrl, r->inst.ctrl, e) ||
 	    swtpm_get_version(&r->ctrl, &r->dest_ver, e))
 		return -1;

@@ -70,7 +70,7 @@ static int prepare(struct sender *s, const char *dir, const char *to,
 	s->dir = dir;
 	s->inst = *inst;
 	if (hostkey_load(dir, &s->me, e) || find_recipient(s, to, e) ||
-	    (s->inst.domid >= 0 && xen_find_instance(&s->inst, e)) ||
+	    (s->inst.domid >= 0 && xen_find_instance(&s->inst, 0, e)) ||
 	    swtpm_ctrl_init(&s->ctrl, s->inst.ctrl, e) ||
 	    instance_state_dir(s->inst.ctrl, s->statedir, sizeof(s->statedir), e))
 		return -1;

@@ -59,19 +59,7 @@ static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *i
 	return 1;
 }
 
-int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e)
-{
-	struct xs_handle *xs = xsnode_open(e);
-	int r;
-
-	if (!xs)
-		return -1;
-	r = read_backend(xs, inst->domid, inst, e);
-	xs_close(xs);
-	return r ? -1 : 0;
-}
-
-int xen_wait_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err *e)
+int xen_find_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err *e)
 {
 	const struct timespec pause = { 0, 50 * 1000 * 1000 };
 	int64_t deadline = io_now_ms() + timeout_ms;
