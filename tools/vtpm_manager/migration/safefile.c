@@ -79,19 +79,12 @@ int safe_read_file(const char *path, const char *what, size_t max, char **buf, s
  * or something planted) is unlinked, never opened or followed. */
 static int create_tmp(const char *tmp, mode_t mode, struct mig_err *e)
 {
-	struct stat st;
-	int fd, tries;
+	int fd;
 
-	for (tries = 0; tries < 2; tries++) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-		if (fd >= 0)
-			return fd;
-		if (errno != EEXIST || lstat(tmp, &st))
-			break;
-		if (S_ISDIR(st.st_mode) ? rmdir(tmp) : unlink(tmp))
-			break;
-	}
-	return mig_fail(e, "cannot create %s: %s", tmp, strerror(errno));
+	if (unlink(tmp) && errno != ENOENT)
+		rmdir(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	return fd >= 0 ? fd : mig_fail(e, "cannot create %s: %s", tmp, strerror(errno));
 }
 
 int safe_sync_dir(const char *dir, struct mig_err *e)
