@@ -127,10 +127,8 @@ static int parse_int(const char *s, int min, int max, int *out)
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || !*s || *end || v < min || v > max)
-		return -1;
 	*out = (int)v;
-	return 0;
+	return errno || !*s || *end || v < min || v > max ? -1 : 0;
 }
 
 /* The word getopt stopped at, for an error: "--long" or "-c". */
@@ -243,10 +241,8 @@ static int get_instance(const struct args *a, struct vtpm_instance *inst, int bo
 	}
 	if (!a->uuid || (!a->ctrl && !uuid_alone))
 		return usage("INSTANCE needs --domid ID, or --ctrl SOCKET and --uuid UUID");
-	if (a->ctrl && strlen(a->ctrl) >= sizeof(inst->ctrl))
+	if (a->ctrl && snprintf(inst->ctrl, sizeof(inst->ctrl), "%s", a->ctrl) >= (int)sizeof(inst->ctrl))
 		return usage("--ctrl path too long");
-	if (a->ctrl)
-		strcpy(inst->ctrl, a->ctrl);
 	if (uuid_parse(a->uuid, inst->vtpm_uuid))
 		return usage("--uuid is not a UUID: '%s'", a->uuid);
 	return 0;
