@@ -163,7 +163,6 @@ int pubkey_read(const char *path, const char *what, struct host_pub *p, struct m
 	return r;
 }
 
-/* host.key (with flags for safe_write_file), then host.pub. */
 static int save_files(const char *dir, const struct host_key *k, unsigned flags,
 		      struct mig_err *e)
 {

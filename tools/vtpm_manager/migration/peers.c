@@ -11,7 +11,6 @@
 #include "safefile.h"
 #include "util.h"
 
-/* DIR and DIR/peers checked, the latter created when create. */
 static int peers_dir(const char *dir, int create, char *peers, size_t len, struct mig_err *e)
 {
 	if (safe_check_dir(dir, "key directory", e))
@@ -88,7 +87,6 @@ static int add_broken(struct peer_set *s, const char *file, const struct mig_err
 	return 0;
 }
 
-/* One entry of peers/: a usable peer, or a broken file with its reason. */
 static int load_one(struct peer_set *s, const char *peers, const char *file)
 {
 	char path[4400];

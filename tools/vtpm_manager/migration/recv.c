@@ -167,7 +167,6 @@ static int load_state(struct receiver *r, struct ledger *led, const struct vrec_
 	return -1;
 }
 
-/* Everything after the record is read: check, accept, load, publish. */
 static int take_record(struct receiver *r, const uint8_t *rec, size_t len, int *verified,
 		       struct mig_err *e)
 {

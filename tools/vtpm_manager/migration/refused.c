@@ -73,7 +73,6 @@ static int make_room(const char *sub, size_t len)
 	}
 }
 
-/* Write rec under a new name in DIR/refused; its path in path. */
 static int keep(const char *dir, const uint8_t *rec, size_t len, int verified, char *path,
 		size_t plen, struct mig_err *e)
 {

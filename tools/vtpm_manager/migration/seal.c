@@ -121,7 +121,6 @@ static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t l
 	return 0;
 }
 
-/* The fields seal sets: both parties, the ephemeral key, nonce and blobs. */
 static int seal_header(const struct host_key *me, const struct host_pub *to,
 		       struct vrec_header *h, const struct swtpm_state *st, const uint8_t eph[32],
 		       const uint8_t nonce[VREC_NONCE_LEN], struct mig_err *e)

@@ -50,7 +50,6 @@ static int cmdline_is_swtpm_on(const char *cmd, size_t len, const char *dir)
 	return 0;
 }
 
-/* Does pid run swtpm on state directory dir? */
 static int swtpm_proc_is(pid_t pid, const char *dir)
 {
 	char path[64], cmd[4096];

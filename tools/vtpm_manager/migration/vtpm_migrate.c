@@ -40,7 +40,6 @@ static const struct option options[] = {
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 #define INSTANCE "DCUM"
 
-/* What the options and arguments said. */
 struct args {
 	const char *domid, *ctrl, *uuid, *domuuid, *name, *to;
 	int fd, have_fd, check, staged, timeout_ms, rollback, replace, force, yes;
@@ -339,7 +338,6 @@ static int cmd_untrust(struct args *a)
 	return 0;
 }
 
-/* Trusted peers, then the files in peers/ that are not used, with why. */
 static int cmd_peers(struct args *a)
 {
 	char id[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN], line[MIG_ERR_MAX + 300];
