@@ -11,7 +11,7 @@ enum mig_code {
 	MIG_E_EOF,         /* the stream or socket ended early */
 	MIG_E_TIMEOUT,
 	MIG_E_CONNECT,     /* nothing accepts on the swtpm control socket */
-	/* Why a record (or an announcement of one) was refused: refused.c
+	/* Why a record (or an announcement of one) was refused: recv.c
 	 * decides from these what to keep and what to advise. */
 	MIG_E_FORGED,      /* malformed, damaged, or not signed by its sender */
 	MIG_E_RECIPIENT,   /* sealed to another host */

@@ -41,7 +41,7 @@ int mig_send_check(const char *dir, const char *to, const struct vtpm_instance *
  * the waiting TPM and start it. An announcement (send --check's) of this
  * vTPM is accepted before 'ready', so that no disk write falls between the
  * image's end and the TPM's start, and taken back if its record does not
- * come or run. On failure the TPM is not started (refused.h keeps the record). */
+ * come or run. On failure the TPM is not started and the record is kept. */
 struct mig_recv_opts {
 	int allow_rollback;
 	int timeout_ms;           /* for the instance, then for the record; < 0: none */

@@ -2,17 +2,24 @@
  * The destination side. Every check of the record comes first; then the
  * generation is written durably, and only then is the state pushed and the
  * TPM started. A failure anywhere leaves the TPM not started, and a refused
- * record is kept (refused.h).
+ * record is kept.
  */
-#include <inttypes.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "io.h"
 #include "ledger.h"
 #include "migrate.h"
-#include "refused.h"
+#include "safefile.h"
 #include "seal.h"
+#include "util.h"
 
 /* An announced generation further above the last accepted than this is not
  * accepted in advance (its record is accepted as usual when it comes). */
@@ -73,6 +80,125 @@ fail:
 		return mig_fail(e, "no vTPM record within %d s on the migration stream (the source's send failed, or the source is not patched); TPM not started",
 				(timeout_ms + 999) / 1000);
 	return -1;
+}
+
+/*
+ * Refused records are kept, within a bound, for an administrator who can fix
+ * the cause: in DIR/refused/, as received (sealed), named as vtpm_migrate(8)
+ * says (FILES). One that did not verify goes first when room is needed; a
+ * malformed, forged or misaddressed record is not kept.
+ */
+#define REFUSED_MAX_FILES 32
+#define REFUSED_MAX_BYTES (16u * 1024 * 1024)
+#define SUFFIX ".vtpmrec"
+#define UNVERIFIED "unverified"
+
+/* Causes an administrator of this host can remove: a sender not trusted
+ * yet, a vTPM not waiting or of the other TPM version, a local failure. A
+ * forgery, a record for another host or vTPM, a replay: never. */
+static int fixable(enum mig_code c)
+{
+	return c != MIG_E_FORGED && c != MIG_E_RECIPIENT && c != MIG_E_REPLAY &&
+	       c != MIG_E_BINDING;
+}
+
+struct usage {
+	size_t files, bytes;
+	char oldest[256]; /* the oldest unverified record, "" if none */
+	time_t oldest_time;
+};
+
+static void scan(const char *sub, struct usage *u)
+{
+	struct dirent *d;
+	struct stat st;
+	DIR *dp = opendir(sub);
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	while (dp && (d = readdir(dp))) {
+		n = strlen(d->d_name);
+		if (n <= strlen(SUFFIX) || strcmp(d->d_name + n - strlen(SUFFIX), SUFFIX) ||
+		    fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		u->files++;
+		u->bytes += (size_t)st.st_size;
+		if (!strncmp(d->d_name, UNVERIFIED ".", strlen(UNVERIFIED) + 1) &&
+		    (!u->oldest[0] || st.st_mtime < u->oldest_time) && n < sizeof(u->oldest)) {
+			strcpy(u->oldest, d->d_name);
+			u->oldest_time = st.st_mtime;
+		}
+	}
+	if (dp)
+		closedir(dp);
+}
+
+/* Unverified records go until len more bytes fit; 0 if they do. */
+static int make_room(const char *sub, size_t len)
+{
+	struct usage u;
+	char path[4200 + sizeof(u.oldest)];
+
+	for (;;) {
+		scan(sub, &u);
+		if (u.files < REFUSED_MAX_FILES && u.bytes + len <= REFUSED_MAX_BYTES)
+			return 0;
+		if (!u.oldest[0])
+			return -1;
+		snprintf(path, sizeof(path), "%s/%s", sub, u.oldest);
+		if (unlink(path))
+			return -1;
+	}
+}
+
+static int keep(const char *dir, const uint8_t *rec, size_t len, int verified, char *path,
+		size_t plen, struct mig_err *e)
+{
+	char sub[4200], name[128], u[UUID_STR_LEN] = UNVERIFIED;
+	struct vrec_header h;
+	long now = (long)time(NULL);
+	int i;
+
+	if (verified && vrec_header_decode(rec, len, &h, NULL) == 0)
+		uuid_format(h.vtpm_uuid, u);
+	snprintf(sub, sizeof(sub), "%s/refused", dir);
+	if (mkdir(sub, 0700) && errno != EEXIST)
+		return mig_fail(e, "cannot create %s: %s", sub, strerror(errno));
+	if (safe_check_dir(sub, "refused-record directory", e))
+		return -1;
+	if (make_room(sub, len))
+		return mig_fail(e, "%s holds %d records or %u MiB already", sub, REFUSED_MAX_FILES,
+				REFUSED_MAX_BYTES >> 20);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), i ? "%s.%ld.%d" SUFFIX : "%s.%ld" SUFFIX, u, now, i);
+		snprintf(path, plen, "%s/%s", sub, name);
+		/* It may be the only copy: synced, and its name with it. A
+		 * name taken meanwhile is refused (SAFE_NEW), never replaced. */
+		if (access(path, F_OK))
+			return safe_write_file(sub, name, rec, len, 0600, SAFE_NEW | SAFE_SYNC_DIR, e);
+	}
+	return mig_fail(e, "too many refused records named %s/%s.%ld.*", sub, u, now);
+}
+
+/* Keep rec as its refusal (e->code) allows and end e's message with what
+ * became of it and, only for a cause this host can fix, how to load it. */
+static void refused_keep(const char *dir, const uint8_t *rec, size_t len, int verified,
+			 int rollback_needed, struct mig_err *e)
+{
+	char why[MIG_ERR_MAX], path[4400];
+	struct mig_err err;
+	enum mig_code c = e->code;
+
+	memcpy(why, e->msg, sizeof(why));
+	if (!verified && c != MIG_E_UNTRUSTED)
+		mig_setc(e, c, "%s; record not kept (not a valid record for this host)", why);
+	else if (keep(dir, rec, len, verified, path, sizeof(path), &err))
+		mig_setc(e, c, "%s; record not kept: %s", why, err.msg);
+	else if (!fixable(c))
+		mig_setc(e, c, "%s; record kept in %s", why, path);
+	else
+		mig_setc(e, c, "%s; record kept in %s: once the cause is fixed, and only if the source did not resume the guest, load it with 'vtpm_migrate recv -d %s INSTANCE%s < %s'",
+			 why, path, dir, rollback_needed ? " --allow-rollback" : "", path);
 }
 
 /* Keys, the instance (waiting for the hotplug script) and its TPM waiting for
