@@ -312,9 +312,7 @@ static int take_record(struct receiver *r, const uint8_t *rec, size_t len, int *
 	cur = ledger_get(&led, h.vtpm_uuid);
 	if (r->reserved && (h.generation != r->reserved || !cur || cur->accepted != r->reserved))
 		unreserve(r, &led);
-	if (r->reserved ||
-	    ledger_check_accept(&led, h.vtpm_uuid, h.generation, r->o->allow_rollback, e) == 0)
-		res = load_state(r, &led, &h, &st, e);
+	res = load_state(r, &led, &h, &st, e);
 	ledger_close(&led);
 	if (res == 0 && r->inst.domid >= 0 && xen_publish_instance(&r->inst, e)) {
 		struct mig_err ignore;
