@@ -84,46 +84,33 @@ static int starts(const char *p, size_t ll, const char *s)
 }
 
 /*
- * The entries of text: strict (a ledger as written: the magic line, each
- * vTPM once, then the checksum of all before it and nothing after), or
- * salvaging (every line that still reads as an entry; a vTPM listed twice
- * keeps its higher marks, since lower ones would re-open replays).
+ * Every line of text that still reads as an entry, the magic line, blank and
+ * checksum lines aside; a vTPM listed twice keeps its higher marks, since
+ * lower ones would re-open replays.
  */
-static int scan(const char *text, size_t len, int strict, struct ledger_entry **ent, size_t *n,
-		size_t *dropped, struct mig_err *e)
+int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
+		   size_t *dropped)
 {
-	const char *pos = text, *end = text + len, *nl = NULL;
+	const char *pos = text, *end = text + len, *nl;
 	struct ledger_entry one, *v = NULL, *grown;
-	size_t cnt = 0, lineno = 0, ll = 0, i;
-	char sum[65];
-	int bad;
+	size_t cnt = 0, ll, i;
 
 	*ent = NULL;
 	*n = *dropped = 0;
 	for (; pos < end; pos = nl + 1) {
 		nl = memchr(pos, '\n', (size_t)(end - pos));
-		if (!nl && strict)
-			break;
 		nl = nl ? nl : end;
 		ll = (size_t)(nl - pos);
-		if (++lineno == 1 && ll == strlen(LEDGER_MAGIC) && starts(pos, ll, LEDGER_MAGIC))
+		if ((pos == text && ll == strlen(LEDGER_MAGIC) && starts(pos, ll, LEDGER_MAGIC)) ||
+		    !ll || starts(pos, ll, "sha256 "))
 			continue;
-		if (strict && lineno == 1)
-			return mig_fail(e, "not a ledger file (bad first line)");
-		if (starts(pos, ll, "sha256 ") && strict)
-			goto check;
-		if (starts(pos, ll, "sha256 ") || (!ll && !strict))
-			continue;
-		bad = parse_entry(pos, ll, &one);
-		for (i = 0; !bad && i < cnt && memcmp(v[i].uuid, one.uuid, 16); i++)
-			;
-		if (strict && (bad || i < cnt)) {
-			free(v);
-			return mig_fail(e, "line %zu: %s", lineno, bad ? "malformed" : "vTPM listed twice");
-		}
-		if (bad) {
+		if (parse_entry(pos, ll, &one)) {
 			(*dropped)++;
-		} else if (i < cnt) {
+			continue;
+		}
+		for (i = 0; i < cnt && memcmp(v[i].uuid, one.uuid, 16); i++)
+			;
+		if (i < cnt) {
 			v[i].sent = v[i].sent > one.sent ? v[i].sent : one.sent;
 			v[i].accepted = v[i].accepted > one.accepted ? v[i].accepted : one.accepted;
 		} else if ((grown = realloc(v, (cnt + 1) * sizeof(*v)))) {
@@ -131,38 +118,40 @@ static int scan(const char *text, size_t len, int strict, struct ledger_entry **
 			v[cnt++] = one;
 		} else {
 			free(v);
-			return mig_fail(e, "out of memory for the ledger");
+			return -1;
 		}
 	}
-	if (strict) {
-		free(v);
-		return mig_fail(e, "line %zu: truncated (no checksum line)", lineno + 1);
-	}
-	goto done;
-check:
-	digest_hex(text, (size_t)(pos - text), sum);
-	if (ll != 7 + 64 || memcmp(pos + 7, sum, 64) || nl + 1 != end) {
-		free(v);
-		return mig_fail(e, "checksum mismatch or trailing data");
-	}
-done:
 	*ent = v;
 	*n = cnt;
 	return 0;
 }
 
+/*
+ * A ledger as written is one that ledger_format writes back byte for byte:
+ * the magic line, each vTPM once, the checksum of all before it, nothing
+ * after. So the reader cannot accept more than the writer writes.
+ */
 int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
 		 struct mig_err *e)
 {
-	size_t dropped;
+	size_t dropped, i, line = 1, alen = 0;
+	char *again = NULL;
+	int r;
 
-	return scan(text, len, 1, ent, n, &dropped, e);
-}
-
-int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
-		   size_t *dropped)
-{
-	return scan(text, len, 0, ent, n, dropped, NULL);
+	if (ledger_salvage(text, len, ent, n, &dropped) == 0 && (again = ledger_format(*ent, *n)))
+		alen = strlen(again);
+	for (i = 0; i < len && i < alen && again[i] == text[i]; i++)
+		line += text[i] == '\n';
+	r = !again ? mig_fail(e, "out of memory for the ledger") :
+	    i < len || i < alen ? mig_fail(e, "line %zu is not as written (damaged or cut short, a vTPM listed twice, or a wrong checksum)",
+					   line) : 0;
+	free(again);
+	if (r) {
+		free(*ent);
+		*ent = NULL;
+		*n = 0;
+	}
+	return r;
 }
 
 /* Check DIR, take the lock (DIR/ledger.lock) and read DIR/ledger, named in
