@@ -330,41 +330,30 @@ out:
 	return res;
 }
 
-static int go(struct receiver *r, int fd, struct mig_err *e)
+/* Read the record and take it, or keep it as refused. A receiver that is not
+ * ready (the one-shot command failed before its record, e says why) still
+ * reads and keeps it: it may be the only copy of the vTPM. */
+static int go(struct receiver *r, int fd, int ready, struct mig_err *e)
 {
+	struct vrec_header h;
+	struct swtpm_state st;
+	struct mig_err ignore;
 	uint8_t *rec = NULL;
 	size_t len = 0;
-	int res, verified = 0;
+	int res = -1, verified = 0;
 
-	if (read_record(fd, r->o->timeout_ms, &rec, &len, e))
+	if (read_record(fd, r->o->timeout_ms, &rec, &len, ready ? e : &ignore))
 		return -1;
-	res = take_record(r, rec, len, &verified, e);
+	if (ready)
+		res = take_record(r, rec, len, &verified, e);
+	else if ((verified = vrec_open(&r->me, &r->peers, rec, len, &h, &st, &ignore) == 0))
+		swtpm_state_clear(&st);
 	if (res) {
 		unreserve(r, NULL); /* before refused_keep reads rollback_needed */
 		refused_keep(r->dir, rec, len, verified, r->rollback_needed, e);
 	}
 	free(rec);
 	return res;
-}
-
-/* The one-shot receiver failed before its record: the record may be the only
- * copy of the vTPM, so it is read and kept like a refused one. */
-static void keep_unread(struct receiver *r, int fd, struct mig_err *e)
-{
-	struct vrec_header h;
-	struct swtpm_state st;
-	struct mig_err ignore;
-	uint8_t *rec;
-	size_t len;
-	int verified;
-
-	if (!r->me.pub.name[0] || read_record(fd, r->o->timeout_ms, &rec, &len, &ignore))
-		return;
-	verified = vrec_open(&r->me, &r->peers, rec, len, &h, &st, &ignore) == 0;
-	if (verified)
-		swtpm_state_clear(&st);
-	refused_keep(r->dir, rec, len, verified, 0, e);
-	free(rec);
 }
 
 int mig_recv(const char *dir, const struct vtpm_instance *inst, int stream,
@@ -374,8 +363,8 @@ int mig_recv(const char *dir, const struct vtpm_instance *inst, int stream,
 	int res = -1;
 
 	if (prepare(&r, dir, inst, o, e)) {
-		if (w->in < 0)
-			keep_unread(&r, stream, e);
+		if (w->in < 0 && r.me.pub.name[0])
+			go(&r, stream, 0, e);
 		goto out;
 	}
 	if (reserve(&r, e))
@@ -383,7 +372,7 @@ int mig_recv(const char *dir, const struct vtpm_instance *inst, int stream,
 	if (w->in >= 0)
 		mig_warm_crypto(&r.me);
 	if (mig_say(w, "ready", e) || mig_await(w, "go", -1, "nothing read or loaded", e) ||
-	    go(&r, stream, e) || mig_say(w, "done", e))
+	    go(&r, stream, 1, e) || mig_say(w, "done", e))
 		goto out;
 	res = 0;
 out:
