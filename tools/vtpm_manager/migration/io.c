@@ -68,13 +68,11 @@ static int io_full(int fd, uint8_t *p, size_t len, int writing, int timeout_ms,
 		if (deadline >= 0 && wait_fd(fd, ev, deadline, what, e))
 			return -1;
 		n = writing ? write(fd, p, len) : read(fd, p, len);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && deadline < 0 &&
+		    wait_fd(fd, ev, deadline, what, e))
+			return -1;
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_fd(fd, ev, deadline, what, e))
-				return -1;
-			continue;
-		}
 		if (n < 0)
 			return mig_fail(e, "%s: %s: %s", what, writing ? "write" : "read",
 					strerror(errno));

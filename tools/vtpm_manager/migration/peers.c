@@ -52,11 +52,9 @@ int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust
 		return mig_fail(e, "peer '%s' is already trusted with a different key (%s, key id %s); give --replace to replace it",
 			       p->name, path, oldid);
 	n = pubkey_format(p, text, sizeof(text));
-	if (safe_write_file(peers, name, text, (size_t)n, 0644,
-			    (had ? 0 : SAFE_NEW) | SAFE_SYNC_DIR, e))
-		return -1;
 	*res = had ? TRUST_REPLACED : TRUST_ADDED;
-	return 0;
+	return safe_write_file(peers, name, text, (size_t)n, 0644, (had ? 0 : SAFE_NEW) | SAFE_SYNC_DIR,
+			       e);
 }
 
 int trust_remove(const char *dir, const char *name, struct mig_err *e)

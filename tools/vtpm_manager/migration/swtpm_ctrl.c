@@ -168,7 +168,7 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 		   struct mig_err *e)
 {
 	const char *name = tpm_blob_name(type);
-	uint8_t req[12], head[12];
+	uint8_t req[12] = { 0 }, head[12];
 	uint32_t r, tot;
 	int fd;
 
@@ -176,7 +176,6 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 	b->type = type;
 	be32_put(req, PTM_STATE_FLAG_DECRYPTED);
 	be32_put(req + 4, type);
-	be32_put(req + 8, 0);
 	if (ctrl_call(c, CMD_GET_STATEBLOB, req, sizeof(req), NULL, 0, &r, &fd, e))
 		return -1;
 	if (r == TPM_RETRY) /* no such blob */
@@ -211,8 +210,6 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 	uint8_t req[12];
 	uint32_t r;
 
-	if (b->len > SWTPM_BLOB_MAX)
-		return mig_fail(e, "%s state of %u bytes is over the limit", tpm_blob_name(b->type), b->len);
 	be32_put(req, b->flags & PTM_STATE_FLAG_ENCRYPTED);
 	be32_put(req + 4, b->type);
 	be32_put(req + 8, b->len);

@@ -42,8 +42,8 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct mi
 /* 1 if the TPM has been initialised and runs, 0 if not, -1 on error. */
 int swtpm_is_running(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 
-/* Pull one blob from a running TPM (none: len 0); push one into a TPM that
- * does not run. */
+/* Pull one blob from a running TPM (none: len 0; over SWTPM_BLOB_MAX:
+ * refused); push one into a TPM that does not run. */
 int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob *b,
 		   struct mig_err *e) MIG_MUST;
 int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b,
