@@ -17,15 +17,6 @@
 #define LEDGER_MAGIC "vtpm-migration-ledger v1"
 #define LEDGER_MAX_FILE (4u * 1024 * 1024)
 
-static void digest_hex(const char *text, size_t len, char out[65])
-{
-	uint8_t md[32];
-	unsigned int mdlen = sizeof(md);
-
-	EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
-	hex_encode(md, sizeof(md), out);
-}
-
 /*
  * Format: the magic line, one "UUID SENT ACCEPTED" line per vTPM, then
  * "sha256 HEX" over everything before it. The checksum catches a damaged
@@ -35,6 +26,8 @@ char *ledger_format(const struct ledger_entry *ent, size_t n)
 {
 	size_t cap = sizeof(LEDGER_MAGIC) + n * 80 + 80, off, i;
 	char *s = malloc(cap), u[UUID_STR_LEN], sum[65];
+	unsigned int mdlen = 32;
+	uint8_t md[32];
 
 	if (!s)
 		return NULL;
@@ -44,7 +37,8 @@ char *ledger_format(const struct ledger_entry *ent, size_t n)
 		off += (size_t)snprintf(s + off, cap - off, "%s %" PRIu64 " %" PRIu64 "\n", u,
 					ent[i].sent, ent[i].accepted);
 	}
-	digest_hex(s, off, sum);
+	EVP_Digest(s, off, md, &mdlen, EVP_sha256(), NULL);
+	hex_encode(md, sizeof(md), sum);
 	snprintf(s + off, cap - off, "sha256 %s\n", sum);
 	return s;
 }

@@ -75,18 +75,6 @@ int safe_read_file(const char *path, const char *what, size_t max, char **buf, s
 	return 0;
 }
 
-/* Create tmp exclusively. Whatever already has the name (a crash's leftover,
- * or something planted) is unlinked, never opened or followed. */
-static int create_tmp(const char *tmp, mode_t mode, struct mig_err *e)
-{
-	int fd;
-
-	if (unlink(tmp) && errno != ENOENT)
-		rmdir(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	return fd >= 0 ? fd : mig_fail(e, "cannot create %s: %s", tmp, strerror(errno));
-}
-
 int safe_sync_dir(const char *dir, struct mig_err *e)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -106,9 +94,13 @@ int safe_write_file(const char *dir, const char *name, const void *data, size_t 
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	fd = create_tmp(tmp, mode, e);
+	/* Whatever already has the name (a crash's leftover, or something
+	 * planted) is removed, never opened or followed. */
+	if (unlink(tmp) && errno != ENOENT)
+		rmdir(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
-		return -1;
+		return mig_fail(e, "cannot create %s: %s", tmp, strerror(errno));
 	/* The mode asked for, whatever the umask. */
 	r = fchmod(fd, mode) ? mig_fail(e, "%s: %s", tmp, strerror(errno)) :
 	    io_write_full(fd, data, len, -1, tmp, e) ? -1 :

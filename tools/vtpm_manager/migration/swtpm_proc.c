@@ -63,41 +63,28 @@ static int swtpm_proc_is(pid_t pid, const char *dir)
 	return n > 0 && cmdline_is_swtpm_on(cmd, (size_t)n, dir);
 }
 
-static pid_t pid_from_file(const char *dir)
+pid_t swtpm_proc_find(const char *dir)
 {
 	char path[4200], buf[32], *end;
-	long v;
-
-	snprintf(path, sizeof(path), "%s/pid", dir);
-	if (io_read_file(path, buf, sizeof(buf)) <= 0)
-		return 0;
-	v = strtol(buf, &end, 10);
-	if (v <= 0 || v > 0x3fffffff || (*end && *end != '\n'))
-		return 0;
-	return (pid_t)v;
-}
-
-/* A pid file may be missing or stale: any swtpm on dir counts. */
-static pid_t scan_proc(const char *dir)
-{
 	struct dirent *d;
 	pid_t found = 0;
-	DIR *dp = opendir("/proc");
+	long v;
+	DIR *dp;
 
-	if (!dp)
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	if (io_read_file(path, buf, sizeof(buf)) > 0) {
+		v = strtol(buf, &end, 10);
+		if (v > 0 && v <= 0x3fffffff && (!*end || *end == '\n') && swtpm_proc_is((pid_t)v, dir))
+			return (pid_t)v;
+	}
+	/* The pid file may be missing or stale: any swtpm on dir counts. */
+	if (!(dp = opendir("/proc")))
 		return 0;
 	while (!found && (d = readdir(dp)))
 		if (isdigit((unsigned char)d->d_name[0]) && swtpm_proc_is(atoi(d->d_name), dir))
 			found = (pid_t)atoi(d->d_name);
 	closedir(dp);
 	return found;
-}
-
-pid_t swtpm_proc_find(const char *dir)
-{
-	pid_t pid = pid_from_file(dir);
-
-	return swtpm_proc_is(pid, dir) ? pid : scan_proc(dir);
 }
 
 int swtpm_proc_wait_gone(pid_t pid, const char *dir, int wait_ms)
