@@ -33,14 +33,13 @@ static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *i
 	unsigned int n;
 
 	snprintf(dir, sizeof(dir), BACKEND_ROOT "/%d", domid);
-	devs = xs_directory(xs, XBT_NULL, dir, &n);
-	if (!devs || n != 1) {
-		free(devs);
-		return devs ? mig_fail(e, "domain %d has %u vTPMs under %s; expected one", domid, n, dir)
-			    : mig_fail(e, "domain %d has no vTPM (nothing under %s)", domid, dir);
-	}
-	snprintf(inst->backend, sizeof(inst->backend), "%s/%s", dir, devs[0]);
+	if (!(devs = xs_directory(xs, XBT_NULL, dir, &n)))
+		return mig_fail(e, "domain %d has no vTPM (nothing under %s)", domid, dir);
+	if (n == 1)
+		snprintf(inst->backend, sizeof(inst->backend), "%s/%s", dir, devs[0]);
 	free(devs);
+	if (n != 1)
+		return mig_fail(e, "domain %d has %u vTPMs under %s; expected one", domid, n, dir);
 	if (xsnode_get(xs, inst->backend, "uuid", v, sizeof(v), &ignore) ||
 	    uuid_parse(v, inst->vtpm_uuid))
 		return mig_fail(e, "xenstore: %s/uuid is missing or not a UUID", inst->backend);
