@@ -51,10 +51,10 @@ int mig_recv(const char *dir, const struct vtpm_instance *inst, int stream,
 	     const struct mig_recv_opts *o, const struct mig_words *w, struct mig_err *e) MIG_MUST;
 
 /* recv --check: would this host accept the announced record? Nothing is
- * written. On refusal *public gets a reason fit for the unauthenticated
+ * written. A refusal prints on out a reason fit for the unauthenticated
  * client who asked (no key ids, no generations). */
 int mig_recv_check(const char *dir, const uint8_t announce[VANN_LEN], int allow_rollback,
-		   const char **public, struct mig_err *e) MIG_MUST;
+		   FILE *out, struct mig_err *e) MIG_MUST;
 
 /* After a failed migration the source TPM runs on. While the left-this-host
  * mark stands it refuses and stops the source TPM, state kept; with force it

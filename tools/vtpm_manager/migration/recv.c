@@ -396,7 +396,7 @@ static const char *public_reason(enum mig_code c)
 }
 
 int mig_recv_check(const char *dir, const uint8_t announce[VANN_LEN], int allow_rollback,
-		   const char **public, struct mig_err *e)
+		   FILE *out, struct mig_err *e)
 {
 	struct host_key me;
 	struct peer_set peers;
@@ -411,7 +411,7 @@ int mig_recv_check(const char *dir, const uint8_t announce[VANN_LEN], int allow_
 		ledger_close(&led);
 	}
 	if (r)
-		*public = public_reason(e->code);
+		fprintf(out, "%s\n", public_reason(e->code));
 	peers_free(&peers);
 	hostkey_wipe(&me);
 	return r;

@@ -413,7 +413,6 @@ static int cmd_recv(struct args *a)
 {
 	struct mig_recv_opts o = { a->rollback, a->timeout_ms, a->have_announce ? a->announce : NULL };
 	struct vtpm_instance inst;
-	const char *public = NULL;
 	struct mig_err e;
 
 	if (a->check) {
@@ -425,10 +424,7 @@ static int cmd_recv(struct args *a)
 			return usage("--check takes no INSTANCE (the destination domain does not exist yet)");
 		if (!a->have_announce)
 			return usage("--check needs --announce HEX (from the source's send --check)");
-		if (mig_recv_check(dir, a->announce, a->rollback, &public, &e) == 0)
-			return 0;
-		printf("%s\n", public);
-		return fail(&e);
+		return mig_recv_check(dir, a->announce, a->rollback, stdout, &e) ? fail(&e) : 0;
 	}
 	if (get_instance(a, &inst, 1, 0))
 		return 2;
