@@ -22,8 +22,7 @@ struct sender {
 	struct vrec_header h;
 	uint8_t *rec;          /* the sealed record, after pull */
 	size_t len;
-	int marked;            /* a mark is on disk */
-	int whole;             /* the whole record was written */
+	int pending;           /* a pending mark is on disk, no whole record left yet */
 };
 
 static int find_recipient(struct sender *s, const char *to, struct mig_err *e)
@@ -53,7 +52,7 @@ static void end(struct sender *s)
 
 	/* No whole record left: nothing may run at a destination. If the mark
 	 * cannot be removed it stays, recover refuses, the administrator decides. */
-	if (s->marked && !s->whole && left_mark_remove(s->statedir, &ignore)) {
+	if (s->pending && left_mark_remove(s->statedir, &ignore)) {
 	}
 	free(s->rec);
 	hostkey_wipe(&s->me);
@@ -110,7 +109,7 @@ static int pull(struct sender *s, struct mig_err *e)
 	    left_mark_prepare(s->statedir, s->h.generation, e))
 		r = -1;
 	else
-		s->marked = 1;
+		s->pending = 1;
 out:
 	swtpm_state_clear(&st);
 	return r;
@@ -124,7 +123,7 @@ static int write_record(struct sender *s, int fd, int timeout_ms, struct mig_err
 	    left_mark_commit(s->statedir, e) ||
 	    io_write_full(fd, s->rec + s->len - 1, 1, timeout_ms, "migration stream", e))
 		return -1;
-	s->whole = 1;
+	s->pending = 0;
 	return 0;
 }
 
