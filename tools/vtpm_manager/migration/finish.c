@@ -68,15 +68,12 @@ int mig_recover(struct vtpm_instance *inst, int force, FILE *out, struct mig_err
 	char dir[sizeof(inst->ctrl)];
 	struct swtpm_ctrl ctrl;
 	uint64_t gen;
-	int running, left;
+	int running, left = find(inst, &ctrl, dir, &gen, e);
 
-	left = find(inst, &ctrl, dir, &gen, e);
 	if (left < 0)
 		return -1;
-	if (left && !force)
-		return hold_source(&ctrl, dir, gen, e);
 	if (left)
-		return bring_back(&ctrl, dir, out, e);
+		return force ? bring_back(&ctrl, dir, out, e) : hold_source(&ctrl, dir, gen, e);
 	/* No whole record left: send never stops the source TPM, so only a dead
 	 * sender's pending mark is undone; the guest resumes against the TPM. */
 	if (left_mark_remove(dir, e))
@@ -152,9 +149,8 @@ int mig_finish(struct vtpm_instance *inst, struct mig_err *e)
 	char dir[sizeof(inst->ctrl)];
 	struct swtpm_ctrl ctrl;
 	uint64_t gen;
-	int left;
+	int left = find(inst, &ctrl, dir, &gen, e);
 
-	left = find(inst, &ctrl, dir, &gen, e);
 	if (left < 0)
 		return -1;
 	/* A vTPM that never left is no one's to delete here. */
