@@ -73,15 +73,13 @@ int pubkey_read(const char *path, const char *what, struct host_pub *p, struct m
 #define HOSTKEY_FPR_LEN 51
 void hostkey_fingerprint(const struct host_pub *p, char out[HOSTKEY_FPR_LEN]);
 
-enum trust_result { TRUST_ADDED, TRUST_SAME, TRUST_REPLACED };
 /* peers.c: the trusted peers. */
-
+enum trust_result { TRUST_ADDED, TRUST_SAME, TRUST_REPLACED };
 /* Add a peer as DIR/peers/NAME.pub. The same name with the same key is a
  * no-op; with a different key (or a broken file) it is refused unless
  * replace. *old gets the replaced key when there was a readable one. */
 int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust_result *res,
 	      struct host_pub *old, struct mig_err *e) MIG_MUST;
-/* Remove DIR/peers/NAME.pub. */
 int trust_remove(const char *dir, const char *name, struct mig_err *e) MIG_MUST;
 /* Load the usable peers, sorted by name; broken files go to s->broken. Only
  * an unsafe DIR or peers/ (or no memory) is an error. */

@@ -39,7 +39,6 @@ static inline void be64_put(uint8_t *p, uint64_t v)
  * NUL-terminated: how many, or -1 with errno set. */
 ssize_t io_read_file(const char *path, char *buf, size_t cap);
 
-/* Monotonic clock in milliseconds. */
 int64_t io_now_ms(void);
 /* Milliseconds left until deadline (< 0: none, and so is the result). */
 int io_left_ms(int64_t deadline);

@@ -48,7 +48,6 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 		   struct mig_err *e) MIG_MUST;
 int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b,
 		   struct mig_err *e) MIG_MUST;
-/* Pull all blobs from a running TPM. */
 int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct mig_err *e) MIG_MUST;
 /* The two halves of a push: the blobs, then INIT (STOP after a failed one). */
 int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
