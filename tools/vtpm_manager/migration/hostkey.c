@@ -94,11 +94,9 @@ int pubkey_format(const struct host_pub *p, char *buf, size_t len)
 			PUB_MAGIC, p->name, id, ed, x);
 }
 
-/*
- * A key file: its magic line, then one "KEY VALUE" line for each of keys[],
+/* A key file: its magic line, then one "KEY VALUE" line for each of keys[],
  * exactly once and in order, and nothing else. The values are hex of
- * lens[i] bytes into outs[i], but for "name", a valid host name.
- */
+ * lens[i] bytes into outs[i], but for "name", a valid host name. */
 static int parse_keyfile(const char *text, size_t len, const char *magic, const char *const *keys,
 			 const size_t *lens, uint8_t *const *outs, char name[HOST_NAME_MAX_LEN + 1],
 			 struct mig_err *e)

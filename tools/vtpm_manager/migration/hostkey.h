@@ -1,9 +1,7 @@
-/*
- * Host keys and trusted peers. A host has one Ed25519 key (signs records) and
+/* Host keys and trusted peers. A host has one Ed25519 key (signs records) and
  * one X25519 key (receives them), a name, and a key id: the first 16 bytes of
  * SHA-256 over both public keys. Peers are trusted explicitly, like SSH known
- * hosts: `trust` copies a peer's public key file into DIR/peers/NAME.pub.
- */
+ * hosts: `trust` copies a peer's public key file into DIR/peers/NAME.pub. */
 #ifndef VTPM_MIG_HOSTKEY_H
 #define VTPM_MIG_HOSTKEY_H
 

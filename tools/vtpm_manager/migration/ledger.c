@@ -17,11 +17,9 @@
 #define LEDGER_MAGIC "vtpm-migration-ledger v1"
 #define LEDGER_MAX_FILE (4u * 1024 * 1024)
 
-/*
- * Format: the magic line, one "UUID SENT ACCEPTED" line per vTPM, then
+/* Format: the magic line, one "UUID SENT ACCEPTED" line per vTPM, then
  * "sha256 HEX" over everything before it. The checksum catches a damaged
- * file; atomic replacement rules out a torn one.
- */
+ * file; atomic replacement rules out a torn one. */
 char *ledger_format(const struct ledger_entry *ent, size_t n)
 {
 	size_t cap = sizeof(LEDGER_MAGIC) + n * 80 + 80, off, i;
@@ -77,11 +75,9 @@ static int starts(const char *p, size_t ll, const char *s)
 	return ll >= strlen(s) && !memcmp(p, s, strlen(s));
 }
 
-/*
- * Every line of text that still reads as an entry, the magic line, blank and
+/* Every line of text that still reads as an entry, the magic line, blank and
  * checksum lines aside; a vTPM listed twice keeps its higher marks, since
- * lower ones would re-open replays.
- */
+ * lower ones would re-open replays. */
 int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
 		   size_t *dropped)
 {
@@ -120,11 +116,9 @@ int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size
 	return 0;
 }
 
-/*
- * A ledger as written is one that ledger_format writes back byte for byte:
+/* A ledger as written is one that ledger_format writes back byte for byte:
  * the magic line, each vTPM once, the checksum of all before it, nothing
- * after. So the reader cannot accept more than the writer writes.
- */
+ * after. So the reader cannot accept more than the writer writes. */
 int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
 		 struct mig_err *e)
 {

@@ -1,10 +1,8 @@
-/*
- * The replay ledger: per vTPM UUID, the last generation this host sent and
+/* The replay ledger: per vTPM UUID, the last generation this host sent and
  * the last it accepted. Kept in DIR/ledger, replaced atomically and fsync'd;
  * DIR/ledger.lock (flock) serialises its users. A ledger that does not parse
  * or whose checksum is wrong is refused, never reset behind the
- * administrator's back: only ledger_rebuild (vtpm_migrate ledger-rebuild).
- */
+ * administrator's back: only ledger_rebuild (vtpm_migrate ledger-rebuild). */
 #ifndef VTPM_MIG_LEDGER_H
 #define VTPM_MIG_LEDGER_H
 

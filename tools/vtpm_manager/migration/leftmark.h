@@ -1,10 +1,8 @@
-/*
- * The "left this host" mark in the vTPM's state directory S (vtpm_migrate(8),
+/* The "left this host" mark in the vTPM's state directory S (vtpm_migrate(8),
  * FILES): written pending when send seals, standing just before the record's
  * last byte. While it stands the source must not run on its own. A pending
  * mark of this boot does not count (no whole record left); one of an earlier
- * boot does, since a crash may have lost the rename.
- */
+ * boot does, since a crash may have lost the rename. */
 #ifndef VTPM_MIG_LEFTMARK_H
 #define VTPM_MIG_LEFTMARK_H
 

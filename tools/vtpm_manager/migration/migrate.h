@@ -1,7 +1,5 @@
-/*
- * The migration routines xend runs on its stream (docs/misc/vtpm-migration.txt,
- * vtpm_migrate(8)). Each returns 0 or -1 with the reason in *e; none exits.
- */
+/* The migration routines xend runs on its stream (docs/misc/vtpm-migration.txt,
+ * vtpm_migrate(8)). Each returns 0 or -1 with the reason in *e; none exits. */
 #ifndef VTPM_MIG_MIGRATE_H
 #define VTPM_MIG_MIGRATE_H
 
@@ -10,13 +8,11 @@
 #include "hostkey.h"
 #include "instance.h"
 
-/*
- * The staged helpers' words (vtpm_migrate(8), --staged), like xc_save's
+/* The staged helpers' words (vtpm_migrate(8), --staged), like xc_save's
  * "suspend": sender -> ready <- pull -> sealed <- write -> done; receiver
  * -> ready <- go -> done. in < 0: the one-shot command, the same steps with no
  * words. The first word may take as long as xc_save or xc_restore take; every
- * wait after it ends after timeout_ms. A waiting helper holds no lock.
- */
+ * wait after it ends after timeout_ms. A waiting helper holds no lock. */
 struct mig_words {
 	int in, out;
 	int timeout_ms; /* < 0: none */

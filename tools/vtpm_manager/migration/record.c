@@ -1,7 +1,5 @@
-/*
- * Encode and decode the vTPM record's clear header. Field offsets are fixed;
- * the table in docs/misc/vtpm-migration-record.txt is the same one.
- */
+/* Encode and decode the vTPM record's clear header. Field offsets are fixed;
+ * the table in docs/misc/vtpm-migration-record.txt is the same one. */
 #include <string.h>
 
 #include "io.h"

@@ -1,9 +1,7 @@
-/*
- * The vTPM record (clear header, AES-256-GCM ciphertext of the blobs with the
+/* The vTPM record (clear header, AES-256-GCM ciphertext of the blobs with the
  * tag last, Ed25519 signature over both) and its announcement (the record a
  * sender is about to write, signed): layouts and the checks that need no
- * key. Pure code, no I/O; docs/misc/vtpm-migration-record.txt is normative.
- */
+ * key. Pure code, no I/O; docs/misc/vtpm-migration-record.txt is normative. */
 #ifndef VTPM_MIG_RECORD_H
 #define VTPM_MIG_RECORD_H
 

@@ -1,9 +1,7 @@
-/*
- * The destination side. Every check of the record comes first; then the
+/* The destination side. Every check of the record comes first; then the
  * generation is written durably, and only then is the state pushed and the
  * TPM started. A failure anywhere leaves the TPM not started, and a refused
- * record is kept.
- */
+ * record is kept. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -82,12 +80,10 @@ fail:
 	return -1;
 }
 
-/*
- * Refused records are kept, within a bound, for an administrator who can fix
+/* Refused records are kept, within a bound, for an administrator who can fix
  * the cause: in DIR/refused/, as received (sealed), named as vtpm_migrate(8)
  * says (FILES). One that did not verify goes first when room is needed; a
- * malformed, forged or misaddressed record is not kept.
- */
+ * malformed, forged or misaddressed record is not kept. */
 #define REFUSED_MAX_FILES 32
 #define REFUSED_MAX_BYTES (16u * 1024 * 1024)
 #define SUFFIX ".vtpmrec"

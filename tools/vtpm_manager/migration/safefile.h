@@ -1,8 +1,6 @@
-/*
- * Files only this host's administrator can change: the checks made on the
+/* Files only this host's administrator can change: the checks made on the
  * key directory, and the one reader and the one writer of its files
- * (host.key, host.pub, peers/NAME.pub, ledger).
- */
+ * (host.key, host.pub, peers/NAME.pub, ledger). */
 #ifndef VTPM_MIG_SAFEFILE_H
 #define VTPM_MIG_SAFEFILE_H
 

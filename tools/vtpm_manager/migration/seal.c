@@ -55,11 +55,9 @@ static int derive_key(const uint8_t priv[32], const uint8_t peer_pub[32],
 	return r;
 }
 
-/*
- * AES-256-GCM over the blobs with the clear header hdr as AAD and the tag
+/* AES-256-GCM over the blobs with the clear header hdr as AAD and the tag
  * after the ciphertext ct: seal the blobs in into ct, or (in NULL) open ct
- * into the blobs out, each allocated here (the caller wipes them on failure).
- */
+ * into the blobs out, each allocated here (the caller wipes them on failure). */
 static int gcm(const uint8_t key[32], const struct vrec_header *h, const uint8_t *hdr,
 	       const struct swtpm_blob *in, struct swtpm_blob *out, uint8_t *ct,
 	       struct mig_err *e)

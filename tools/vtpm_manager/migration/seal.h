@@ -1,9 +1,7 @@
-/*
- * Seal and open a vTPM record (OpenSSL 3 EVP only) as the record spec says
+/* Seal and open a vTPM record (OpenSSL 3 EVP only) as the record spec says
  * ("Sealing", "Checks a receiver makes"): open checks layout, recipient,
  * sender and signature before it decrypts anything. The caller checks the
- * binding (vrec_check_binding) and the generation.
- */
+ * binding (vrec_check_binding) and the generation. */
 #ifndef VTPM_MIG_SEAL_H
 #define VTPM_MIG_SEAL_H
 

@@ -1,8 +1,6 @@
-/*
- * The wire format is the "non-CUSE" one of <swtpm/tpm_ioctl.h>: a 4-byte
+/* The wire format is the "non-CUSE" one of <swtpm/tpm_ioctl.h>: a 4-byte
  * big-endian command code, the request fields, and a reply that starts with a
- * 4-byte result, the only part a refused request is sure to answer.
- */
+ * 4-byte result, the only part a refused request is sure to answer. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,7 @@
-/*
- * swtpm's control channel over its Unix socket: pull and push the state
+/* swtpm's control channel over its Unix socket: pull and push the state
  * blobs, INIT/STOP/SHUTDOWN, and learn the TPM version and whether it runs.
  * Every call opens its own connection (swtpm serves one at a time) and gives
- * up after the timeout instead of hanging on a dead or stuck swtpm.
- */
+ * up after the timeout instead of hanging on a dead or stuck swtpm. */
 #ifndef VTPM_MIG_SWTPM_CTRL_H
 #define VTPM_MIG_SWTPM_CTRL_H
 

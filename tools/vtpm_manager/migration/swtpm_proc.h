@@ -1,8 +1,6 @@
-/*
- * The swtpm process of one instance, found by its pid file (S/pid beside the
+/* The swtpm process of one instance, found by its pid file (S/pid beside the
  * control socket) and checked against /proc, so that "gone" means the
- * process is gone, not merely that its control channel is silent.
- */
+ * process is gone, not merely that its control channel is silent. */
 #ifndef VTPM_MIG_SWTPM_PROC_H
 #define VTPM_MIG_SWTPM_PROC_H
 

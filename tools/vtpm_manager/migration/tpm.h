@@ -1,9 +1,7 @@
-/*
- * A vTPM's state in one vocabulary for swtpm's control channel and the
+/* A vTPM's state in one vocabulary for swtpm's control channel and the
  * record alike: the TPM version (the record's tpm_version byte holds these
  * values) and the three state blobs (swtpm's blob types; record slot i holds
- * type i + 1).
- */
+ * type i + 1). */
 #ifndef VTPM_MIG_TPM_H
 #define VTPM_MIG_TPM_H
 

@@ -1,9 +1,7 @@
-/*
- * vtpm_migrate: the command xend runs on its migration stream, and the tool
+/* vtpm_migrate: the command xend runs on its migration stream, and the tool
  * an administrator sets up host keys with; vtpm_migrate(8) is its contract.
  * One table of commands: each names the options it takes, so help says what
- * each does and an error names the word it did not take.
- */
+ * each does and an error names the word it did not take. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>

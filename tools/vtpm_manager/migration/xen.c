@@ -1,9 +1,7 @@
-/*
- * The Xen side: find a domain's vTPM through xenstore and ask libxenctrl what
+/* The Xen side: find a domain's vTPM through xenstore and ask libxenctrl what
  * state the domain is in. Nothing that binds the record is read from a node
  * the guest can write: the domain's UUID comes from xend (--domain-uuid),
- * never from /local/domain/D/vm.
- */
+ * never from /local/domain/D/vm. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,11 +18,9 @@
 
 #define BACKEND_ROOT "/local/domain/0/backend/vtpm"
 
-/*
- * The one vTPM device of domid: its backend directory, UUID and control
+/* The one vTPM device of domid: its backend directory, UUID and control
  * socket (the hotplug script writes swtpm-ctrl once swtpm runs). 1 with the
- * reason in e when the script failed (hotplug-status "error").
- */
+ * reason in e when the script failed (hotplug-status "error"). */
 static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *inst,
 			struct mig_err *e)
 {

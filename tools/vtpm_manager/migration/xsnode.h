@@ -1,9 +1,7 @@
-/*
- * xenstore nodes as values, for vtpm_backend and vtpm_migrate alike. A value
+/* xenstore nodes as values, for vtpm_backend and vtpm_migrate alike. A value
  * is checked as it is read (it fits the buffer, holds no NUL byte; a number
  * is plain decimal below 2^32) and refused otherwise, never cut or guessed:
- * a node a guest owns can hold anything.
- */
+ * a node a guest owns can hold anything. */
 #ifndef VTPM_MIG_XSNODE_H
 #define VTPM_MIG_XSNODE_H
 
