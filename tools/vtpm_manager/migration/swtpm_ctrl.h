@@ -53,7 +53,8 @@ int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 
 int swtpm_init(const struct swtpm_ctrl *c, uint32_t init_flags, struct mig_err *e) MIG_MUST;
-int swtpm_stop(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
+/* Not MIG_MUST: it is the clean-up after a failure, whose cause is the one told. */
+int swtpm_stop(const struct swtpm_ctrl *c, struct mig_err *e);
 /* The volatile state to disk, so that a later INIT without DELETE_VOLATILE
  * resumes it (STOP alone would lose it). */
 int swtpm_store_volatile(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;

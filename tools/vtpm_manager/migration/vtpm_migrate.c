@@ -71,12 +71,14 @@ static void synopsis(FILE *f, const struct command *c, const char *lead)
 	fprintf(f, "%svtpm_migrate %s%s%s\n", lead, c->name, *c->synopsis ? " " : "", c->synopsis);
 }
 
-static void command_help(const struct command *c)
+/* CMD --help and help CMD; the exit status. */
+static int command_help(const struct command *c)
 {
 	synopsis(stdout, c, "usage: ");
 	printf("%s.\n\n  -d, --dir DIR     key directory (default " DEFAULT_KEY_DIR ")\n"
 	       "  -h, --help        this help\n%s(vtpm_migrate(8) describes every option)\n",
 	       c->description, strchr(c->takes, 'D') ? instance_help : "");
+	return 0;
 }
 
 static void general_help(FILE *f)
@@ -195,10 +197,8 @@ static int parse(int argc, char **argv, struct args *a)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, strchr(cmd->takes, 'n') ? ":d:hn:" : ":d:h", opts,
 				NULL)) != -1) {
-		if (c == 'h') {
-			command_help(cmd);
-			return 0;
-		}
+		if (c == 'h')
+			return command_help(cmd);
 		if (c == ':' || c == '?')
 			return usage(c == ':' ? "option '%s' needs an argument" : "unknown option '%s'",
 				     bad_word(argv, word, sizeof(word)));
@@ -480,12 +480,9 @@ static int cmd_help(struct args *a)
 {
 	const struct command *c = a->npos ? find_command(a->pos[0]) : NULL;
 
-	if (!a->npos)
-		general_help(stdout);
-	else if (!c)
-		return usage("unknown command '%s'", a->pos[0]);
-	else
-		command_help(c);
+	if (a->npos)
+		return c ? command_help(c) : usage("unknown command '%s'", a->pos[0]);
+	general_help(stdout);
 	return 0;
 }
 
