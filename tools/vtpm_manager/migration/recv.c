@@ -249,8 +249,7 @@ static int reserve(struct receiver *r, struct mig_err *e)
 	return 0;
 }
 
-/* Take an accept made in advance back, in led (open and locked) or in the
- * ledger opened here. */
+/* Take an accept made in advance back, in led (open and locked) or in the ledger opened here. */
 static void unreserve(struct receiver *r, struct ledger *led)
 {
 	struct mig_err ignore;
