@@ -44,6 +44,7 @@ struct args {
 	uint8_t announce[VANN_LEN];
 	int have_announce;
 	struct mig_words w; /* --staged: words on stdin and stdout */
+	struct vtpm_instance inst; /* INSTANCE, once get_instance read it */
 	char **pos;         /* the arguments after the options */
 	int npos;
 };
@@ -220,9 +221,10 @@ static int parse(int argc, char **argv, struct args *a)
 /* INSTANCE: --domid, or --ctrl with --uuid. With bound (send, recv), Xen mode
  * needs the domain UUID from xend (xen.c says why); with uuid_alone, --uuid
  * by itself will do (inst->ctrl empty). */
-static int get_instance(const struct args *a, struct vtpm_instance *inst, int bound,
-			int uuid_alone)
+static int get_instance(struct args *a, int bound, int uuid_alone)
 {
+	struct vtpm_instance *inst = &a->inst;
+
 	memset(inst, 0, sizeof(*inst));
 	inst->domid = -1;
 	if (a->domuuid && uuid_parse(a->domuuid, inst->domain_uuid))
@@ -377,7 +379,6 @@ static int cmd_ledger_rebuild(struct args *a)
 static int cmd_send(struct args *a)
 {
 	char u[UUID_STR_LEN], id[2 * VREC_KEYID_LEN + 1], ann[2 * VANN_LEN + 1];
-	struct vtpm_instance inst;
 	struct mig_send_check c;
 	struct mig_err e;
 
@@ -385,10 +386,10 @@ static int cmd_send(struct args *a)
 		return usage("needs --to NAME");
 	if (a->check && (a->staged || a->have_fd))
 		return usage("--check writes no record: no --fd or --staged");
-	if (get_instance(a, &inst, 1, 0))
+	if (get_instance(a, 1, 0))
 		return 2;
 	if (a->check) {
-		if (mig_send_check(dir, a->to, &inst, &c, &e))
+		if (mig_send_check(dir, a->to, &a->inst, &c, &e))
 			return fail(&e);
 		uuid_format(c.ann.vtpm_uuid, u);
 		hex_encode(c.ann.sender_id, VREC_KEYID_LEN, id);
@@ -404,13 +405,12 @@ static int cmd_send(struct args *a)
 		mig_fail(&e, "refusing to write a record to a terminal");
 		return fail(&e);
 	}
-	return mig_send(dir, a->to, &inst, a->fd, &a->w, &e) ? fail(&e) : 0;
+	return mig_send(dir, a->to, &a->inst, a->fd, &a->w, &e) ? fail(&e) : 0;
 }
 
 static int cmd_recv(struct args *a)
 {
 	struct mig_recv_opts o = { a->rollback, a->timeout_ms, a->have_announce ? a->announce : NULL };
-	struct vtpm_instance inst;
 	struct mig_err e;
 
 	if (a->check) {
@@ -424,39 +424,36 @@ static int cmd_recv(struct args *a)
 			return usage("--check needs --announce HEX (from the source's send --check)");
 		return mig_recv_check(dir, a->announce, a->rollback, stdout, &e) ? fail(&e) : 0;
 	}
-	if (get_instance(a, &inst, 1, 0))
+	if (get_instance(a, 1, 0))
 		return 2;
-	return mig_recv(dir, &inst, a->fd, &o, &a->w, &e) ? fail(&e) : 0;
+	return mig_recv(dir, &a->inst, a->fd, &o, &a->w, &e) ? fail(&e) : 0;
 }
 
 static int cmd_recover(struct args *a)
 {
-	struct vtpm_instance inst;
 	struct mig_err e;
 
-	if (get_instance(a, &inst, 0, 0))
+	if (get_instance(a, 0, 0))
 		return 2;
-	return mig_recover(&inst, a->force, stdout, &e) ? fail(&e) : 0;
+	return mig_recover(&a->inst, a->force, stdout, &e) ? fail(&e) : 0;
 }
 
 static int cmd_finish(struct args *a)
 {
-	struct vtpm_instance inst;
 	struct mig_err e;
 
-	if (get_instance(a, &inst, 0, 0))
+	if (get_instance(a, 0, 0))
 		return 2;
-	return mig_finish(&inst, &e) ? fail(&e) : 0;
+	return mig_finish(&a->inst, &e) ? fail(&e) : 0;
 }
 
 static int cmd_status(struct args *a)
 {
-	struct vtpm_instance inst;
 	struct mig_err e;
 
-	if (get_instance(a, &inst, 0, 1))
+	if (get_instance(a, 0, 1))
 		return 2;
-	return mig_status(dir, &inst, stdout, &e) ? fail(&e) : 0;
+	return mig_status(dir, &a->inst, stdout, &e) ? fail(&e) : 0;
 }
 
 static int cmd_inspect(struct args *a)
