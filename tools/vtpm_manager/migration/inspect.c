@@ -91,8 +91,7 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 	if (bad)
 		return mig_failc(e, err.code, "header: %s", err.msg);
 	n = vrec_body_len(&h);
-	body = malloc(n);
-	if (!body)
+	if (!(body = malloc(n)))
 		return mig_fail(e, "out of memory");
 	i = io_read_full(fd, body, n, -1, "record body", e);
 	free(body);

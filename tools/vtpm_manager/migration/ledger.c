@@ -155,8 +155,7 @@ static int ledger_lock(struct ledger *l, const char *dir, char path[4200], char 
 	if (safe_check_dir(dir, "key directory", e))
 		return -1;
 	snprintf(path, 4200, "%s/ledger.lock", dir);
-	l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (l->lockfd < 0)
+	if ((l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
 		return mig_fail(e, "%s: %s", path, strerror(errno));
 	if (fstat(l->lockfd, &st) || safe_check_stat(&st, "ledger lock", path, e) ||
 	    (flock(l->lockfd, LOCK_EX) && mig_fail(e, "%s: lock: %s", path, strerror(errno))))

@@ -103,8 +103,7 @@ static int load_one(struct peer_set *s, const char *peers, const char *file)
 		mig_fail(&why, "%s: file name does not match the peer name '%s' in it", path, p.name);
 		return add_broken(s, file, &why);
 	}
-	grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer));
-	if (!grown)
+	if (!(grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer))))
 		return -1;
 	s->peer = grown;
 	s->peer[s->n++] = p;
@@ -132,8 +131,7 @@ int peers_load(const char *dir, struct peer_set *s, struct mig_err *e)
 	if (safe_check_dir(dir, "key directory", e))
 		return -1;
 	snprintf(peers, sizeof(peers), "%s/peers", dir);
-	dp = opendir(peers);
-	if (!dp)
+	if (!(dp = opendir(peers)))
 		return errno == ENOENT ? 0 : mig_fail(e, "%s: %s", peers, strerror(errno));
 	r = safe_check_dir(peers, "peers directory", e);
 	/* Dot files are ours (a writer's temporaries) or hidden on purpose. */

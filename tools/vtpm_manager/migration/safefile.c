@@ -98,8 +98,7 @@ int safe_write_file(const char *dir, const char *name, const void *data, size_t 
 	 * planted) is removed, never opened or followed. */
 	if (unlink(tmp) && errno != ENOENT)
 		rmdir(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) < 0)
 		return mig_fail(e, "cannot create %s: %s", tmp, strerror(errno));
 	/* The mode asked for, whatever the umask. */
 	r = fchmod(fd, mode) ? mig_fail(e, "%s: %s", tmp, strerror(errno)) :

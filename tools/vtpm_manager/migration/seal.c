@@ -220,8 +220,7 @@ int vrec_open(const struct host_key *me, const struct peer_set *trusted, const u
 	memset(st, 0, sizeof(*st));
 	if (vrec_split(rec, len, h, &ct, &sig, e))
 		return -1;
-	from = check_parties(me, trusted, h->recipient_id, h->sender_id, e);
-	if (!from)
+	if (!(from = check_parties(me, trusted, h->recipient_id, h->sender_id, e)))
 		return mig_wrap(e, "record ");
 	if (ed25519(0, from->ed_pub, rec, VREC_HDR_LEN + h->ct_len, (uint8_t *)sig, e))
 		return -1;
@@ -252,8 +251,7 @@ int vann_verify(const struct host_key *me, const struct peer_set *trusted, const
 
 	if (vann_decode(p, len, a, e))
 		return -1;
-	from = check_parties(me, trusted, a->recipient_id, a->sender_id, e);
-	if (!from)
+	if (!(from = check_parties(me, trusted, a->recipient_id, a->sender_id, e)))
 		return mig_wrap(e, "announcement ");
 	if (ed25519(0, from->ed_pub, p, VANN_SIGNED_LEN, (uint8_t *)p + VANN_SIGNED_LEN, e))
 		return mig_failc(e, MIG_E_FORGED, "announcement signature does not verify (damaged or forged)");

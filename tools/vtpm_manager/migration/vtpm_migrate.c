@@ -537,8 +537,7 @@ int main(int argc, char **argv)
 		       VREC_VERSION);
 		return 0;
 	}
-	cmd = find_command(argv[1]);
-	if (!cmd) {
+	if (!(cmd = find_command(argv[1]))) {
 		snprintf(line, sizeof(line), "unknown command '%s'", argv[1]);
 		mig_print_line(stderr, "vtpm_migrate: ", line);
 		fputs("('vtpm_migrate --help' lists the commands)\n", stderr);
