@@ -110,8 +110,7 @@ static int parse_keyfile(const char *text, size_t len, const char *magic, const 
 	pos += strlen(magic) + 1;
 	for (i = 0; keys[i]; i++, pos = nl + 1) {
 		kl = strlen(keys[i]);
-		nl = memchr(pos, '\n', (size_t)(end - pos));
-		if (!nl)
+		if (!(nl = memchr(pos, '\n', (size_t)(end - pos))))
 			return mig_fail(e, "line '%s' missing or not terminated", keys[i]);
 		n = (size_t)(nl - pos);
 		if (n <= kl + 1 || memcmp(pos, keys[i], kl) || pos[kl] != ' ')

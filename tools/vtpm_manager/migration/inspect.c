@@ -62,7 +62,7 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 	struct host_pub self;
 	struct peer_set peers;
 	struct mig_err err = { "", 0 };
-	char u[UUID_STR_LEN];
+	char u[UUID_STR_LEN], v[UUID_STR_LEN];
 	size_t n;
 	int i, bad;
 
@@ -79,10 +79,9 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 	print_id(out, "recipient-id", h.recipient_id, &self, &peers);
 	peers_free(&peers);
 	uuid_format(h.domain_uuid, u);
-	fprintf(out, "%-14s %s\n", "domain-uuid", u);
-	uuid_format(h.vtpm_uuid, u);
-	fprintf(out, "%-14s %s\n", "vtpm-uuid", u);
-	fprintf(out, "%-14s %" PRIu64 "\n", "generation", h.generation);
+	uuid_format(h.vtpm_uuid, v);
+	fprintf(out, "%-14s %s\n%-14s %s\n%-14s %" PRIu64 "\n", "domain-uuid", u, "vtpm-uuid", v,
+		"generation", h.generation);
 	print_time(out, h.time);
 	for (i = 0; i < VREC_NBLOBS; i++)
 		fprintf(out, "blob-%d         type %u (%s) flags 0x%x length %u\n", i, h.blob[i].type,

@@ -22,9 +22,8 @@ int left_mark_prepare(const char *statedir, uint64_t gen, struct mig_err *e)
 
 	boot_id(id);
 	snprintf(text, sizeof(text), "generation %" PRIu64 "\nboot %s\n", gen, id);
-	if (safe_write_file(statedir, LEFT_PENDING_NAME, text, strlen(text), 0600, SAFE_SYNC_DIR, e))
-		return mig_wrap(e, "the left-this-host mark: ");
-	return 0;
+	return safe_write_file(statedir, LEFT_PENDING_NAME, text, strlen(text), 0600, SAFE_SYNC_DIR, e)
+		? mig_wrap(e, "the left-this-host mark: ") : 0;
 }
 
 /* No sync: until the next boot the rename is seen as made, and after a crash
@@ -35,9 +34,8 @@ int left_mark_commit(const char *statedir, struct mig_err *e)
 
 	snprintf(from, sizeof(from), "%s/" LEFT_PENDING_NAME, statedir);
 	snprintf(to, sizeof(to), "%s/" LEFT_MARK_NAME, statedir);
-	if (rename(from, to))
-		return mig_fail(e, "cannot set the left-this-host mark %s: %s", to, strerror(errno));
-	return 0;
+	return rename(from, to) ? mig_fail(e, "cannot set the left-this-host mark %s: %s", to,
+					   strerror(errno)) : 0;
 }
 
 /* Read S/name: -1 error, 0 absent, 1 present with its text in buf. */

@@ -139,10 +139,8 @@ static int make_room(const char *sub, size_t len)
 		scan(sub, &u);
 		if (u.files < REFUSED_MAX_FILES && u.bytes + len <= REFUSED_MAX_BYTES)
 			return 0;
-		if (!u.oldest[0])
-			return -1;
 		snprintf(path, sizeof(path), "%s/%s", sub, u.oldest);
-		if (unlink(path))
+		if (!u.oldest[0] || unlink(path))
 			return -1;
 	}
 }
