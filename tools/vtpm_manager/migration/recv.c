@@ -64,8 +64,7 @@ static int read_record(int fd, int timeout_ms, uint8_t **rec, size_t *len, struc
 	if (mig_read_header(fd, hdr, timeout_ms, e) || vrec_header_decode(hdr, sizeof(hdr), &h, e))
 		goto fail;
 	*len = VREC_HDR_LEN + vrec_body_len(&h); /* bounded by vrec_header_decode */
-	*rec = malloc(*len);
-	if (!*rec)
+	if (!(*rec = malloc(*len)))
 		return mig_fail(e, "out of memory for a %zu-byte record", *len);
 	memcpy(*rec, hdr, VREC_HDR_LEN);
 	if (io_read_full(fd, *rec + VREC_HDR_LEN, *len - VREC_HDR_LEN, io_left_ms(deadline),
