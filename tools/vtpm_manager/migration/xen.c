@@ -11,8 +11,8 @@
 
 #include <xenctrl.h>
 
-#include "instance.h"
 #include "io.h"
+#include "migrate.h"
 #include "util.h"
 #include "xsnode.h"
 
