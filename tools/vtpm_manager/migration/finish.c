@@ -78,8 +78,7 @@ int mig_recover(struct vtpm_instance *inst, int force, FILE *out, struct mig_err
 	 * sender's pending mark is undone; the guest resumes against the TPM. */
 	if (left_mark_remove(dir, e))
 		return -1;
-	running = swtpm_is_running(&ctrl, e);
-	if (running > 0)
+	if ((running = swtpm_is_running(&ctrl, e)) > 0)
 		return 0;
 	if (running == 0 || e->code == MIG_E_CONNECT)
 		return mig_fail(e, "source TPM %s is not running; its state is on disk: shut the guest down and start it again",

@@ -44,11 +44,9 @@ static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 	int left, r;
 
 	for (;;) {
-		left = io_left_ms(deadline);
-		if (left == 0)
+		if ((left = io_left_ms(deadline)) == 0)
 			return mig_failc(e, MIG_E_TIMEOUT, "%s: timed out", what);
-		r = poll(&p, 1, left);
-		if (r > 0)
+		if ((r = poll(&p, 1, left)) > 0)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return mig_fail(e, "%s: poll: %s", what, strerror(errno));

@@ -210,8 +210,7 @@ static int prepare(struct receiver *r, const char *dir, const struct vtpm_instan
 	    swtpm_ctrl_init(&r->ctrl, r->inst.ctrl, e) ||
 	    swtpm_get_version(&r->ctrl, &r->dest_ver, e))
 		return -1;
-	running = swtpm_is_running(&r->ctrl, e);
-	if (running > 0)
+	if ((running = swtpm_is_running(&r->ctrl, e)) > 0)
 		return mig_failc(e, MIG_E_NOT_WAITING, "destination TPM %s is already running; it must wait for state",
 				 r->ctrl.path);
 	return running;

@@ -73,14 +73,12 @@ static int prepare(struct sender *s, const char *dir, const char *to,
 	    swtpm_ctrl_init(&s->ctrl, s->inst.ctrl, e) ||
 	    instance_state_dir(s->inst.ctrl, s->statedir, sizeof(s->statedir), e))
 		return -1;
-	r = left_mark_read(s->statedir, &gen, e);
-	if (r > 0)
+	if ((r = left_mark_read(s->statedir, &gen, e)) > 0)
 		return mig_fail(e, "this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME "); it may run at the destination: see 'vtpm_migrate recover --force'",
 				gen, s->statedir);
 	if (r < 0 || swtpm_get_version(&s->ctrl, &s->version, e))
 		return -1;
-	r = swtpm_is_running(&s->ctrl, e);
-	if (r == 0)
+	if ((r = swtpm_is_running(&s->ctrl, e)) == 0)
 		return mig_fail(e, "source TPM %s is not running: there is no state to send",
 				s->ctrl.path);
 	return r < 0 ? -1 : 0;
