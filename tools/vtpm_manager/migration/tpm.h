@@ -7,17 +7,8 @@
 
 #include <stdint.h>
 
-enum tpm_version {
-	TPM_VERSION_UNKNOWN = 0,
-	TPM_VERSION_12 = 1,
-	TPM_VERSION_20 = 2,
-};
-
-enum swtpm_blob_type {
-	SWTPM_BLOB_PERMANENT = 1,
-	SWTPM_BLOB_VOLATILE = 2,
-	SWTPM_BLOB_SAVESTATE = 3,
-};
+enum tpm_version { TPM_VERSION_UNKNOWN = 0, TPM_VERSION_12 = 1, TPM_VERSION_20 = 2 };
+enum swtpm_blob_type { SWTPM_BLOB_PERMANENT = 1, SWTPM_BLOB_VOLATILE = 2, SWTPM_BLOB_SAVESTATE = 3 };
 
 static inline const char *tpm_version_name(uint32_t v)
 {
