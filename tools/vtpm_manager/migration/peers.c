@@ -25,7 +25,7 @@ int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust
 	      struct host_pub *old, struct mig_err *e)
 {
 	char peers[4096], name[HOST_NAME_MAX_LEN + 8], path[4200], text[512];
-	char oldid[2 * VREC_KEYID_LEN + 1] = "";
+	char oldid[2 * VREC_KEYID_LEN + 1] = "broken"; /* unless it reads */
 	struct host_pub was;
 	struct mig_err why;
 	int n, had;
@@ -45,8 +45,6 @@ int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust
 		hex_encode(was.id, VREC_KEYID_LEN, oldid);
 		if (old)
 			*old = was;
-	} else if (had) {
-		strcpy(oldid, "broken");
 	}
 	if (had && !replace)
 		return mig_fail(e, "peer '%s' is already trusted with a different key (%s, key id %s); give --replace to replace it",
