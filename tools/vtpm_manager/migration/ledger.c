@@ -70,11 +70,6 @@ static int parse_entry(const char *p, size_t ll, struct ledger_entry *ent)
 	       parse_u64(sp2 + 1, &ent->accepted) ? -1 : 0;
 }
 
-static int starts(const char *p, size_t ll, const char *s)
-{
-	return ll >= strlen(s) && !memcmp(p, s, strlen(s));
-}
-
 /* Every line of text that still reads as an entry, the magic line, blank and
  * checksum lines aside; a vTPM listed twice keeps its higher marks, since
  * lower ones would re-open replays. */
@@ -91,8 +86,8 @@ int ledger_salvage(const char *text, size_t len, struct ledger_entry **ent, size
 		nl = memchr(pos, '\n', (size_t)(end - pos));
 		nl = nl ? nl : end;
 		ll = (size_t)(nl - pos);
-		if ((pos == text && ll == strlen(LEDGER_MAGIC) && starts(pos, ll, LEDGER_MAGIC)) ||
-		    !ll || starts(pos, ll, "sha256 "))
+		if ((pos == text && ll == strlen(LEDGER_MAGIC) && !memcmp(pos, LEDGER_MAGIC, ll)) ||
+		    !ll || (ll >= 7 && !memcmp(pos, "sha256 ", 7)))
 			continue;
 		if (parse_entry(pos, ll, &one)) {
 			(*dropped)++;

@@ -1,4 +1,5 @@
 /* The staged helpers' words (migrate.h), and OpenSSL made ready early. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,13 +12,10 @@
 int mig_say(const struct mig_words *w, const char *word, struct mig_err *e)
 {
 	char line[WORD_MAX + 2];
-	size_t n = strlen(word);
+	int n = snprintf(line, sizeof(line), "%s\n", word);
 
-	if (w->in < 0)
-		return 0;
-	memcpy(line, word, n);
-	line[n] = '\n';
-	return io_write_full(w->out, line, n + 1, w->timeout_ms, "xend's word pipe", e);
+	return w->in < 0 ? 0 : io_write_full(w->out, line, (size_t)n, w->timeout_ms,
+					     "xend's word pipe", e);
 }
 
 /* Read a line byte by byte (no read-ahead: the next word is not ours yet);
