@@ -176,10 +176,8 @@ static int save_files(const char *dir, const struct host_key *k, unsigned flags,
 	OPENSSL_cleanse(x, sizeof(x));
 	r = safe_write_file(dir, "host.key", priv, (size_t)n, 0600, flags | SAFE_SYNC_DIR, e);
 	OPENSSL_cleanse(priv, sizeof(priv));
-	if (r)
-		return -1;
 	n = pubkey_format(&k->pub, pub, sizeof(pub));
-	return safe_write_file(dir, "host.pub", pub, (size_t)n, 0644, SAFE_SYNC_DIR, e);
+	return r ? -1 : safe_write_file(dir, "host.pub", pub, (size_t)n, 0644, SAFE_SYNC_DIR, e);
 }
 
 int hostkey_save(const char *dir, const struct host_key *k, struct mig_err *e)

@@ -278,17 +278,14 @@ uint64_t ledger_next_send(const struct ledger *l, const uint8_t uuid[16])
 {
 	const struct ledger_entry *old = ledger_get(l, uuid);
 
-	if (!old)
-		return 1;
-	return (old->sent > old->accepted ? old->sent : old->accepted) + 1;
+	return old ? (old->sent > old->accepted ? old->sent : old->accepted) + 1 : 1;
 }
 
 int ledger_take_send(struct ledger *l, const uint8_t uuid[16], uint64_t *gen, struct mig_err *e)
 {
 	const struct ledger_entry *old = ledger_get(l, uuid);
 
-	*gen = ledger_next_send(l, uuid);
-	if (*gen == 0)
+	if ((*gen = ledger_next_send(l, uuid)) == 0)
 		return mig_fail(e, "the generation counter of this vTPM is exhausted");
 	/* The sent mark only keeps this host from numbering two records alike;
 	 * losing it to a crash costs no safety (the receiver's mark decides). */
