@@ -356,11 +356,9 @@ int mig_recv(const char *dir, const struct vtpm_instance *inst, int stream,
 			go(&r, stream, 0, e);
 		goto out;
 	}
-	if (reserve(&r, e))
-		goto out;
 	if (w->in >= 0)
 		mig_warm_crypto(&r.me);
-	if (mig_say(w, "ready", e) || mig_await(w, "go", -1, "nothing read or loaded", e) ||
+	if (reserve(&r, e) || mig_say(w, "ready", e) || mig_await(w, "go", -1, "nothing read or loaded", e) ||
 	    go(&r, stream, 1, e) || mig_say(w, "done", e))
 		goto out;
 	res = 0;
