@@ -96,12 +96,10 @@ static int delete_state(const char *dir, struct mig_err *e)
 		return mig_fail(e, "state directory %s: %s", dir, strerror(errno));
 	dfd = dirfd(dp);
 	/* swtpm's own state files: tpm-00.* (TPM 1.2) and tpm2-00.* (TPM 2.0). */
-	while ((d = readdir(dp))) {
-		if (strncmp(d->d_name, "tpm-00.", 7) && strncmp(d->d_name, "tpm2-00.", 8))
-			continue;
-		if (unlinkat(dfd, d->d_name, 0) && errno != ENOENT && !r)
+	while ((d = readdir(dp)))
+		if ((!strncmp(d->d_name, "tpm-00.", 7) || !strncmp(d->d_name, "tpm2-00.", 8)) &&
+		    unlinkat(dfd, d->d_name, 0) && errno != ENOENT && !r)
 			r = mig_fail(e, "cannot delete %s/%s: %s", dir, d->d_name, strerror(errno));
-	}
 	if (!r)
 		fsync(dfd);
 	closedir(dp);
