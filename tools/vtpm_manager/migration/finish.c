@@ -35,8 +35,7 @@ static int bring_back(const struct swtpm_ctrl *c, const char *dir, FILE *out, st
 
 	if (left_mark_remove(dir, e))
 		return -1;
-	running = swtpm_is_running(c, &probe);
-	if (running < 0 && !swtpm_proc_find(dir)) {
+	if ((running = swtpm_is_running(c, &probe)) < 0 && !swtpm_proc_find(dir)) {
 		fprintf(out, "no swtpm runs for %s: the mark is removed and the next vTPM start will use the state\n",
 			dir);
 		return 0;

@@ -24,8 +24,7 @@ int instance_state_dir(const char *ctrl, char *dir, size_t len, struct mig_err *
 	n = slash == ctrl ? 1 : (size_t)(slash - ctrl);
 	if (n >= len)
 		return mig_fail(e, "state directory of %s: path too long", ctrl);
-	memcpy(dir, ctrl, n);
-	dir[n] = '\0';
+	snprintf(dir, len, "%.*s", (int)n, ctrl);
 	return 0;
 }
 
