@@ -93,17 +93,16 @@ static int gcm(const uint8_t key[32], const struct vrec_header *h, const uint8_t
 	return ok && final ? 0 : mig_fail(e, "AES-256-GCM failed");
 }
 
+/* Sign msg, or (sign 0) verify its signature; what names msg in an error. */
 static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t len,
-		   uint8_t sig[VREC_SIG_LEN], struct mig_err *e)
+		   uint8_t sig[VREC_SIG_LEN], const char *what, struct mig_err *e)
 {
-	EVP_PKEY *k;
+	EVP_PKEY *k = sign ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key, 32)
+			   : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key, 32);
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
 	size_t slen = VREC_SIG_LEN;
-	int ok;
+	int ok = k && m;
 
-	k = sign ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key, 32)
-		 : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key, 32);
-	ok = k && m;
 	if (ok && sign)
 		ok = EVP_DigestSignInit(m, NULL, NULL, NULL, k) == 1 &&
 		     EVP_DigestSign(m, sig, &slen, msg, len) == 1 && slen == VREC_SIG_LEN;
@@ -112,11 +111,10 @@ static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t l
 		     EVP_DigestVerify(m, sig, VREC_SIG_LEN, msg, len) == 1;
 	EVP_MD_CTX_free(m);
 	EVP_PKEY_free(k);
-	if (!ok)
-		return mig_failc(e, sign ? MIG_E_FAIL : MIG_E_FORGED,
-				 sign ? "Ed25519 signing failed"
-				      : "record signature does not verify (damaged or forged)");
-	return 0;
+	if (!ok && sign)
+		return mig_fail(e, "Ed25519 signing failed");
+	return ok ? 0 : mig_failc(e, MIG_E_FORGED, "%s signature does not verify (damaged or forged)",
+				  what);
 }
 
 static int seal_header(const struct host_key *me, const struct host_pub *to,
@@ -169,7 +167,7 @@ int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_
 	if (derive_key(eph, to->x_pub, out, key, e) ||
 	    gcm(key, h, out, st->blob, NULL, out + VREC_HDR_LEN, e) ||
 	    ed25519(1, me->ed_priv, out, VREC_HDR_LEN + h->ct_len,
-		    out + VREC_HDR_LEN + h->ct_len, e))
+		    out + VREC_HDR_LEN + h->ct_len, "record", e))
 		goto done;
 	*rec = out;
 	*len = total;
@@ -222,7 +220,7 @@ int vrec_open(const struct host_key *me, const struct peer_set *trusted, const u
 		return -1;
 	if (!(from = check_parties(me, trusted, h->recipient_id, h->sender_id, e)))
 		return mig_wrap(e, "record ");
-	if (ed25519(0, from->ed_pub, rec, VREC_HDR_LEN + h->ct_len, (uint8_t *)sig, e))
+	if (ed25519(0, from->ed_pub, rec, VREC_HDR_LEN + h->ct_len, (uint8_t *)sig, "record", e))
 		return -1;
 	st->version = h->tpm_version;
 	for (i = 0; i < VREC_NBLOBS; i++) {
@@ -241,7 +239,7 @@ int vann_sign(const struct host_key *me, const struct vann *a, uint8_t out[VANN_
 	      struct mig_err *e)
 {
 	vann_encode(a, out);
-	return ed25519(1, me->ed_priv, out, VANN_SIGNED_LEN, out + VANN_SIGNED_LEN, e);
+	return ed25519(1, me->ed_priv, out, VANN_SIGNED_LEN, out + VANN_SIGNED_LEN, "announcement", e);
 }
 
 int vann_verify(const struct host_key *me, const struct peer_set *trusted, const uint8_t *p,
@@ -253,7 +251,6 @@ int vann_verify(const struct host_key *me, const struct peer_set *trusted, const
 		return -1;
 	if (!(from = check_parties(me, trusted, a->recipient_id, a->sender_id, e)))
 		return mig_wrap(e, "announcement ");
-	if (ed25519(0, from->ed_pub, p, VANN_SIGNED_LEN, (uint8_t *)p + VANN_SIGNED_LEN, e))
-		return mig_failc(e, MIG_E_FORGED, "announcement signature does not verify (damaged or forged)");
-	return 0;
+	return ed25519(0, from->ed_pub, p, VANN_SIGNED_LEN, (uint8_t *)p + VANN_SIGNED_LEN,
+		       "announcement", e);
 }
