@@ -17,7 +17,8 @@
 static int derive_key(const uint8_t priv[32], const uint8_t peer_pub[32],
 		      const uint8_t hdr[VREC_HDR_LEN], uint8_t key[32], struct mig_err *e)
 {
-	EVP_PKEY *mine = NULL, *theirs = NULL;
+	EVP_PKEY *mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	EVP_PKEY *theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, 32);
 	EVP_PKEY_CTX *dctx = NULL;
 	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *kctx = NULL;
@@ -33,8 +34,6 @@ static int derive_key(const uint8_t priv[32], const uint8_t peer_pub[32],
 	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)hdr,
 						      VREC_HDR_LEN);
 	params[4] = OSSL_PARAM_construct_end();
-	mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
-	theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, 32);
 	if (!mine || !theirs)
 		mig_fail(e, "cannot load X25519 keys");
 	else if (!(dctx = EVP_PKEY_CTX_new(mine, NULL)) || EVP_PKEY_derive_init(dctx) != 1 ||
