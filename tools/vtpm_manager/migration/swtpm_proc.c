@@ -32,20 +32,16 @@ int instance_state_dir(const char *ctrl, char *dir, size_t len, struct mig_err *
  * alone or followed by more ",key=value"), as vtpm-swtpm's swtpm_alive checks. */
 static int cmdline_is_swtpm_on(const char *cmd, size_t len, const char *dir)
 {
-	const char *arg = cmd, *end = cmd + len, *base, *hit;
+	const char *arg = cmd, *end = cmd + len, *base = strrchr(cmd, '/'), *hit;
 	size_t dl = strlen(dir);
 
-	base = strrchr(arg, '/');
-	base = base ? base + 1 : arg;
-	if (strcmp(base, "swtpm"))
+	if (strcmp(base ? base + 1 : cmd, "swtpm"))
 		return 0;
-	for (arg += strlen(arg) + 1; arg < end; arg += strlen(arg) + 1) {
-		for (hit = strstr(arg, "dir="); hit; hit = strstr(hit + 1, "dir=")) {
+	for (arg += strlen(arg) + 1; arg < end; arg += strlen(arg) + 1)
+		for (hit = strstr(arg, "dir="); hit; hit = strstr(hit + 1, "dir="))
 			if ((hit == arg || hit[-1] == ',' || hit[-1] == '=') &&
 			    !strncmp(hit + 4, dir, dl) && (hit[4 + dl] == '\0' || hit[4 + dl] == ','))
 				return 1;
-		}
-	}
 	return 0;
 }
 
