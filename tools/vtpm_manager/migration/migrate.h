@@ -33,8 +33,7 @@ int xen_publish_instance(const struct vtpm_instance *inst, struct mig_err *e) MI
  * words. The first word may take as long as xc_save or xc_restore take; every
  * wait after it ends after timeout_ms. A waiting helper holds no lock. */
 struct mig_words {
-	int in, out;
-	int timeout_ms; /* < 0: none */
+	int in, out, timeout_ms; /* timeout_ms < 0: none */
 };
 
 /* Pull the running source TPM's state, seal it to peer `to` ("self" for this
@@ -86,8 +85,8 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e) MIG_MUST;
 /* Print one vTPM's ledger generations and, given its instance, its left mark. */
 int mig_status(const char *dir, struct vtpm_instance *inst, FILE *out, struct mig_err *e) MIG_MUST;
 
-/* The clear header of the record on fd (prefix checked, then decoded):
- * MIG_E_EOF before its first byte means no record came at all. */
+/* The clear header of the record on fd, its prefix checked; MIG_E_EOF before
+ * its first byte means no record came at all. */
 int mig_read_header(int fd, uint8_t hdr[VREC_HDR_LEN], int timeout_ms,
 		    struct mig_err *e) MIG_MUST;
 
