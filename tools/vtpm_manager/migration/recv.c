@@ -386,12 +386,11 @@ int mig_recv_check(const char *dir, const uint8_t announce[VANN_LEN], int allow_
 		   FILE *out, struct mig_err *e)
 {
 	struct host_key me;
-	struct peer_set peers;
+	struct peer_set peers = { 0 };
 	struct ledger led;
 	struct vann a;
 	int r = -1;
 
-	memset(&peers, 0, sizeof(peers));
 	if (hostkey_load(dir, &me, e) == 0 && peers_load(dir, &peers, e) == 0 &&
 	    vann_verify(&me, &peers, announce, VANN_LEN, &a, e) == 0 && ledger_open(&led, dir, e) == 0) {
 		r = ledger_check_accept(&led, a.vtpm_uuid, a.generation, allow_rollback, e);

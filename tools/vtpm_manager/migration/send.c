@@ -88,11 +88,10 @@ static int prepare(struct sender *s, const char *dir, const char *to,
  * put the pending mark on disk (while xc_save still streams). */
 static int pull(struct sender *s, struct mig_err *e)
 {
-	struct swtpm_state st;
+	struct swtpm_state st = { 0 };
 	struct ledger led;
 	int r = -1;
 
-	memset(&st, 0, sizeof(st));
 	if ((s->inst.domid >= 0 && xen_check_quiesced(s->inst.domid, e)) ||
 	    swtpm_pull_state(&s->ctrl, &st, e) || ledger_open(&led, s->dir, e))
 		goto out;

@@ -300,7 +300,7 @@ static int cmd_pubkey(struct args *a)
 static int cmd_trust(struct args *a)
 {
 	char id[2 * VREC_KEYID_LEN + 1], oldid[2 * VREC_KEYID_LEN + 1] = "", fpr[HOSTKEY_FPR_LEN];
-	struct host_pub p, old;
+	struct host_pub p, old = { .name = "" };
 	enum trust_result res;
 	struct mig_err e;
 
@@ -311,7 +311,6 @@ static int cmd_trust(struct args *a)
 			return usage("peer NAME must be 1-63 of A-Z a-z 0-9 . _ - (and not 'self')");
 		strcpy(p.name, a->pos[1]);
 	}
-	memset(&old, 0, sizeof(old));
 	if (trust_add(dir, &p, a->replace, &res, &old, &e))
 		return fail(&e);
 	hex_encode(p.id, VREC_KEYID_LEN, id);
