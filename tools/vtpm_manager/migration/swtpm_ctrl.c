@@ -297,10 +297,9 @@ int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e)
 
 void swtpm_blob_clear(struct swtpm_blob *b)
 {
-	if (b->data) {
+	if (b->data)
 		OPENSSL_cleanse(b->data, b->len);
-		free(b->data);
-	}
+	free(b->data);
 	b->data = NULL;
 	b->len = 0;
 }
