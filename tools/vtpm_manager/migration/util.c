@@ -47,13 +47,11 @@ int uuid_parse(const char *s, uint8_t out[16])
 
 	if (strlen(s) != 36)
 		return -1;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return -1;
-			continue;
-		}
-		hex[j++] = s[i];
+	for (i = 0; i < 36; i++) { /* a dash exactly where a UUID has one */
+		if ((i == 8 || i == 13 || i == 18 || i == 23) != (s[i] == '-'))
+			return -1;
+		if (s[i] != '-')
+			hex[j++] = s[i];
 	}
 	hex[32] = '\0';
 	return hex_decode(hex, out, 16);
