@@ -10,13 +10,11 @@
 ssize_t io_read_file(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), err;
-	ssize_t n;
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, cap - 1);
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, cap - 1);
 	err = errno;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	errno = err;
 	return n;

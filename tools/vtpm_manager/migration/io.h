@@ -36,7 +36,7 @@ static inline void be64_put(uint8_t *p, uint64_t v)
 }
 
 /* Up to cap - 1 bytes of a small file (not through a symlink) into buf,
- * NUL-terminated: how many, or -1 with errno set. */
+ * NUL-terminated even when it cannot be read: how many, or -1 with errno. */
 ssize_t io_read_file(const char *path, char *buf, size_t cap);
 
 int64_t io_now_ms(void);
