@@ -298,12 +298,11 @@ int ledger_check_accept(const struct ledger *l, const uint8_t uuid[16], uint64_t
 	const struct ledger_entry *old = ledger_get(l, uuid);
 	char u[UUID_STR_LEN];
 
-	if (old && gen <= old->accepted && !allow_rollback) {
-		uuid_format(uuid, u);
-		return mig_failc(e, MIG_E_REPLAY, "generation %" PRIu64 " of vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
-				 gen, u, old->accepted);
-	}
-	return 0;
+	if (!old || gen > old->accepted || allow_rollback)
+		return 0;
+	uuid_format(uuid, u);
+	return mig_failc(e, MIG_E_REPLAY, "generation %" PRIu64 " of vTPM %s is not newer than the last accepted (%" PRIu64 "): replay or rollback refused",
+			 gen, u, old->accepted);
 }
 
 int ledger_accept(struct ledger *l, const uint8_t uuid[16], uint64_t gen, int allow_rollback,
