@@ -18,9 +18,8 @@ static int hold_source(const struct swtpm_ctrl *c, const char *dir, uint64_t gen
 		       struct mig_err *e)
 {
 	struct mig_err why;
-	int running = swtpm_is_running(c, &why);
 
-	if (running > 0 && (swtpm_store_volatile(c, &why) || swtpm_stop(c, &why)))
+	if (swtpm_is_running(c, &why) > 0 && (swtpm_store_volatile(c, &why) || swtpm_stop(c, &why)))
 		return mig_fail(e, "this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination, but stopping the source failed: %s",
 				gen, dir, why.msg);
 	return mig_fail(e, "refused: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination; source TPM stopped, state kept; after checking the destination, 'vtpm_migrate recover --force' brings it back here",
