@@ -27,9 +27,9 @@ struct ledger {
 int ledger_open(struct ledger *l, const char *dir, struct mig_err *e) MIG_MUST;
 void ledger_close(struct ledger *l);
 
-/* Pure: the file's text. Salvage keeps every line that still reads as an
- * entry (checksum ignored; a vTPM listed twice keeps its higher marks) and
- * fails only when out of memory. */
+/* Pure: the file's text. Parse takes only what format writes; salvage keeps
+ * every line that still reads as an entry (a vTPM listed twice keeps its
+ * higher marks) and fails only when out of memory. */
 int ledger_parse(const char *text, size_t len, struct ledger_entry **ent, size_t *n,
 		 struct mig_err *e) MIG_MUST;
 char *ledger_format(const struct ledger_entry *ent, size_t n);
