@@ -47,9 +47,8 @@ static int read_mark(const char *statedir, const char *name, char *buf, size_t c
 	snprintf(path, sizeof(path), "%s/%s", statedir, name);
 	if (io_read_file(path, buf, cap) >= 0)
 		return 1;
-	if (errno == ENOENT)
-		return 0;
-	return mig_fail(e, "cannot read the left-this-host mark %s: %s", path, strerror(errno));
+	return errno == ENOENT ? 0 : mig_fail(e, "cannot read the left-this-host mark %s: %s", path,
+					       strerror(errno));
 }
 
 int left_mark_read(const char *statedir, uint64_t *gen, struct mig_err *e)
