@@ -37,11 +37,7 @@ void mig_print_line(FILE *f, const char *prefix, const char *msg)
 	const unsigned char *p;
 
 	fputs(prefix, f);
-	for (p = (const unsigned char *)msg; *p; p++) {
-		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
-			fputc(*p, f);
-		else
-			fprintf(f, "\\x%02x", *p);
-	}
+	for (p = (const unsigned char *)msg; *p; p++)
+		fprintf(f, *p >= 0x20 && *p < 0x7f && *p != '\\' ? "%c" : "\\x%02x", *p);
 	fputc('\n', f);
 }

@@ -11,7 +11,7 @@ enum mig_code {
 	MIG_E_EOF,         /* the stream or socket ended early */
 	MIG_E_TIMEOUT,
 	MIG_E_CONNECT,     /* nothing accepts on the swtpm control socket */
-	/* Why a record (or an announcement of one) was refused: refused.c
+	/* Why a record (or an announcement of one) was refused: recv.c
 	 * decides from these what to keep and what to advise. */
 	MIG_E_FORGED,      /* malformed, damaged, or not signed by its sender */
 	MIG_E_RECIPIENT,   /* sealed to another host */
@@ -33,12 +33,9 @@ void mig_setc(struct mig_err *e, enum mig_code code, const char *fmt, ...)
 /* Put context ("PATH: ") before the message; the code stays. */
 void mig_prefix(struct mig_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/*
- * Print prefix, msg and a newline to f with every byte that is not printable
- * ASCII (control characters, DEL, bytes >= 0x80) and the backslash written as
- * \xHH: messages carry file names and peer-supplied text, and none of it may
- * reach a terminal or a log raw.
- */
+/* Print prefix, msg and a newline to f, every byte but printable ASCII (and
+ * the backslash) as \xHH: messages carry file names and peer-supplied text,
+ * none of which may reach a terminal or a log raw. */
 void mig_print_line(FILE *f, const char *prefix, const char *msg);
 
 /* As expressions worth -1, so that `return mig_fail(...)` shows the value. */

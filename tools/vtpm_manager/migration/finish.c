@@ -1,19 +1,15 @@
 /* Ending a migration on the source: recover (it failed) or finish (it worked). */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "leftmark.h"
 #include "migrate.h"
-#include "record.h"
 #include "swtpm_ctrl.h"
 #include "swtpm_proc.h"
-#include "util.h"
 
 /* The mark stands: the vTPM may run at the destination. Leave this one not
  * running with its state kept, so that the same process can be brought back
@@ -22,9 +18,8 @@ static int hold_source(const struct swtpm_ctrl *c, const char *dir, uint64_t gen
 		       struct mig_err *e)
 {
 	struct mig_err why;
-	int running = swtpm_is_running(c, &why);
 
-	if (running > 0 && (swtpm_store_volatile(c, &why) || swtpm_stop(c, &why)))
+	if (swtpm_is_running(c, &why) > 0 && (swtpm_store_volatile(c, &why) || swtpm_stop(c, &why)))
 		return mig_fail(e, "this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination, but stopping the source failed: %s",
 				gen, dir, why.msg);
 	return mig_fail(e, "refused: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination; source TPM stopped, state kept; after checking the destination, 'vtpm_migrate recover --force' brings it back here",
@@ -32,18 +27,16 @@ static int hold_source(const struct swtpm_ctrl *c, const char *dir, uint64_t gen
 }
 
 /* recover --force: the administrator checked the destination. */
-static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, size_t note_len,
-		      struct mig_err *e)
+static int bring_back(const struct swtpm_ctrl *c, const char *dir, FILE *out, struct mig_err *e)
 {
 	struct mig_err probe;
 	int running;
 
 	if (left_mark_remove(dir, e))
 		return -1;
-	running = swtpm_is_running(c, &probe);
-	if (running < 0 && !swtpm_proc_find(dir)) {
-		snprintf(note, note_len, "no swtpm runs for %s: the mark is removed and the next vTPM start will use the state",
-			 dir);
+	if ((running = swtpm_is_running(c, &probe)) < 0 && !swtpm_proc_find(dir)) {
+		fprintf(out, "no swtpm runs for %s: the mark is removed and the next vTPM start will use the state\n",
+			dir);
 		return 0;
 	}
 	if (running < 0)
@@ -51,45 +44,39 @@ static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, s
 	/* INIT without DELETE_VOLATILE: resume what STORE_VOLATILE kept. */
 	if (!running && swtpm_init(c, 0, e))
 		return -1;
-	snprintf(note, note_len, "the mark is removed and the TPM at %s runs again", c->path);
+	fprintf(out, "the mark is removed and the TPM at %s runs again\n", c->path);
 	return 0;
 }
 
-/* The instance's control channel and state directory. The domain may be
- * gone by now (xl/xend destroy it): only the backend's nodes are needed. */
-static int find(struct vtpm_instance *inst, struct swtpm_ctrl *c, char *dir, struct mig_err *e)
+/* The instance's control channel, state directory and left mark (as
+ * left_mark_read). The domain may be gone by now (xl/xend destroy it): only
+ * the backend's nodes are needed. */
+static int find(struct vtpm_instance *inst, struct swtpm_ctrl *c, char *dir, uint64_t *gen,
+		struct mig_err *e)
 {
-	return (inst->domid >= 0 && xen_find_instance(inst, e)) ||
-	       swtpm_ctrl_init(c, inst->ctrl, e) ||
-	       instance_state_dir(inst->ctrl, dir, sizeof(inst->ctrl), e) ? -1 : 0;
+	if ((inst->domid >= 0 && xen_find_instance(inst, 0, e)) ||
+	    swtpm_ctrl_init(c, inst->ctrl, e) ||
+	    instance_state_dir(inst->ctrl, dir, sizeof(inst->ctrl), e))
+		return -1;
+	return left_mark_read(dir, gen, e);
 }
 
-int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
-		struct mig_err *e)
+int mig_recover(struct vtpm_instance *inst, int force, FILE *out, struct mig_err *e)
 {
 	char dir[sizeof(inst->ctrl)];
 	struct swtpm_ctrl ctrl;
 	uint64_t gen;
-	int running, left;
+	int running, left = find(inst, &ctrl, dir, &gen, e);
 
-	if (note_len)
-		*note = '\0';
-	if (find(inst, &ctrl, dir, e))
-		return -1;
-	left = left_mark_read(dir, &gen, e);
 	if (left < 0)
 		return -1;
-	if (left && !force)
-		return hold_source(&ctrl, dir, gen, e);
 	if (left)
-		return bring_back(&ctrl, dir, note, note_len, e);
-	/* No whole record left: send never stops the source TPM, so there is
-	 * nothing to undo but a pending mark of a sender that died before its
-	 * last byte; make sure the TPM runs, since the guest resumes against it. */
+		return force ? bring_back(&ctrl, dir, out, e) : hold_source(&ctrl, dir, gen, e);
+	/* No whole record left: send never stops the source TPM, so only a dead
+	 * sender's pending mark is undone; the guest resumes against the TPM. */
 	if (left_mark_remove(dir, e))
 		return -1;
-	running = swtpm_is_running(&ctrl, e);
-	if (running > 0)
+	if ((running = swtpm_is_running(&ctrl, e)) > 0)
 		return 0;
 	if (running == 0 || e->code == MIG_E_CONNECT)
 		return mig_fail(e, "source TPM %s is not running; its state is on disk: shut the guest down and start it again",
@@ -97,28 +84,20 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
 	return -1;
 }
 
-/* swtpm's own state file names: tpm-00.* (TPM 1.2) and tpm2-00.* (TPM 2.0). */
-static int is_state_file(const char *name)
-{
-	return !strncmp(name, "tpm-00.", 7) || !strncmp(name, "tpm2-00.", 8);
-}
-
 static int delete_state(const char *dir, struct mig_err *e)
 {
+	DIR *dp = opendir(dir);
 	struct dirent *d;
-	DIR *dp;
 	int dfd, r = 0;
 
-	dp = opendir(dir);
 	if (!dp)
 		return mig_fail(e, "state directory %s: %s", dir, strerror(errno));
 	dfd = dirfd(dp);
-	while ((d = readdir(dp))) {
-		if (!is_state_file(d->d_name))
-			continue;
-		if (unlinkat(dfd, d->d_name, 0) && errno != ENOENT && !r)
+	/* swtpm's own state files: tpm-00.* (TPM 1.2) and tpm2-00.* (TPM 2.0). */
+	while ((d = readdir(dp)))
+		if ((!strncmp(d->d_name, "tpm-00.", 7) || !strncmp(d->d_name, "tpm2-00.", 8)) &&
+		    unlinkat(dfd, d->d_name, 0) && errno != ENOENT && !r)
 			r = mig_fail(e, "cannot delete %s/%s: %s", dir, d->d_name, strerror(errno));
-	}
 	if (!r)
 		fsync(dfd);
 	closedir(dp);
@@ -135,13 +114,9 @@ static int ctrl_answers(const struct swtpm_ctrl *c)
 	return swtpm_get_version(c, &v, &probe) == 0 || probe.code != MIG_E_CONNECT;
 }
 
-/*
- * End the swtpm of this instance: SHUTDOWN over the control channel; if it
- * does not answer (another client holds swtpm's single control connection,
- * or the process is stopped), terminate the process. Success only once the
- * process is gone: a silent swtpm still holds the whole state in memory and
- * would write it back after we delete it.
- */
+/* SHUTDOWN, or if swtpm does not answer (another client holds its one control
+ * connection, or it is stopped), terminate it. Success only once the process
+ * is gone: a silent swtpm still holds the state and would write it back. */
 static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct mig_err *e)
 {
 	pid_t pid = swtpm_proc_find(dir);
@@ -149,24 +124,19 @@ static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct mig_err
 
 	if (!pid) {
 		/* No swtpm process on dir: nothing may answer either. */
-		if (!ctrl_answers(c))
-			return 0;
-		if (swtpm_shutdown(c, &ignore) == 0) {
-			int64_t deadline = io_now_ms() + SWTPM_CTRL_TIMEOUT_MS;
+		int64_t deadline = io_now_ms() + SWTPM_CTRL_TIMEOUT_MS;
 
+		if (ctrl_answers(c) && swtpm_shutdown(c, &ignore) == 0)
 			while (io_now_ms() < deadline && ctrl_answers(c))
 				usleep(2000);
-			if (!ctrl_answers(c))
-				return 0;
-		}
+		if (!ctrl_answers(c))
+			return 0;
 		return mig_fail(e, "%s still answers but no swtpm process on %s was found (pid file %s/pid); state kept",
-			       c->path, dir, dir);
+				c->path, dir, dir);
 	}
 	if (swtpm_shutdown(c, &ignore) == 0 && !swtpm_proc_wait_gone(pid, dir, SWTPM_CTRL_TIMEOUT_MS))
 		return 0;
-	if (swtpm_proc_terminate(pid, dir, &ignore))
-		return mig_fail(e, "%s; state kept", ignore.msg);
-	return 0;
+	return swtpm_proc_terminate(pid, dir, &ignore) ? mig_fail(e, "%s; state kept", ignore.msg) : 0;
 }
 
 int mig_finish(struct vtpm_instance *inst, struct mig_err *e)
@@ -174,11 +144,8 @@ int mig_finish(struct vtpm_instance *inst, struct mig_err *e)
 	char dir[sizeof(inst->ctrl)];
 	struct swtpm_ctrl ctrl;
 	uint64_t gen;
-	int left;
+	int left = find(inst, &ctrl, dir, &gen, e);
 
-	if (find(inst, &ctrl, dir, e))
-		return -1;
-	left = left_mark_read(dir, &gen, e);
 	if (left < 0)
 		return -1;
 	/* A vTPM that never left is no one's to delete here. */

@@ -1,10 +1,5 @@
-/*
- * This host's key pair and the key files: generation, the private key file
- * (saved once, replaced only by keygen --replace), and the strict parser of
- * both files.
- */
+/* This host's key pair and the key files (hostkey.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,28 +27,25 @@ int host_name_valid(const char *name)
 }
 
 /* SHA-256 over both public keys: the id is its first 16 bytes. */
-static void digest_keys(const struct host_pub *p, uint8_t md[32])
+static void digest_keys(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t md[32])
 {
 	uint8_t both[64];
 	unsigned int mdlen = 32;
 
-	memcpy(both, p->ed_pub, 32);
-	memcpy(both + 32, p->x_pub, 32);
+	memcpy(both, ed_pub, 32);
+	memcpy(both + 32, x_pub, 32);
 	EVP_Digest(both, sizeof(both), md, &mdlen, EVP_sha256(), NULL);
 }
 
 void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VREC_KEYID_LEN])
 {
-	struct host_pub p;
 	uint8_t md[32];
 
-	memcpy(p.ed_pub, ed_pub, 32);
-	memcpy(p.x_pub, x_pub, 32);
-	digest_keys(&p, md);
+	digest_keys(ed_pub, x_pub, md);
 	memcpy(id, md, VREC_KEYID_LEN);
 }
 
-static int raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct mig_err *e)
+int hostkey_raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct mig_err *e)
 {
 	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(type, NULL, priv, 32);
 	size_t len = 32;
@@ -65,8 +57,8 @@ static int raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct 
 
 int hostkey_derive_public(struct host_key *k, struct mig_err *e)
 {
-	if (raw_public(EVP_PKEY_ED25519, k->ed_priv, k->pub.ed_pub, e) ||
-	    raw_public(EVP_PKEY_X25519, k->x_priv, k->pub.x_pub, e))
+	if (hostkey_raw_public(EVP_PKEY_ED25519, k->ed_priv, k->pub.ed_pub, e) ||
+	    hostkey_raw_public(EVP_PKEY_X25519, k->x_priv, k->pub.x_pub, e))
 		return -1;
 	hostkey_id(k->pub.ed_pub, k->pub.x_pub, k->pub.id);
 	return 0;
@@ -78,15 +70,12 @@ int hostkey_generate(struct host_key *k, const char *name, struct mig_err *e)
 	if (!host_name_valid(name))
 		return mig_fail(e, "host name '%s' is not valid (1-63 of A-Z a-z 0-9 . _ -)", name);
 	strcpy(k->pub.name, name);
-	if (RAND_priv_bytes(k->ed_priv, 32) != 1 || RAND_priv_bytes(k->x_priv, 32) != 1) {
-		hostkey_wipe(k);
-		return mig_fail(e, "no randomness for a host key");
-	}
-	if (hostkey_derive_public(k, e)) {
-		hostkey_wipe(k);
-		return -1;
-	}
-	return 0;
+	if (RAND_priv_bytes(k->ed_priv, 32) != 1 || RAND_priv_bytes(k->x_priv, 32) != 1)
+		mig_fail(e, "no randomness for a host key");
+	else if (hostkey_derive_public(k, e) == 0)
+		return 0;
+	hostkey_wipe(k);
+	return -1;
 }
 
 void hostkey_wipe(struct host_key *k)
@@ -105,11 +94,9 @@ int pubkey_format(const struct host_pub *p, char *buf, size_t len)
 			PUB_MAGIC, p->name, id, ed, x);
 }
 
-/*
- * A key file: its magic line, then one "KEY VALUE" line for each of keys[],
+/* A key file: its magic line, then one "KEY VALUE" line for each of keys[],
  * exactly once and in order, and nothing else. The values are hex of
- * lens[i] bytes into outs[i], but for "name", a valid host name.
- */
+ * lens[i] bytes into outs[i], but for "name", a valid host name. */
 static int parse_keyfile(const char *text, size_t len, const char *magic, const char *const *keys,
 			 const size_t *lens, uint8_t *const *outs, char name[HOST_NAME_MAX_LEN + 1],
 			 struct mig_err *e)
@@ -123,8 +110,7 @@ static int parse_keyfile(const char *text, size_t len, const char *magic, const 
 	pos += strlen(magic) + 1;
 	for (i = 0; keys[i]; i++, pos = nl + 1) {
 		kl = strlen(keys[i]);
-		nl = memchr(pos, '\n', (size_t)(end - pos));
-		if (!nl)
+		if (!(nl = memchr(pos, '\n', (size_t)(end - pos))))
 			return mig_fail(e, "line '%s' missing or not terminated", keys[i]);
 		n = (size_t)(nl - pos);
 		if (n <= kl + 1 || memcmp(pos, keys[i], kl) || pos[kl] != ' ')
@@ -159,49 +145,21 @@ int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct mig_er
 	return memcmp(id, p->id, sizeof(id)) ? mig_fail(e, "key id does not match the keys") : 0;
 }
 
-/*
- * Read a whole small file into buf (NUL-terminated; the caller wipes it).
- * With what, the file is one of the key directory's own and must be safe
- * from other users (safefile.h).
- */
-static int read_small(const char *path, const char *what, char *buf, size_t cap, size_t *len,
-		      mode_t *mode, struct mig_err *e)
-{
-	struct stat st;
-	ssize_t n = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0)
-		return mig_fail(e, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		mig_fail(e, "%s: not a regular file", path);
-	else if (what && safe_check_stat(&st, what, path, e))
-		;
-	else if (st.st_size >= (off_t)cap)
-		mig_fail(e, "%s: too large for a key file", path);
-	else if ((n = read(fd, buf, cap - 1)) < 0)
-		mig_fail(e, "%s: %s", path, strerror(errno));
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	*len = (size_t)n;
-	if (mode)
-		*mode = st.st_mode;
-	return 0;
-}
-
 int pubkey_read(const char *path, const char *what, struct host_pub *p, struct mig_err *e)
 {
-	char buf[KEYFILE_MAX];
+	char *buf;
 	size_t len;
+	int r;
 
-	if (read_small(path, what, buf, sizeof(buf), &len, NULL, e))
+	if (safe_read_file(path, what, KEYFILE_MAX, &buf, &len, NULL, e))
 		return -1;
-	return pubkey_parse(buf, len, p, e) ? mig_wrap(e, "%s: ", path) : 0;
+	if (!buf)
+		return mig_fail(e, "%s: %s", path, strerror(ENOENT));
+	r = pubkey_parse(buf, len, p, e) ? mig_wrap(e, "%s: ", path) : 0;
+	free(buf);
+	return r;
 }
 
-/* host.key (with flags for safe_write_file), then host.pub. */
 static int save_files(const char *dir, const struct host_key *k, unsigned flags,
 		      struct mig_err *e)
 {
@@ -218,10 +176,8 @@ static int save_files(const char *dir, const struct host_key *k, unsigned flags,
 	OPENSSL_cleanse(x, sizeof(x));
 	r = safe_write_file(dir, "host.key", priv, (size_t)n, 0600, flags | SAFE_SYNC_DIR, e);
 	OPENSSL_cleanse(priv, sizeof(priv));
-	if (r)
-		return -1;
 	n = pubkey_format(&k->pub, pub, sizeof(pub));
-	return safe_write_file(dir, "host.pub", pub, (size_t)n, 0644, SAFE_SYNC_DIR, e);
+	return r ? -1 : safe_write_file(dir, "host.pub", pub, (size_t)n, 0644, SAFE_SYNC_DIR, e);
 }
 
 int hostkey_save(const char *dir, const struct host_key *k, struct mig_err *e)
@@ -254,7 +210,7 @@ int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 	static const char *const keys[] = { "name", "ed25519", "x25519", NULL };
 	static const size_t lens[] = { 0, 32, 32 };
 	uint8_t *const outs[] = { NULL, k->ed_priv, k->x_priv };
-	char path[4096], buf[KEYFILE_MAX];
+	char path[4096], *buf;
 	size_t len;
 	mode_t mode;
 	int r = -1;
@@ -263,11 +219,10 @@ int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 	if (safe_check_dir(dir, "key directory", e))
 		return -1;
 	snprintf(path, sizeof(path), "%s/host.key", dir);
-	if (read_small(path, "host key", buf, sizeof(buf), &len, &mode, e)) {
-		if (errno == ENOENT)
-			mig_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
+	if (safe_read_file(path, "host key", KEYFILE_MAX, &buf, &len, &mode, e))
 		return -1;
-	}
+	if (!buf)
+		return mig_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
 	if (mode & 077)
 		mig_fail(e, "%s: mode %03o lets others read the private key; refusing it (chmod 600)",
 			 path, (unsigned)(mode & 0777));
@@ -278,19 +233,16 @@ int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 		r = 0;
 	if (r)
 		hostkey_wipe(k);
-	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(buf, len);
+	free(buf);
 	return r;
 }
 
 void hostkey_fingerprint(const struct host_pub *p, char out[HOSTKEY_FPR_LEN])
 {
-	uint8_t md[32];
-	int n;
+	uint8_t md[32], b64[45];
 
-	digest_keys(p, md);
-	memcpy(out, "SHA256:", 7);
-	n = EVP_EncodeBlock((unsigned char *)out + 7, md, sizeof(md)); /* 44 with one '=' */
-	while (n > 0 && out[7 + n - 1] == '=')
-		n--;
-	out[7 + n] = '\0';
+	digest_keys(p->ed_pub, p->x_pub, md);
+	EVP_EncodeBlock(b64, md, sizeof(md)); /* 43 characters, a '=' and a NUL */
+	snprintf(out, HOSTKEY_FPR_LEN, "SHA256:%.43s", b64);
 }

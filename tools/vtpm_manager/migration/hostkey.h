@@ -1,15 +1,12 @@
-/*
- * Host keys and trusted peers. A host has one Ed25519 key (signs records) and
+/* Host keys and trusted peers. A host has one Ed25519 key (signs records) and
  * one X25519 key (receives them), a name, and a key id: the first 16 bytes of
  * SHA-256 over both public keys. Peers are trusted explicitly, like SSH known
- * hosts: `trust` copies a peer's public key file into DIR/peers/NAME.pub.
- */
+ * hosts: `trust` copies a peer's public key file into DIR/peers/NAME.pub. */
 #ifndef VTPM_MIG_HOSTKEY_H
 #define VTPM_MIG_HOSTKEY_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "err.h"
 #include "record.h"
 
 #define HOST_NAME_MAX_LEN 63
@@ -48,8 +45,10 @@ struct peer_set {
 int host_name_valid(const char *name);
 
 void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VREC_KEYID_LEN]);
-/* Fill the public half (keys and id) from the private keys. */
+/* Fill the public half (keys and id) from the private keys; one public key
+ * of an EVP_PKEY type from its private key. */
 int hostkey_derive_public(struct host_key *k, struct mig_err *e) MIG_MUST;
+int hostkey_raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct mig_err *e) MIG_MUST;
 int hostkey_generate(struct host_key *k, const char *name, struct mig_err *e) MIG_MUST;
 void hostkey_wipe(struct host_key *k);
 
@@ -72,15 +71,13 @@ int pubkey_read(const char *path, const char *what, struct host_pub *p, struct m
 #define HOSTKEY_FPR_LEN 51
 void hostkey_fingerprint(const struct host_pub *p, char out[HOSTKEY_FPR_LEN]);
 
-enum trust_result { TRUST_ADDED, TRUST_SAME, TRUST_REPLACED };
 /* peers.c: the trusted peers. */
-
+enum trust_result { TRUST_ADDED, TRUST_SAME, TRUST_REPLACED };
 /* Add a peer as DIR/peers/NAME.pub. The same name with the same key is a
  * no-op; with a different key (or a broken file) it is refused unless
  * replace. *old gets the replaced key when there was a readable one. */
 int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust_result *res,
 	      struct host_pub *old, struct mig_err *e) MIG_MUST;
-/* Remove DIR/peers/NAME.pub. */
 int trust_remove(const char *dir, const char *name, struct mig_err *e) MIG_MUST;
 /* Load the usable peers, sorted by name; broken files go to s->broken. Only
  * an unsafe DIR or peers/ (or no memory) is an error. */

@@ -5,48 +5,36 @@
 #include <string.h>
 #include <time.h>
 
-#include "hostkey.h"
 #include "io.h"
 #include "ledger.h"
 #include "leftmark.h"
 #include "migrate.h"
 #include "swtpm_proc.h"
-#include "record.h"
 #include "util.h"
 
-/* The keys this host knows by name: its own and its trusted peers'. */
-struct known_keys {
-	int have_self;
-	struct host_pub self;
-	struct peer_set peers;
-};
-
-/* Best effort: a record is worth inspecting on a host without keys too. */
-static void known_load(const char *dir, struct known_keys *k)
+/* The keys this host knows by name, its own and its trusted peers', best
+ * effort: a record is worth inspecting on a host without keys too. */
+static void known_load(const char *dir, struct host_pub *self, struct peer_set *peers)
 {
 	char path[4200];
 	struct mig_err ignore;
 
-	memset(k, 0, sizeof(*k));
-	if (!dir)
-		return;
 	snprintf(path, sizeof(path), "%s/host.pub", dir);
-	k->have_self = pubkey_read(path, NULL, &k->self, &ignore) == 0;
-	if (peers_load(dir, &k->peers, &ignore))
-		memset(&k->peers, 0, sizeof(k->peers));
+	if (pubkey_read(path, NULL, self, &ignore))
+		self->name[0] = '\0';
+	if (peers_load(dir, peers, &ignore))
+		memset(peers, 0, sizeof(*peers));
 }
 
 static void print_id(FILE *out, const char *label, const uint8_t *id,
-		     const struct known_keys *k, int known)
+		     const struct host_pub *self, const struct peer_set *peers)
 {
-	const struct host_pub *p = known ? peers_find_id(&k->peers, id) : NULL;
+	const struct host_pub *p = peers_find_id(peers, id);
 	char hex[2 * VREC_KEYID_LEN + 1];
 
 	hex_encode(id, VREC_KEYID_LEN, hex);
-	if (!known)
-		fprintf(out, "%-14s %s\n", label, hex);
-	else if (k->have_self && !memcmp(id, k->self.id, VREC_KEYID_LEN))
-		fprintf(out, "%-14s %s (this host, %s)\n", label, hex, k->self.name);
+	if (self->name[0] && !memcmp(id, self->id, VREC_KEYID_LEN))
+		fprintf(out, "%-14s %s (this host, %s)\n", label, hex, self->name);
 	else if (p)
 		fprintf(out, "%-14s %s (peer %s)\n", label, hex, p->name);
 	else
@@ -71,9 +59,10 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 {
 	uint8_t hdr[VREC_HDR_LEN], *body;
 	struct vrec_header h;
-	struct known_keys known;
+	struct host_pub self;
+	struct peer_set peers;
 	struct mig_err err = { "", 0 };
-	char u[UUID_STR_LEN];
+	char u[UUID_STR_LEN], v[UUID_STR_LEN];
 	size_t n;
 	int i, bad;
 
@@ -85,15 +74,14 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 	fprintf(out, "%-14s %s\n%-14s %u\n", "marker", VREC_MARKER, "version", VREC_VERSION);
 	fprintf(out, "%-14s %u\n%-14s %u\n", "suite", h.suite, "tpm-version", h.tpm_version);
 	fprintf(out, "%-14s 0x%02x\n", "flags", h.flags);
-	known_load(dir, &known);
-	print_id(out, "sender-id", h.sender_id, &known, dir != NULL);
-	print_id(out, "recipient-id", h.recipient_id, &known, dir != NULL);
-	peers_free(&known.peers);
+	known_load(dir, &self, &peers);
+	print_id(out, "sender-id", h.sender_id, &self, &peers);
+	print_id(out, "recipient-id", h.recipient_id, &self, &peers);
+	peers_free(&peers);
 	uuid_format(h.domain_uuid, u);
-	fprintf(out, "%-14s %s\n", "domain-uuid", u);
-	uuid_format(h.vtpm_uuid, u);
-	fprintf(out, "%-14s %s\n", "vtpm-uuid", u);
-	fprintf(out, "%-14s %" PRIu64 "\n", "generation", h.generation);
+	uuid_format(h.vtpm_uuid, v);
+	fprintf(out, "%-14s %s\n%-14s %s\n%-14s %" PRIu64 "\n", "domain-uuid", u, "vtpm-uuid", v,
+		"generation", h.generation);
 	print_time(out, h.time);
 	for (i = 0; i < VREC_NBLOBS; i++)
 		fprintf(out, "blob-%d         type %u (%s) flags 0x%x length %u\n", i, h.blob[i].type,
@@ -102,8 +90,7 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 	if (bad)
 		return mig_failc(e, err.code, "header: %s", err.msg);
 	n = vrec_body_len(&h);
-	body = malloc(n);
-	if (!body)
+	if (!(body = malloc(n)))
 		return mig_fail(e, "out of memory");
 	i = io_read_full(fd, body, n, -1, "record body", e);
 	free(body);
@@ -121,7 +108,7 @@ static void print_gen(FILE *out, const char *label, uint64_t g)
 		fprintf(out, "%-14s none\n", label);
 }
 
-int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out, struct mig_err *e)
+int mig_status(const char *dir, struct vtpm_instance *inst, FILE *out, struct mig_err *e)
 {
 	const struct ledger_entry *ent;
 	char u[UUID_STR_LEN], sdir[sizeof(inst->ctrl)];
@@ -129,7 +116,7 @@ int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out, str
 	uint64_t left = 0, sent, accepted;
 	int has = 0;
 
-	if (ledger_open(&l, dir, e))
+	if ((inst->domid >= 0 && xen_find_instance(inst, 0, e)) || ledger_open(&l, dir, e))
 		return -1;
 	ent = ledger_get(&l, inst->vtpm_uuid);
 	sent = ent ? ent->sent : 0;

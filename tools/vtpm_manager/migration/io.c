@@ -1,10 +1,24 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "io.h"
+
+ssize_t io_read_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), err;
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, cap - 1);
+
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	errno = err;
+	return n;
+}
 
 int64_t io_now_ms(void)
 {
@@ -18,12 +32,9 @@ int io_left_ms(int64_t deadline)
 {
 	int64_t left = deadline - io_now_ms();
 
-	if (deadline < 0)
-		return -1;
-	return left > 0 ? (int)left : 0;
+	return deadline < 0 ? -1 : left > 0 ? (int)left : 0;
 }
 
-/* Wait until fd is ready for events, or the deadline (< 0: none) passes. */
 static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 		   struct mig_err *e)
 {
@@ -31,22 +42,17 @@ static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 	int left, r;
 
 	for (;;) {
-		left = io_left_ms(deadline);
-		if (left == 0)
+		if ((left = io_left_ms(deadline)) == 0)
 			return mig_failc(e, MIG_E_TIMEOUT, "%s: timed out", what);
-		r = poll(&p, 1, left);
-		if (r > 0)
+		if ((r = poll(&p, 1, left)) > 0)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return mig_fail(e, "%s: poll: %s", what, strerror(errno));
 	}
 }
 
-/*
- * With a deadline, poll before each call so that a blocking descriptor
- * cannot outlast it. Without one, call first and wait in poll only when a
- * non-blocking descriptor has nothing: never spin on EAGAIN.
- */
+/* With a deadline, poll before each call, so that a blocking descriptor
+ * cannot outlast it; without, poll only when a non-blocking one has nothing. */
 static int io_full(int fd, uint8_t *p, size_t len, int writing, int timeout_ms,
 		   const char *what, struct mig_err *e)
 {
@@ -58,13 +64,11 @@ static int io_full(int fd, uint8_t *p, size_t len, int writing, int timeout_ms,
 		if (deadline >= 0 && wait_fd(fd, ev, deadline, what, e))
 			return -1;
 		n = writing ? write(fd, p, len) : read(fd, p, len);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && deadline < 0 &&
+		    wait_fd(fd, ev, deadline, what, e))
+			return -1;
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_fd(fd, ev, deadline, what, e))
-				return -1;
-			continue;
-		}
 		if (n < 0)
 			return mig_fail(e, "%s: %s: %s", what, writing ? "write" : "read",
 					strerror(errno));

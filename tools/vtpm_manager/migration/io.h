@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "err.h"
 
 /* timeout_ms < 0 waits as long as it takes; `what` names the peer in the
@@ -34,7 +35,10 @@ static inline void be64_put(uint8_t *p, uint64_t v)
 	be32_put(p + 4, (uint32_t)v);
 }
 
-/* Monotonic clock in milliseconds. */
+/* Up to cap - 1 bytes of a small file (not through a symlink) into buf,
+ * NUL-terminated even when it cannot be read: how many, or -1 with errno. */
+ssize_t io_read_file(const char *path, char *buf, size_t cap);
+
 int64_t io_now_ms(void);
 /* Milliseconds left until deadline (< 0: none, and so is the result). */
 int io_left_ms(int64_t deadline);

@@ -1,15 +1,8 @@
-/*
- * The "left this host" mark in the vTPM's state directory S. The sender
- * writes S/vtpm-left.pending ("generation N", "boot ID") durably when it
- * seals (the guest is suspended; xc_save still streams) and renames it to
- * S/vtpm-left just before the record's last byte. While the mark stands the
- * source must not run on its own: recover refuses, the hotplug script does
- * not start the state, the back end serves no command.
- *
- * A pending mark of this boot means the rename never happened, so no whole
- * record left: it does not count. One from an earlier boot may hide a rename
- * lost in a crash: it counts as standing.
- */
+/* The "left this host" mark in the vTPM's state directory S (vtpm_migrate(8),
+ * FILES): written pending when send seals, standing just before the record's
+ * last byte. While it stands the source must not run on its own. A pending
+ * mark of this boot does not count (no whole record left); one of an earlier
+ * boot does, since a crash may have lost the rename. */
 #ifndef VTPM_MIG_LEFTMARK_H
 #define VTPM_MIG_LEFTMARK_H
 

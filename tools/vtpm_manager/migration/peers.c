@@ -1,11 +1,6 @@
-/*
- * Trusted peers: DIR/peers/NAME.pub, one file per peer, added by trust,
- * removed by untrust, loaded for send and recv. A broken file is skipped and
- * reported, never fatal to the other peers.
- */
+/* Trusted peers: DIR/peers/NAME.pub, one file per peer (hostkey.h). */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +11,6 @@
 #include "safefile.h"
 #include "util.h"
 
-/* DIR and DIR/peers checked, the latter created when create. */
 static int peers_dir(const char *dir, int create, char *peers, size_t len, struct mig_err *e)
 {
 	if (safe_check_dir(dir, "key directory", e))
@@ -31,7 +25,7 @@ int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust
 	      struct host_pub *old, struct mig_err *e)
 {
 	char peers[4096], name[HOST_NAME_MAX_LEN + 8], path[4200], text[512];
-	char oldid[2 * VREC_KEYID_LEN + 1] = "";
+	char oldid[2 * VREC_KEYID_LEN + 1] = "broken"; /* unless it reads */
 	struct host_pub was;
 	struct mig_err why;
 	int n, had;
@@ -51,18 +45,14 @@ int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust
 		hex_encode(was.id, VREC_KEYID_LEN, oldid);
 		if (old)
 			*old = was;
-	} else if (had) {
-		snprintf(oldid, sizeof(oldid), "%s", "broken");
 	}
 	if (had && !replace)
 		return mig_fail(e, "peer '%s' is already trusted with a different key (%s, key id %s); give --replace to replace it",
 			       p->name, path, oldid);
 	n = pubkey_format(p, text, sizeof(text));
-	if (safe_write_file(peers, name, text, (size_t)n, 0644,
-			    (had ? 0 : SAFE_NEW) | SAFE_SYNC_DIR, e))
-		return -1;
 	*res = had ? TRUST_REPLACED : TRUST_ADDED;
-	return 0;
+	return safe_write_file(peers, name, text, (size_t)n, 0644, (had ? 0 : SAFE_NEW) | SAFE_SYNC_DIR,
+			       e);
 }
 
 int trust_remove(const char *dir, const char *name, struct mig_err *e)
@@ -93,7 +83,6 @@ static int add_broken(struct peer_set *s, const char *file, const struct mig_err
 	return 0;
 }
 
-/* One entry of peers/: a usable peer, or a broken file with its reason. */
 static int load_one(struct peer_set *s, const char *peers, const char *file)
 {
 	char path[4400];
@@ -112,8 +101,7 @@ static int load_one(struct peer_set *s, const char *peers, const char *file)
 		mig_fail(&why, "%s: file name does not match the peer name '%s' in it", path, p.name);
 		return add_broken(s, file, &why);
 	}
-	grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer));
-	if (!grown)
+	if (!(grown = realloc(s->peer, (s->n + 1) * sizeof(*s->peer))))
 		return -1;
 	s->peer = grown;
 	s->peer[s->n++] = p;
@@ -135,29 +123,24 @@ int peers_load(const char *dir, struct peer_set *s, struct mig_err *e)
 	char peers[4096];
 	struct dirent *d;
 	DIR *dp;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	if (safe_check_dir(dir, "key directory", e))
 		return -1;
 	snprintf(peers, sizeof(peers), "%s/peers", dir);
-	dp = opendir(peers);
-	if (!dp)
+	if (!(dp = opendir(peers)))
 		return errno == ENOENT ? 0 : mig_fail(e, "%s: %s", peers, strerror(errno));
-	if (safe_check_dir(peers, "peers directory", e)) {
-		closedir(dp);
+	r = safe_check_dir(peers, "peers directory", e);
+	/* Dot files are ours (a writer's temporaries) or hidden on purpose. */
+	while (!r && (d = readdir(dp)))
+		if (d->d_name[0] != '.' && load_one(s, peers, d->d_name))
+			r = mig_fail(e, "out of memory loading peers");
+	closedir(dp);
+	if (r) {
+		peers_free(s);
 		return -1;
 	}
-	/* Dot files are ours (a writer's temporaries) or hidden on purpose. */
-	while ((d = readdir(dp))) {
-		if (d->d_name[0] == '.')
-			continue;
-		if (load_one(s, peers, d->d_name)) {
-			closedir(dp);
-			peers_free(s);
-			return mig_fail(e, "out of memory loading peers");
-		}
-	}
-	closedir(dp);
 	if (s->n)
 		qsort(s->peer, s->n, sizeof(*s->peer), by_name);
 	if (s->nbroken)

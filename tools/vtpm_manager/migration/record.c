@@ -1,7 +1,5 @@
-/*
- * Encode and decode the vTPM record's clear header. Field offsets are fixed;
- * the table in docs/specs/ is the same one.
- */
+/* Encode and decode the vTPM record's clear header. Field offsets are fixed;
+ * the table in docs/misc/vtpm-migration-record.txt is the same one. */
 #include <string.h>
 
 #include "io.h"
@@ -67,12 +65,10 @@ int vrec_prefix_check(const uint8_t *p, size_t len, struct mig_err *e)
 			       VREC_PREFIX_LEN);
 	if (memcmp(p + OFF_MARKER, VREC_MARKER, VREC_MARKER_LEN))
 		return mig_failc(e, MIG_E_FORGED, "not a vTPM record (bad marker at byte 0)");
-	v = be32_get(p + OFF_VERSION);
-	if (v != VREC_VERSION)
+	if ((v = be32_get(p + OFF_VERSION)) != VREC_VERSION)
 		return mig_failc(e, MIG_E_FORGED, "record format version %u is not supported (this host knows %u)",
 			       v, VREC_VERSION);
-	hl = be32_get(p + OFF_HDRLEN);
-	if (hl != VREC_HDR_LEN)
+	if ((hl = be32_get(p + OFF_HDRLEN)) != VREC_HDR_LEN)
 		return mig_failc(e, MIG_E_FORGED, "record header length %u, expected %u", hl, VREC_HDR_LEN);
 	return 0;
 }
@@ -104,9 +100,8 @@ static int check_fields(const struct vrec_header *h, const uint8_t *reserved,
 		return mig_failc(e, MIG_E_FORGED, "record names unknown TPM version %u", h->tpm_version);
 	if (h->flags & ~VREC_FLAGS_KNOWN)
 		return mig_failc(e, MIG_E_FORGED, "record has unknown flags 0x%02x", h->flags);
-	for (i = 0; i < 8; i++)
-		if (reserved[i])
-			return mig_failc(e, MIG_E_FORGED, "record reserved bytes are not zero");
+	if (memcmp(reserved, "\0\0\0\0\0\0\0\0", 8))
+		return mig_failc(e, MIG_E_FORGED, "record reserved bytes are not zero");
 	if (h->generation == 0)
 		return mig_failc(e, MIG_E_FORGED, "record generation is 0");
 	for (i = 0; i < VREC_NBLOBS; i++) {
@@ -204,7 +199,7 @@ int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16
 }
 
 /* The announcement: marker, version, TPM version, 3 zero bytes, then the
- * fields at fixed offsets (docs/specs/). */
+ * fields at fixed offsets (docs/misc/vtpm-migration-record.txt). */
 void vann_encode(const struct vann *a, uint8_t out[VANN_SIGNED_LEN])
 {
 	memset(out, 0, VANN_SIGNED_LEN);

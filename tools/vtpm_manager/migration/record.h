@@ -1,14 +1,7 @@
-/*
- * The vTPM record and its announcement: layouts and the checks that need no
- * key. Pure code, no I/O; docs/specs/vtpm-migration-record.pandoc is the
- * normative text.
- *
- *   record:       clear header (VREC_HDR_LEN bytes, authenticated),
- *                 ciphertext (ct_len bytes: AES-256-GCM of the blobs, tag last),
- *                 signature (VREC_SIG_LEN bytes: Ed25519 over both)
- *   announcement: VANN_SIGNED_LEN bytes naming the record a sender is about
- *                 to write, then its Ed25519 signature
- */
+/* The vTPM record (clear header, AES-256-GCM ciphertext of the blobs with the
+ * tag last, Ed25519 signature over both) and its announcement (the record a
+ * sender is about to write, signed): layouts and the checks that need no
+ * key. Pure code, no I/O; docs/misc/vtpm-migration-record.txt is normative. */
 #ifndef VTPM_MIG_RECORD_H
 #define VTPM_MIG_RECORD_H
 
@@ -59,23 +52,18 @@ struct vrec_header {
 	uint32_t ct_len;
 };
 
-/* Serialise h into exactly VREC_HDR_LEN bytes. */
 void vrec_header_encode(const struct vrec_header *h, uint8_t out[VREC_HDR_LEN]);
-
-/* Check the first VREC_PREFIX_LEN bytes: marker, version, header length. */
+/* The first VREC_PREFIX_LEN bytes: marker, version, header length. */
 int vrec_prefix_check(const uint8_t *p, size_t len, struct mig_err *e) MIG_MUST;
-
-/* Decode and check a whole clear header: every field known, every length
- * consistent and under the limits. Nothing is allocated. */
+/* Every field known, every length consistent and under the limits. */
 int vrec_header_decode(const uint8_t *p, size_t len, struct vrec_header *h,
 		       struct mig_err *e) MIG_MUST;
 
-/* Bytes that follow the header: ciphertext and signature. */
+/* What follows the header (ciphertext and signature); the blobs' total. */
 size_t vrec_body_len(const struct vrec_header *h);
-/* Total plaintext length of the blobs. */
 size_t vrec_plain_len(const struct vrec_header *h);
 
-/* Split a whole in-memory record; checks the total length is exact. */
+/* Split a whole in-memory record of exactly the right length. */
 int vrec_split(const uint8_t *rec, size_t len, struct vrec_header *h,
 	       const uint8_t **ct, const uint8_t **sig, struct mig_err *e) MIG_MUST;
 
@@ -99,9 +87,8 @@ struct vann {
 	uint64_t time;
 };
 
-/* The VANN_SIGNED_LEN bytes the signature covers. */
+/* The VANN_SIGNED_LEN bytes the signature covers, and back (len VANN_LEN). */
 void vann_encode(const struct vann *a, uint8_t out[VANN_SIGNED_LEN]);
-/* Decode and check the signed part of p (len must be VANN_LEN). */
 int vann_decode(const uint8_t *p, size_t len, struct vann *a, struct mig_err *e) MIG_MUST;
 
 #endif

@@ -1,21 +1,23 @@
-/*
- * The destination side. Order matters: every check of the record comes
- * first; then the blobs are pushed while the generation is written durably
- * (pushed blobs do not run); INIT only once the generation is on disk. A
- * failure anywhere leaves the TPM not started, and a refused record is kept
- * as refused.h says.
- */
-#include <inttypes.h>
-#include <pthread.h>
+/* The destination side. Every check of the record comes first; then the
+ * generation is written durably, and only then is the state pushed and the
+ * TPM started. A failure anywhere leaves the TPM not started, and a refused
+ * record is kept. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "io.h"
 #include "ledger.h"
 #include "migrate.h"
-#include "refused.h"
+#include "safefile.h"
 #include "seal.h"
-#include "swtpm_ctrl.h"
+#include "util.h"
 
 /* An announced generation further above the last accepted than this is not
  * accepted in advance (its record is accepted as usual when it comes). */
@@ -62,8 +64,7 @@ static int read_record(int fd, int timeout_ms, uint8_t **rec, size_t *len, struc
 	if (mig_read_header(fd, hdr, timeout_ms, e) || vrec_header_decode(hdr, sizeof(hdr), &h, e))
 		goto fail;
 	*len = VREC_HDR_LEN + vrec_body_len(&h); /* bounded by vrec_header_decode */
-	*rec = malloc(*len);
-	if (!*rec)
+	if (!(*rec = malloc(*len)))
 		return mig_fail(e, "out of memory for a %zu-byte record", *len);
 	memcpy(*rec, hdr, VREC_HDR_LEN);
 	if (io_read_full(fd, *rec + VREC_HDR_LEN, *len - VREC_HDR_LEN, io_left_ms(deadline),
@@ -78,9 +79,123 @@ fail:
 	return -1;
 }
 
-/* Host key, trusted peers, the instance (waiting for the hotplug script),
- * its control channel, and its TPM waiting for state. No lock is taken: a
- * waiting receiver stops no other migration. */
+/* Refused records are kept, within a bound, for an administrator who can fix
+ * the cause: in DIR/refused/, as received (sealed), named as vtpm_migrate(8)
+ * says (FILES). One that did not verify goes first when room is needed; a
+ * malformed, forged or misaddressed record is not kept. */
+#define REFUSED_MAX_FILES 32
+#define REFUSED_MAX_BYTES (16u * 1024 * 1024)
+#define SUFFIX ".vtpmrec"
+#define UNVERIFIED "unverified"
+
+/* Causes an administrator of this host can remove: a sender not trusted
+ * yet, a vTPM not waiting or of the other TPM version, a local failure. A
+ * forgery, a record for another host or vTPM, a replay: never. */
+static int fixable(enum mig_code c)
+{
+	return c != MIG_E_FORGED && c != MIG_E_RECIPIENT && c != MIG_E_REPLAY &&
+	       c != MIG_E_BINDING;
+}
+
+struct usage {
+	size_t files, bytes;
+	char oldest[256]; /* the oldest unverified record, "" if none */
+	time_t oldest_time;
+};
+
+static void scan(const char *sub, struct usage *u)
+{
+	struct dirent *d;
+	struct stat st;
+	DIR *dp = opendir(sub);
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	while (dp && (d = readdir(dp))) {
+		n = strlen(d->d_name);
+		if (n <= strlen(SUFFIX) || strcmp(d->d_name + n - strlen(SUFFIX), SUFFIX) ||
+		    fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		u->files++;
+		u->bytes += (size_t)st.st_size;
+		if (!strncmp(d->d_name, UNVERIFIED ".", strlen(UNVERIFIED) + 1) &&
+		    (!u->oldest[0] || st.st_mtime < u->oldest_time) && n < sizeof(u->oldest)) {
+			strcpy(u->oldest, d->d_name);
+			u->oldest_time = st.st_mtime;
+		}
+	}
+	if (dp)
+		closedir(dp);
+}
+
+/* Unverified records go until len more bytes fit; 0 if they do. */
+static int make_room(const char *sub, size_t len)
+{
+	struct usage u;
+	char path[4200 + sizeof(u.oldest)];
+
+	for (;;) {
+		scan(sub, &u);
+		if (u.files < REFUSED_MAX_FILES && u.bytes + len <= REFUSED_MAX_BYTES)
+			return 0;
+		snprintf(path, sizeof(path), "%s/%s", sub, u.oldest);
+		if (!u.oldest[0] || unlink(path))
+			return -1;
+	}
+}
+
+static int keep(const char *dir, const uint8_t *rec, size_t len, int verified, char *path,
+		size_t plen, struct mig_err *e)
+{
+	char sub[4200], name[128], u[UUID_STR_LEN] = UNVERIFIED;
+	struct vrec_header h;
+	long now = (long)time(NULL);
+	int i;
+
+	if (verified && vrec_header_decode(rec, len, &h, NULL) == 0)
+		uuid_format(h.vtpm_uuid, u);
+	snprintf(sub, sizeof(sub), "%s/refused", dir);
+	if (mkdir(sub, 0700) && errno != EEXIST)
+		return mig_fail(e, "cannot create %s: %s", sub, strerror(errno));
+	if (safe_check_dir(sub, "refused-record directory", e))
+		return -1;
+	if (make_room(sub, len))
+		return mig_fail(e, "%s holds %d records or %u MiB already", sub, REFUSED_MAX_FILES,
+				REFUSED_MAX_BYTES >> 20);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), i ? "%s.%ld.%d" SUFFIX : "%s.%ld" SUFFIX, u, now, i);
+		snprintf(path, plen, "%s/%s", sub, name);
+		/* It may be the only copy: synced, and its name with it. A
+		 * name taken meanwhile is refused (SAFE_NEW), never replaced. */
+		if (access(path, F_OK))
+			return safe_write_file(sub, name, rec, len, 0600, SAFE_NEW | SAFE_SYNC_DIR, e);
+	}
+	return mig_fail(e, "too many refused records named %s/%s.%ld.*", sub, u, now);
+}
+
+/* Keep rec as its refusal (e->code) allows and end e's message with what
+ * became of it and, only for a cause this host can fix, how to load it. */
+static void refused_keep(const char *dir, const uint8_t *rec, size_t len, int verified,
+			 int rollback_needed, struct mig_err *e)
+{
+	char why[MIG_ERR_MAX], path[4400];
+	struct mig_err err;
+	enum mig_code c = e->code;
+
+	memcpy(why, e->msg, sizeof(why));
+	if (!verified && c != MIG_E_UNTRUSTED)
+		mig_setc(e, c, "%s; record not kept (not a valid record for this host)", why);
+	else if (keep(dir, rec, len, verified, path, sizeof(path), &err))
+		mig_setc(e, c, "%s; record not kept: %s", why, err.msg);
+	else if (!fixable(c))
+		mig_setc(e, c, "%s; record kept in %s", why, path);
+	else
+		mig_setc(e, c, "%s; record kept in %s: once the cause is fixed, and only if the source did not resume the guest, load it with 'vtpm_migrate recv -d %s INSTANCE%s < %s'",
+			 why, path, dir, rollback_needed ? " --allow-rollback" : "", path);
+}
+
+/* Keys, the instance (waiting for the hotplug script) and its TPM waiting for
+ * state. No lock is taken: a waiting receiver stops no other migration. */
 static int prepare(struct receiver *r, const char *dir, const struct vtpm_instance *inst,
 		   const struct mig_recv_opts *o, struct mig_err *e)
 {
@@ -91,12 +206,11 @@ static int prepare(struct receiver *r, const char *dir, const struct vtpm_instan
 	r->inst = *inst;
 	r->o = o;
 	if (hostkey_load(dir, &r->me, e) || peers_load(dir, &r->peers, e) ||
-	    (r->inst.domid >= 0 && xen_wait_instance(&r->inst, o->timeout_ms, e)) ||
+	    (r->inst.domid >= 0 && xen_find_instance(&r->inst, o->timeout_ms, e)) ||
 	    swtpm_ctrl_init(&r->ctrl, r->inst.ctrl, e) ||
 	    swtpm_get_version(&r->ctrl, &r->dest_ver, e))
 		return -1;
-	running = swtpm_is_running(&r->ctrl, e);
-	if (running > 0)
+	if ((running = swtpm_is_running(&r->ctrl, e)) > 0)
 		return mig_failc(e, MIG_E_NOT_WAITING, "destination TPM %s is already running; it must wait for state",
 				 r->ctrl.path);
 	return running;
@@ -131,86 +245,45 @@ static int reserve(struct receiver *r, struct mig_err *e)
 	return 0;
 }
 
-/* Take an accept made in advance back (the ledger is open and locked). */
-static void unreserve_locked(struct receiver *r, struct ledger *led)
+/* Take an accept made in advance back, in led (open and locked) or in the ledger opened here. */
+static void unreserve(struct receiver *r, struct ledger *led)
 {
 	struct mig_err ignore;
-
-	if (r->reserved &&
-	    ledger_unaccept(led, r->inst.vtpm_uuid, r->reserved, r->reserved_prev, &ignore))
-		r->rollback_needed = 1;
-	r->reserved = 0;
-}
-
-static void unreserve(struct receiver *r)
-{
-	struct mig_err ignore;
-	struct ledger led;
+	struct ledger own;
 
 	if (!r->reserved)
 		return;
-	if (ledger_open(&led, r->dir, &ignore)) {
+	if (!led && ledger_open(&own, r->dir, &ignore))
 		r->rollback_needed = 1;
-		r->reserved = 0;
-		return;
-	}
-	unreserve_locked(r, &led);
-	ledger_close(&led);
+	else if (ledger_unaccept(led ? led : &own, r->inst.vtpm_uuid, r->reserved,
+				 r->reserved_prev, &ignore))
+		r->rollback_needed = 1;
+	if (!led)
+		ledger_close(&own);
+	r->reserved = 0;
 }
 
-/* The durable ledger write, on its own thread while the blobs are pushed. */
-struct accept_job {
-	struct ledger *led;
-	const struct vrec_header *h;
-	int allow_rollback, result;
-	struct mig_err err;
-};
-
-static void *accept_thread(void *arg)
-{
-	struct accept_job *j = arg;
-
-	j->result = ledger_accept(j->led, j->h->vtpm_uuid, j->h->generation, j->allow_rollback,
-				  &j->err);
-	return NULL;
-}
-
-/* The generation is on disk before INIT: accepted in advance, or written on
- * a thread while the blobs are pushed. If the TPM never runs, the accept is
- * taken back so that a plain re-load of the record works. */
+/* The generation is on disk before anything is pushed: accepted in advance
+ * (reserve), or now. If the TPM never runs, the accept is taken back, so
+ * that a plain re-load of the record works. */
 static int load_state(struct receiver *r, struct ledger *led, const struct vrec_header *h,
 		      const struct swtpm_state *st, struct mig_err *e)
 {
-	struct accept_job job = { .led = led, .h = h, .allow_rollback = r->o->allow_rollback };
 	const struct ledger_entry *cur = ledger_get(led, h->vtpm_uuid);
-	uint64_t prev = cur ? cur->accepted : 0;
+	uint64_t prev = r->reserved ? r->reserved_prev : cur ? cur->accepted : 0;
 	struct mig_err ignore;
-	pthread_t th;
-	int pushed, threaded = 0;
 
-	if (r->reserved) {
-		prev = r->reserved_prev;
+	if (r->reserved)
 		r->reserved = 0; /* the undo is ours from here */
-	} else {
-		threaded = pthread_create(&th, NULL, accept_thread, &job) == 0;
-		if (!threaded)
-			accept_thread(&job);
-	}
-	pushed = swtpm_set_blobs(&r->ctrl, st, e);
-	if (threaded)
-		pthread_join(th, NULL);
-	if (job.result) {
-		*e = job.err;
-		return -1; /* pushed blobs do not run: nothing to undo */
-	}
-	if (pushed == 0 && swtpm_init_or_stop(&r->ctrl, e) == 0)
+	else if (ledger_accept(led, h->vtpm_uuid, h->generation, r->o->allow_rollback, e))
+		return -1;
+	if (swtpm_set_blobs(&r->ctrl, st, e) == 0 && swtpm_init_or_stop(&r->ctrl, e) == 0)
 		return 0;
 	if (ledger_unaccept(led, h->vtpm_uuid, h->generation, prev, &ignore))
 		r->rollback_needed = 1;
 	return -1;
 }
 
-/* Everything after the record is read: check, accept, load, publish. */
 static int take_record(struct receiver *r, const uint8_t *rec, size_t len, int *verified,
 		       struct mig_err *e)
 {
@@ -229,19 +302,15 @@ static int take_record(struct receiver *r, const uint8_t *rec, size_t len, int *
 	/* Not the record announced, or the advance accept was undone since. */
 	cur = ledger_get(&led, h.vtpm_uuid);
 	if (r->reserved && (h.generation != r->reserved || !cur || cur->accepted != r->reserved))
-		unreserve_locked(r, &led);
-	if (r->reserved ||
-	    ledger_check_accept(&led, h.vtpm_uuid, h.generation, r->o->allow_rollback, e) == 0)
-		res = load_state(r, &led, &h, &st, e);
+		unreserve(r, &led);
+	res = load_state(r, &led, &h, &st, e);
 	ledger_close(&led);
 	if (res == 0 && r->inst.domid >= 0 && xen_publish_instance(&r->inst, e)) {
 		struct mig_err ignore;
 
 		/* Unpublished means unusable: do not leave it running. It ran,
 		 * so its generation stays accepted. */
-		if (swtpm_stop(&r->ctrl, &ignore)) {
-			/* the publish failure is the cause reported */
-		}
+		swtpm_stop(&r->ctrl, &ignore);
 		r->rollback_needed = 1;
 		res = -1;
 	}
@@ -250,44 +319,30 @@ out:
 	return res;
 }
 
-static int go(struct receiver *r, int fd, struct mig_err *e)
-{
-	uint8_t *rec = NULL;
-	size_t len = 0;
-	int res, verified = 0;
-
-	if (read_record(fd, r->o->timeout_ms, &rec, &len, e)) {
-		unreserve(r);
-		return -1;
-	}
-	res = take_record(r, rec, len, &verified, e);
-	if (res) {
-		unreserve(r);
-		refused_keep(r->dir, rec, len, verified, r->rollback_needed, e);
-	}
-	free(rec);
-	return res;
-}
-
-/* The one-shot receiver failed before its record (the instance is not
- * ready): the record may be the only copy of the vTPM, so it is read and kept
- * like a refused one. */
-static void keep_unread(struct receiver *r, int fd, struct mig_err *e)
+/* Read the record and take it, or keep it as refused. A receiver that is not
+ * ready (the one-shot command failed before its record, e says why) still
+ * reads and keeps it: it may be the only copy of the vTPM. */
+static int go(struct receiver *r, int fd, int ready, struct mig_err *e)
 {
 	struct vrec_header h;
 	struct swtpm_state st;
 	struct mig_err ignore;
-	uint8_t *rec;
-	size_t len;
-	int verified;
+	uint8_t *rec = NULL;
+	size_t len = 0;
+	int res = -1, verified = 0;
 
-	if (!r->me.pub.name[0] || read_record(fd, r->o->timeout_ms, &rec, &len, &ignore))
-		return;
-	verified = vrec_open(&r->me, &r->peers, rec, len, &h, &st, &ignore) == 0;
-	if (verified)
+	if (read_record(fd, r->o->timeout_ms, &rec, &len, ready ? e : &ignore))
+		return -1;
+	if (ready)
+		res = take_record(r, rec, len, &verified, e);
+	else if ((verified = vrec_open(&r->me, &r->peers, rec, len, &h, &st, &ignore) == 0))
 		swtpm_state_clear(&st);
-	refused_keep(r->dir, rec, len, verified, 0, e);
+	if (res) {
+		unreserve(r, NULL); /* before refused_keep reads rollback_needed */
+		refused_keep(r->dir, rec, len, verified, r->rollback_needed, e);
+	}
 	free(rec);
+	return res;
 }
 
 int mig_recv(const char *dir, const struct vtpm_instance *inst, int stream,
@@ -297,26 +352,24 @@ int mig_recv(const char *dir, const struct vtpm_instance *inst, int stream,
 	int res = -1;
 
 	if (prepare(&r, dir, inst, o, e)) {
-		if (w->in < 0)
-			keep_unread(&r, stream, e);
+		if (w->in < 0 && r.me.pub.name[0])
+			go(&r, stream, 0, e);
 		goto out;
 	}
-	if (reserve(&r, e))
-		goto out;
 	if (w->in >= 0)
 		mig_warm_crypto(&r.me);
-	if (mig_say(w, "ready", e) || mig_await(w, "go", -1, "nothing read or loaded", e) ||
-	    go(&r, stream, e) || mig_say(w, "done", e))
+	if (reserve(&r, e) || mig_say(w, "ready", e) || mig_await(w, "go", -1, "nothing read or loaded", e) ||
+	    go(&r, stream, 1, e) || mig_say(w, "done", e))
 		goto out;
 	res = 0;
 out:
-	unreserve(&r); /* no go, or go never got to the record */
+	unreserve(&r, NULL); /* no go, or go never got to the record */
 	peers_free(&r.peers);
 	hostkey_wipe(&r.me);
 	return res;
 }
 
-/* What the client of a relocation connection learns of a refusal. */
+/* For the unauthenticated client of a relocation connection. */
 static const char *public_reason(enum mig_code c)
 {
 	switch (c) {
@@ -330,25 +383,21 @@ static const char *public_reason(enum mig_code c)
 }
 
 int mig_recv_check(const char *dir, const uint8_t announce[VANN_LEN], int allow_rollback,
-		   const char **public, struct mig_err *e)
+		   FILE *out, struct mig_err *e)
 {
 	struct host_key me;
-	struct peer_set peers;
+	struct peer_set peers = { 0 };
 	struct ledger led;
 	struct vann a;
 	int r = -1;
 
-	memset(&peers, 0, sizeof(peers));
-	if (hostkey_load(dir, &me, e))
-		goto out;
-	if (peers_load(dir, &peers, e) || vann_verify(&me, &peers, announce, VANN_LEN, &a, e) ||
-	    ledger_open(&led, dir, e))
-		goto out;
-	r = ledger_check_accept(&led, a.vtpm_uuid, a.generation, allow_rollback, e);
-	ledger_close(&led);
-out:
+	if (hostkey_load(dir, &me, e) == 0 && peers_load(dir, &peers, e) == 0 &&
+	    vann_verify(&me, &peers, announce, VANN_LEN, &a, e) == 0 && ledger_open(&led, dir, e) == 0) {
+		r = ledger_check_accept(&led, a.vtpm_uuid, a.generation, allow_rollback, e);
+		ledger_close(&led);
+	}
 	if (r)
-		*public = public_reason(e->code);
+		fprintf(out, "%s\n", public_reason(e->code));
 	peers_free(&peers);
 	hostkey_wipe(&me);
 	return r;

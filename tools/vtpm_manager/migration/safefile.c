@@ -1,8 +1,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "io.h"
 #include "safefile.h"
@@ -36,81 +39,78 @@ int safe_check_dir(const char *path, const char *what, struct mig_err *e)
 	return safe_check_stat(&st, what, path, e);
 }
 
-/* Create tmp exclusively. Whatever already has the name (a crash's leftover,
- * or something planted) is unlinked, never opened or followed. */
-static int create_tmp(const char *tmp, mode_t mode, struct mig_err *e)
+int safe_read_file(const char *path, const char *what, size_t max, char **buf, size_t *len,
+		   mode_t *mode, struct mig_err *e)
 {
 	struct stat st;
-	int fd, tries;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r = -1;
 
-	for (tries = 0; tries < 2; tries++) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-		if (fd >= 0)
-			return fd;
-		if (errno != EEXIST || lstat(tmp, &st))
-			break;
-		if (S_ISDIR(st.st_mode) ? rmdir(tmp) : unlink(tmp))
-			break;
+	*buf = NULL;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : mig_fail(e, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		mig_fail(e, "%s: not a regular file", path);
+	else if (what && safe_check_stat(&st, what, path, e))
+		;
+	else if ((size_t)st.st_size > max)
+		mig_fail(e, "%s: over %zu bytes, too large", path, max);
+	else if (!(*buf = malloc((size_t)st.st_size + 1)))
+		mig_fail(e, "%s: out of memory", path);
+	else if (read(fd, *buf, (size_t)st.st_size) != st.st_size)
+		mig_fail(e, "%s: short read", path);
+	else
+		r = 0;
+	close(fd);
+	if (r) {
+		if (*buf) /* a short read of a key file still holds part of it */
+			OPENSSL_cleanse(*buf, (size_t)st.st_size);
+		free(*buf);
+		*buf = NULL;
+		return -1;
 	}
-	return mig_fail(e, "cannot create %s: %s", tmp, strerror(errno));
+	(*buf)[st.st_size] = '\0';
+	*len = (size_t)st.st_size;
+	if (mode)
+		*mode = st.st_mode;
+	return 0;
 }
 
 int safe_sync_dir(const char *dir, struct mig_err *e)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = dfd < 0 || fsync(dfd) ? mig_fail(e, "cannot sync directory %s: %s", dir,
+						   strerror(errno)) : 0;
 
-	if (dfd < 0 || fsync(dfd)) {
-		mig_fail(e, "cannot sync directory %s: %s", dir, strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-		return -1;
-	}
-	close(dfd);
-	return 0;
+	if (dfd >= 0)
+		close(dfd);
+	return r;
 }
 
 int safe_write_file(const char *dir, const char *name, const void *data, size_t len,
 		    mode_t mode, unsigned flags, struct mig_err *e)
 {
 	char path[4200], tmp[4200];
-	int fd;
+	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	fd = create_tmp(tmp, mode, e);
-	if (fd < 0)
-		return -1;
+	/* Whatever already has the name (a crash's leftover, or something
+	 * planted) is removed, never opened or followed. */
+	if (unlink(tmp) && errno != ENOENT)
+		rmdir(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) < 0)
+		return mig_fail(e, "cannot create %s: %s", tmp, strerror(errno));
 	/* The mode asked for, whatever the umask. */
-	if (fchmod(fd, mode)) {
-		mig_fail(e, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (io_write_full(fd, data, len, -1, tmp, e))
-		goto fail;
-	if (fsync(fd)) {
-		mig_fail(e, "%s: fsync: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd)) {
-		fd = -1;
-		mig_fail(e, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
+	r = fchmod(fd, mode) ? mig_fail(e, "%s: %s", tmp, strerror(errno)) :
+	    io_write_full(fd, data, len, -1, tmp, e) ? -1 :
+	    fsync(fd) ? mig_fail(e, "%s: fsync: %s", tmp, strerror(errno)) : 0;
+	if (close(fd) && !r)
+		r = mig_fail(e, "%s: %s", tmp, strerror(errno));
 	/* link() fails on an existing name, atomically: no check-then-write. */
-	if (flags & SAFE_NEW ? link(tmp, path) : rename(tmp, path)) {
-		if (errno == EEXIST)
-			mig_fail(e, "%s already exists; not overwriting it", path);
-		else
-			mig_fail(e, "cannot write %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (flags & SAFE_NEW)
+	if (!r && (flags & SAFE_NEW ? link(tmp, path) : rename(tmp, path)))
+		r = errno == EEXIST ? mig_fail(e, "%s already exists; not overwriting it", path)
+				    : mig_fail(e, "cannot write %s: %s", path, strerror(errno));
+	if (r || flags & SAFE_NEW)
 		unlink(tmp);
-	return (flags & SAFE_SYNC_DIR) ? safe_sync_dir(dir, e) : 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
+	return r ? -1 : (flags & SAFE_SYNC_DIR) ? safe_sync_dir(dir, e) : 0;
 }

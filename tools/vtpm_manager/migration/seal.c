@@ -17,7 +17,8 @@
 static int derive_key(const uint8_t priv[32], const uint8_t peer_pub[32],
 		      const uint8_t hdr[VREC_HDR_LEN], uint8_t key[32], struct mig_err *e)
 {
-	EVP_PKEY *mine = NULL, *theirs = NULL;
+	EVP_PKEY *mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	EVP_PKEY *theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, 32);
 	EVP_PKEY_CTX *dctx = NULL;
 	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *kctx = NULL;
@@ -26,34 +27,24 @@ static int derive_key(const uint8_t priv[32], const uint8_t peer_pub[32],
 	size_t slen = sizeof(shared);
 	int r = -1;
 
-	mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
-	theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, 32);
-	if (!mine || !theirs) {
-		mig_fail(e, "cannot load X25519 keys");
-		goto out;
-	}
-	dctx = EVP_PKEY_CTX_new(mine, NULL);
-	if (!dctx || EVP_PKEY_derive_init(dctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(dctx, theirs) != 1 ||
-	    EVP_PKEY_derive(dctx, shared, &slen) != 1 || slen != sizeof(shared)) {
-		mig_fail(e, "X25519 key agreement failed");
-		goto out;
-	}
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared, slen);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, shared, sizeof(shared));
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)HKDF_SALT,
 						      sizeof(HKDF_SALT) - 1);
 	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)hdr,
 						      VREC_HDR_LEN);
 	params[4] = OSSL_PARAM_construct_end();
-	if (!kctx || EVP_KDF_derive(kctx, key, 32, params) != 1) {
+	if (!mine || !theirs)
+		mig_fail(e, "cannot load X25519 keys");
+	else if (!(dctx = EVP_PKEY_CTX_new(mine, NULL)) || EVP_PKEY_derive_init(dctx) != 1 ||
+		 EVP_PKEY_derive_set_peer(dctx, theirs) != 1 ||
+		 EVP_PKEY_derive(dctx, shared, &slen) != 1 || slen != sizeof(shared))
+		mig_fail(e, "X25519 key agreement failed");
+	else if (!(kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) || !(kctx = EVP_KDF_CTX_new(kdf)) ||
+		 EVP_KDF_derive(kctx, key, 32, params) != 1)
 		mig_fail(e, "HKDF-SHA256 failed");
-		goto out;
-	}
-	r = 0;
-out:
+	else
+		r = 0;
 	OPENSSL_cleanse(shared, sizeof(shared));
 	EVP_KDF_CTX_free(kctx);
 	EVP_KDF_free(kdf);
@@ -63,45 +54,54 @@ out:
 	return r;
 }
 
-/* AES-256-GCM in one direction; enc=1 writes the tag after the output. */
-static int gcm(int enc, const uint8_t key[32], const uint8_t nonce[VREC_NONCE_LEN],
-	       const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
-	       uint8_t *out, uint8_t tag[VREC_TAG_LEN], struct mig_err *e)
+/* AES-256-GCM over the blobs with the clear header hdr as AAD and the tag
+ * after the ciphertext ct: seal the blobs in into ct, or (in NULL) open ct
+ * into the blobs out, each allocated here (the caller wipes them on failure). */
+static int gcm(const uint8_t key[32], const struct vrec_header *h, const uint8_t *hdr,
+	       const struct swtpm_blob *in, struct swtpm_blob *out, uint8_t *ct,
+	       struct mig_err *e)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n, ok;
+	int i, n, enc = in != NULL, ok, final;
+	uint8_t last[16];
 
 	ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, VREC_NONCE_LEN, NULL) == 1 &&
-	     EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) == 1 &&
-	     EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) == 1 &&
-	     (inlen == 0 || EVP_CipherUpdate(c, out, &n, in, (int)inlen) == 1);
-	if (ok && !enc)
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, VREC_TAG_LEN, tag) == 1;
-	if (ok) {
-		ok = EVP_CipherFinal_ex(c, out + inlen, &n) == 1;
-		if (!ok && !enc) {
+	     EVP_CipherInit_ex(c, NULL, NULL, key, h->nonce, enc) == 1 &&
+	     EVP_CipherUpdate(c, NULL, &n, hdr, VREC_HDR_LEN) == 1;
+	for (i = 0; ok && i < VREC_NBLOBS; ct += h->blob[i++].len) {
+		if (!h->blob[i].len)
+			continue;
+		if (!enc && !(out[i].data = malloc(h->blob[i].len))) {
 			EVP_CIPHER_CTX_free(c);
-			return mig_failc(e, MIG_E_FORGED, "record fails its AES-GCM tag check (damaged or forged)");
+			return mig_fail(e, "out of memory for the %s blob", tpm_blob_name(i + 1));
 		}
+		if (!enc)
+			out[i].len = h->blob[i].len;
+		ok = EVP_CipherUpdate(c, enc ? ct : out[i].data, &n, enc ? in[i].data : ct,
+				      (int)h->blob[i].len) == 1;
 	}
-	if (ok && enc)
-		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, VREC_TAG_LEN, tag) == 1;
+	if (ok && !enc)
+		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, VREC_TAG_LEN, ct) == 1;
+	final = ok && EVP_CipherFinal_ex(c, last, &n) == 1;
+	if (final && enc)
+		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, VREC_TAG_LEN, ct) == 1;
 	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : mig_fail(e, "AES-256-GCM failed");
+	if (ok && !final && !enc)
+		return mig_failc(e, MIG_E_FORGED, "record fails its AES-GCM tag check (damaged or forged)");
+	return ok && final ? 0 : mig_fail(e, "AES-256-GCM failed");
 }
 
+/* Sign msg, or (sign 0) verify its signature; what names msg in an error. */
 static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t len,
-		   uint8_t sig[VREC_SIG_LEN], struct mig_err *e)
+		   uint8_t sig[VREC_SIG_LEN], const char *what, struct mig_err *e)
 {
-	EVP_PKEY *k;
+	EVP_PKEY *k = sign ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key, 32)
+			   : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key, 32);
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
 	size_t slen = VREC_SIG_LEN;
-	int ok;
+	int ok = k && m;
 
-	k = sign ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key, 32)
-		 : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key, 32);
-	ok = k && m;
 	if (ok && sign)
 		ok = EVP_DigestSignInit(m, NULL, NULL, NULL, k) == 1 &&
 		     EVP_DigestSign(m, sig, &slen, msg, len) == 1 && slen == VREC_SIG_LEN;
@@ -110,31 +110,21 @@ static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t l
 		     EVP_DigestVerify(m, sig, VREC_SIG_LEN, msg, len) == 1;
 	EVP_MD_CTX_free(m);
 	EVP_PKEY_free(k);
-	if (!ok)
-		return mig_failc(e, sign ? MIG_E_FAIL : MIG_E_FORGED,
-				 sign ? "Ed25519 signing failed"
-				      : "record signature does not verify (damaged or forged)");
-	return 0;
+	if (!ok && sign)
+		return mig_fail(e, "Ed25519 signing failed");
+	return ok ? 0 : mig_failc(e, MIG_E_FORGED, "%s signature does not verify (damaged or forged)",
+				  what);
 }
 
-static int seal_with(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
-		     const struct swtpm_state *st, const uint8_t eph_priv[32],
-		     const uint8_t nonce[VREC_NONCE_LEN], uint8_t **rec, size_t *len,
-		     struct mig_err *e)
+static int seal_header(const struct host_key *me, const struct host_pub *to,
+		       struct vrec_header *h, const struct swtpm_state *st, const uint8_t eph[32],
+		       const uint8_t nonce[VREC_NONCE_LEN], struct mig_err *e)
 {
-	uint8_t key[32], *out = NULL, *plain = NULL, *p;
-	size_t plen = 0, total;
-	EVP_PKEY *eph;
-	size_t elen = 32;
-	int i, r = -1;
+	size_t plen;
+	int i;
 
-	*rec = NULL;
-	eph = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, eph_priv, 32);
-	if (!eph || EVP_PKEY_get_raw_public_key(eph, h->eph_pub, &elen) != 1) {
-		EVP_PKEY_free(eph);
-		return mig_fail(e, "cannot make the ephemeral X25519 key");
-	}
-	EVP_PKEY_free(eph);
+	if (hostkey_raw_public(EVP_PKEY_X25519, eph, h->eph_pub, e))
+		return -1;
 	h->version = VREC_VERSION;
 	h->suite = VREC_SUITE_X25519_HKDF_SHA256_AES256GCM_ED25519;
 	memcpy(h->sender_id, me->pub.id, VREC_KEYID_LEN);
@@ -144,83 +134,49 @@ static int seal_with(const struct host_key *me, const struct host_pub *to, struc
 		h->blob[i].type = (uint32_t)i + 1;
 		h->blob[i].flags = st->blob[i].flags;
 		h->blob[i].len = st->blob[i].len;
-		plen += st->blob[i].len;
 	}
-	if (plen > VREC_MAX_LEN)
-		return mig_fail(e, "vTPM state of %zu bytes is over the record limit", plen);
+	plen = vrec_plain_len(h);
+	if (VREC_HDR_LEN + plen + VREC_TAG_LEN + VREC_SIG_LEN > VREC_MAX_LEN)
+		return mig_fail(e, "vTPM state of %zu bytes is over the %u-byte record limit", plen,
+				VREC_MAX_LEN);
 	h->ct_len = (uint32_t)plen + VREC_TAG_LEN;
-	total = VREC_HDR_LEN + h->ct_len + VREC_SIG_LEN;
-	if (total > VREC_MAX_LEN)
-		return mig_fail(e, "record of %zu bytes would be over the %u-byte limit", total,
-			       VREC_MAX_LEN);
-	out = malloc(total);
-	plain = malloc(plen ? plen : 1);
-	if (!out || !plain) {
+	return 0;
+}
+
+int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
+	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct mig_err *e)
+{
+	uint8_t eph[32], nonce[VREC_NONCE_LEN], key[32], *out = NULL;
+	size_t total;
+	int r = -1;
+
+	*rec = NULL;
+	if (RAND_priv_bytes(eph, sizeof(eph)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		mig_fail(e, "no randomness for the ephemeral key");
+		goto done;
+	}
+	if (seal_header(me, to, h, st, eph, nonce, e))
+		goto done;
+	total = VREC_HDR_LEN + vrec_body_len(h);
+	if (!(out = malloc(total))) {
 		mig_fail(e, "out of memory for a %zu-byte record", total);
 		goto done;
 	}
 	vrec_header_encode(h, out);
-	for (p = plain, i = 0; i < VREC_NBLOBS; i++) {
-		if (st->blob[i].len)
-			memcpy(p, st->blob[i].data, st->blob[i].len);
-		p += st->blob[i].len;
-	}
-	if (derive_key(eph_priv, to->x_pub, out, key, e) ||
-	    gcm(1, key, nonce, out, VREC_HDR_LEN, plain, plen, out + VREC_HDR_LEN,
-		out + VREC_HDR_LEN + plen, e) ||
+	if (derive_key(eph, to->x_pub, out, key, e) ||
+	    gcm(key, h, out, st->blob, NULL, out + VREC_HDR_LEN, e) ||
 	    ed25519(1, me->ed_priv, out, VREC_HDR_LEN + h->ct_len,
-		    out + VREC_HDR_LEN + h->ct_len, e))
+		    out + VREC_HDR_LEN + h->ct_len, "record", e))
 		goto done;
 	*rec = out;
 	*len = total;
 	out = NULL;
 	r = 0;
 done:
+	OPENSSL_cleanse(eph, sizeof(eph));
 	OPENSSL_cleanse(key, sizeof(key));
-	if (plain) {
-		OPENSSL_cleanse(plain, plen);
-		free(plain);
-	}
 	free(out);
 	return r;
-}
-
-int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_header *h,
-	      const struct swtpm_state *st, uint8_t **rec, size_t *len, struct mig_err *e)
-{
-	uint8_t eph[32], nonce[VREC_NONCE_LEN];
-	int r;
-
-	if (RAND_priv_bytes(eph, sizeof(eph)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1)
-		return mig_fail(e, "no randomness for the ephemeral key");
-	r = seal_with(me, to, h, st, eph, nonce, rec, len, e);
-	OPENSSL_cleanse(eph, sizeof(eph));
-	return r;
-}
-
-/* Split the plaintext into blobs; they own copies so each can be wiped. */
-static int split_blobs(const struct vrec_header *h, const uint8_t *plain,
-		       struct swtpm_state *st, struct mig_err *e)
-{
-	const uint8_t *p = plain;
-	int i;
-
-	for (i = 0; i < VREC_NBLOBS; i++) {
-		st->blob[i].type = h->blob[i].type;
-		st->blob[i].flags = h->blob[i].flags;
-		if (!h->blob[i].len)
-			continue;
-		st->blob[i].data = malloc(h->blob[i].len);
-		if (!st->blob[i].data) {
-			swtpm_state_clear(st);
-			return mig_fail(e, "out of memory for the %s blob", tpm_blob_name(i + 1));
-		}
-		memcpy(st->blob[i].data, p, h->blob[i].len);
-		st->blob[i].len = h->blob[i].len;
-		p += h->blob[i].len;
-	}
-	st->version = h->tpm_version;
-	return 0;
 }
 
 /* The sender of a record or announcement addressed to this host: this host
@@ -255,31 +211,26 @@ int vrec_open(const struct host_key *me, const struct peer_set *trusted, const u
 {
 	const struct host_pub *from;
 	const uint8_t *ct, *sig;
-	uint8_t key[32], *plain = NULL;
-	size_t plen;
-	int r = -1;
+	uint8_t key[32];
+	int i, r;
 
 	memset(st, 0, sizeof(*st));
 	if (vrec_split(rec, len, h, &ct, &sig, e))
 		return -1;
-	from = check_parties(me, trusted, h->recipient_id, h->sender_id, e);
-	if (!from)
+	if (!(from = check_parties(me, trusted, h->recipient_id, h->sender_id, e)))
 		return mig_wrap(e, "record ");
-	if (ed25519(0, from->ed_pub, rec, VREC_HDR_LEN + h->ct_len, (uint8_t *)sig, e))
+	if (ed25519(0, from->ed_pub, rec, VREC_HDR_LEN + h->ct_len, (uint8_t *)sig, "record", e))
 		return -1;
-	plen = vrec_plain_len(h);
-	plain = malloc(plen ? plen : 1);
-	if (!plain)
-		return mig_fail(e, "out of memory for %zu bytes of state", plen);
-	if (derive_key(me->x_priv, h->eph_pub, rec, key, e) ||
-	    gcm(0, key, h->nonce, rec, VREC_HDR_LEN, ct, plen, plain, (uint8_t *)ct + plen, e) ||
-	    split_blobs(h, plain, st, e))
-		goto out;
-	r = 0;
-out:
+	st->version = h->tpm_version;
+	for (i = 0; i < VREC_NBLOBS; i++) {
+		st->blob[i].type = h->blob[i].type;
+		st->blob[i].flags = h->blob[i].flags;
+	}
+	r = derive_key(me->x_priv, h->eph_pub, rec, key, e) ||
+	    gcm(key, h, rec, NULL, st->blob, (uint8_t *)ct, e) ? -1 : 0;
 	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(plain, plen);
-	free(plain);
+	if (r)
+		swtpm_state_clear(st); /* blobs that did not authenticate */
 	return r;
 }
 
@@ -287,7 +238,7 @@ int vann_sign(const struct host_key *me, const struct vann *a, uint8_t out[VANN_
 	      struct mig_err *e)
 {
 	vann_encode(a, out);
-	return ed25519(1, me->ed_priv, out, VANN_SIGNED_LEN, out + VANN_SIGNED_LEN, e);
+	return ed25519(1, me->ed_priv, out, VANN_SIGNED_LEN, out + VANN_SIGNED_LEN, "announcement", e);
 }
 
 int vann_verify(const struct host_key *me, const struct peer_set *trusted, const uint8_t *p,
@@ -297,10 +248,8 @@ int vann_verify(const struct host_key *me, const struct peer_set *trusted, const
 
 	if (vann_decode(p, len, a, e))
 		return -1;
-	from = check_parties(me, trusted, a->recipient_id, a->sender_id, e);
-	if (!from)
+	if (!(from = check_parties(me, trusted, a->recipient_id, a->sender_id, e)))
 		return mig_wrap(e, "announcement ");
-	if (ed25519(0, from->ed_pub, p, VANN_SIGNED_LEN, (uint8_t *)p + VANN_SIGNED_LEN, e))
-		return mig_failc(e, MIG_E_FORGED, "announcement signature does not verify (damaged or forged)");
-	return 0;
+	return ed25519(0, from->ed_pub, p, VANN_SIGNED_LEN, (uint8_t *)p + VANN_SIGNED_LEN,
+		       "announcement", e);
 }

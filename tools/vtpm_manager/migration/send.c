@@ -1,7 +1,4 @@
-/*
- * The source side: pull, take a generation, seal, write one record; the
- * steps the staged sender takes at its words (migrate.h).
- */
+/* The source side: pull, take a generation, seal, write one record. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +9,6 @@
 #include "leftmark.h"
 #include "migrate.h"
 #include "seal.h"
-#include "swtpm_ctrl.h"
 #include "swtpm_proc.h"
 
 struct sender {
@@ -21,15 +17,14 @@ struct sender {
 	struct host_key me;
 	struct host_pub dest;
 	struct swtpm_ctrl ctrl;
+	enum tpm_version version;
 	char statedir[sizeof(((struct vtpm_instance *)0)->ctrl)];
 	struct vrec_header h;
 	uint8_t *rec;          /* the sealed record, after pull */
 	size_t len;
-	int marked;            /* a mark is on disk */
-	int whole;             /* the whole record was written */
+	int pending;           /* a pending mark is on disk, no whole record left yet */
 };
 
-/* The recipient: this host for "self", else a trusted peer. */
 static int find_recipient(struct sender *s, const char *to, struct mig_err *e)
 {
 	const struct host_pub *p;
@@ -44,14 +39,11 @@ static int find_recipient(struct sender *s, const char *to, struct mig_err *e)
 				to);
 	if (peers_load(s->dir, &peers, e))
 		return -1;
-	p = peers_find_name(&peers, to);
-	if (p)
+	if ((p = peers_find_name(&peers, to)))
 		s->dest = *p;
 	peers_free(&peers);
-	if (!p)
-		return mig_fail(e, "destination '%s' is not a trusted peer (run 'vtpm_migrate trust' with its public key)",
+	return p ? 0 : mig_fail(e, "destination '%s' is not a trusted peer (run 'vtpm_migrate trust' with its public key)",
 				to);
-	return 0;
 }
 
 static void end(struct sender *s)
@@ -60,16 +52,15 @@ static void end(struct sender *s)
 
 	/* No whole record left: nothing may run at a destination. If the mark
 	 * cannot be removed it stays, recover refuses, the administrator decides. */
-	if (s->marked && !s->whole && left_mark_remove(s->statedir, &ignore)) {
+	if (s->pending && left_mark_remove(s->statedir, &ignore)) {
 	}
 	free(s->rec);
 	hostkey_wipe(&s->me);
 }
 
-/* Keys, recipient, the instance and its control channel; a TPM that runs and
- * has not left this host. */
+/* Refused unless the TPM runs and has not left this host. */
 static int prepare(struct sender *s, const char *dir, const char *to,
-		   const struct vtpm_instance *inst, enum tpm_version *v, struct mig_err *e)
+		   const struct vtpm_instance *inst, struct mig_err *e)
 {
 	uint64_t gen;
 	int r;
@@ -78,18 +69,16 @@ static int prepare(struct sender *s, const char *dir, const char *to,
 	s->dir = dir;
 	s->inst = *inst;
 	if (hostkey_load(dir, &s->me, e) || find_recipient(s, to, e) ||
-	    (s->inst.domid >= 0 && xen_find_instance(&s->inst, e)) ||
+	    (s->inst.domid >= 0 && xen_find_instance(&s->inst, 0, e)) ||
 	    swtpm_ctrl_init(&s->ctrl, s->inst.ctrl, e) ||
 	    instance_state_dir(s->inst.ctrl, s->statedir, sizeof(s->statedir), e))
 		return -1;
-	r = left_mark_read(s->statedir, &gen, e);
-	if (r > 0)
+	if ((r = left_mark_read(s->statedir, &gen, e)) > 0)
 		return mig_fail(e, "this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME "); it may run at the destination: see 'vtpm_migrate recover --force'",
 				gen, s->statedir);
-	if (r < 0 || swtpm_get_version(&s->ctrl, v, e))
+	if (r < 0 || swtpm_get_version(&s->ctrl, &s->version, e))
 		return -1;
-	r = swtpm_is_running(&s->ctrl, e);
-	if (r == 0)
+	if ((r = swtpm_is_running(&s->ctrl, e)) == 0)
 		return mig_fail(e, "source TPM %s is not running: there is no state to send",
 				s->ctrl.path);
 	return r < 0 ? -1 : 0;
@@ -99,29 +88,25 @@ static int prepare(struct sender *s, const char *dir, const char *to,
  * put the pending mark on disk (while xc_save still streams). */
 static int pull(struct sender *s, struct mig_err *e)
 {
-	struct swtpm_state st;
+	struct swtpm_state st = { 0 };
 	struct ledger led;
 	int r = -1;
 
-	memset(&st, 0, sizeof(st));
 	if ((s->inst.domid >= 0 && xen_check_quiesced(s->inst.domid, e)) ||
-	    swtpm_pull_state(&s->ctrl, &st, e))
+	    swtpm_pull_state(&s->ctrl, &st, e) || ledger_open(&led, s->dir, e))
 		goto out;
+	r = ledger_take_send(&led, s->inst.vtpm_uuid, &s->h.generation, e);
+	ledger_close(&led);
 	s->h.tpm_version = st.version;
 	s->h.flags = !memcmp(s->dest.id, s->me.pub.id, VREC_KEYID_LEN) ? VREC_FLAG_TO_SELF : 0;
 	memcpy(s->h.domain_uuid, s->inst.domain_uuid, 16);
 	memcpy(s->h.vtpm_uuid, s->inst.vtpm_uuid, 16);
 	s->h.time = (uint64_t)time(NULL);
-	if (ledger_open(&led, s->dir, e))
-		goto out;
-	r = ledger_take_send(&led, s->inst.vtpm_uuid, &s->h.generation, e);
-	ledger_close(&led);
 	if (r || vrec_seal(&s->me, &s->dest, &s->h, &st, &s->rec, &s->len, e) ||
-	    left_mark_prepare(s->statedir, s->h.generation, e)) {
+	    left_mark_prepare(s->statedir, s->h.generation, e))
 		r = -1;
-		goto out;
-	}
-	s->marked = 1;
+	else
+		s->pending = 1;
 out:
 	swtpm_state_clear(&st);
 	return r;
@@ -135,7 +120,7 @@ static int write_record(struct sender *s, int fd, int timeout_ms, struct mig_err
 	    left_mark_commit(s->statedir, e) ||
 	    io_write_full(fd, s->rec + s->len - 1, 1, timeout_ms, "migration stream", e))
 		return -1;
-	s->whole = 1;
+	s->pending = 0;
 	return 0;
 }
 
@@ -143,10 +128,9 @@ int mig_send(const char *dir, const char *to, const struct vtpm_instance *inst, 
 	     const struct mig_words *w, struct mig_err *e)
 {
 	struct sender s;
-	enum tpm_version v;
 	int r = -1;
 
-	if (prepare(&s, dir, to, inst, &v, e))
+	if (prepare(&s, dir, to, inst, e))
 		goto out;
 	if (w->in >= 0)
 		mig_warm_crypto(&s.me);
@@ -167,16 +151,15 @@ int mig_send_check(const char *dir, const char *to, const struct vtpm_instance *
 {
 	struct vann *a = &out->ann;
 	struct sender s;
-	enum tpm_version v;
 	struct ledger led;
 	int r = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (prepare(&s, dir, to, inst, &v, e) || ledger_open(&led, dir, e))
+	if (prepare(&s, dir, to, inst, e) || ledger_open(&led, dir, e))
 		goto out;
 	a->generation = ledger_next_send(&led, s.inst.vtpm_uuid);
 	ledger_close(&led);
-	a->tpm_version = (uint8_t)v;
+	a->tpm_version = (uint8_t)s.version;
 	memcpy(a->sender_id, s.me.pub.id, VREC_KEYID_LEN);
 	memcpy(a->recipient_id, s.dest.id, VREC_KEYID_LEN);
 	memcpy(a->domain_uuid, s.inst.domain_uuid, 16);

@@ -1,4 +1,5 @@
 /* The staged helpers' words (migrate.h), and OpenSSL made ready early. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,13 +12,10 @@
 int mig_say(const struct mig_words *w, const char *word, struct mig_err *e)
 {
 	char line[WORD_MAX + 2];
-	size_t n = strlen(word);
+	int n = snprintf(line, sizeof(line), "%s\n", word);
 
-	if (w->in < 0)
-		return 0;
-	memcpy(line, word, n);
-	line[n] = '\n';
-	return io_write_full(w->out, line, n + 1, w->timeout_ms, "xend's word pipe", e);
+	return w->in < 0 ? 0 : io_write_full(w->out, line, (size_t)n, w->timeout_ms,
+					     "xend's word pipe", e);
 }
 
 /* Read a line byte by byte (no read-ahead: the next word is not ours yet);
@@ -47,24 +45,18 @@ int mig_await(const struct mig_words *w, const char *word, int timeout_ms, const
 	return 0;
 }
 
-/*
- * OpenSSL fetches each algorithm on its first use: seal and open one small
- * record to this host now, so that none of that happens while the guest waits.
- */
+/* OpenSSL fetches each algorithm on its first use: seal and open one small
+ * record now, so that none of that happens while the guest waits. */
 void mig_warm_crypto(const struct host_key *me)
 {
-	struct swtpm_state st, back;
-	struct vrec_header h;
-	struct mig_err ignore;
 	uint8_t blob[32] = { 0 }, *rec = NULL;
+	struct swtpm_state back, st = { .version = TPM_VERSION_20, .blob = {
+		{ .type = SWTPM_BLOB_PERMANENT, .data = blob, .len = sizeof(blob) } } };
+	struct vrec_header h = { .tpm_version = TPM_VERSION_20, .flags = VREC_FLAG_TO_SELF,
+				 .generation = 1 };
+	struct mig_err ignore;
 	size_t len = 0;
 
-	memset(&st, 0, sizeof(st));
-	memset(&h, 0, sizeof(h));
-	st.blob[0] = (struct swtpm_blob){ .type = SWTPM_BLOB_PERMANENT, .data = blob, .len = 32 };
-	h.tpm_version = st.version = TPM_VERSION_20;
-	h.flags = VREC_FLAG_TO_SELF;
-	h.generation = 1;
 	if (vrec_seal(me, &me->pub, &h, &st, &rec, &len, &ignore) == 0 &&
 	    vrec_open(me, NULL, rec, len, &h, &back, &ignore) == 0)
 		swtpm_state_clear(&back);

@@ -1,11 +1,7 @@
-/*
- * swtpm control channel client. The wire format is the "non-CUSE" one of
- * <swtpm/tpm_ioctl.h>: a 4-byte big-endian command code, the request fields,
- * and a reply that starts with a 4-byte result. Only the result is trusted to
- * be there: a refused request may answer nothing else.
- */
+/* The wire format is the "non-CUSE" one of <swtpm/tpm_ioctl.h>: a 4-byte
+ * big-endian command code, the request fields, and a reply that starts with a
+ * 4-byte result, the only part a refused request is sure to answer. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,29 +32,25 @@ int swtpm_ctrl_init(struct swtpm_ctrl *c, const char *path, struct mig_err *e)
 static int ctrl_connect(const struct swtpm_ctrl *c, struct mig_err *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return mig_fail(e, "swtpm %s: socket: %s", c->path, strerror(errno));
 	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		mig_setc(e, MIG_E_CONNECT, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	mig_setc(e, MIG_E_CONNECT, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
+	close(fd);
+	return -1;
 }
 
 /* Header and data in one sendmsg; whatever the socket did not take goes after. */
-static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *data, size_t dlen,
-			 int timeout_ms, struct mig_err *e)
+static int write_request(int fd, const uint8_t *hdr, size_t hlen, const uint8_t *data,
+			 size_t dlen, int timeout_ms, struct mig_err *e)
 {
-	struct iovec iov[2] = {
-		{ .iov_base = (void *)hdr, .iov_len = hlen },
-		{ .iov_base = (void *)data, .iov_len = dlen },
-	};
+	struct iovec iov[2] = { { (void *)hdr, hlen }, { (void *)data, dlen } };
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = dlen ? 2 : 1 };
+	size_t h, d;
 	ssize_t n;
 
 	do
@@ -66,23 +58,18 @@ static int write_request(int fd, const uint8_t *hdr, size_t hlen, const void *da
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return mig_fail(e, "swtpm control socket: write: %s", strerror(errno));
-	if ((size_t)n < hlen)
-		return io_write_full(fd, hdr + n, hlen - (size_t)n, timeout_ms,
-				     "swtpm control socket", e) ||
-		       (dlen && io_write_full(fd, data, dlen, timeout_ms, "swtpm control socket", e));
-	n -= (ssize_t)hlen;
-	if ((size_t)n < dlen)
-		return io_write_full(fd, (const uint8_t *)data + n, dlen - (size_t)n, timeout_ms,
-				     "swtpm control socket", e);
-	return 0;
+	h = (size_t)n < hlen ? (size_t)n : hlen; /* of the header, then of the data */
+	d = (size_t)n - h;
+	return (h < hlen && io_write_full(fd, hdr + h, hlen - h, timeout_ms,
+					  "swtpm control socket", e)) ||
+	       (d < dlen && io_write_full(fd, data + d, dlen - d, timeout_ms,
+					  "swtpm control socket", e)) ? -1 : 0;
 }
 
-/*
- * Send one request (code + body) and read the 4-byte result. The connection
- * stays open for the caller to read the rest of the reply; *fdp receives it.
- */
+/* One request (code + body), and its 4-byte result. With fdp and a result of
+ * 0, the connection stays open in *fdp for the rest of the reply. */
 static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
-		     const void *body, size_t len, const void *data, size_t dlen,
+		     const void *body, size_t len, const uint8_t *data, size_t dlen,
 		     uint32_t *result, int *fdp, struct mig_err *e)
 {
 	/* INIT runs a TPM 1.2's self-test: it gets its own, longer deadline. */
@@ -97,8 +84,7 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 	be32_put(msg, cmd);
 	if (len)
 		memcpy(msg + 4, body, len);
-	fd = ctrl_connect(c, e);
-	if (fd < 0)
+	if ((fd = ctrl_connect(c, e)) < 0)
 		return -1;
 	if (write_request(fd, msg, 4 + len, data, dlen, timeout, e) ||
 	    io_read_full(fd, res, 4, timeout, "swtpm control socket", e)) {
@@ -106,14 +92,13 @@ static int ctrl_call(const struct swtpm_ctrl *c, uint32_t cmd,
 		return mig_wrap(e, "swtpm %s: command 0x%02x: ", c->path, cmd);
 	}
 	*result = be32_get(res);
-	if (fdp)
+	if (fdp && !*result)
 		*fdp = fd;
 	else
 		close(fd);
 	return 0;
 }
 
-/* A command whose reply is only the result. */
 static int ctrl_simple(const struct swtpm_ctrl *c, uint32_t cmd, const void *body,
 		       size_t len, const char *name, struct mig_err *e)
 {
@@ -121,9 +106,7 @@ static int ctrl_simple(const struct swtpm_ctrl *c, uint32_t cmd, const void *bod
 
 	if (ctrl_call(c, cmd, body, len, NULL, 0, &r, NULL, e))
 		return -1;
-	if (r)
-		return mig_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, name, r);
-	return 0;
+	return r ? mig_fail(e, "swtpm %s: %s refused (TPM result 0x%x)", c->path, name, r) : 0;
 }
 
 /* The rest of a reply on fd: len bytes into buf; fd is closed on failure. */
@@ -146,17 +129,12 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct mi
 	be64_put(req, SWTPM_INFO_TPMSPECIFICATION);
 	if (ctrl_call(c, CMD_GET_INFO, req, sizeof(req), NULL, 0, &r, &fd, e))
 		return -1;
-	if (r) {
-		close(fd);
+	if (r)
 		return mig_fail(e, "swtpm %s: GET_INFO refused (TPM result 0x%x)", c->path, r);
-	}
 	if (reply(fd, head, 8, c, "GET_INFO", e))
 		return -1;
-	len = be32_get(head + 4);
-	if (len >= sizeof(buf)) {
-		close(fd);
-		return mig_fail(e, "swtpm %s: GET_INFO reply of %u bytes is too long", c->path, len);
-	}
+	/* The family comes first: what does not fit is not needed. */
+	len = be32_get(head + 4) < sizeof(buf) ? be32_get(head + 4) : sizeof(buf) - 1;
 	if (reply(fd, buf, len, c, "GET_INFO", e))
 		return -1;
 	close(fd);
@@ -185,7 +163,7 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 		   struct mig_err *e)
 {
 	const char *name = tpm_blob_name(type);
-	uint8_t req[12], head[12];
+	uint8_t req[12] = { 0 }, head[12];
 	uint32_t r, tot;
 	int fd;
 
@@ -193,19 +171,15 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 	b->type = type;
 	be32_put(req, PTM_STATE_FLAG_DECRYPTED);
 	be32_put(req + 4, type);
-	be32_put(req + 8, 0);
 	if (ctrl_call(c, CMD_GET_STATEBLOB, req, sizeof(req), NULL, 0, &r, &fd, e))
 		return -1;
-	if (r) {
-		close(fd);
-		if (r == TPM_RETRY) /* no such blob */
-			return 0;
-		if (r == TPM_BAD_STATE)
-			return mig_fail(e, "swtpm %s: cannot pull %s state: TPM is not running", c->path,
-					name);
+	if (r == TPM_RETRY) /* no such blob */
+		return 0;
+	if (r == TPM_BAD_STATE)
+		return mig_fail(e, "swtpm %s: cannot pull %s state: TPM is not running", c->path, name);
+	if (r)
 		return mig_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)", c->path,
 				name, r);
-	}
 	if (reply(fd, head, sizeof(head), c, name, e))
 		return -1;
 	b->flags = be32_get(head);
@@ -231,8 +205,6 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 	uint8_t req[12];
 	uint32_t r;
 
-	if (b->len > SWTPM_BLOB_MAX)
-		return mig_fail(e, "%s state of %u bytes is over the limit", tpm_blob_name(b->type), b->len);
 	be32_put(req, b->flags & PTM_STATE_FLAG_ENCRYPTED);
 	be32_put(req + 4, b->type);
 	be32_put(req + 8, b->len);
@@ -282,25 +254,20 @@ int swtpm_cancel_cmd(const struct swtpm_ctrl *c, struct mig_err *e)
 
 int swtpm_pull_state(const struct swtpm_ctrl *c, struct swtpm_state *s, struct mig_err *e)
 {
-	static const uint32_t types[3] = {
-		SWTPM_BLOB_PERMANENT, SWTPM_BLOB_VOLATILE, SWTPM_BLOB_SAVESTATE
-	};
 	int i;
 
 	memset(s, 0, sizeof(*s));
 	if (swtpm_get_version(c, &s->version, e))
 		return -1;
-	for (i = 0; i < 3; i++) {
-		if (swtpm_get_blob(c, types[i], &s->blob[i], e)) {
-			swtpm_state_clear(s);
-			return -1;
-		}
-	}
-	if (!s->blob[0].len) {
-		swtpm_state_clear(s);
-		return mig_fail(e, "swtpm %s: the TPM has no permanent state", c->path);
-	}
-	return 0;
+	for (i = 0; i < 3; i++) /* slot i holds type i + 1 (tpm.h) */
+		if (swtpm_get_blob(c, (uint32_t)i + 1, &s->blob[i], e))
+			break;
+	if (i == 3 && s->blob[0].len)
+		return 0;
+	if (i == 3)
+		mig_fail(e, "swtpm %s: the TPM has no permanent state", c->path);
+	swtpm_state_clear(s);
+	return -1;
 }
 
 int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
@@ -310,35 +277,29 @@ int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 
 	if (!s->blob[0].len)
 		return mig_fail(e, "no permanent state to push");
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 3; i++)
 		if (s->blob[i].len && swtpm_set_blob(c, &s->blob[i], e))
 			return -1;
-	}
 	return 0;
 }
 
 int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e)
 {
-	if (swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e)) {
-		struct mig_err ignore;
+	struct mig_err ignore;
 
-		/* An INIT that failed or timed out may still complete inside
-		 * swtpm (it serves one request at a time, so this STOP comes
-		 * after it): a failed push never leaves a running TPM. */
-		if (swtpm_stop(c, &ignore)) {
-			/* already reported: the INIT failure is the cause */
-		}
-		return -1;
-	}
-	return 0;
+	if (swtpm_init(c, PTM_INIT_FLAG_DELETE_VOLATILE, e) == 0)
+		return 0;
+	/* A failed or timed-out INIT may still complete inside swtpm, which serves
+	 * one request at a time: this STOP after it leaves no TPM running. */
+	swtpm_stop(c, &ignore);
+	return -1;
 }
 
 void swtpm_blob_clear(struct swtpm_blob *b)
 {
-	if (b->data) {
+	if (b->data)
 		OPENSSL_cleanse(b->data, b->len);
-		free(b->data);
-	}
+	free(b->data);
 	b->data = NULL;
 	b->len = 0;
 }

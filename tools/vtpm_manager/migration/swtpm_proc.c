@@ -1,7 +1,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,123 +24,74 @@ int instance_state_dir(const char *ctrl, char *dir, size_t len, struct mig_err *
 	n = slash == ctrl ? 1 : (size_t)(slash - ctrl);
 	if (n >= len)
 		return mig_fail(e, "state directory of %s: path too long", ctrl);
-	memcpy(dir, ctrl, n);
-	dir[n] = '\0';
+	snprintf(dir, len, "%.*s", (int)n, ctrl);
 	return 0;
-}
-
-/* Read /proc/PID/cmdline; its length, or -1. */
-static ssize_t read_cmdline(pid_t pid, char *buf, size_t cap)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n > 0)
-		buf[n] = '\0';
-	return n;
 }
 
 /* The program is swtpm and one argument names dir as its state ("dir=S",
  * alone or followed by more ",key=value"), as vtpm-swtpm's swtpm_alive checks. */
 static int cmdline_is_swtpm_on(const char *cmd, size_t len, const char *dir)
 {
-	const char *arg = cmd, *end = cmd + len, *base, *hit;
+	const char *arg = cmd, *end = cmd + len, *base = strrchr(cmd, '/'), *hit;
 	size_t dl = strlen(dir);
 
-	base = strrchr(arg, '/');
-	base = base ? base + 1 : arg;
-	if (strcmp(base, "swtpm"))
+	if (strcmp(base ? base + 1 : cmd, "swtpm"))
 		return 0;
-	for (arg += strlen(arg) + 1; arg < end; arg += strlen(arg) + 1) {
-		for (hit = strstr(arg, "dir="); hit; hit = strstr(hit + 1, "dir=")) {
+	for (arg += strlen(arg) + 1; arg < end; arg += strlen(arg) + 1)
+		for (hit = strstr(arg, "dir="); hit; hit = strstr(hit + 1, "dir="))
 			if ((hit == arg || hit[-1] == ',' || hit[-1] == '=') &&
 			    !strncmp(hit + 4, dir, dl) && (hit[4 + dl] == '\0' || hit[4 + dl] == ','))
 				return 1;
-		}
-	}
 	return 0;
 }
 
-int swtpm_proc_is(pid_t pid, const char *dir)
+static int swtpm_proc_is(pid_t pid, const char *dir)
 {
-	char cmd[4096];
+	char path[64], cmd[4096];
 	ssize_t n;
 
 	if (pid <= 0)
 		return 0;
-	n = read_cmdline(pid, cmd, sizeof(cmd));
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	n = io_read_file(path, cmd, sizeof(cmd));
 	/* A zombie has an empty command line: it holds no state. */
 	return n > 0 && cmdline_is_swtpm_on(cmd, (size_t)n, dir);
 }
 
-static pid_t pid_from_file(const char *dir)
-{
-	char path[4200], buf[32], *end;
-	ssize_t n;
-	long v;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/pid", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	v = strtol(buf, &end, 10);
-	if (v <= 0 || v > 0x3fffffff || (*end && *end != '\n'))
-		return 0;
-	return (pid_t)v;
-}
-
-/* A pid file may be missing or stale: any swtpm on dir counts. */
-static pid_t scan_proc(const char *dir)
-{
-	struct dirent *d;
-	pid_t found = 0;
-	DIR *dp = opendir("/proc");
-
-	if (!dp)
-		return 0;
-	while (!found && (d = readdir(dp))) {
-		if (!isdigit((unsigned char)d->d_name[0]))
-			continue;
-		if (swtpm_proc_is((pid_t)atoi(d->d_name), dir))
-			found = (pid_t)atoi(d->d_name);
-	}
-	closedir(dp);
-	return found;
-}
-
 pid_t swtpm_proc_find(const char *dir)
 {
-	pid_t pid = pid_from_file(dir);
+	char path[4200], buf[32], *end;
+	struct dirent *d;
+	pid_t found = 0;
+	long v;
+	DIR *dp;
 
-	if (swtpm_proc_is(pid, dir))
-		return pid;
-	return scan_proc(dir);
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	if (io_read_file(path, buf, sizeof(buf)) > 0) {
+		v = strtol(buf, &end, 10);
+		if (v > 0 && v <= 0x3fffffff && (!*end || *end == '\n') && swtpm_proc_is((pid_t)v, dir))
+			return (pid_t)v;
+	}
+	/* The pid file may be missing or stale: any swtpm on dir counts. */
+	if (!(dp = opendir("/proc")))
+		return 0;
+	while (!found && (d = readdir(dp)))
+		if (isdigit((unsigned char)d->d_name[0]) && swtpm_proc_is(atoi(d->d_name), dir))
+			found = (pid_t)atoi(d->d_name);
+	closedir(dp);
+	return found;
 }
 
 int swtpm_proc_wait_gone(pid_t pid, const char *dir, int wait_ms)
 {
 	int64_t deadline = io_now_ms() + wait_ms;
 
-	for (;;) {
-		if (!swtpm_proc_is(pid, dir))
-			return 0;
+	while (swtpm_proc_is(pid, dir)) {
 		if (io_now_ms() >= deadline)
 			return -1;
 		usleep(2000);
 	}
+	return 0;
 }
 
 int swtpm_proc_terminate(pid_t pid, const char *dir, struct mig_err *e)

@@ -1,8 +1,6 @@
-/*
- * The swtpm process of one instance, found by its pid file (S/pid beside the
+/* The swtpm process of one instance, found by its pid file (S/pid beside the
  * control socket) and checked against /proc, so that "gone" means the
- * process is gone, not merely that its control channel is silent.
- */
+ * process is gone, not merely that its control channel is silent. */
 #ifndef VTPM_MIG_SWTPM_PROC_H
 #define VTPM_MIG_SWTPM_PROC_H
 
@@ -12,9 +10,6 @@
 
 /* The state directory S of an instance: the directory of its control socket. */
 int instance_state_dir(const char *ctrl, char *dir, size_t len, struct mig_err *e) MIG_MUST;
-
-/* Does pid run swtpm on state directory dir? (A zombie does not.) */
-int swtpm_proc_is(pid_t pid, const char *dir);
 
 /* The swtpm serving dir: the pid in dir/pid if it is that swtpm, else any
  * swtpm process on dir; 0 if there is none. */

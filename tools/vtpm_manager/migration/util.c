@@ -1,3 +1,5 @@
+#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -16,13 +18,9 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
 
 static int nibble(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	const char *digits = "0123456789abcdef", *p = c ? strchr(digits, tolower((unsigned char)c)) : NULL;
+
+	return p ? (int)(p - digits) : -1;
 }
 
 int hex_decode(const char *in, uint8_t *out, size_t len)
@@ -49,13 +47,11 @@ int uuid_parse(const char *s, uint8_t out[16])
 
 	if (strlen(s) != 36)
 		return -1;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return -1;
-			continue;
-		}
-		hex[j++] = s[i];
+	for (i = 0; i < 36; i++) { /* a dash exactly where a UUID has one */
+		if ((i == 8 || i == 13 || i == 18 || i == 23) != (s[i] == '-'))
+			return -1;
+		if (s[i] != '-')
+			hex[j++] = s[i];
 	}
 	hex[32] = '\0';
 	return hex_decode(hex, out, 16);
@@ -63,17 +59,8 @@ int uuid_parse(const char *s, uint8_t out[16])
 
 void uuid_format(const uint8_t u[16], char out[UUID_STR_LEN])
 {
-	char hex[33];
+	char h[33];
 
-	hex_encode(u, 16, hex);
-	memcpy(out, hex, 8);
-	out[8] = '-';
-	memcpy(out + 9, hex + 8, 4);
-	out[13] = '-';
-	memcpy(out + 14, hex + 12, 4);
-	out[18] = '-';
-	memcpy(out + 19, hex + 16, 4);
-	out[23] = '-';
-	memcpy(out + 24, hex + 20, 12);
-	out[36] = '\0';
+	hex_encode(u, 16, h);
+	snprintf(out, UUID_STR_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }

@@ -1,10 +1,7 @@
-/*
- * vtpm_migrate: the command xend runs on its migration stream, and the tool
+/* vtpm_migrate: the command xend runs on its migration stream, and the tool
  * an administrator sets up host keys with; vtpm_migrate(8) is its contract.
- * Exit 0 on success, 1 with one line on stderr on any refusal or failure, 2
- * on a usage error. One table of commands: each names the options it takes,
- * so help says what each does and an error names the word it did not take.
- */
+ * One table of commands: each names the options it takes, so help says what
+ * each does and an error names the word it did not take. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,7 +16,6 @@
 
 #include <openssl/crypto.h>
 
-#include "hostkey.h"
 #include "ledger.h"
 #include "migrate.h"
 #include "util.h"
@@ -42,13 +38,14 @@ static const struct option options[] = {
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 #define INSTANCE "DCUM"
 
-/* What the options and arguments said. */
 struct args {
 	const char *domid, *ctrl, *uuid, *domuuid, *name, *to;
 	int fd, have_fd, check, staged, timeout_ms, rollback, replace, force, yes;
 	uint8_t announce[VANN_LEN];
 	int have_announce;
-	char **pos; /* the arguments after the options */
+	struct mig_words w; /* --staged: words on stdin and stdout */
+	struct vtpm_instance inst; /* INSTANCE, once get_instance read it */
+	char **pos;         /* the arguments after the options */
 	int npos;
 };
 
@@ -58,8 +55,7 @@ struct command {
 	const char *takes;       /* its options, as the val letters of options[] */
 	int min, max;            /* how many arguments */
 	const char *synopsis;    /* after "vtpm_migrate NAME " */
-	const char *description; /* one line */
-	const char *help;        /* its own options, for NAME --help */
+	const char *description; /* one line; vtpm_migrate(8) describes the options */
 };
 
 static const struct command commands[];
@@ -76,12 +72,14 @@ static void synopsis(FILE *f, const struct command *c, const char *lead)
 	fprintf(f, "%svtpm_migrate %s%s%s\n", lead, c->name, *c->synopsis ? " " : "", c->synopsis);
 }
 
-static void command_help(const struct command *c)
+/* CMD --help and help CMD; the exit status. */
+static int command_help(const struct command *c)
 {
 	synopsis(stdout, c, "usage: ");
-	printf("%s.\n\n  -d, --dir DIR     key directory (default " DEFAULT_KEY_DIR ")\n%s"
-	       "  -h, --help        this help\n%s", c->description, c->help,
-	       strchr(c->takes, 'D') ? instance_help : "");
+	printf("%s.\n\n  -d, --dir DIR     key directory (default " DEFAULT_KEY_DIR ")\n"
+	       "  -h, --help        this help\n%s(vtpm_migrate(8) describes every option)\n",
+	       c->description, strchr(c->takes, 'D') ? instance_help : "");
+	return 0;
 }
 
 static void general_help(FILE *f)
@@ -98,28 +96,28 @@ static void general_help(FILE *f)
 	      "Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.\n", f);
 }
 
+static int fail(const struct mig_err *e)
+{
+	fflush(stdout); /* what was printed comes before the error line */
+	fprintf(stderr, "vtpm_migrate: %s: ", cmd->name);
+	mig_print_line(stderr, "", e->msg);
+	return 1;
+}
+
 /* A usage error: one line saying which word was wrong, then how it goes. */
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage(const char *fmt, ...)
 {
-	char why[512];
+	struct mig_err e;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vtpm_migrate: %s: ", cmd->name);
-	mig_print_line(stderr, "", why);
+	fail(&e);
 	synopsis(stderr, cmd, "usage: ");
 	fprintf(stderr, "('vtpm_migrate %s --help' says more)\n", cmd->name);
 	return 2;
-}
-
-static int fail(const struct mig_err *e)
-{
-	fprintf(stderr, "vtpm_migrate: %s: ", cmd->name);
-	mig_print_line(stderr, "", e->msg);
-	return 1;
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -129,10 +127,8 @@ static int parse_int(const char *s, int min, int max, int *out)
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || !*s || *end || v < min || v > max)
-		return -1;
 	*out = (int)v;
-	return 0;
+	return errno || !*s || *end || v < min || v > max ? -1 : 0;
 }
 
 /* The word getopt stopped at, for an error: "--long" or "-c". */
@@ -202,10 +198,8 @@ static int parse(int argc, char **argv, struct args *a)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, strchr(cmd->takes, 'n') ? ":d:hn:" : ":d:h", opts,
 				NULL)) != -1) {
-		if (c == 'h') {
-			command_help(cmd);
-			return 0;
-		}
+		if (c == 'h')
+			return command_help(cmd);
 		if (c == ':' || c == '?')
 			return usage(c == ':' ? "option '%s' needs an argument" : "unknown option '%s'",
 				     bad_word(argv, word, sizeof(word)));
@@ -218,18 +212,19 @@ static int parse(int argc, char **argv, struct args *a)
 		return usage("unexpected argument '%s'", a->pos[cmd->max]);
 	if (a->npos < cmd->min)
 		return usage("missing %s", cmd->min - a->npos == 1 ? "an argument" : "arguments");
+	if (a->staged && !a->have_fd)
+		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
+	a->w = (struct mig_words){ a->staged ? 0 : -1, 1, a->timeout_ms };
 	return -1;
 }
 
-/*
- * INSTANCE: --domid, or --ctrl with --uuid. With bound (send, recv), Xen mode
- * needs the domain UUID from xend, which holds it: never from
- * /local/domain/D/vm, which the guest can write. With uuid_alone, --uuid by
- * itself will do (no control socket: inst->ctrl empty).
- */
-static int get_instance(const struct args *a, struct vtpm_instance *inst, int bound,
-			int uuid_alone)
+/* INSTANCE: --domid, or --ctrl with --uuid. With bound (send, recv), Xen mode
+ * needs the domain UUID from xend (xen.c says why); with uuid_alone, --uuid
+ * by itself will do (inst->ctrl empty). */
+static int get_instance(struct args *a, int bound, int uuid_alone)
 {
+	struct vtpm_instance *inst = &a->inst;
+
 	memset(inst, 0, sizeof(*inst));
 	inst->domid = -1;
 	if (a->domuuid && uuid_parse(a->domuuid, inst->domain_uuid))
@@ -245,10 +240,8 @@ static int get_instance(const struct args *a, struct vtpm_instance *inst, int bo
 	}
 	if (!a->uuid || (!a->ctrl && !uuid_alone))
 		return usage("INSTANCE needs --domid ID, or --ctrl SOCKET and --uuid UUID");
-	if (a->ctrl && strlen(a->ctrl) >= sizeof(inst->ctrl))
+	if (a->ctrl && snprintf(inst->ctrl, sizeof(inst->ctrl), "%s", a->ctrl) >= (int)sizeof(inst->ctrl))
 		return usage("--ctrl path too long");
-	if (a->ctrl)
-		strcpy(inst->ctrl, a->ctrl);
 	if (uuid_parse(a->uuid, inst->vtpm_uuid))
 		return usage("--uuid is not a UUID: '%s'", a->uuid);
 	return 0;
@@ -267,14 +260,13 @@ static int cmd_keygen(struct args *a)
 			return fail(&e);
 		strcpy(host, k.pub.name);
 		hostkey_wipe(&k);
+	} else if (mkdir(dir, 0700) && errno != EEXIST) {
+		mig_fail(&e, "cannot create key directory %s: %s", dir, strerror(errno));
+		return fail(&e);
+	} else if (!a->name && gethostname(host, sizeof(host) - 1)) {
+		strcpy(host, "localhost");
 	} else {
-		if (!a->name && gethostname(host, sizeof(host) - 1))
-			strcpy(host, "localhost");
 		host[strcspn(host, ".")] = '\0';
-		if (mkdir(dir, 0700) && errno != EEXIST) {
-			mig_fail(&e, "cannot create key directory %s: %s", dir, strerror(errno));
-			return fail(&e);
-		}
 	}
 	r = hostkey_generate(&k, a->name ? a->name : host, &e) ||
 	    (a->replace ? hostkey_replace(dir, &k, &e) : hostkey_save(dir, &k, &e));
@@ -308,7 +300,7 @@ static int cmd_pubkey(struct args *a)
 static int cmd_trust(struct args *a)
 {
 	char id[2 * VREC_KEYID_LEN + 1], oldid[2 * VREC_KEYID_LEN + 1] = "", fpr[HOSTKEY_FPR_LEN];
-	struct host_pub p, old;
+	struct host_pub p, old = { .name = "" };
 	enum trust_result res;
 	struct mig_err e;
 
@@ -319,7 +311,6 @@ static int cmd_trust(struct args *a)
 			return usage("peer NAME must be 1-63 of A-Z a-z 0-9 . _ - (and not 'self')");
 		strcpy(p.name, a->pos[1]);
 	}
-	memset(&old, 0, sizeof(old));
 	if (trust_add(dir, &p, a->replace, &res, &old, &e))
 		return fail(&e);
 	hex_encode(p.id, VREC_KEYID_LEN, id);
@@ -346,7 +337,6 @@ static int cmd_untrust(struct args *a)
 	return 0;
 }
 
-/* Trusted peers, then the files in peers/ that are not used, with why. */
 static int cmd_peers(struct args *a)
 {
 	char id[2 * VREC_KEYID_LEN + 1], fpr[HOSTKEY_FPR_LEN], line[MIG_ERR_MAX + 300];
@@ -388,8 +378,6 @@ static int cmd_ledger_rebuild(struct args *a)
 static int cmd_send(struct args *a)
 {
 	char u[UUID_STR_LEN], id[2 * VREC_KEYID_LEN + 1], ann[2 * VANN_LEN + 1];
-	struct mig_words w = { -1, -1, a->timeout_ms };
-	struct vtpm_instance inst;
 	struct mig_send_check c;
 	struct mig_err e;
 
@@ -397,12 +385,10 @@ static int cmd_send(struct args *a)
 		return usage("needs --to NAME");
 	if (a->check && (a->staged || a->have_fd))
 		return usage("--check writes no record: no --fd or --staged");
-	if (a->staged && !a->have_fd)
-		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
-	if (get_instance(a, &inst, 1, 0))
+	if (get_instance(a, 1, 0))
 		return 2;
 	if (a->check) {
-		if (mig_send_check(dir, a->to, &inst, &c, &e))
+		if (mig_send_check(dir, a->to, &a->inst, &c, &e))
 			return fail(&e);
 		uuid_format(c.ann.vtpm_uuid, u);
 		hex_encode(c.ann.sender_id, VREC_KEYID_LEN, id);
@@ -418,17 +404,12 @@ static int cmd_send(struct args *a)
 		mig_fail(&e, "refusing to write a record to a terminal");
 		return fail(&e);
 	}
-	if (a->staged)
-		w.in = 0, w.out = 1;
-	return mig_send(dir, a->to, &inst, a->fd, &w, &e) ? fail(&e) : 0;
+	return mig_send(dir, a->to, &a->inst, a->fd, &a->w, &e) ? fail(&e) : 0;
 }
 
 static int cmd_recv(struct args *a)
 {
 	struct mig_recv_opts o = { a->rollback, a->timeout_ms, a->have_announce ? a->announce : NULL };
-	struct mig_words w = { -1, -1, -1 };
-	struct vtpm_instance inst;
-	const char *public = NULL;
 	struct mig_err e;
 
 	if (a->check) {
@@ -440,69 +421,45 @@ static int cmd_recv(struct args *a)
 			return usage("--check takes no INSTANCE (the destination domain does not exist yet)");
 		if (!a->have_announce)
 			return usage("--check needs --announce HEX (from the source's send --check)");
-		if (mig_recv_check(dir, a->announce, a->rollback, &public, &e) == 0)
-			return 0;
-		printf("%s\n", public);
-		return fail(&e);
+		return mig_recv_check(dir, a->announce, a->rollback, stdout, &e) ? fail(&e) : 0;
 	}
-	if (a->staged && !a->have_fd)
-		return usage("--staged needs --fd N for the stream (stdin and stdout carry the words)");
-	if (get_instance(a, &inst, 1, 0))
+	if (get_instance(a, 1, 0))
 		return 2;
-	if (a->staged)
-		w = (struct mig_words){ 0, 1, a->timeout_ms };
-	return mig_recv(dir, &inst, a->fd, &o, &w, &e) ? fail(&e) : 0;
+	return mig_recv(dir, &a->inst, a->fd, &o, &a->w, &e) ? fail(&e) : 0;
 }
 
 static int cmd_recover(struct args *a)
 {
-	struct vtpm_instance inst;
 	struct mig_err e;
-	char note[512] = "";
 
-	if (get_instance(a, &inst, 0, 0))
+	if (get_instance(a, 0, 0))
 		return 2;
-	if (mig_recover(&inst, a->force, note, sizeof(note), &e))
-		return fail(&e);
-	if (*note)
-		printf("%s\n", note);
-	return 0;
+	return mig_recover(&a->inst, a->force, stdout, &e) ? fail(&e) : 0;
 }
 
 static int cmd_finish(struct args *a)
 {
-	struct vtpm_instance inst;
 	struct mig_err e;
 
-	if (get_instance(a, &inst, 0, 0))
+	if (get_instance(a, 0, 0))
 		return 2;
-	return mig_finish(&inst, &e) ? fail(&e) : 0;
+	return mig_finish(&a->inst, &e) ? fail(&e) : 0;
 }
 
 static int cmd_status(struct args *a)
 {
-	struct vtpm_instance inst;
 	struct mig_err e;
 
-	if (get_instance(a, &inst, 0, 1))
+	if (get_instance(a, 0, 1))
 		return 2;
-	if ((inst.domid >= 0 && xen_find_instance(&inst, &e)) ||
-	    mig_status(dir, &inst, stdout, &e)) {
-		fflush(stdout);
-		return fail(&e);
-	}
-	return 0;
+	return mig_status(dir, &a->inst, stdout, &e) ? fail(&e) : 0;
 }
 
 static int cmd_inspect(struct args *a)
 {
 	struct mig_err e;
 
-	if (mig_inspect(dir, a->fd, stdout, &e)) {
-		fflush(stdout);
-		return fail(&e);
-	}
-	return 0;
+	return mig_inspect(dir, a->fd, stdout, &e) ? fail(&e) : 0;
 }
 
 static const struct command *find_command(const char *name)
@@ -519,74 +476,42 @@ static int cmd_help(struct args *a)
 {
 	const struct command *c = a->npos ? find_command(a->pos[0]) : NULL;
 
-	if (!a->npos)
-		general_help(stdout);
-	else if (!c)
-		return usage("unknown command '%s'", a->pos[0]);
-	else
-		command_help(c);
+	if (a->npos)
+		return c ? command_help(c) : usage("unknown command '%s'", a->pos[0]);
+	general_help(stdout);
 	return 0;
 }
 
 static const struct command commands[] = {
 	{ "keygen", cmd_keygen, "nR", 0, 0, "[-d DIR] [-n NAME] [--replace]",
-	  "Create this host's key pair",
-	  "  -n, --name NAME   the name the key carries (default: the host name up to its first dot)\n"
-	  "  --replace         replace this host's key (rotation): the old one is kept as\n"
-	  "                    host.key.old, peers/ and the ledger stay; -n defaults to the old name\n" },
+	  "Create this host's key pair" },
 	{ "pubkey", cmd_pubkey, "", 0, 0, "[-d DIR]",
-	  "Print this host's public key file, to copy to the peers", "" },
+	  "Print this host's public key file, to copy to the peers" },
 	{ "trust", cmd_trust, "R", 1, 2, "[-d DIR] [--replace] FILE [NAME]",
-	  "Add a peer's public key FILE to the trusted peers, as NAME (default: the name in FILE)",
-	  "  --replace         replace the key already trusted under NAME (key rotation)\n" },
+	  "Add a peer's public key FILE to the trusted peers, as NAME (default: the name in FILE)" },
 	{ "peers", cmd_peers, "", 0, 0, "[-d DIR]",
-	  "List the trusted peers (name, key id, fingerprint) and any broken file in peers/", "" },
-	{ "untrust", cmd_untrust, "", 1, 1, "[-d DIR] NAME", "Remove the trusted peer NAME", "" },
+	  "List the trusted peers (name, key id, fingerprint) and any broken file in peers/" },
+	{ "untrust", cmd_untrust, "", 1, 1, "[-d DIR] NAME", "Remove the trusted peer NAME" },
 	{ "send", cmd_send, INSTANCE "tfcsT", 0, 0,
 	  "[-d DIR] --to NAME INSTANCE [--fd N] [--staged] [--timeout SECONDS]\n"
 	  "       vtpm_migrate send [-d DIR] --to NAME INSTANCE --check",
-	  "Seal a running vTPM's state to peer NAME and write one record; the vTPM keeps running",
-	  "  --to NAME         the trusted peer to seal to; 'self' for this host\n"
-	  "  --fd N            write the record to fd N (default 1)\n"
-	  "  --staged          say 'ready'; on 'pull' pull and seal, say 'sealed'; on 'write'\n"
-	  "                    write the record, say 'done' (words on stdin/stdout)\n"
-	  "  --timeout SECONDS how long to wait for 'write' and on the stream\n"
-	  "  --check           make every check send makes, touch nothing, and print vtpm-uuid,\n"
-	  "                    generation, tpm-version, sender, recipient and the signed\n"
-	  "                    announcement of the record (announce HEX)\n" },
+	  "Seal a running vTPM's state to peer NAME and write one record; the vTPM keeps running" },
 	{ "recv", cmd_recv, INSTANCE "frTsca", 0, 0,
 	  "[-d DIR] INSTANCE [--fd N] [--allow-rollback] [--timeout SECONDS]\n"
 	  "                         [--staged] [--announce HEX]\n"
 	  "       vtpm_migrate recv [-d DIR] --check --announce HEX [--allow-rollback]",
-	  "Read one record, check it, and load it into the waiting vTPM, then start it",
-	  "  --fd N            read the record from fd N (default 0)\n"
-	  "  --allow-rollback  accept a generation not newer than the last accepted\n"
-	  "  --timeout SECONDS wait that long for the vTPM instance to appear (Xen mode),\n"
-	  "                    then as long for the whole record\n"
-	  "  --staged          say 'ready'; on 'go' read, check, load, start, say 'done'\n"
-	  "                    (words on stdin/stdout; the record on --fd)\n"
-	  "  --announce HEX    the source's signed announcement of this record: its generation\n"
-	  "                    is accepted before 'ready', taken back if it does not come or run\n"
-	  "  --check           say whether this host would accept the announced record (exit 0)\n"
-	  "                    or why not (exit 1: a reason for the source on stdout, the\n"
-	  "                    detail on stderr); reads nothing\n" },
+	  "Read one record, check it, and load it into the waiting vTPM, then start it" },
 	{ "recover", cmd_recover, INSTANCE "F", 0, 0, "[-d DIR] INSTANCE [--force]",
-	  "After a failed migration: the source vTPM goes on with its state (refused once a whole record left)",
-	  "  --force           the vTPM left this host but runs nowhere else (checked by you):\n"
-	  "                    remove the 'left this host' mark and let it run here again\n" },
+	  "After a failed migration: the source vTPM goes on with its state (refused once a whole record left)" },
 	{ "finish", cmd_finish, INSTANCE, 0, 0, "[-d DIR] INSTANCE",
-	  "After a successful migration (a whole record left): stop the source vTPM and delete its state",
-	  "" },
+	  "After a successful migration (a whole record left): stop the source vTPM and delete its state" },
 	{ "inspect", cmd_inspect, "f", 0, 0, "[-d DIR] [--fd N]",
-	  "Print a record's clear header (nothing is decrypted)",
-	  "  --fd N            read the record from fd N (default 0)\n" },
+	  "Print a record's clear header (nothing is decrypted)" },
 	{ "status", cmd_status, INSTANCE, 0, 0, "[-d DIR] INSTANCE | --uuid VTPM-UUID",
-	  "Print one vTPM's ledger generations (last sent, last accepted) and its 'left this host' mark",
-	  "" },
+	  "Print one vTPM's ledger generations (last sent, last accepted) and its 'left this host' mark" },
 	{ "ledger-rebuild", cmd_ledger_rebuild, "y", 0, 0, "[-d DIR] --yes",
-	  "Rebuild a damaged ledger from what still reads in it (weakens replay protection)",
-	  "  --yes             rebuild: entries lost from the ledger re-open replays of older records\n" },
-	{ "help", cmd_help, "", 0, 1, "[COMMAND]", "Say what the commands, or one COMMAND, do", "" },
+	  "Rebuild a damaged ledger from what still reads in it (weakens replay protection)" },
+	{ "help", cmd_help, "", 0, 1, "[COMMAND]", "Say what the commands, or one COMMAND, do" },
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 
@@ -598,12 +523,9 @@ int main(int argc, char **argv)
 
 	/* A reader that goes away is an error on write, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * The suite is fixed by the record format, not by openssl.cnf, and
-	 * secrets are wiped where they are used: skip loading the system
-	 * configuration and OpenSSL's clean-up at exit (each costs about a
-	 * millisecond on every run, and every run is on the migration path).
-	 */
+	/* The suite is fixed by the record format, not by openssl.cnf, and secrets
+	 * are wiped where they are used: skip openssl.cnf and the clean-up at exit
+	 * (each costs about a millisecond, and every run is on the migration path). */
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		general_help(argc < 2 ? stderr : stdout);
@@ -614,8 +536,7 @@ int main(int argc, char **argv)
 		       VREC_VERSION);
 		return 0;
 	}
-	cmd = find_command(argv[1]);
-	if (!cmd) {
+	if (!(cmd = find_command(argv[1]))) {
 		snprintf(line, sizeof(line), "unknown command '%s'", argv[1]);
 		mig_print_line(stderr, "vtpm_migrate: ", line);
 		fputs("('vtpm_migrate --help' lists the commands)\n", stderr);

@@ -1,9 +1,7 @@
-/*
- * The Xen side: find a domain's vTPM through xenstore and ask libxenctrl what
+/* The Xen side: find a domain's vTPM through xenstore and ask libxenctrl what
  * state the domain is in. Nothing that binds the record is read from a node
  * the guest can write: the domain's UUID comes from xend (--domain-uuid),
- * never from /local/domain/D/vm.
- */
+ * never from /local/domain/D/vm. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,18 +11,16 @@
 
 #include <xenctrl.h>
 
-#include "instance.h"
 #include "io.h"
+#include "migrate.h"
 #include "util.h"
 #include "xsnode.h"
 
 #define BACKEND_ROOT "/local/domain/0/backend/vtpm"
 
-/*
- * The one vTPM device of domid: its backend directory, UUID and control
+/* The one vTPM device of domid: its backend directory, UUID and control
  * socket (the hotplug script writes swtpm-ctrl once swtpm runs). 1 with the
- * reason in e when the script failed (hotplug-status "error").
- */
+ * reason in e when the script failed (hotplug-status "error"). */
 static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *inst,
 			struct mig_err *e)
 {
@@ -33,14 +29,13 @@ static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *i
 	unsigned int n;
 
 	snprintf(dir, sizeof(dir), BACKEND_ROOT "/%d", domid);
-	devs = xs_directory(xs, XBT_NULL, dir, &n);
-	if (!devs || n != 1) {
-		free(devs);
-		return devs ? mig_fail(e, "domain %d has %u vTPMs under %s; expected one", domid, n, dir)
-			    : mig_fail(e, "domain %d has no vTPM (nothing under %s)", domid, dir);
-	}
-	snprintf(inst->backend, sizeof(inst->backend), "%s/%s", dir, devs[0]);
+	if (!(devs = xs_directory(xs, XBT_NULL, dir, &n)))
+		return mig_fail(e, "domain %d has no vTPM (nothing under %s)", domid, dir);
+	if (n == 1)
+		snprintf(inst->backend, sizeof(inst->backend), "%s/%s", dir, devs[0]);
 	free(devs);
+	if (n != 1)
+		return mig_fail(e, "domain %d has %u vTPMs under %s; expected one", domid, n, dir);
 	if (xsnode_get(xs, inst->backend, "uuid", v, sizeof(v), &ignore) ||
 	    uuid_parse(v, inst->vtpm_uuid))
 		return mig_fail(e, "xenstore: %s/uuid is missing or not a UUID", inst->backend);
@@ -59,19 +54,7 @@ static int read_backend(struct xs_handle *xs, int domid, struct vtpm_instance *i
 	return 1;
 }
 
-int xen_find_instance(struct vtpm_instance *inst, struct mig_err *e)
-{
-	struct xs_handle *xs = xsnode_open(e);
-	int r;
-
-	if (!xs)
-		return -1;
-	r = read_backend(xs, inst->domid, inst, e);
-	xs_close(xs);
-	return r ? -1 : 0;
-}
-
-int xen_wait_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err *e)
+int xen_find_instance(struct vtpm_instance *inst, int timeout_ms, struct mig_err *e)
 {
 	const struct timespec pause = { 0, 50 * 1000 * 1000 };
 	int64_t deadline = io_now_ms() + timeout_ms;
@@ -95,34 +78,28 @@ int xen_publish_instance(const struct vtpm_instance *inst, struct mig_err *e)
 	const char *devid = strrchr(inst->backend, '/');
 	struct xs_handle *xs;
 	xs_transaction_t t;
-	int ok = 0;
+	int r;
 
 	if (!devid)
 		return mig_fail(e, "no backend directory for the vTPM");
 	if (!(xs = xsnode_open(e)))
 		return -1;
-	for (;;) {
-		t = xs_transaction_start(xs);
-		if (t == XBT_NULL) {
-			mig_fail(e, "xenstore: cannot start a transaction: %s", strerror(errno));
-			break;
-		}
-		if (xsnode_put(xs, t, inst->backend, "instance", devid + 1, e) ||
-		    xsnode_put(xs, t, inst->backend, "hotplug-status", "connected", e)) {
+	do {
+		if ((t = xs_transaction_start(xs)) == XBT_NULL) {
+			r = mig_fail(e, "xenstore: cannot start a transaction: %s", strerror(errno));
+		} else if (xsnode_put(xs, t, inst->backend, "instance", devid + 1, e) ||
+			   xsnode_put(xs, t, inst->backend, "hotplug-status", "connected", e)) {
 			xs_transaction_end(xs, t, true);
-			break;
+			r = -1;
+		} else if (xs_transaction_end(xs, t, false)) {
+			r = 0;
+		} else {
+			r = errno == EAGAIN ? 1 : mig_fail(e, "xenstore: transaction failed: %s",
+							   strerror(errno));
 		}
-		if (xs_transaction_end(xs, t, false)) {
-			ok = 1;
-			break;
-		}
-		if (errno != EAGAIN) {
-			mig_fail(e, "xenstore: transaction failed: %s", strerror(errno));
-			break;
-		}
-	}
+	} while (r > 0); /* another writer came first: again */
 	xs_close(xs);
-	return ok ? 0 : -1;
+	return r;
 }
 
 int xen_check_quiesced(int domid, struct mig_err *e)
