@@ -125,9 +125,11 @@ static int parse_keyfile(const char *text, size_t len, const char *magic, const 
 		if (!outs[i])
 			strcpy(name, val);
 		else if (hex_decode(val, outs[i], lens[i]))
-			return mig_fail(e, "%s is not %zu hex digits", keys[i], 2 * lens[i]);
+			break; /* val may hold a private key: wiped below */
 	}
 	OPENSSL_cleanse(val, sizeof(val));
+	if (keys[i])
+		return mig_fail(e, "%s is not %zu hex digits", keys[i], 2 * lens[i]);
 	return pos == end ? 0 : mig_fail(e, "trailing data after the %s line", keys[i - 1]);
 }
 

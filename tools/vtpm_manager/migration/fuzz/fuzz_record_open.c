@@ -44,15 +44,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void check_opened(const struct vrec_header *h, const struct host_pub *sender,
-			 const struct swtpm_state *st)
+static void check_opened(const struct vrec_header *h, const struct swtpm_state *st)
 {
 	int i;
 
+	/* Opened means: for this host, from this host or the trusted peer. */
 	FUZZ_ASSERT(!memcmp(h->recipient_id, host.pub.id, VREC_KEYID_LEN));
-	FUZZ_ASSERT(!memcmp(h->sender_id, sender->id, VREC_KEYID_LEN));
-	FUZZ_ASSERT(!memcmp(sender, &host.pub, sizeof(*sender)) ||
-		    !memcmp(sender, &trusted_pub, sizeof(*sender)));
+	FUZZ_ASSERT(!memcmp(h->sender_id, host.pub.id, VREC_KEYID_LEN) ||
+		    !memcmp(h->sender_id, trusted_pub.id, VREC_KEYID_LEN));
 	FUZZ_ASSERT(st->version == h->tpm_version);
 	FUZZ_ASSERT(st->blob[0].len > 0);
 	for (i = 0; i < VREC_NBLOBS; i++) {
@@ -66,13 +65,12 @@ static void check_opened(const struct vrec_header *h, const struct host_pub *sen
 static void open_one(const uint8_t *rec, size_t len)
 {
 	struct vrec_header h;
-	struct host_pub sender;
 	struct swtpm_state st;
 	struct mig_err e = { "", 0 };
 	int i;
 
 	if (vrec_open(&host, &trusted, rec, len, &h, &st, &e) == 0) {
-		check_opened(&h, &sender, &st);
+		check_opened(&h, &st);
 		swtpm_state_clear(&st);
 		return;
 	}
