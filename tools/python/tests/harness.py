@@ -43,6 +43,10 @@ def missing_tools():
     if not os.access(helper_path(), os.X_OK):
         return 'no vtpm_migrate at %s (build it, or set VTPM_MIGRATE)' \
             % helper_path()
+    if '--announce' not in run([helper_path(), 'recv', '--help'],
+                               check=False)[1]:
+        return ('waiting for vtpm_migrate with the announcement contract '
+                '(recv --announce, send --staged --timeout)')
     for tool in ('swtpm', 'swtpm_ioctl', 'tpm2_pcrread', 'tpm2_nvread'):
         if shutil.which(tool) is None:
             return 'missing %s' % tool
@@ -309,8 +313,6 @@ class XenHost(Host):
                     'VTPM_HELPER_PRELOAD': DOMSTATE_SHIM,
                     'VTPM_TEST_DOMSTATE': self.domstate,
                     'VTPM_MIGRATE_REAL': helper_path(),
-                    'XEN_STANDIN_BIN': os.path.join(self.tree, 'tools',
-                                                    'xcutils'),
                     'XEN_STANDIN_SCRIPTS': os.path.dirname(HOTPLUG)})
         if os.access(BACKEND_PROGRAM, os.X_OK):
             env['VTPM_BACKEND'] = BACKEND_PROGRAM
@@ -329,6 +331,7 @@ class XenHost(Host):
         self.n += 1
         trace = os.path.join(self.dir, 'trace-%d-%s' % (self.n, action))
         conf = dict(conf, workdir=self.dir)
+        conf.setdefault('switch', self.conf)
         conf.setdefault('options', self.options())
         path = trace + '.json'
         with open(path, 'w') as f:

@@ -1,14 +1,18 @@
-# Stand-in (tests only): where the helper programs and scripts are.
+# Stand-in (tests only): where the helper programs and scripts are, found
+# as Xen's auxbin finds them (the first of the build's directories that has
+# the program, else None).
 import os
+from xen.util.path import *
 
-_TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      '..', '..', '..')
+SEARCHDIRS = [BINDIR, SBINDIR, LIBEXEC, PRIVATE_BINDIR, XENFIRMWAREDIR]
 
 
-def pathTo(name):
-    bindir = os.environ.get('XEN_STANDIN_BIN',
-                            os.path.join(_TOOLS, 'xcutils'))
-    return os.path.join(bindir, name)
+def pathTo(exebin):
+    for dir in SEARCHDIRS:
+        exe = os.path.join(dir, exebin)
+        if os.path.exists(exe):
+            return exe
+    return None
 
 
 def scripts_dir():

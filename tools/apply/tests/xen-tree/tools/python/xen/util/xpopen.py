@@ -1,6 +1,8 @@
 # Stand-in (tests only): xend's xPopen3, as xend starts xc_save: the child
 # gets pipes for stdin/stdout (and stderr), every other descriptor is closed
-# except those in passfd.  Text-mode files, as under Python 2.
+# except those in passfd, which stay open across exec as every descriptor
+# does under Python 2.  Text-mode files, as under Python 2.
+import fcntl
 import os
 
 MAXFD = 1024
@@ -21,6 +23,8 @@ class xPopen3(object):
             os.dup2(c2pwrite, 1)
             if capturestderr:
                 os.dup2(errin, 2)
+            for i in passfd:
+                fcntl.fcntl(i, fcntl.F_SETFD, 0)
             for i in range(3, MAXFD):
                 if i not in passfd:
                     try:
