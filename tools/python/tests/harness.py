@@ -31,6 +31,8 @@ HOTPLUG = os.path.join(PROJECT, 'tools', 'examples', 'vtpm-swtpm')
 TRACE_HELPER = os.path.join(TESTS, 'trace-helper')
 BACKEND_PROGRAM = os.path.join(BUILD, 'vtpm_backend')
 XENDHOST = os.path.join(TESTS, 'xendhost.py')
+# The Python xend runs on: 2.7 where the Makefile found one.
+XEND_PYTHON = os.environ.get('XEND_PYTHON') or sys.executable
 
 
 def helper_path():
@@ -111,8 +113,9 @@ class Xenstored(object):
 
 
 def run(argv, env=None, check=True, input_data=None):
+    # close_fds: under Python 2 a child would keep xend's pipes open
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=env)
+                         stderr=subprocess.PIPE, env=env, close_fds=True)
     out, err = p.communicate(input_data)
     if check and p.returncode != 0:
         raise AssertionError('%s failed (%d): %s' % (' '.join(argv),
@@ -338,7 +341,7 @@ class XenHost(Host):
             json.dump(conf, f)
         env = dict(env or self.env())
         env['VTPM_HARNESS_TRACE'] = trace
-        proc = subprocess.Popen([sys.executable, XENDHOST, action, '--tree',
+        proc = subprocess.Popen([XEND_PYTHON, XENDHOST, action, '--tree',
                                  self.tree, '--config', path],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env)

@@ -201,6 +201,44 @@ class RemoteMigrationTest(HostsTest):
                                    check=False)
         return rc == 0
 
+    def sender_fails(self, how):
+        """Migrate while the stand-in xc_save stops or kills the sender."""
+        env = self.a.env()
+        env['XC_STANDIN_SENDER'] = how
+        server = self.b.serve()
+        started = time.time()
+        res = self.a.act('migrate', self.a.domain(5, dst='hostb',
+                                                  port=self.b.port), env=env)
+        res['took'] = time.time() - started
+        return res, harness.served(server)
+
+    def test_a_stopped_sender_is_given_up_within_the_timeout(self):
+        src = self.a.create()
+        pcr = src.pcr16()
+        self.a.config['vtpm-migration-timeout'] = '3'
+        res, dst_res = self.sender_fails('stop')
+        self.assertFalse(res['ok'])
+        self.assertIn("send: no answer within 3 s; stopped", res['error'])
+        self.assertLess(res['took'], 30)
+        # the guest resumes with its TPM; the destination keeps nothing
+        self.assertIn('resumeDomain', res['calls'])
+        self.assertNotIn('without its TPM', res['error'])
+        self.assertEqual(src.pcr16(), pcr)
+        self.assertIn('destroy', dst_res[0]['calls'])
+        self.assertTrue(wait_until(lambda: not self.b.swtpms()))
+
+    def test_a_sender_killed_between_pull_and_write_leaves_the_tpm(self):
+        src = self.a.create()
+        pcr = src.pcr16()
+        res, dst_res = self.sender_fails('kill')
+        self.assertFalse(res['ok'])
+        self.assertIn('send: killed by signal 9', res['error'])
+        # no record byte left: recover is not refused, the TPM answers
+        self.assertIn('resumeDomain', res['calls'])
+        self.assertNotIn('without its TPM', res['error'])
+        self.assertEqual(src.pcr16(), pcr)
+        self.assertTrue(wait_until(lambda: not self.b.swtpms()))
+
     def test_plain_relocation_refused_unless_the_administrator_accepts_it(self):
         src = self.a.create(plant=False)
         self.a.config = {}
@@ -357,6 +395,29 @@ class OneHostTest(HostsTest):
         env = self.a.env()
         env['LD_PRELOAD'] = harness.DOMSTATE_SHIM
         return env
+
+    def test_an_hvm_guest_s_device_model_goes_before_its_vtpm_record(self):
+        src = self.a.create()
+        pcr = src.pcr16()
+        state = '51454d55' * 300
+        path = os.path.join(self.dir, 'guest.save')
+        res = self.a.act('save', self.a.domain(5, file=path, hvm=True,
+                                               qemu_state=state))
+        self.assertTrue(res['ok'], str(res['error']) + res['log'])
+        with open(path, 'rb') as f:
+            data = f.read()
+        dm = data.index(b'DeviceModelRecord0002')
+        self.assertEqual(struct.unpack('=I', data[dm + 21:dm + 25])[0],
+                         len(state) // 2)
+        self.assertNotIn(b'QemuDeviceModelRecord', data)
+        env = self.a.env()
+        env['XC_STANDIN_QEMU_OUT'] = os.path.join(self.dir, 'qemu.out')
+        res = self.a.act('restore', self.a.domain(None, file=path, hvm=True),
+                         env=env)
+        self.assertTrue(res['ok'], str(res['error']) + res['log'])
+        with open(env['XC_STANDIN_QEMU_OUT'], 'rb') as f:
+            self.assertEqual(f.read(), bytes(bytearray.fromhex(state)))
+        self.assertEqual(self.a.instance(9).pcr16(), pcr)
 
     def test_refused_save_leaves_an_existing_file_untouched(self):
         self.a.create(plant=False)

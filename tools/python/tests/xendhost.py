@@ -25,6 +25,7 @@ state root.  The last line on stdout is a JSON result (for serve: one line
 per connection).
 """
 
+import binascii
 import json
 import logging
 import os
@@ -140,7 +141,7 @@ class DomInfo(object):
 
     def saveDeviceModel(self, path):
         with open(path, 'wb') as f:
-            f.write(bytes.fromhex(self.conf['qemu_state']))
+            f.write(binascii.unhexlify(self.conf['qemu_state']))
 
     def resumeDomain(self):
         self.calls.append('resumeDomain')

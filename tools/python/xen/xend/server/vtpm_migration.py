@@ -21,7 +21,7 @@ import time
 
 from xen.util import auxbin
 from xen.util.xpopen import xPopen3
-from xen.xend import XendOptions
+from xen.xend import XendOptions, sxp
 from xen.xend.XendError import XendError
 from xen.xend.XendLogging import log
 
@@ -104,6 +104,7 @@ class _Helper(object):
         self.out, self.err, self.expired = '', [], False
         self.child = xPopen3(argv, True, -1, fd is not None and [fd] or [])
         self.thread = threading.Thread(target=self._slurp)
+        self.thread.daemon = True    # a stray holder of its stderr
         self.thread.start()
     def _slurp(self):
         for line in iter(self.child.childerr.readline, ''):
@@ -135,25 +136,30 @@ class _Helper(object):
                                      % (self.what, expect, word))
     def finish(self):
         """Its output if it ended well; else raise with its reason."""
-        try:
-            self.child.tochild.close()
-        except (IOError, OSError):
-            pass
-        deadline = time.time() + _timeout()
-        while self._read(deadline):
-            pass
-        self.thread.join()
-        status = self.child.wait()
-        if status == 0:
-            return self.out
+        if self.child.sts < 0:    # not waited for yet
+            try:
+                self.child.tochild.close()
+            except (IOError, OSError):
+                pass
+            deadline = time.time() + _timeout()
+            while self._read(deadline):
+                pass
+            self.thread.join(max(0, deadline - time.time()))
+            self.why = self._why(self.child.wait())
+            self.child.fromchild.close()
+            self.child.childerr.close()
+        if self.why:
+            raise VtpmMigrationError(self.why)
+        return self.out
+    def _why(self, status):
         if self.expired:
-            why = 'no answer within %d s; stopped' % _timeout()
-        elif os.WIFSIGNALED(status):
-            why = 'killed by signal %d' % os.WTERMSIG(status)
-        else:    # its one line, else its status
-            why = 'exit status %d' % os.WEXITSTATUS(status)
-        raise VtpmMigrationError(not self.expired and self.err and
-                                 self.err[0] or '%s: %s' % (self.what, why))
+            return '%s: no answer within %d s; stopped' % (self.what,
+                                                            _timeout())
+        if os.WIFSIGNALED(status):
+            return '%s: killed by signal %d' % (self.what,
+                                                os.WTERMSIG(status))
+        return status and (self.err and self.err[0] or '%s: exit status %d'
+                           % (self.what, os.WEXITSTATUS(status)))
 
 def _run(args):
     return _Helper(_argv(args)).finish()
@@ -165,14 +171,12 @@ def _stage(vtpm, args, fd):
     vtpm.helper.say(None, 'ready')
 
 def _last_word(vtpm, word):
-    helper, vtpm.helper = vtpm.helper, None
-    helper.say(word, 'done')
-    helper.finish()
+    vtpm.helper.say(word, 'done')
+    vtpm.helper.finish()
 
 def _end_stage(vtpm):
-    helper, vtpm.helper = vtpm.helper, None
     try:
-        helper and helper.finish()
+        vtpm.helper and vtpm.helper.finish()
     except VtpmMigrationError:
         pass
 
@@ -182,8 +186,7 @@ def _check(dominfo, network, dst, checkpoint=False, vtpm=None, fd=None):
         _enabled("vTPM migration")
         if checkpoint and not _rollback():
             raise VtpmMigrationError("a checkpoint (xm save -c) rolls the "
-                                     "vTPM back when restored: refused (see "
-                                     "vtpm-migration-allow-rollback)")
+                "vTPM back when restored (vtpm-migration-allow-rollback)")
         args = ['send', '--to', peer_name(dst, network)] + _instance(dominfo)
         if vtpm:
             return _stage(vtpm, args, fd)
@@ -250,7 +253,6 @@ def save_after_image(vtpm, fd, sock):
         return
     _last_word(vtpm, 'write')
     vtpm.state = 'left'
-    log.info("vTPM of domain %d sealed and written.", vtpm.domid)
     if vtpm.checkpoint:   # a copy by design (rollback allowed): it goes on
         _run(['recover', '--force'] + _instance(vtpm.dominfo))
         vtpm.state = None
@@ -300,8 +302,7 @@ def recover_after_failure(vtpm, exn):
         _run(['recover'] + _instance(vtpm.dominfo))
         return exn
     except VtpmMigrationError as e:
-        why = "%s; once fixed, 'vtpm_migrate recover --domid %d'" % (
-            e, vtpm.domid)
+        why = str(e)    # its line says what to do
     if vtpm.state == 'left':
         why = ("its vTPM left this host and may run at %s; if not, "
                "'vtpm_migrate recover --force --domid %d'" % (vtpm.dst,
@@ -313,15 +314,13 @@ def recover_after_failure(vtpm, exn):
 def op_vtpm_check(protocol, req):
     """Would this host accept the announced record?  The client learns
     yes or the helper's short public reason; the detailed one is logged."""
-    announce = [str(i[1]) for i in req[1:] if isinstance(i, (list, tuple))
-                and len(i) == 2 and i[0] == 'announce']
+    announce = str(sxp.child_value(req, 'announce', ''))
     if not opted_in():    # as xend without the patch answers
         return protocol.operror('vtpm_check', req)
     _enabled("vTPM migration to this host")
-    if len(announce) != 1 or not re.match('^[0-9a-fA-F]{2,8192}$',
-                                           announce[0]):
+    if not re.match(r'[0-9a-fA-F]{2,8192}\Z', announce):
         raise VtpmMigrationError("vtpm_check: no valid announcement")
-    helper = _Helper(_argv(['recv', '--check', '--announce', announce[0]] +
+    helper = _Helper(_argv(['recv', '--check', '--announce', announce] +
                            _rollback()))
     try:
         helper.finish()
@@ -329,7 +328,7 @@ def op_vtpm_check(protocol, req):
         log.error("vTPM announced by a relocation client refused: %s", e)
         public = helper.out.strip().splitlines() or ['vTPM record refused']
         raise VtpmMigrationError(public[-1])
-    _relocation.check = (protocol, announce[0])
+    _relocation.check = (protocol, announce)
     return ['vtpm', 'ok']
 
 def restore_before_image(fd, dominfo, relocating):

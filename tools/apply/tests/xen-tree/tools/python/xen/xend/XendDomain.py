@@ -83,7 +83,9 @@ class XendDomain(object):
             raise XendError("can't connect: %s" % err)
 
         p2cread, p2cwrite = os.pipe()
-        threading.Thread(target=_fd2send, args=(sock, p2cread), daemon=True).start()
+        relay = threading.Thread(target=_fd2send, args=(sock, p2cread))
+        relay.daemon = True
+        relay.start()
 
         try:
             try:
@@ -204,7 +206,7 @@ def _fd2send(sock, fd):
             if not data:
                 break
             sock.sendall(data)
-    except OSError:
+    except (IOError, OSError):
         pass
     finally:
         os.close(fd)
