@@ -147,17 +147,16 @@ class _Helper(object):
             self.thread.join(max(0, deadline - time.time()))
             self.why = self._why(self.child.wait())
             self.child.fromchild.close()
-            self.child.childerr.close()
+            if not self.thread.is_alive():
+                self.child.childerr.close()
         if self.why:
             raise VtpmMigrationError(self.why)
         return self.out
     def _why(self, status):
         if self.expired:
-            return '%s: no answer within %d s; stopped' % (self.what,
-                                                            _timeout())
+            return self.what + ': no answer within %d s; stopped' % _timeout()
         if os.WIFSIGNALED(status):
-            return '%s: killed by signal %d' % (self.what,
-                                                os.WTERMSIG(status))
+            return self.what + ': killed by signal %d' % os.WTERMSIG(status)
         return status and (self.err and self.err[0] or '%s: exit status %d'
                            % (self.what, os.WEXITSTATUS(status)))
 
