@@ -186,7 +186,7 @@ def edit_checkpoint(path, text):
     before(_find_stmt(lines, s0, s1, 'write_exact(fd, SIGNATURE, "could not '
                       'write guest state file: signature")', path, 'save'),
            'vtpm = vtpm_migration.check_before_save(fd, dominfo, network, '
-           'dst, checkpoint)')
+           'dst, checkpoint, sock)')
     i = [k for k in range(s0, s1) if 'DEV_MIGRATE_STEP3' in lines[k]]
     i = i and [k for k in range(i[0], s1) if lines[k].strip() == 'if hvm:']
     if not i:
@@ -199,7 +199,7 @@ def edit_checkpoint(path, text):
     i = _find_stmt(lines, s0, s1, 'forkHelper(cmd, fd, saveInputHandler, '
                    'False)', path, 'save')
     before(_find_stmt(lines, i, s1, 'if checkpoint:', path, 'save'),
-           'vtpm_migration.save_after_image(vtpm, fd, sock)')
+           'vtpm_migration.save_after_image(vtpm, fd)')
     i = _find_stmt(lines, s0, s1, 'dominfo.resumeDomain()', path, 'save',
                    last=True)
     _in_except(lines, s0, i, path, 'save', 'dominfo.resumeDomain()')
@@ -256,6 +256,11 @@ def edit_xend_domain(path, text):
         # of the destination's answer, hiding the reason save() failed.
         i = _find_stmt(lines, m0, m1, 'raise XendError("%s (from %s)" % '
                        '(m_dsterr.group(2), dst))', path, func)
+        # A vTPM step's error already says what the destination answered;
+        # the destination's own error then only says its stream broke.
+        k = _find_stmt(lines, m0, i, 'if m_dsterr:', path, func, last=True)
+        lines[k] = _line(lines[k], 'if m_dsterr and not isinstance(ex, '
+                         'vtpm_migration.VtpmMigrationError):')
         j = i + 1
         while _blank(lines[j]):
             j += 1

@@ -178,6 +178,11 @@ class ApplyTest(unittest.TestCase):
             raises = [n for n in ast.walk(fn) if isinstance(n, ast.Raise)
                       and isinstance(n.exc, ast.Name)]
             self.assertIn('ex', [n.exc.id for n in raises], name)
+            # a vTPM step's error is kept over the destination's answer
+            tests = [ast.dump(n.test) for n in ast.walk(fn)
+                     if isinstance(n, ast.If) and 'm_dsterr' in ast.dump(n.test)]
+            self.assertEqual(len(tests), 1, name)
+            self.assertIn('VtpmMigrationError', tests[0], name)
         reloc = ast.parse(self.read('tools/python/xen/xend/server/relocate.py'))
         self.assertEqual(calls_in(function(reloc, 'op_vtpm_check',
                                            'RelocationProtocol')),

@@ -202,14 +202,17 @@ class RemoteMigrationTest(HostsTest):
         return rc == 0
 
     def sender_fails(self, how):
-        """Migrate while the stand-in xc_save stops or kills the sender."""
+        """Migrate while the stand-in xc_save stops or kills the sender;
+        the source's xend runs on 20 s after, its connection open."""
         env = self.a.env()
         env['XC_STANDIN_SENDER'] = how
         server = self.b.serve()
         started = time.time()
-        res = self.a.act('migrate', self.a.domain(5, dst='hostb',
+        res = self.a.act('migrate', self.a.domain(5, dst='hostb', linger=20,
                                                   port=self.b.port), env=env)
-        res['took'] = time.time() - started
+        res['took'] = time.time() - started - 20
+        # the destination did not wait for the source's xend to go away
+        res['destination done'] = server.poll() is not None
         return res, harness.served(server)
 
     def test_a_stopped_sender_is_given_up_within_the_timeout(self):
@@ -224,6 +227,7 @@ class RemoteMigrationTest(HostsTest):
         self.assertIn('resumeDomain', res['calls'])
         self.assertNotIn('without its TPM', res['error'])
         self.assertEqual(src.pcr16(), pcr)
+        self.assertTrue(res['destination done'])
         self.assertIn('destroy', dst_res[0]['calls'])
         self.assertTrue(wait_until(lambda: not self.b.swtpms()))
 

@@ -279,6 +279,7 @@ def main():
                                           live=conf.get('live', True),
                                           port=conf['port'],
                                           ssl=conf.get('ssl', False)))
+        time.sleep(conf.get('linger', 0))    # xend runs on
     elif action == 'save':
         attempt(lambda: xd.domain_save(conf['domid'], conf['file'],
                                        checkpoint=conf.get('checkpoint',

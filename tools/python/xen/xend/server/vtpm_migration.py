@@ -201,11 +201,11 @@ def check(dominfo, dst, network=False, checkpoint=False, step=0):
         _check(dominfo, network, dst, checkpoint)
     return 0
 
-def check_before_save(fd, dominfo, network, dst, checkpoint=False):
+def check_before_save(fd, dominfo, network, dst, checkpoint, sock):
     """Before the signature: the vTPM this save sends, or None."""
     if _moves(dominfo):
         vtpm = _Vtpm(dominfo, network=network, dst=dst, checkpoint=checkpoint,
-                     file=not network and dst)
+                     file=not network and dst, sock=network and sock)
         _check(dominfo, network, dst, checkpoint, vtpm, fd)
         return vtpm
 
@@ -246,7 +246,7 @@ def save_suspended(vtpm):
     if vtpm:
         vtpm.helper.say('pull', 'sealed')
 
-def save_after_image(vtpm, fd, sock):
+def save_after_image(vtpm, fd):
     """After the image: write; once the record is taken, finish."""
     if not vtpm:
         return
@@ -256,10 +256,10 @@ def save_after_image(vtpm, fd, sock):
         _run(['recover', '--force'] + _instance(vtpm.dominfo))
         vtpm.state = None
         return
-    if vtpm.network and sock is not None:
-        if fd != sock.fileno():
+    if vtpm.sock:
+        if fd != vtpm.sock.fileno():
             _drained(fd)
-        line, reason = _reply(sock)
+        line, reason = _reply(vtpm.sock)
         if reason:
             vtpm.state = 'refused'
             _run(['recover', '--force'] + _instance(vtpm.dominfo))
@@ -295,17 +295,21 @@ def recover_after_failure(vtpm, exn):
     if vtpm.state == 'gone':
         raise VtpmMigrationError("%s; its vTPM was handed over, so the guest "
                                  "is not resumed here" % exn)
-    if vtpm.state != 'left' and vtpm.file and os.path.isfile(vtpm.file):
-        os.remove(vtpm.file)    # an image without its vTPM record
+    if vtpm.state != 'left':    # no whole record left: drop what did
+        if vtpm.file and os.path.isfile(vtpm.file):
+            os.remove(vtpm.file)    # an image without its vTPM record
+        try:    # a destination waiting for the rest of the stream stops
+            vtpm.sock and vtpm.sock.shutdown(1)
+        except Exception:
+            pass
     try:    # refused once a whole record left: its TPM then stays stopped
         _run(['recover'] + _instance(vtpm.dominfo))
         return exn
     except VtpmMigrationError as e:
         why = str(e)    # its line says what to do
     if vtpm.state == 'left':
-        why = ("its vTPM left this host and may run at %s; if not, "
-               "'vtpm_migrate recover --force --domid %d'" % (vtpm.dst,
-                                                              vtpm.domid))
+        why = "its vTPM left this host, may run at %s; if not there: " \
+            "vtpm_migrate recover --force --domid %d" % (vtpm.dst, vtpm.domid)
     msg = "%s; the guest resumes without its TPM: %s" % (exn, why)
     log.error("%s", msg)
     return VtpmMigrationError(msg)
@@ -366,13 +370,11 @@ def keep_paused(vtpm, dominfo):
     for devclass in XendDevices.valid_devices():
         if devclass != 'vtpm':
             dominfo.getDeviceController(devclass).waitForDevices()
-    vtpm.state = 'kept'
-    raise VtpmMigrationError(
-        "%s; domain %d is kept paused: to run it with the kept record once "
-        "the cause is fixed, 'vtpm_migrate recv --domid %d --domain-uuid %s "
-        "< DIR/refused/FILE', then 'xm unpause %d'; or 'xm destroy %d'"
-        % (vtpm.kept, vtpm.domid, vtpm.domid, dominfo.info['uuid'],
-           vtpm.domid, vtpm.domid))
+    vtpm.state, d = 'kept', vtpm.domid
+    raise VtpmMigrationError("%s; domain %d is kept paused: to run it with "
+        "the kept record once the cause is fixed, 'vtpm_migrate recv --domid "
+        "%d --domain-uuid %s < DIR/refused/FILE', then 'xm unpause %d'; or "
+        "'xm destroy %d'" % (vtpm.kept, d, d, dominfo.info['uuid'], d, d))
 
 def keep_after_failure(vtpm, exn):
     """restore's error path: a kept domain is not destroyed."""
@@ -387,7 +389,6 @@ def delete_state(dominfo):
         try:
             _Helper([os.path.join(auxbin.scripts_dir(), 'vtpm-swtpm'),
                      'delete', uuid]).finish()
-            log.info("vTPM %s: state deleted.", uuid)
         except VtpmMigrationError as e:
             log.error("vTPM %s: %s", uuid, e)
 

@@ -24,6 +24,10 @@ from xen.xend.XendLogging import log
 
 xoptions = XendOptions.instance()
 
+# A failed live migration's connection stays open in xend: Python 2 keeps the
+# exception's traceback, and with it the socket, in the thread that served it.
+_failed = []
+
 
 class XendDomain(object):
 
@@ -92,6 +96,7 @@ class XendDomain(object):
                 XendCheckpoint.save(p2cwrite, dominfo, True, live, dst,
                                     node=node, sock=sock)
             except Exception as ex:
+                _failed.append(sock)
                 m_dsterr = None
                 caught = ex
                 try:
@@ -135,6 +140,7 @@ class XendDomain(object):
                 XendCheckpoint.save(sock.fileno(), dominfo, True, live,
                                     dst, node=node, sock=sock)
             except Exception as ex:
+                _failed.append(sock)
                 m_dsterr = None
                 caught = ex
                 try:
