@@ -1,7 +1,7 @@
 # vTPM migration for the Xen tools: top-level targets.
-#   make          build vtpm_migrate
+#   make          build vtpm_migrate (or name, in one line, the packages it lacks)
 #   make check    install missing test packages (as root), build, run every test
-#   make demo     migrate a populated vTPM between two hosts and compare
+#   make demo     one migration as xend runs it, between two hosts, compared
 #   make bench    measure the vTPM step against the raw control-channel floor
 #   make install  DESTDIR=... PREFIX=...
 
@@ -11,6 +11,16 @@ DESTDIR ?=
 export PREFIX DESTDIR
 
 .PHONY: all deps check check-xen demo bench install uninstall clean
+
+# A plain build (check, demo and bench install their packages first, deps):
+# on a machine that lacks a package, stop before building with one line
+# that names them.
+ifneq ($(filter all install,$(or $(MAKECMDGOALS),all)),)
+BUILD_MISSING := $(shell CC='$(CC)' $(M)/deps.sh --build)
+ifneq ($(BUILD_MISSING),)
+$(error missing packages: $(BUILD_MISSING); `make check` or `make demo` installs them (as root with apt-get), or apt-get install $(BUILD_MISSING))
+endif
+endif
 
 all:
 	$(MAKE) -C $(M)

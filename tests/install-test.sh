@@ -25,19 +25,18 @@ result() { # result NAME STATUS [DETAIL]
 
 # expected PREFIX: "MODE PATH" lines of what make install must put in DESTDIR
 expected() {
-	local prefix=$1 etc f
+	local prefix=$1 etc
 	if [ "$prefix" = /usr ]; then etc=/etc; else etc=$prefix/etc; fi
 	echo "755 $prefix/sbin/vtpm_migrate"
 	echo "755 $prefix/sbin/vtpm_backend"
 	echo "644 $prefix/lib/python2.7/site-packages/xen/xend/server/vtpm_migration.py"
 	echo "755 $etc/xen/scripts/vtpm-swtpm"
+	echo "755 $etc/xen/scripts/hotplugpath.sh"
 	echo "644 $etc/xen/xend-config-vtpm-migration.sxp"
 	echo "644 $prefix/share/man/man8/vtpm_migrate.8"
 	echo "644 $prefix/share/man/man8/vtpm_backend.8"
 	echo "644 $prefix/share/doc/xen/misc/vtpm-migration.txt"
-	while IFS= read -r f; do
-		echo "644 $prefix/share/doc/xen/specs/$(basename "$f")"
-	done < <(find docs/specs -maxdepth 1 -type f 2>/dev/null | sort)
+	echo "644 $prefix/share/doc/xen/misc/vtpm-migration-record.txt"
 }
 
 # Files under the system folders an install could reach, newer than STAMP.
@@ -47,7 +46,8 @@ stray_files() {
 }
 
 check_prefix() {
-	local prefix=$1 dest="$WORK/dest${1//\//-}" stamp="$WORK/stamp" mode path got extra
+	local prefix=$1 dest="$WORK/dest${1//\//-}" stamp="$WORK/stamp" mode path got extra etc
+	if [ "$prefix" = /usr ]; then etc=/etc; else etc=$prefix/etc; fi
 	mkdir -p "$dest"
 	: >"$stamp"
 	sleep 1
@@ -77,6 +77,13 @@ check_prefix() {
 	"$dest$prefix/sbin/vtpm_migrate" --help >/dev/null 2>&1
 	result "$prefix: installed vtpm_migrate runs" $?
 
+	grep -qx "SBINDIR=\"$prefix/sbin\"" "$dest$etc/xen/scripts/hotplugpath.sh" 2>/dev/null &&
+		grep -qx "XEN_CONFIG_DIR=\"$etc/xen\"" "$dest$etc/xen/scripts/hotplugpath.sh" 2>/dev/null
+	result "$prefix: hotplugpath.sh names the install's SBINDIR and XEN_CONFIG_DIR" $?
+
+	"$dest$etc/xen/scripts/vtpm-swtpm" >/dev/null 2>&1
+	result "$prefix: installed vtpm-swtpm reads its paths (usage, exit 2)" "$([ $? -eq 2 ]; echo $?)"
+
 	env MANPAGER=cat man -l "$dest$prefix/share/man/man8/vtpm_migrate.8" 2>/dev/null |
 		grep -q 'vtpm_migrate - move'
 	result "$prefix: installed man page renders" $?
@@ -92,8 +99,25 @@ check_prefix() {
 	result "$prefix: uninstall leaves none of our files" $? "$extra"
 }
 
+# A Xen install's own hotplugpath.sh (its other scripts need it) is neither
+# replaced by make install nor removed by make uninstall.
+check_xen_paths_kept() {
+	local dest="$WORK/dest-xen" f
+	f=$dest/etc/xen/scripts/hotplugpath.sh
+	mkdir -p "$(dirname "$f")"
+	printf '%s\n' 'sbindir="/usr/sbin"' 'LIBEXEC="/usr/lib/xen-4.17"' >"$f"
+	cp "$f" "$WORK/xen-paths"
+	make -s install DESTDIR="$dest" PREFIX=/usr >"$WORK/install.log" 2>&1
+	cmp -s "$f" "$WORK/xen-paths"
+	result "make install keeps the Xen install's hotplugpath.sh" $? "$(cat "$f")"
+	make -s uninstall DESTDIR="$dest" PREFIX=/usr >"$WORK/uninstall.log" 2>&1
+	cmp -s "$f" "$WORK/xen-paths"
+	result "make uninstall keeps the Xen install's hotplugpath.sh" $?
+}
+
 check_prefix /usr
 check_prefix /usr/local
+check_xen_paths_kept
 
 echo "install: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -3,6 +3,8 @@
 
     apply-to-xen-tree.py [--check] XEN_TREE
     apply-to-xen-tree.py --patch PRISTINE_XEN_TREE > vtpm-migration.patch
+    apply-to-xen-tree.py --series DIR PRISTINE_XEN_TREE
+    apply-to-xen-tree.py --stat PRISTINE_XEN_TREE
 
 Targets Xen 4.1.x and 4.2.x: the releases that have xend, the vTPM backend
 (tools/vtpm_manager) and an xc_restore that reads the length-prefixed
@@ -14,9 +16,8 @@ What it does (all or nothing):
     tests (MIGRATION_PRODUCT) with the folder's Xen-style Makefile
     (files/migration.Makefile, with the project Makefile's lists), the xend
     module (tools/python/xen/xend/server/vtpm_migration.py), the hotplug
-    script (tools/hotplug/Linux/vtpm-swtpm), the admin guide
-    (docs/misc/vtpm-migration.txt), the record format (docs/specs/) and the
-    man page (docs/man/vtpm_migrate.pod.8);
+    script (tools/hotplug/Linux/vtpm-swtpm), the admin guide and the record
+    format (docs/misc/*.txt) and the man pages (docs/man/NAME.pod.8);
   - removes the 2006 migration daemon's sources from that folder;
   - hooks the module into xend (XendCheckpoint, XendDomain, the relocation
     server, tpmif);
@@ -28,11 +29,16 @@ What it does (all or nothing):
 
 Every anchor is looked up before anything is written: if one is missing,
 the tree is left untouched and each missing anchor is named.  --check only
-reports.  --patch applies to a copy of a pristine tree and writes the
-difference: one -p1 patch with a header, which `patch -p1` applies to that
-release's pristine tree to give exactly what the script gives.
+reports.  --patch computes the change from a pristine tree and writes it as
+one -p1 patch with a header, which `patch -p1` applies to that release's
+pristine tree to give exactly what the script gives.  --series writes the
+same change as a quilt series in DIR (DIR/series and one patch per part of
+PARTS, each with a Description header), applied in order giving the same
+tree, the folder building after each part.  --stat prints the size of each
+part and of the whole.
 """
 
+import fnmatch
 import glob
 import os
 import re
@@ -228,6 +234,25 @@ def edit_checkpoint(path, text):
     return _apply_inserts(lines, inserts)
 
 
+def edit_migrate_reraise(path, text):
+    """XendDomain._domain_migrate*: after save() failed, `raise ex`.  Python
+    2's bare `raise` there re-raises the timeout of the 3 s read of the
+    destination's answer, hiding the reason save() failed."""
+    lines = text.splitlines(True)
+    for func in ('_domain_migrate', '_domain_migrate_by_ssl'):
+        m0, m1 = _find_def(lines, path, func, 'XendDomain')
+        i = _find_stmt(lines, m0, m1, 'raise XendError("%s (from %s)" % '
+                       '(m_dsterr.group(2), dst))', path, func)
+        j = i + 1
+        while _blank(lines[j]):
+            j += 1
+        if not lines[j].strip().startswith('raise'):
+            raise Missing("%s: %s() does not re-raise after the destination's "
+                          "answer" % (path, func))
+        lines[j] = _line(lines[j], 'raise ex')
+    return ''.join(lines)
+
+
 def edit_xend_domain(path, text):
     lines = text.splitlines(True)
     inserts = [_import_after(lines, path, 'from xen.xend.XendLogging import log')]
@@ -252,22 +277,13 @@ def edit_xend_domain(path, text):
         inserts.append((found[0], _line(lines[found[0]],
                         'vtpm_migration.ask_destination(dominfo, dst, sock, '
                         '%s)' % ssl)))
-        # Python 2's bare `raise` there re-raises the timeout of the 3 s read
-        # of the destination's answer, hiding the reason save() failed.
-        i = _find_stmt(lines, m0, m1, 'raise XendError("%s (from %s)" % '
-                       '(m_dsterr.group(2), dst))', path, func)
         # A vTPM step's error already says what the destination answered;
         # the destination's own error then only says its stream broke.
+        i = _find_stmt(lines, m0, m1, 'raise XendError("%s (from %s)" % '
+                       '(m_dsterr.group(2), dst))', path, func)
         k = _find_stmt(lines, m0, i, 'if m_dsterr:', path, func, last=True)
         lines[k] = _line(lines[k], 'if m_dsterr and not isinstance(ex, '
                          'vtpm_migration.VtpmMigrationError):')
-        j = i + 1
-        while _blank(lines[j]):
-            j += 1
-        if not lines[j].strip().startswith('raise'):
-            raise Missing("%s: %s() does not re-raise after the destination's "
-                          "answer" % (path, func))
-        lines[j] = _line(lines[j], 'raise ex')
     return _apply_inserts(lines, inserts)
 
 
@@ -463,7 +479,7 @@ def edit_xend_config_pod(path, text):
                         'F<docs/misc/vtpm-migration.txt>).', 1)
 
 
-def _ignore_edit(after, line):
+def _ignore_edit(name, after, line):
     """The folder's build outputs: one line after the vtpm_manager's own."""
     def edit(path, text):
         if line in text.splitlines():
@@ -476,6 +492,7 @@ def _ignore_edit(after, line):
         if text and not text.endswith('\n'):
             text += '\n'
         return text + line + '\n'
+    edit.__name__ = name
     return edit
 
 
@@ -488,7 +505,9 @@ def check_restore_reads_dm_length(path, text):
     return text
 
 
+# In this order; edits of one file run one after the other.
 EDITS = (
+    ('tools/python/xen/xend/XendDomain.py', edit_migrate_reraise),
     ('tools/python/xen/xend/XendCheckpoint.py', edit_checkpoint),
     ('tools/python/xen/xend/XendDomain.py', edit_xend_domain),
     ('tools/python/xen/xend/server/relocate.py', edit_relocate),
@@ -505,9 +524,11 @@ EDITS = (
 OPTIONAL_EDITS = (
     ('tools/hotplug/Linux/xen-backend.agent', edit_backend_agent),
     ('docs/man/xend-config.sxp.pod.5', edit_xend_config_pod),
-    ('.gitignore', _ignore_edit('tools/vtpm_manager/manager/vtpm_managerd',
+    ('.gitignore', _ignore_edit('edit_gitignore',
+                                'tools/vtpm_manager/manager/vtpm_managerd',
                                 'tools/vtpm_manager/migration/build/')),
-    ('.hgignore', _ignore_edit('^tools/vtpm_manager/manager/vtpm_managerd$',
+    ('.hgignore', _ignore_edit('edit_hgignore',
+                               '^tools/vtpm_manager/manager/vtpm_managerd$',
                                '^tools/vtpm_manager/migration/build/.*$')),
 )
 
@@ -520,6 +541,10 @@ def _read(path):
         return f.read()
     finally:
         f.close()
+
+
+def _mode(path):
+    return os.stat(path).st_mode & 0o7777
 
 
 # What of tools/vtpm_manager/migration/ goes into a Xen tree: the routines
@@ -562,19 +587,16 @@ def copies():
          'tools/python/xen/xend/server/vtpm_migration.py'),
         (os.path.join(PROJECT, 'tools/examples/vtpm-swtpm'),
          'tools/hotplug/Linux/vtpm-swtpm'),
-        (os.path.join(PROJECT, 'docs/misc/vtpm-migration.txt'),
-         'docs/misc/vtpm-migration.txt'),
     ]
+    # The guide and the record format: docs/misc/*.txt, which Xen 4.2's
+    # docs/Makefile copies into its html/ and txt/ outputs (4.1 ships
+    # docs/misc as it is).
+    for src in sorted(glob.glob(os.path.join(PROJECT, 'docs/misc/*.txt'))):
+        pairs.append((src, os.path.relpath(src, PROJECT)))
     # Man pages, named as Xen names its own (docs/man/NAME.pod.SECTION).
     for src in sorted(glob.glob(os.path.join(PROJECT, 'docs/man/*.8.pod'))):
         name = os.path.basename(src)[:-len('.8.pod')]
         pairs.append((src, 'docs/man/%s.pod.8' % name))
-    specs = os.path.join(PROJECT, 'docs', 'specs')
-    if os.path.isdir(specs):
-        for name in sorted(os.listdir(specs)):
-            if os.path.isfile(os.path.join(specs, name)):
-                pairs.append((os.path.join(specs, name),
-                              os.path.join('docs', 'specs', name)))
     return pairs
 
 
@@ -611,28 +633,37 @@ def _format_list(name, words):
     return '\n'.join(lines) + '\n'
 
 
-def shared_lists(project):
+def shared_lists(project, present=None):
     """The lists block of the tree's Makefile: PROGS, each program's own
-    sources (PROG_SRCS) and LIB_SRCS, as the project's Makefile has them."""
-    progs = make_list(project, 'PROGS')
+    sources (PROG_SRCS) and LIB_SRCS, as the project's Makefile has them;
+    with `present` (folder-relative names), only the files there."""
+    def keep(words):
+        if present is None:
+            return words
+        return [w for w in words if w in present]
+    progs = [p for p in make_list(project, 'PROGS')
+             if present is None or p + '.c' in present]
     block = _format_list('PROGS', progs)
     for prog in progs:
-        srcs = make_list(project, prog + '_SRCS', required=False)
+        srcs = keep(make_list(project, prog + '_SRCS', required=False))
         if srcs:
             block += _format_list(prog + '_SRCS', srcs)
-    return block + _format_list('LIB_SRCS', make_list(project, 'LIB_SRCS'))
+    return block + _format_list('LIB_SRCS',
+                                keep(make_list(project, 'LIB_SRCS')))
 
 
-def tree_makefile():
+def tree_makefile(present=None):
     """The folder's Makefile in a Xen tree, with the project's lists in
-    place of the template's (from its PROGS line to its LIB_SRCS)."""
+    place of the template's (from its PROGS line to its LIB_SRCS); with
+    `present`, the lists of a patch of the series that carries only those
+    of the folder's files."""
     project = _read(os.path.join(PROJECT, MIGRATION, 'Makefile'))
     text = _read(TREE_MAKEFILE)
     start = _assignment('PROGS').search(text)
     end = _assignment('LIB_SRCS').search(text)
     if not start or not end or end.end() < start.start():
         raise Missing('%s: no PROGS ... LIB_SRCS block' % TREE_MAKEFILE)
-    return (text[:start.start()] + shared_lists(project) +
+    return (text[:start.start()] + shared_lists(project, present) +
             text[end.end():])
 
 
@@ -648,7 +679,215 @@ def binary_files(pairs):
     return found
 
 
+# ---- the series: which patch each change belongs to -------------------------
+#
+# A reviewer reads the change as a quilt series of PARTS, in this order.
+# CLAIMS says which part each change belongs to: a pattern is a glob on the
+# path in the tree of a file the patch adds, or the name of an edit (EDITS,
+# OPTIONAL_EDITS) followed by ().  Every change must be claimed by exactly
+# one part, except files of tools/vtpm_manager/migration, which go to the
+# 'vtpm-migrate' part unless claimed.  Two rules follow the table: a header
+# that a part's C file includes, with the source of the same name, goes
+# with that part (or an earlier one), so each part's folder builds; the
+# 2006 daemon's sources leave, and the folder's Makefile is rewritten, with
+# the first part that adds files to the folder (the Makefile then lists
+# the files present after each part).
+
+PARTS = (
+    ('xend-migrate-reraise',
+     "xend: a failed migration raises save()'s own error",
+     """\
+When XendCheckpoint.save() fails during xm migrate, XendDomain's
+_domain_migrate() and _domain_migrate_by_ssl() read the destination's
+answer with a 3 s timeout, to report an error the destination sent, and
+then re-raise with a bare `raise`.  Python 2 re-raises the last exception
+handled in the function: when the destination sent nothing, that is the
+timeout of this read, and the reason save() failed is lost.  `raise ex`
+re-raises save()'s own exception.
+
+This changes the error of every failed migration whose destination sent
+no error: xm migrate reports why save() failed instead of a timeout.  The
+vTPM migration of the later parts depends on it to say why a migration
+was refused."""),
+    ('vtpm-swtpm-instances',
+     'vTPM instances on swtpm: the vtpm-swtpm hotplug script, vtpm_backend',
+     """\
+Each guest vTPM becomes one swtpm process in dom0 (libtpms; TPM 1.2 and
+2.0), the maintained successor of the TPM emulator vtpm_manager hosts.
+The hotplug script vtpm-swtpm starts it for a vtpm backend, with its
+state directory and control socket, and starts vtpm_backend beside it:
+vtpm_backend serves the guest's xen-tpmfront over the shared page of
+io/tpmif.h and carries its TPM commands to swtpm.  For a domain that is
+being restored or migrated in, swtpm starts without state and waits for
+it (vtpm_migrate, next part); a migrating guest never gets a fresh TPM.
+
+A host keeps the old vtpm_manager until its administrator switches it:
+the udev rule for vtpm backends (and xen-backend.agent) runs vtpm-swtpm
+only where /etc/xen/vtpm-swtpm.conf exists, and nothing installs that
+file.  tools/Makefile builds tools/vtpm_manager/migration
+(VTPM_MIGRATION ?= y; needs OpenSSL >= 1.1.1) with explicit subdir rules,
+as the folder's name has a slash, and its uninstall removes what the
+folder installs.  That folder's 2006 migration daemon (vtpm_migratord,
+vtpm_migrator: unauthenticated RSA key exchange, AES-CBC with a zero IV
+and no MAC, a root daemon on a plaintext port) leaves with its Makefile;
+vtpm_migrate replaces it in the next part.  `make check` in the folder
+runs the unit tests of the shared-page protocol and of the I/O routines
+(needs `check')."""),
+    ('vtpm-migrate',
+     "vtpm_migrate: a vTPM's state as one sealed, signed record",
+     """\
+vtpm_migrate moves a vTPM's state (swtpm's permanent, volatile and
+savestate blobs) as one record on a file descriptor, as xc_save and
+xc_restore move a domain's memory: sealed to the receiving host (X25519,
+HKDF-SHA256, AES-256-GCM), signed by the sending host (Ed25519), bound to
+the domain and vTPM UUIDs, and numbered by a per-host ledger so that a
+record loads once.  Trust between hosts is explicit (keygen, trust,
+peers), like SSH known hosts.  send leaves the source TPM running; recv
+loads a swtpm that vtpm-swtpm started without state, or loads nothing;
+finish and recover end a migration on the source; inspect and status are
+for the administrator.  It replaces the 2006 migration daemon removed in
+the previous part.
+
+The record format, with a test vector: docs/misc/vtpm-migration-record.txt;
+the command: vtpm_migrate(8).  `make check` in the folder adds the unit
+tests of the record, sealing, host keys, the ledger, the swtpm control
+channel (with swtpm) and the command line.  Nothing runs vtpm_migrate yet:
+the next part hooks it into xend."""),
+    ('xend-vtpm-migration',
+     'xend: the vTPM moves with its guest in migrate, save and restore',
+     """\
+xend runs vtpm_migrate on its migration stream as it runs xc_save and
+xc_restore: xen/xend/server/vtpm_migration.py, called from
+XendCheckpoint.save() and restore(), XendDomain (save and delete), the
+relocation server (a vtpm_check question before the image is sent) and
+server/tpmif.py.  No daemon, no port, no second connection: the record
+follows the image (for an HVM guest, the length-prefixed device-model
+record, which is why xc_restore must read DeviceModelRecord0002) in the
+same stream.  Only a host switched to swtpm vTPMs (the previous parts)
+takes these paths: on any other, tpmif.py's own (external-migration-tool,
+vtpm-delete) and every other xend path run as before.
+
+xend-config.sxp gets the options, commented out, with
+(vtpm-migration no) the default, and says that external-migration-tool is
+no longer run for vTPMs.  The administrator's guide,
+docs/misc/vtpm-migration.txt: keys and trust between hosts, the options,
+what happens in migrate, save/restore and local migration, failures and
+what to do, the rollback policy, and what changes when a host opts in."""),
+)
+
+CLAIMS = (
+    ('xend-migrate-reraise', (
+        'edit_migrate_reraise()',
+    )),
+    ('vtpm-swtpm-instances', (
+        'tools/hotplug/Linux/vtpm-swtpm',
+        'edit_hotplug_makefile()', 'edit_udev_rules()',
+        'edit_backend_agent()',
+        'edit_tools_makefile()', 'edit_top_makefile()',
+        'edit_vtpm_manager_makefile()', 'edit_gitignore()', 'edit_hgignore()',
+        MIGRATION + '/vtpm_backend.c', MIGRATION + '/backend*',
+        MIGRATION + '/xen_ring.*', MIGRATION + '/tpmif.*',
+        MIGRATION + '/tests/unit/main.c', MIGRATION + '/tests/unit/unit.h',
+        MIGRATION + '/tests/unit/test_io.c',
+        MIGRATION + '/tests/unit/test_tpmif.c',
+        'docs/man/vtpm_backend.pod.8',
+    )),
+    ('vtpm-migrate', (
+        'docs/man/vtpm_migrate.pod.8', 'docs/misc/vtpm-migration-record.txt',
+    )),
+    ('xend-vtpm-migration', (
+        'tools/python/xen/xend/server/vtpm_migration.py',
+        'edit_checkpoint()', 'edit_xend_domain()', 'edit_relocate()',
+        'edit_tpmif()', 'edit_xend_config()', 'edit_xend_config_pod()',
+        'check_restore_reads_dm_length()',
+        'docs/misc/vtpm-migration.txt',
+    )),
+)
+
+# The part that takes the folder's files no pattern claims.
+FOLDER_PART = 'vtpm-migrate'
+
+# The licence each new file carries: that of the part of Xen it joins.
+LICENCES = (
+    (MIGRATION + '/*', 'BSD-3-Clause (tools/vtpm_manager/COPYING)'),
+    ('tools/hotplug/Linux/*', 'LGPL-2.1-only, as the other hotplug scripts'),
+    ('tools/python/xen/xend/*', 'LGPL-2.1-only, as the rest of xend'),
+    ('docs/*', 'GPL-2.0-only (COPYING), as the rest of docs/'),
+)
+
+
+class SeriesError(Exception):
+    """The series table claims a change twice, or not at all."""
+    pass
+
+
+def part_names():
+    return ['%04d-%s.patch' % (i + 1, slug)
+            for i, (slug, _, _) in enumerate(PARTS)]
+
+
+def part_of(key, claims=CLAIMS):
+    """The index in PARTS of the part that claims `key` (a tree path or
+    'edit_name()')."""
+    slugs = [slug for slug, _, _ in PARTS]
+    found = [slug for slug, patterns in claims
+             for p in patterns if fnmatch.fnmatchcase(key, p)]
+    found = sorted(set(found), key=slugs.index)
+    if len(found) > 1:
+        raise SeriesError('%s is claimed by %s' % (key, ' and '.join(found)))
+    if not found:
+        if not key.startswith(MIGRATION + '/'):
+            raise SeriesError('%s is claimed by no part of the series' % key)
+        found = [FOLDER_PART]
+    return slugs.index(found[0])
+
+
+def licence_of(rel):
+    for pattern, licence in LICENCES:
+        if fnmatch.fnmatchcase(rel, pattern):
+            return licence
+    raise SeriesError('%s: no licence for a new file there' % rel)
+
+
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.M)
+
+
+def _pull_includes(parts):
+    """parts: folder-relative name -> part index.  What a part's file
+    includes (and the source beside a header) moves to that part when it
+    came later, so that every part's folder builds."""
+    src_root = os.path.join(PROJECT, MIGRATION)
+    moved = True
+    while moved:
+        moved = False
+        for rel in sorted(parts):
+            if not rel.endswith(('.c', '.h')):
+                continue
+            for inc in _INCLUDE.findall(_read(os.path.join(src_root, rel))):
+                near = os.path.normpath(os.path.join(os.path.dirname(rel),
+                                                     inc))
+                header = near if near in parts else inc
+                for dep in (header, header[:-2] + '.c'):
+                    if dep in parts and parts[dep] > parts[rel]:
+                        parts[dep] = parts[rel]
+                        moved = True
+
+
 # ---- plan and apply ------------------------------------------------------------
+
+class Change(object):
+    """One change: an edit of a tree file, a file copied in, an old file
+    removed, or the folder's Makefile; `part` is its index in PARTS."""
+
+    def __init__(self, kind, rel, what=None):
+        self.kind, self.rel, self.what = kind, rel, what
+        self.part = None
+
+    def key(self):
+        if self.kind == 'edit':
+            return self.what.__name__ + '()'
+        return self.rel
+
 
 def _edits(tree):
     edits = list(EDITS)
@@ -660,37 +899,94 @@ def _edits(tree):
 
 
 def plan(tree):
-    """Compute every change; raise Missing listing every absent anchor."""
+    """Every change, each with its part of the series; raise Missing
+    naming every absent anchor."""
     missing = []
     changes = []
+    texts = {}
     for rel, edit in _edits(tree):
         path = os.path.join(tree, rel)
-        if not os.path.isfile(path):
-            missing.append('%s: file not found' % rel)
+        if rel not in texts:
+            texts[rel] = _read(path) if os.path.isfile(path) else None
+            if texts[rel] is None:
+                missing.append('%s: file not found' % rel)
+        if texts[rel] is None:
             continue
-        text = _read(path)
         try:
-            new = edit(rel, text)
+            texts[rel] = edit(rel, texts[rel])
         except Missing as e:
             missing.append(str(e))
             continue
-        if new != text:
-            changes.append((rel, new))
+        changes.append(Change('edit', rel, edit))
     if not os.path.isdir(os.path.join(tree, 'tools/vtpm_manager')):
         missing.append('tools/vtpm_manager: folder not found')
     if missing:
         raise Missing('\n'.join(missing))
     for rel, edit in OPTIONAL_EDITS:
-        path = os.path.join(tree, rel)
-        if os.path.isfile(path):
-            text = _read(path)
-            new = edit(rel, text)
-            if new != text:
-                changes.append((rel, new))
-    changes.append((os.path.join(MIGRATION, 'Makefile'), tree_makefile()))
-    removals = [os.path.join(MIGRATION, n) for n in OLD_MIGRATION_FILES
-                if os.path.exists(os.path.join(tree, MIGRATION, n))]
-    return changes, copies(), removals
+        if os.path.isfile(os.path.join(tree, rel)):
+            changes.append(Change('edit', rel, edit))
+    folder = []
+    for n in OLD_MIGRATION_FILES:
+        if os.path.exists(os.path.join(tree, MIGRATION, n)):
+            folder.append(Change('remove', os.path.join(MIGRATION, n)))
+    for src, rel in copies():
+        c = Change('copy', rel, src)
+        (folder if rel.startswith(MIGRATION + '/') else changes).append(c)
+    folder.append(Change('makefile', os.path.join(MIGRATION, 'Makefile')))
+    _assign(changes + folder)
+    return changes + folder
+
+
+def _assign(changes):
+    for c in changes:
+        if c.kind in ('edit', 'copy'):
+            c.part = part_of(c.key())
+    n = len(MIGRATION) + 1
+    parts = dict((c.rel[n:], c.part) for c in changes if c.kind == 'copy'
+                 and c.rel.startswith(MIGRATION + '/'))
+    _pull_includes(parts)
+    for c in changes:
+        if c.kind == 'copy' and c.rel[n:] in parts:
+            c.part = parts[c.rel[n:]]
+    first = min(parts.values())
+    for c in changes:
+        if c.kind in ('remove', 'makefile'):
+            c.part = first
+
+
+def _pristine(tree, rel):
+    path = os.path.join(tree, rel)
+    if os.path.isfile(path):
+        return (_read(path), _mode(path))
+    return (None, None)
+
+
+def stage(tree, changes, upto):
+    """The files the changes touch as they are after parts 0..upto of the
+    series (upto = -1: the pristine tree): tree path -> (text or None,
+    mode)."""
+    files = {}
+    n = len(MIGRATION) + 1
+    folder = [c.rel[n:] for c in changes if c.kind == 'copy'
+              and c.rel.startswith(MIGRATION + '/')]
+    for c in changes:
+        if c.rel not in files:
+            files[c.rel] = _pristine(tree, c.rel)
+        if c.part > upto:
+            continue
+        text, mode = files[c.rel]
+        if c.kind == 'edit':
+            files[c.rel] = (c.what(c.rel, text), mode)
+        elif c.kind == 'copy':
+            files[c.rel] = (_read(c.what), _mode(c.what))
+        elif c.kind == 'remove':
+            files[c.rel] = (None, None)
+        else:
+            present = [c2.rel[n:] for c2 in changes if c2.kind == 'copy'
+                       and c2.part <= upto and c2.rel[n:] in folder]
+            files[c.rel] = (tree_makefile(None if len(present) == len(folder)
+                                          else set(present)), mode or 0o644)
+    return files
 
 
 def already_applied(tree):
@@ -698,29 +994,35 @@ def already_applied(tree):
     return os.path.isfile(path) and MARK in _read(path)
 
 
-def apply(tree, changes, pairs, removals):
-    for rel in removals:
-        os.remove(os.path.join(tree, rel))
-    for src, rel in pairs:
-        dst = os.path.join(tree, rel)
-        d = os.path.dirname(dst)
-        if not os.path.isdir(d):
-            os.makedirs(d)
-        shutil.copyfile(src, dst)
-        shutil.copymode(src, dst)
-    for rel, text in changes:
+def _write(path, text, mode):
+    d = os.path.dirname(path)
+    if not os.path.isdir(d):
+        os.makedirs(d)
+    tmp = path + '.vtpm-tmp'
+    f = open(tmp, 'w')
+    try:
+        f.write(text)
+    finally:
+        f.close()
+    os.chmod(tmp, mode)
+    os.rename(tmp, path)
+
+
+def changed(old, new):
+    """The tree paths whose file differs between two stages."""
+    return sorted(rel for rel in new if old.get(rel) != new[rel])
+
+
+def apply(tree, changes):
+    before = stage(tree, changes, -1)
+    after = stage(tree, changes, len(PARTS) - 1)
+    for rel in changed(before, after):
+        text, mode = after[rel]
         path = os.path.join(tree, rel)
-        mode = 0o644
-        if os.path.exists(path):
-            mode = os.stat(path).st_mode & 0o7777
-        tmp = path + '.vtpm-tmp'
-        f = open(tmp, 'w')
-        try:
-            f.write(text)
-        finally:
-            f.close()
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
+        if text is None:
+            os.remove(path)
+        else:
+            _write(path, text, mode)
 
 
 # ---- the patch as a file --------------------------------------------------------
@@ -741,30 +1043,188 @@ def xen_version(tree):
     return '%s.%s%s' % (parts[0], parts[1], extra)
 
 
-def _git_mode(path):
-    return '100755' if os.stat(path).st_mode & 0o111 else '100644'
+def _git_mode(mode):
+    return '100755' if mode & 0o111 else '100644'
 
 
-def file_diff(rel, old, new):
+def _whole_hunk(old, new):
+    """Every old line removed, every new one added: a rewritten file reads
+    better so than interleaved, and its counts do not depend on which
+    lines the two happen to share."""
+    body, ranges = [], []
+    for sign, text in (('-', old), ('+', new)):
+        lines = text.splitlines(True)
+        ranges.append('1,%d' % len(lines) if lines else '0,0')
+        for line in lines:
+            body.append(sign + line)
+            if not line.endswith('\n'):
+                body.append('\n\\ No newline at end of file\n')
+    return '@@ -%s +%s @@\n%s' % (ranges[0], ranges[1], ''.join(body))
+
+
+def file_diff(rel, old, new, tmp, whole=False):
     """One file's change as a git-style unified diff (patch -p1 reads the
-    mode lines; a plain diff would create every file 0644)."""
+    mode lines; a plain diff would create every file 0644).  old and new
+    are (text or None, mode)."""
     out = ['diff --git a/%s b/%s\n' % (rel, rel)]
     a, b = 'a/' + rel, 'b/' + rel
-    if old is None:
-        out.append('new file mode %s\n' % _git_mode(new))
-        old, a = os.devnull, os.devnull
-    elif new is None:
-        out.append('deleted file mode %s\n' % _git_mode(old))
-        new, b = os.devnull, os.devnull
-    elif _git_mode(old) != _git_mode(new):
-        out.append('old mode %s\nnew mode %s\n' % (_git_mode(old),
-                                                   _git_mode(new)))
-    p = subprocess.Popen(['diff', '-u', '--label', a, '--label', b, old, new],
+    if old[0] is None:
+        out.append('new file mode %s\n' % _git_mode(new[1]))
+        a = os.devnull
+    elif new[0] is None:
+        out.append('deleted file mode %s\n' % _git_mode(old[1]))
+        b = os.devnull
+    elif _git_mode(old[1]) != _git_mode(new[1]):
+        out.append('old mode %s\nnew mode %s\n' % (_git_mode(old[1]),
+                                                   _git_mode(new[1])))
+    if old[0] == new[0]:
+        return ''.join(out)
+    if whole and old[0] is not None and new[0] is not None:
+        return ''.join(out) + '--- %s\n+++ %s\n%s' % (a, b, _whole_hunk(
+            old[0], new[0]))
+    paths = []
+    for name, (text, _) in (('a', old), ('b', new)):
+        path = os.path.join(tmp, name)
+        f = open(path, 'w')
+        try:
+            f.write(text or '')
+        finally:
+            f.close()
+        paths.append(path)
+    p = subprocess.Popen(['diff', '-u', '--label', a, '--label', b] + paths,
                          stdout=subprocess.PIPE)
     body = p.communicate()[0]
     if p.returncode > 1:
         raise OSError('diff failed on %s' % rel)
-    return ''.join(out), body
+    if not isinstance(body, str):       # Python 3: bytes, as text
+        body = body.decode('utf-8')
+    return ''.join(out) + body
+
+
+def diff_counts(diff):
+    """(added, removed) lines of one file's diff."""
+    added = removed = 0
+    hunks = False
+    for line in diff.splitlines():
+        if line.startswith('@@'):
+            hunks = True
+        elif hunks and line.startswith('+'):
+            added += 1
+        elif hunks and line.startswith('-'):
+            removed += 1
+    return added, removed
+
+
+def diff_stages(tree, old, new):
+    """(the diff from stage old to stage new, [(path, added, removed)])."""
+    rewritten = os.path.join(MIGRATION, 'Makefile')
+    pristine = _pristine(tree, rewritten)
+    tmp = tempfile.mkdtemp(prefix='vtpm-patch-')
+    try:
+        diffs, stat = [], []
+        for rel in changed(old, new):
+            d = file_diff(rel, old[rel], new[rel], tmp,
+                          whole=rel == rewritten and old[rel] == pristine)
+            added, removed = diff_counts(d)
+            diffs.append(d)
+            stat.append((rel, added, removed))
+        return ''.join(diffs), stat
+    finally:
+        shutil.rmtree(tmp)
+
+
+def format_stat(stat):
+    total_a = sum(a for _, a, _ in stat)
+    total_r = sum(r for _, _, r in stat)
+    lines = [' %-60s +%d -%d' % row for row in stat]
+    lines.append(' %d file%s changed, %d insertions(+), %d deletions(-)'
+                 % (len(stat), 's' if len(stat) != 1 else '', total_a,
+                    total_r))
+    return '\n'.join(lines)
+
+
+def new_file_licences(old, new):
+    """'PATTERN: licence' lines for the files new in stage new."""
+    found = []
+    for rel in changed(old, new):
+        if old[rel][0] is None and new[rel][0] is not None:
+            licence = licence_of(rel)
+            for pattern, text in LICENCES:
+                if text == licence and fnmatch.fnmatchcase(rel, pattern):
+                    where = pattern.rstrip('*').rstrip('/') + '/'
+                    line = '  %-30s %s' % (where, licence)
+                    if line not in found:
+                        found.append(line)
+    return found
+
+
+RELEASES = """\
+For Xen 4.1.x and 4.2.x; made from a Xen %(version)s tree.  These are the
+releases with xend, tools/vtpm_manager and an xc_restore that reads the
+length-prefixed device-model record."""
+
+
+def _licence_paragraph(old, new):
+    lines = new_file_licences(old, new)
+    if not lines:
+        return 'No new file.'
+    return ('New files carry the licence of the part of Xen they join '
+            '(SPDX):\n' + '\n'.join(lines))
+
+
+PART_HEADER = """\
+Description: %(title)s
+%(body)s
+ .
+ Part %(n)d of %(total)d of vTPM migration for the Xen tools, applied in the
+ order of the series file (quilt push, or patch -p1 one by one).
+%(releases)s
+ .
+%(licence)s
+---
+%(stat)s
+
+"""
+
+
+def _indent_field(text):
+    """A DEP-3 field's continuation lines: a space, a lone '.' for a blank."""
+    return '\n'.join(' ' + line if line.strip() else ' .'
+                     for line in text.splitlines())
+
+
+def make_series(tree):
+    """[(file name, text)]: the series for the pristine tree `tree`, one
+    patch per part, each applying to the tree the ones before it made."""
+    changes = plan(tree)
+    version = xen_version(tree) or '4.1/4.2'
+    stages = [stage(tree, changes, k) for k in range(-1, len(PARTS))]
+    out = []
+    for k, name in enumerate(part_names()):
+        diff, stat = diff_stages(tree, stages[k], stages[k + 1])
+        if not diff:
+            raise SeriesError('%s: no change for this tree' % name)
+        slug, title, body = PARTS[k]
+        header = PART_HEADER % {
+            'title': title, 'body': _indent_field(body), 'n': k + 1,
+            'total': len(PARTS),
+            'releases': _indent_field(RELEASES % {'version': version}),
+            'licence': _indent_field(_licence_paragraph(stages[k],
+                                                        stages[k + 1])),
+            'stat': format_stat(stat)}
+        out.append((name, header + diff))
+    return out
+
+
+def write_series(tree, directory):
+    patches = make_series(tree)
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    for name, text in patches:
+        _write(os.path.join(directory, name), text, 0o644)
+    _write(os.path.join(directory, 'series'),
+           ''.join(name + '\n' for name, _ in patches), 0o644)
+    return [name for name, _ in patches]
 
 
 HEADER = """\
@@ -776,63 +1236,81 @@ with it across xm save / xm restore.  Each vTPM is one swtpm process in dom0
 record inside xend's own migration stream, written and read by vtpm_migrate
 (tools/vtpm_manager/migration), which xend runs on the stream's descriptor
 as it runs xc_save and xc_restore.  Administrator's guide:
-docs/misc/vtpm-migration.txt; the record: docs/specs/; vtpm_migrate(8).
+docs/misc/vtpm-migration.txt; the record: docs/misc/vtpm-migration-record.txt;
+vtpm_migrate(8).  The same change also comes as a series of %(parts)d
+patches, one per part, for review.
 
-For Xen 4.1.x and 4.2.x; made from a Xen %(version)s tree.  Apply to a
-pristine tree of that release with
+%(releases)s
+Apply to a pristine tree of that release with
     patch -p1 < vtpm-migration.patch        (or: quilt import)
 then build as usual (make tools, make install-tools).  Needs OpenSSL >= 1.1.1
 (libcrypto) to build and swtpm to run.  A host's vTPM backends stay with the
 old vtpm_manager until its administrator switches that host
 (docs/misc/vtpm-migration.txt, "Upgrading from the old vtpm_manager").
 
+%(licence)s
+
 %(stat)s
 """
 
 
 def make_patch(tree):
-    """The patch for the pristine tree `tree`: apply to a copy, diff."""
-    tmp = tempfile.mkdtemp(prefix='vtpm-patch-')
-    try:
-        copy = os.path.join(tmp, 'b')
-        shutil.copytree(tree, copy, symlinks=True,
-                        ignore=shutil.ignore_patterns('.git', '.hg'))
-        changes, pairs, removals = plan(copy)
-        apply(copy, changes, pairs, removals)
-        rels = sorted(set([r for r, _ in changes] + [r for _, r in pairs] +
-                          removals))
-        diffs, stat = [], []
-        added = removed = 0
-        for rel in rels:
-            old = os.path.join(tree, rel)
-            new = os.path.join(copy, rel)
-            head, body = file_diff(rel, old if os.path.exists(old) else None,
-                                   new if os.path.exists(new) else None)
-            text = body.decode('utf-8')
-            plus = minus = 0
-            for line in text.splitlines():
-                if line.startswith('+') and not line.startswith('+++ '):
-                    plus += 1
-                elif line.startswith('-') and not line.startswith('--- '):
-                    minus += 1
-            added += plus
-            removed += minus
-            stat.append(' %-60s +%d -%d' % (rel, plus, minus))
-            diffs.append(head + text)
-        stat.append(' %d files changed, %d insertions(+), %d deletions(-)'
-                    % (len(rels), added, removed))
-        header = HEADER % {'version': xen_version(tree) or '4.1/4.2',
-                           'stat': '\n'.join(stat)}
-        return header + '\n' + ''.join(diffs)
-    finally:
-        shutil.rmtree(tmp)
+    """The patch for the pristine tree `tree`, in one file."""
+    changes = plan(tree)
+    old = stage(tree, changes, -1)
+    new = stage(tree, changes, len(PARTS) - 1)
+    diff, stat = diff_stages(tree, old, new)
+    releases = RELEASES % {'version': xen_version(tree) or '4.1/4.2'}
+    return HEADER % {
+        'releases': releases, 'parts': len(PARTS),
+        'licence': _licence_paragraph(old, new),
+        'stat': format_stat(stat)} + '\n' + diff
+
+
+# ---- the size of each part --------------------------------------------------
+
+WHOLE = 'vtpm-migration.patch'
+
+
+def stat_rows(tree):
+    """[(patch, path, added, removed)] for each part of the series and for
+    the one-file patch (named WHOLE), against the pristine tree `tree`."""
+    changes = plan(tree)
+    stages = [stage(tree, changes, k) for k in range(-1, len(PARTS))]
+    rows = []
+    for k, name in enumerate(part_names()):
+        for rel, a, r in diff_stages(tree, stages[k], stages[k + 1])[1]:
+            rows.append((name, rel, a, r))
+    for rel, a, r in diff_stages(tree, stages[0], stages[-1])[1]:
+        rows.append((WHOLE, rel, a, r))
+    return rows
+
+
+def _n(value, sign=''):
+    return sign + format(value, ',')
+
+
+def format_size(version, rows):
+    """The size table: files, added and removed lines of each part."""
+    out = ['vTPM migration against Xen %s (apply-to-xen-tree.py --stat)'
+           % version,
+           '%-44s %5s %9s %9s' % ('patch', 'files', 'added', 'removed')]
+    for name in part_names() + [WHOLE]:
+        mine = [r for r in rows if r[0] == name]
+        label = name if name != WHOLE else WHOLE + ' (--patch, all in one)'
+        out.append('%-44s %5d %9s %9s' % (
+            label, len(mine), _n(sum(r[2] for r in mine), '+'),
+            _n(sum(r[3] for r in mine), '-')))
+    return '\n'.join(out) + '\n'
 
 
 # ---- command line ------------------------------------------------------------------
 
 USAGE = ('usage: apply-to-xen-tree.py [--check] XEN_TREE\n'
          '       apply-to-xen-tree.py --patch PRISTINE_XEN_TREE '
-         '> vtpm-migration.patch\n')
+         '> vtpm-migration.patch\n'
+         '       apply-to-xen-tree.py --series DIR PRISTINE_XEN_TREE\n'
+         '       apply-to-xen-tree.py --stat PRISTINE_XEN_TREE\n')
 
 
 def _refuse(tree, e):
@@ -844,12 +1322,30 @@ def _refuse(tree, e):
     return 1
 
 
+def _project_complete():
+    absent = [os.path.relpath(src, PROJECT) for src, _ in copies()
+              if not os.path.isfile(src)]
+    if absent:
+        return 'this project is incomplete, missing: %s' % ', '.join(absent)
+    try:
+        tree_makefile()
+    except Missing as e:
+        return 'this project is incomplete: %s' % e
+    binary = binary_files(copies())
+    if binary:
+        return 'a patch carries no binary file: %s' % ', '.join(binary)
+    return None
+
+
 def main(argv):
     args = argv[1:]
-    mode = None
-    if args and args[0] in ('--check', '--patch'):
+    mode = series_dir = None
+    if args and args[0] in ('--check', '--patch', '--stat'):
         mode = args[0]
         args = args[1:]
+    elif args and args[0] == '--series' and len(args) == 3:
+        mode, series_dir = args[0], args[1]
+        args = args[2:]
     if len(args) != 1 or args[0].startswith('-'):
         sys.stderr.write(USAGE)
         return 2
@@ -857,28 +1353,15 @@ def main(argv):
     if not os.path.isdir(tree):
         sys.stderr.write('apply-to-xen-tree: %s: not a directory\n' % tree)
         return 1
-    absent = [os.path.relpath(src, PROJECT) for src, _ in copies()
-              if not os.path.isfile(src)]
-    if absent:
-        sys.stderr.write('apply-to-xen-tree: this project is incomplete, '
-                         'missing: %s\n' % ', '.join(absent))
-        return 1
-    try:
-        tree_makefile()
-    except Missing as e:
-        sys.stderr.write('apply-to-xen-tree: this project is incomplete: '
-                         '%s\n' % e)
-        return 1
-    binary = binary_files(copies())
-    if binary:
-        sys.stderr.write('apply-to-xen-tree: a patch carries no binary '
-                         'file: %s\n' % ', '.join(binary))
+    problem = _project_complete()
+    if problem:
+        sys.stderr.write('apply-to-xen-tree: %s\n' % problem)
         return 1
     if already_applied(tree):
-        if mode == '--patch':
+        if mode in ('--patch', '--series', '--stat'):
             sys.stderr.write('apply-to-xen-tree: %s already has vTPM '
-                             'migration; --patch needs a pristine tree\n'
-                             % tree)
+                             'migration; %s needs a pristine tree\n'
+                             % (tree, mode))
             return 1
         print('apply-to-xen-tree: %s already has vTPM migration; nothing '
               'changed' % tree)
@@ -887,20 +1370,37 @@ def main(argv):
         if mode == '--patch':
             sys.stdout.write(make_patch(tree))
             return 0
-        changes, pairs, removals = plan(tree)
+        if mode == '--series':
+            for name in write_series(tree, series_dir):
+                print(os.path.join(series_dir, name))
+            return 0
+        if mode == '--stat':
+            sys.stdout.write(format_size(xen_version(tree) or '4.1/4.2',
+                                         stat_rows(tree)))
+            return 0
+        changes = plan(tree)
     except Missing as e:
         return _refuse(tree, e)
-    for rel, _ in changes:
-        print('edit    %s' % rel)
-    for rel in removals:
-        print('remove  %s' % rel)
-    for _, rel in pairs:
-        print('copy    %s' % rel)
+    except SeriesError as e:
+        sys.stderr.write('apply-to-xen-tree: the series table: %s\n' % e)
+        return 1
+    before = stage(tree, changes, -1)
+    after = stage(tree, changes, len(PARTS) - 1)
+    touched = changed(before, after)
+    for rel in touched:
+        if before[rel][0] is not None and after[rel][0] is not None:
+            print('edit    %s' % rel)
+    for rel in touched:
+        if after[rel][0] is None:
+            print('remove  %s' % rel)
+    for rel in touched:
+        if before[rel][0] is None:
+            print('copy    %s' % rel)
     if mode == '--check':
         print('apply-to-xen-tree: all anchors found; %d files would change'
-              % (len(changes) + len(pairs) + len(removals)))
+              % len(touched))
         return 0
-    apply(tree, changes, pairs, removals)
+    apply(tree, changes)
     print('apply-to-xen-tree: applied to %s; review with git diff there'
           % tree)
     return 0

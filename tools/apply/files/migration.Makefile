@@ -1,3 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Distributed under the licence in tools/vtpm_manager/COPYING.
+#
 # vTPM migration: vtpm_migrate moves a guest's vTPM (one swtpm process in
 # dom0) inside xend's migration stream, vtpm_backend carries the guest's TPM
 # commands to it (docs/misc/vtpm-migration.txt).  Built like the rest of
@@ -16,10 +19,8 @@ include $(XEN_ROOT)/tools/Rules.mk
 
 # The programs (PROG.c and its PROG_SRCS, linked with the library) and the
 # library's sources.
-PROGS    := vtpm_migrate vtpm_backend
-vtpm_backend_SRCS := backend_ring.c xen_ring.c
-LIB_SRCS := err.c fault.c io.c util.c swtpm_ctrl.c record.c seal.c hostkey.c \
-            ledger.c xen.c send.c recv.c finish.c
+PROGS    :=
+LIB_SRCS :=
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 B         := build
@@ -38,8 +39,11 @@ endif
 
 # Apart from CFLAGS, so that a CFLAGS given on make's command line adds to
 # them and never drops them: the tree's own headers are found first, and
-# these sources build without a warning.  VTPM_XEN_LIBXC: Xen 4.1 and 4.2
-# have grant tables and event channels in libxenctrl.
+# these sources build without a warning.  The warnings come before CFLAGS,
+# which ends with EXTRA_CFLAGS_XEN_TOOLS (Xen 4.2), and APPEND_CFLAGS comes
+# last, as in the tree's own rules: a distribution's -Wno-error wins.
+# VTPM_XEN_LIBXC: Xen 4.1 and 4.2 have grant tables and event channels in
+# libxenctrl.
 VTPM_CPPFLAGS = -I. $(COMPAT_CPPFLAGS) $(CFLAGS_libxenctrl) $(CFLAGS_libxenstore) \
                 -DVTPM_XEN_LIBXC
 VTPM_CFLAGS   = -Wall -Wextra -Werror
@@ -54,7 +58,7 @@ build: $(PROGS:%=$(B)/%) man
 
 $(B)/%.o: %.c $(wildcard *.h tests/unit/*.h) | $(COMPAT)
 	@mkdir -p $(@D)
-	$(CC) $(VTPM_CPPFLAGS) $(CPPFLAGS) $(CFLAGS) $(VTPM_CFLAGS) -c -o $@ $< $(APPEND_CFLAGS)
+	$(CC) $(VTPM_CPPFLAGS) $(VTPM_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $< $(APPEND_CFLAGS)
 
 $(LIB): $(LIB_OBJS)
 	rm -f $@

@@ -3,10 +3,14 @@
 # xenstored (under the preload shim), real swtpm and, for the migration
 # cases, the real vtpm_migrate in Xen mode (--domid). Ends with the line
 # "vtpm-swtpm: N passed, N failed".
+#
+# The script runs as installed, unchanged: a copy in a private scripts
+# folder beside a hotplugpath.sh (what a Xen build generates there) whose
+# XEN_CONFIG_DIR is a private folder holding the settings file
+# (private-install.sh).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SCRIPT=$HERE/../vtpm-swtpm
 FIXTURES=$HERE/../../vtpm_manager/migration/tests/lib/fixtures.sh
 # shellcheck source-path=SCRIPTDIR source=../../vtpm_manager/migration/tests/lib/fixtures.sh
 . "$FIXTURES"
@@ -16,11 +20,21 @@ TPM12=$(fx_bin tools/tpm12_raw) || exit 1
 DOMSTATE_SHIM=$(fx_domstate_env) || exit 1
 BACKEND=$(fx_bin vtpm_backend) || exit 1
 
-export VTPM_SWTPM_CONF=/nonexistent
-export VTPM_STATE_ROOT=$FX_DIR/state
-export VTPM_RUN_ROOT=$FX_DIR/run
-export VTPM_EK_CERTS=no
-export VTPM_BACKEND=$BACKEND
+ETC=$FX_DIR/xen         # the install's /etc/xen
+SCRIPTS=$ETC/scripts    # and its scripts folder
+SCRIPT=$SCRIPTS/vtpm-swtpm
+STATE_ROOT=$FX_DIR/state
+RUN_ROOT=$FX_DIR/run
+# settings [KEY=VALUE...]: the private install with this test's settings,
+# plus these lines.
+settings() {
+	"$HERE/private-install.sh" "$ETC" "VTPM_STATE_ROOT=$STATE_ROOT" "VTPM_RUN_ROOT=$RUN_ROOT" \
+		VTPM_EK_CERTS=no "VTPM_BACKEND=$BACKEND" "$@" || fx_fail "private install in $ETC"
+}
+# install_paths LINE...: the install's hotplugpath.sh says this instead.
+install_paths() {
+	printf '%s\n' "$@" >"$SCRIPTS/hotplugpath.sh"
+}
 UUID=4d1c7a2e-9b3f-4e21-8c5d-6f7a8b9c0d1e
 DOM_UUID=0a0b0c0d-1111-2222-3333-444455556666
 
@@ -48,6 +62,7 @@ expect_not() {
 run_case() {
 	CASE=$1
 	CASE_FAILED=0
+	settings
 	"$1"
 	if [ "$CASE_FAILED" = 0 ]; then
 		PASSED=$((PASSED + 1))
@@ -76,7 +91,7 @@ hotplug() { # hotplug add|remove DOMID
 
 node() { xenstore-read "$(be "$1")/$2" 2>/dev/null; }
 node_is() { [ "$(node "$1" "$2")" = "$3" ]; } # node_is DOMID NODE VALUE
-instdir() { readlink "$VTPM_RUN_ROOT/$1.0"; }
+instdir() { readlink "$RUN_ROOT/$1.0"; }
 
 tpm() { # tpm DIR tpm2_tool ARGS...: a tpm2 tool on that instance
 	local dir=$1
@@ -117,10 +132,20 @@ backend_alive() {
 	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--pidfile $1/backend.pid "
 }
 
+# backend_runs DIR TEXT: the back end started for DIR runs with TEXT in
+# its command line.
+backend_runs() {
+	backend_alive "$1" &&
+		tr '\0' ' ' <"/proc/$(cat "$1/backend.pid")/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+
+# hotplug_error DOMID: what the script told xend.
+hotplug_error() { xenstore-read "$(be "$1")/hotplug-error" 2>/dev/null; }
+
 cleanup_instances() {
 	local d
 	# back ends first: they would run the remove action when the nodes go
-	for d in "$VTPM_STATE_ROOT"/*/*/; do
+	for d in "$STATE_ROOT"/*/*/; do
 		[ -d "$d" ] || continue
 		d=${d%/}
 		backend_alive "$d" && kill "$(cat "$d/backend.pid")" 2>/dev/null
@@ -128,7 +153,7 @@ cleanup_instances() {
 		pid_alive "$d" && kill "$(cat "$d/pid")" 2>/dev/null
 	done
 	sleep 0.1
-	rm -rf "$VTPM_STATE_ROOT" "$VTPM_RUN_ROOT"
+	rm -rf "$STATE_ROOT" "$RUN_ROOT" "$ETC/vtpm-swtpm.d"
 	xenstore-rm /local/domain/0/backend/vtpm >/dev/null 2>&1
 }
 
@@ -139,7 +164,7 @@ new_vtpm_is_provisioned_running_and_published() {
 	backend 5 False
 	expect "add succeeds" hotplug add 5
 	d=$(instdir 5)
-	expect "state dir under the vTPM's UUID" test "$(dirname "$d")" = "$VTPM_STATE_ROOT/$UUID"
+	expect "state dir under the vTPM's UUID" test "$(dirname "$d")" = "$STATE_ROOT/$UUID"
 	expect "provisioned" test -e "$d/tpm2-00.permall"
 	expect "swtpm runs" pid_alive "$d"
 	expect "TPM answers" tpm "$d" tpm2_pcrread sha256:0
@@ -163,7 +188,7 @@ remove_stops_and_keeps_state_restart_is_same_tpm() {
 	expect_not "swtpm stopped" pid_alive "$d"
 	expect "state kept" test -e "$d/tpm2-00.permall"
 	expect_not "sockets gone" test -e "$d/data.ctrl"
-	expect_not "instance record gone" test -L "$VTPM_RUN_ROOT/5.0"
+	expect_not "instance record gone" test -L "$RUN_ROOT/5.0"
 	expect_not "swtpm-ctrl node gone" node 5 swtpm-ctrl
 	# the guest boots again as domain 7: the same TPM, not a new one
 	backend 7 False
@@ -179,7 +204,7 @@ resuming_vtpm_waits_and_is_never_a_fresh_tpm() {
 	backend 6 True
 	expect "add succeeds" hotplug add 6
 	d=$(instdir 6)
-	expect "own directory" test "$d" = "$VTPM_STATE_ROOT/$UUID/dom6-0"
+	expect "own directory" test "$d" = "$STATE_ROOT/$UUID/dom6-0"
 	expect "swtpm runs" pid_alive "$d"
 	expect_not "not provisioned" test -e "$d/tpm2-00.permall"
 	expect_not "TPM not initialised" tpm "$d" tpm2_pcrread sha256:0
@@ -188,23 +213,23 @@ resuming_vtpm_waits_and_is_never_a_fresh_tpm() {
 	expect_not "no hotplug-status before recv" node 6 hotplug-status
 	expect "remove succeeds" hotplug remove 6
 	expect_not "empty instance deleted" test -e "$d"
-	expect_not "empty vTPM folder deleted" test -e "$VTPM_STATE_ROOT/$UUID"
+	expect_not "empty vTPM folder deleted" test -e "$STATE_ROOT/$UUID"
 }
 
 incoming_refuses_a_directory_with_state() {
-	mkdir -p "$VTPM_STATE_ROOT/$UUID/dom6-0"
-	echo x >"$VTPM_STATE_ROOT/$UUID/dom6-0/tpm2-00.permall"
+	mkdir -p "$STATE_ROOT/$UUID/dom6-0"
+	echo x >"$STATE_ROOT/$UUID/dom6-0/tpm2-00.permall"
 	backend 6 True
 	expect_not "add fails" hotplug add 6
 	expect "hotplug-status error" test "$(node 6 hotplug-status)" = error
 	expect "hotplug-error says why" bash -c "xenstore-read '$(be 6)/hotplug-error' | grep -q 'already holds TPM state'"
-	expect "state untouched" test "$(cat "$VTPM_STATE_ROOT/$UUID/dom6-0/tpm2-00.permall")" = x
+	expect "state untouched" test "$(cat "$STATE_ROOT/$UUID/dom6-0/tpm2-00.permall")" = x
 }
 
 two_state_directories_are_refused() {
-	mkdir -p "$VTPM_STATE_ROOT/$UUID/a" "$VTPM_STATE_ROOT/$UUID/b"
-	echo x >"$VTPM_STATE_ROOT/$UUID/a/tpm2-00.permall"
-	echo y >"$VTPM_STATE_ROOT/$UUID/b/tpm2-00.permall"
+	mkdir -p "$STATE_ROOT/$UUID/a" "$STATE_ROOT/$UUID/b"
+	echo x >"$STATE_ROOT/$UUID/a/tpm2-00.permall"
+	echo y >"$STATE_ROOT/$UUID/b/tpm2-00.permall"
 	backend 5 False
 	expect_not "add fails" hotplug add 5
 	expect "hotplug-error names the copies" bash -c "xenstore-read '$(be 5)/hotplug-error' | grep -q '2 directories'"
@@ -221,7 +246,7 @@ same_vtpm_twice_is_refused() {
 xenstore_data_is_checked() {
 	backend 5 False "../../../../tmp/evil"
 	expect_not "non-UUID refused" hotplug add 5
-	expect_not "nothing created" test -e "$VTPM_STATE_ROOT"
+	expect_not "nothing created" test -e "$STATE_ROOT"
 	expect_not "bad XENBUS_PATH refused" env XENBUS_PATH='backend/vtpm/5/0/../../x' "$SCRIPT" add
 	expect_not "usage" "$SCRIPT" frobnicate
 }
@@ -232,7 +257,7 @@ delete_refuses_running_and_deletes_stopped() {
 	expect_not "delete refused while running" "$SCRIPT" delete "$UUID"
 	hotplug remove 5 || bad "remove"
 	expect "delete" "$SCRIPT" delete "$UUID"
-	expect_not "state gone" test -e "$VTPM_STATE_ROOT/$UUID"
+	expect_not "state gone" test -e "$STATE_ROOT/$UUID"
 	expect_not "delete refuses a non-UUID" "$SCRIPT" delete '../x'
 }
 
@@ -272,7 +297,8 @@ tpm12_vtpm_provisioned_migrated_and_found_again() {
 	local keys=$FX_DIR/keys12 src dst pcr ek
 	"$VM" keygen -d "$keys" -n hosta >/dev/null || bad "keygen"
 	backend 5 False
-	expect "add (TPM 1.2)" env VTPM_TPM_VERSION=1.2 XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add
+	settings VTPM_TPM_VERSION=1.2
+	expect "add (TPM 1.2)" hotplug add 5
 	src=$(instdir 5)
 	expect "provisioned as a TPM 1.2" test -e "$src/tpm-00.permall"
 	expect_not "no TPM 2.0 state" test -e "$src/tpm2-00.permall"
@@ -283,7 +309,7 @@ tpm12_vtpm_provisioned_migrated_and_found_again() {
 	ek=$(pubek "$src")
 	expect "EK public key read" test "${#ek}" -gt 500
 	backend 6 True
-	expect "resuming add (TPM 1.2)" env VTPM_TPM_VERSION=1.2 XENBUS_PATH=backend/vtpm/6/0 "$SCRIPT" add
+	expect "resuming add (TPM 1.2)" hotplug add 6
 	dst=$(instdir 6)
 	expect_not "resuming vTPM not provisioned" test -e "$dst/tpm-00.permall"
 	expect_not "resuming vTPM not initialised" "$TPM12" "$dst/data" read 16
@@ -296,6 +322,7 @@ tpm12_vtpm_provisioned_migrated_and_found_again() {
 	hotplug remove 6 || bad "destination remove"
 	expect "TPM 1.2 state kept" test -e "$dst/tpm-00.permall"
 	# The next boot (the host default is TPM 2.0) finds the TPM 1.2 by its file.
+	settings
 	backend 9 False
 	expect "next boot" hotplug add 9
 	expect "the migrated directory" test "$(instdir 9)" = "$dst"
@@ -310,7 +337,9 @@ tpm12_record_into_a_tpm2_destination_is_refused() {
 	local keys=$FX_DIR/keys12b src dst pcr rc
 	"$VM" keygen -d "$keys" -n hosta >/dev/null || bad "keygen"
 	backend 5 False
-	env VTPM_TPM_VERSION=1.2 XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add || bad "source add"
+	settings VTPM_TPM_VERSION=1.2
+	hotplug add 5 || bad "source add"
+	settings
 	src=$(instdir 5)
 	"$TPM12" "$src/data" extend 16 00000000000000000000000000000000000000bb >/dev/null || bad "extend"
 	pcr=$("$TPM12" "$src/data" read 16 2>/dev/null)
@@ -368,22 +397,23 @@ backend_waits_for_the_incoming_tpm() {
 backend_no_disables_it() {
 	local d
 	backend 5 False
-	expect "add succeeds" env VTPM_BACKEND=no XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add
+	settings VTPM_BACKEND=no
+	expect "add succeeds" hotplug add 5
 	d=$(instdir 5)
 	expect "swtpm runs" pid_alive "$d"
 	expect_not "no back end" test -e "$d/backend.pid"
 	expect_not "no back end node" node 5 feature-protocol-v2
-	expect "remove succeeds" env VTPM_BACKEND=no XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" remove
+	expect "remove succeeds" hotplug remove 5
 }
 
 missing_backend_program_fails_the_add_and_stops_swtpm() {
 	backend 5 False
-	expect_not "add fails" env VTPM_BACKEND="$FX_DIR/no-such-backend" \
-		XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add
+	settings "VTPM_BACKEND=$FX_DIR/no-such-backend"
+	expect_not "add fails" hotplug add 5
 	expect "hotplug-error says why" bash -c "xenstore-read '$(be 5)/hotplug-error' | grep -q 'not an executable program'"
-	expect_not "no swtpm left running" pid_alive "$VTPM_STATE_ROOT/$UUID/dom5-0"
-	expect_not "relative path refused" env VTPM_BACKEND=vtpm_backend \
-		XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add
+	expect_not "no swtpm left running" pid_alive "$STATE_ROOT/$UUID/dom5-0"
+	settings VTPM_BACKEND=vtpm_backend
+	expect_not "relative path refused" hotplug add 5
 }
 
 # Issue 10.3: a pvops dom0 sends no udev remove for a vtpm backend; xend
@@ -396,7 +426,7 @@ xend_teardown_without_udev_remove_stops_swtpm() {
 	pid=$(cat "$d/pid")
 	xenstore-write "$(be 5)/online" 0 "$(be 5)/state" 5
 	expect "swtpm stopped" fx_wait_for 10 fx_not fx_pid_is "$pid" "dir=$d "
-	expect "instance record gone" fx_wait_for 5 fx_not test -L "$VTPM_RUN_ROOT/5.0"
+	expect "instance record gone" fx_wait_for 5 fx_not test -L "$RUN_ROOT/5.0"
 	expect_not "back end gone" backend_alive "$d"
 	expect "state kept" test -e "$d/tpm2-00.permall"
 	expect_not "sockets gone" test -e "$d/data.ctrl"
@@ -416,6 +446,106 @@ backend_directory_removed_stops_incoming_swtpm() {
 	expect_not "nodes not written again" node 6 state
 }
 
+# ---- settings, paths, policy and marks -----------------------------------------
+
+# Issue 22.4: the environment is no test seam: neither VTPM_* nor
+# VTPM_SWTPM_CONF nor the install's paths override what the files say.
+environment_does_not_override_the_settings() {
+	local d
+	backend 5 False
+	expect "add succeeds" env VTPM_STATE_ROOT="$FX_DIR/env-state" VTPM_RUN_ROOT="$FX_DIR/env-run" \
+		VTPM_BACKEND=no VTPM_SWTPM_CONF=/nonexistent VTPM_TPM_VERSION=1.2 VTPM_LOCALITIES=0,3 \
+		XEN_CONFIG_DIR=/nonexistent SBINDIR=/nonexistent XENBUS_PATH=backend/vtpm/5/0 "$SCRIPT" add
+	d=$(instdir 5)
+	expect "state where the settings file says" test "$(dirname "$d")" = "$STATE_ROOT/$UUID"
+	expect_not "nothing where the environment says" test -e "$FX_DIR/env-state"
+	expect "a TPM 2.0, as the settings file says" test -e "$d/tpm2-00.permall"
+	expect "the settings file's back end, locality 0" backend_runs "$d" "--localities 0 "
+}
+
+# Issue 22.7: the back end is SBINDIR/vtpm_backend of the Xen install, from
+# hotplugpath.sh beside the script (SBINDIR in 4.1/4.2, sbindir later).
+backend_is_found_in_the_install_sbindir() {
+	local sbin=$FX_DIR/sbin
+	mkdir -p "$sbin" && ln -sf "$BACKEND" "$sbin/vtpm_backend"
+	printf '%s\n' "VTPM_STATE_ROOT=$STATE_ROOT" "VTPM_RUN_ROOT=$RUN_ROOT" VTPM_EK_CERTS=no \
+		>"$ETC/vtpm-swtpm.conf"
+	install_paths "SBINDIR=\"$sbin\"" 'BINDIR="/usr/bin"' "XEN_CONFIG_DIR=\"$ETC\""
+	backend 5 False
+	expect "add succeeds (Xen 4.2's hotplugpath.sh)" hotplug add 5
+	expect "the back end in SBINDIR runs" backend_runs "$(instdir 5)" "$sbin/vtpm_backend --backend"
+	hotplug remove 5 || bad "remove"
+	install_paths "sbindir=\"$sbin\"" 'bindir="/usr/bin"' "XEN_CONFIG_DIR=\"$ETC\""
+	backend 7 False
+	expect "add succeeds (a later release's hotplugpath.sh)" hotplug add 7
+	expect "the back end in sbindir runs" backend_runs "$(instdir 7)" "$sbin/vtpm_backend --backend"
+}
+
+install_without_paths_is_refused() {
+	local bare=$FX_DIR/bare rc
+	mkdir -p "$bare" && cp "$SCRIPT" "$bare/"
+	backend 5 False
+	XENBUS_PATH=backend/vtpm/5/0 "$bare/vtpm-swtpm" add 2>"$FX_DIR/err"
+	rc=$?
+	expect "no hotplugpath.sh: exit 1" test "$rc" -eq 1
+	expect "it says which file" grep -qF "cannot read $bare/hotplugpath.sh" "$FX_DIR/err"
+	install_paths 'BINDIR="/usr/bin"' "XEN_CONFIG_DIR=\"$ETC\""
+	expect_not "no SBINDIR: refused" hotplug add 5
+	expect_not "nothing started" test -e "$STATE_ROOT"
+}
+
+# Issue 20.6: the guest's localities: 0 by default, the host's
+# VTPM_LOCALITIES, a vTPM's own vtpm-swtpm.d/UUID.conf over it.
+backend_gets_the_vtpms_locality_policy() {
+	backend 5 False
+	hotplug add 5 || bad "add"
+	expect "locality 0 by default" backend_runs "$(instdir 5)" "--localities 0 "
+	hotplug remove 5 || bad "remove"
+	settings VTPM_LOCALITIES=0,1
+	hotplug add 5 || bad "add"
+	expect "the host's localities" backend_runs "$(instdir 5)" "--localities 0,1 "
+	hotplug remove 5 || bad "remove"
+	mkdir -p "$ETC/vtpm-swtpm.d"
+	printf '%s\n' '# this vTPM only' VTPM_LOCALITIES=0,2 "VTPM_STATE_ROOT=$FX_DIR/x" \
+		>"$ETC/vtpm-swtpm.d/$UUID.conf"
+	hotplug add 5 2>"$FX_DIR/err" || bad "add"
+	expect "the vTPM's own localities" backend_runs "$(instdir 5)" "--localities 0,2 "
+	expect "only VTPM_LOCALITIES is a vTPM's own" grep -q "unknown setting 'VTPM_STATE_ROOT'" "$FX_DIR/err"
+	expect "its state where the host says" test "$(dirname "$(instdir 5)")" = "$STATE_ROOT/$UUID"
+	hotplug remove 5 || bad "remove"
+	echo VTPM_LOCALITIES=0,5 >"$ETC/vtpm-swtpm.d/$UUID.conf"
+	expect_not "a locality that does not exist is refused" hotplug add 5
+	expect "hotplug-error says why" grep -q "VTPM_LOCALITIES must list localities 0-4" <<<"$(hotplug_error 5)"
+	expect_not "no swtpm started" pid_alive "$STATE_ROOT/$UUID/dom5-0"
+}
+
+# The left-this-host mark (the record left whole) and the pending mark (a
+# sender stopped while sending): the vTPM is not started; the refusal names
+# the command that decides.
+left_marks_refuse_the_start() {
+	local d
+	backend 5 False
+	hotplug add 5 || bad "add"
+	d=$(instdir 5)
+	hotplug remove 5 || bad "remove"
+	touch "$d/vtpm-left.pending"
+	backend 7 False
+	expect_not "pending mark: add refused" hotplug add 7
+	expect "it names plain recover" grep -qF -- \
+		"vtpm_migrate recover --ctrl $d/data.ctrl --uuid $UUID decides" <<<"$(hotplug_error 7)"
+	expect_not "without --force" grep -q -- --force <<<"$(hotplug_error 7)"
+	expect_not "swtpm not started" pid_alive "$d"
+	echo "generation 4" >"$d/vtpm-left"
+	expect_not "left mark: add refused" hotplug add 7
+	expect "it names recover --force" grep -qF -- \
+		"vtpm_migrate recover --force --ctrl $d/data.ctrl --uuid $UUID" <<<"$(hotplug_error 7)"
+	expect "and the generation" grep -qF "(generation 4)" <<<"$(hotplug_error 7)"
+	expect_not "swtpm not started" pid_alive "$d"
+	rm -f "$d/vtpm-left" "$d/vtpm-left.pending"
+	expect "started once the marks are gone" hotplug add 7
+	expect "the same state" test "$(instdir 7)" = "$d"
+}
+
 fx_xenstored_start xenstored
 for c in new_vtpm_is_provisioned_running_and_published \
 	remove_stops_and_keeps_state_restart_is_same_tpm \
@@ -433,7 +563,12 @@ for c in new_vtpm_is_provisioned_running_and_published \
 	backend_no_disables_it \
 	missing_backend_program_fails_the_add_and_stops_swtpm \
 	xend_teardown_without_udev_remove_stops_swtpm \
-	backend_directory_removed_stops_incoming_swtpm; do
+	backend_directory_removed_stops_incoming_swtpm \
+	environment_does_not_override_the_settings \
+	backend_is_found_in_the_install_sbindir \
+	install_without_paths_is_refused \
+	backend_gets_the_vtpms_locality_policy \
+	left_marks_refuse_the_start; do
 	run_case "$c"
 done
 echo "vtpm-swtpm: $PASSED passed, $FAILED failed"

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "backend_limit.h"
 #include "swtpm_ctrl.h"
 #include "xen_ring.h"
 
@@ -25,6 +26,8 @@ struct backend {
 	const char *pidfile;
 	const char *on_close; /* hotplug script run with "remove" at teardown */
 	struct swtpm_ctrl ctrl;
+	unsigned int localities; /* the guest may use locality n if bit n is set */
+	char statedir[256];   /* the vTPM's state directory: that of --data */
 
 	struct xs_handle *xs;
 	char fe_path[128];    /* frontend directory, once known and checked */
@@ -39,14 +42,18 @@ struct backend {
 	int port;             /* local event channel port */
 	int data_fd;          /* swtpm data socket while a command runs, else -1 */
 	uint8_t locality;     /* last set in swtpm */
-	unsigned long complaints; /* log lines about the guest, for the limit */
+	struct ratelimit guest_lines; /* what the guest can make us log */
 };
 
-/* One line on stderr, prefixed with the program and backend path. */
+/* One line on stderr, prefixed with the program and backend path, every
+ * byte that is not printable ASCII escaped (mig_print_line). For what the
+ * guest cannot cause: start, signals, the toolstack's teardown. */
 void backend_log(const struct backend *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* The same for what a guest causes: after 20 lines only every 1000th. */
-void backend_complain(struct backend *b, const char *fmt, ...)
+/* The same for every line the guest can cause, so that it cannot grow
+ * dom0's log without limit: RATELIMIT_BURST lines, then one a minute, each
+ * after a gap preceded by a line saying how many were suppressed. */
+void backend_guest_log(struct backend *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Map the ring, bind the event channel and serve any command already

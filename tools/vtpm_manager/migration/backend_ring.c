@@ -1,19 +1,24 @@
 /*
  * The back end's side of the shared page: each command the guest submits
  * goes to swtpm's data socket and the answer comes back; anything the page
- * holds that is not a command the TPM can take is answered with a TPM error
- * (and a log line), so the guest never waits for nothing and the back end
- * never touches memory outside the pages it mapped.
+ * holds that is not a command the TPM can take, or may not take now (a
+ * locality the vTPM's policy refuses, a vTPM that left this host), is
+ * answered with a TPM error (and a rate-limited log line), so the guest
+ * never waits for nothing and the back end never touches memory outside the
+ * pages it mapped.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "backend.h"
 #include "io.h"
+#include "leftmark.h"
 #include "tpmif.h"
 
 static int data_connect(struct backend *b, struct mig_err *e)
@@ -47,7 +52,7 @@ static void data_close(struct backend *b)
 static void watch_cancel(struct backend *b, int *cancelled)
 {
 	struct tpmif_req r;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 
 	if (xen_ring_pending(&b->xr) < 0)
 		return;
@@ -56,9 +61,9 @@ static void watch_cancel(struct backend *b, int *cancelled)
 		return;
 	*cancelled = 1;
 	if (swtpm_cancel_cmd(&b->ctrl, &e))
-		backend_log(b, "guest cancelled the running command; %s", e.msg);
+		backend_guest_log(b, "guest cancelled the running command; %s", e.msg);
 	else
-		backend_log(b, "guest cancelled the running command; passed to swtpm");
+		backend_guest_log(b, "guest cancelled the running command; passed to swtpm");
 }
 
 /* Wait for swtpm's answer; meanwhile the guest may cancel. */
@@ -100,7 +105,7 @@ static int tpm_call(struct backend *b, uint8_t locality, const uint8_t *cmd, siz
 	if (locality != b->locality) {
 		if (swtpm_set_locality(&b->ctrl, locality, e))
 			return -1;
-		backend_log(b, "locality %u set in swtpm", locality);
+		backend_guest_log(b, "locality %u set in swtpm", locality);
 		b->locality = locality;
 	}
 	if (data_connect(b, e))
@@ -127,19 +132,64 @@ out:
 static void notify(struct backend *b)
 {
 	if (xen_ring_notify(&b->xr, b->port))
-		backend_log(b, "cannot notify the guest: %s", strerror(errno));
+		backend_guest_log(b, "cannot notify the guest: %s", strerror(errno));
 }
 
 /* Answer r with a TPM error, so the guest's command fails now. */
 static void refuse(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
-		   const struct mig_err *why)
+		   enum tpmif_refusal why, const struct mig_err *e)
 {
 	uint8_t out[TPMIF_REFUSAL_LEN];
 
-	backend_complain(b, "refused a command: %s", why->msg);
-	tpmif_refusal(map->page, r, out);
+	backend_guest_log(b, "refused a command: %s", e->msg);
+	tpmif_refusal(map->page, r, why, out);
 	tpmif_put_rsp(map, r, out, sizeof(out));
 	notify(b);
+}
+
+/* Is there no mark file at all? Two stats (about 3 us): the common case
+ * costs a command that much, not a read of the boot id (left_mark_read
+ * reads it for every look at a pending mark). */
+static int no_mark_file(const struct backend *b)
+{
+	static const char *const names[] = { LEFT_MARK_NAME, LEFT_PENDING_NAME };
+	char path[sizeof(b->statedir) + 32];
+	struct stat st;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", b->statedir, names[i]);
+		if (!stat(path, &st) || errno != ENOENT)
+			return 0;
+	}
+	return 1;
+}
+
+/* May a well-formed command go to swtpm now? Not while the vTPM's
+ * left-this-host mark stands (leftmark.h says when it does): its record
+ * left whole, and the destination may already run this TPM; a guest
+ * resumed here after that, by a crashed xend or by hand, must not get a
+ * second live copy. Looked for before each command, as the mark may appear
+ * at any time. Then only at a locality the vTPM's policy allows: 3 and 4
+ * belong to the platform. */
+static int may_serve(struct backend *b, const struct tpmif_req *r, enum tpmif_refusal *why,
+		     struct mig_err *e)
+{
+	uint64_t gen;
+	int left;
+
+	*why = TPMIF_REFUSE_FAILURE;
+	left = no_mark_file(b) ? 0 : left_mark_read(b->statedir, &gen, e);
+	if (left < 0) /* cannot tell: fail closed, e says why */
+		return -1;
+	if (left > 0)
+		return mig_fail(e, "the vTPM left this host (generation %" PRIu64 ", mark in %s): it may run elsewhere",
+			       gen, b->statedir);
+	if (!tpmif_locality_allowed(b->localities, r->locality)) {
+		*why = TPMIF_REFUSE_LOCALITY;
+		return mig_fail(e, "locality %u is not allowed for this vTPM", r->locality);
+	}
+	return 0;
 }
 
 static int map_extra(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
@@ -158,26 +208,34 @@ static int map_extra(struct backend *b, struct tpmif_map *map, const struct tpmi
 	return 0;
 }
 
+static void answer(struct backend *b, struct tpmif_map *map, const struct tpmif_req *r,
+		   const uint8_t *rsp, size_t rlen)
+{
+	size_t put = tpmif_put_rsp(map, r, rsp, rlen);
+
+	if (put < rlen)
+		backend_guest_log(b, "response of %zu bytes cut to the %zu the guest's pages hold",
+				  rlen, put);
+	notify(b);
+}
+
 static void serve_command(struct backend *b, const struct tpmif_req *r)
 {
 	static uint8_t cmd[TPMIF_CMD_MAX], rsp[TPMIF_CMD_MAX];
 	struct tpmif_map map = { .page = b->page };
-	struct mig_err e = { "" };
-	size_t rlen = 0, put;
+	struct mig_err e = { "", 0 };
+	enum tpmif_refusal why = TPMIF_REFUSE_FAILURE;
+	size_t rlen = 0;
 
-	if (map_extra(b, &map, r, &e) || tpmif_check_req(&map, r, &e)) {
-		refuse(b, &map, r, &e);
+	if (map_extra(b, &map, r, &e) || tpmif_check_req(&map, r, &e) ||
+	    may_serve(b, r, &why, &e)) {
+		refuse(b, &map, r, why, &e);
 	} else {
 		tpmif_get_cmd(&map, r, cmd);
-		if (tpm_call(b, r->locality, cmd, r->length, rsp, &rlen, &e)) {
-			refuse(b, &map, r, &e);
-		} else {
-			put = tpmif_put_rsp(&map, r, rsp, rlen);
-			if (put < rlen)
-				backend_complain(b, "response of %zu bytes cut to the %zu the guest's pages hold",
-						 rlen, put);
-			notify(b);
-		}
+		if (tpm_call(b, r->locality, cmd, r->length, rsp, &rlen, &e))
+			refuse(b, &map, r, TPMIF_REFUSE_FAILURE, &e);
+		else
+			answer(b, &map, r, rsp, rlen);
 	}
 	xen_ring_unmap(&b->xr, map.extra, map.nr_extra);
 }
@@ -201,15 +259,15 @@ static void serve(struct backend *b)
 	case TPMIF_FINISH:
 		break;
 	default:
-		backend_complain(b, "page state %u is none of idle, submit, finish, cancel; ignored",
-				 r.state);
+		backend_guest_log(b, "page state %u is none of idle, submit, finish, cancel; ignored",
+				  r.state);
 	}
 }
 
 void ring_event(struct backend *b)
 {
 	if (xen_ring_pending(&b->xr) < 0 && errno != EAGAIN)
-		backend_log(b, "event channel: %s", strerror(errno));
+		backend_guest_log(b, "event channel: %s", strerror(errno));
 	serve(b);
 }
 

@@ -1,7 +1,39 @@
 #!/bin/bash
 # Make this machine ready to build and test vTPM migration.
 # As root with apt-get: install what is missing. Otherwise name it and stop.
+#
+# deps.sh --build: print, on one line, the packages a plain build lacks
+# (nothing when it lacks none) and install nothing. It asks the compiler
+# and pkg-config the build uses (CC, PATH, PKG_CONFIG_PATH), as the build
+# will; the top-level Makefile stops with that line before building.
 set -u
+
+if [ "${1:-}" = --build ]; then
+	read -r -a cc <<<"${CC:-cc}" # CC may carry flags: "gcc -m32"
+	missing=()
+	add() { case " ${missing[*]} " in *" $1 "*) ;; *) missing+=("$1") ;; esac; }
+	command -v pkg-config >/dev/null 2>&1 || add pkg-config
+	if command -v "${cc[0]}" >/dev/null 2>&1; then
+		# package, a header it gives, its pkg-config module (- for none)
+		while read -r pkg header module; do
+			printf '#include <%s>\n' "$header" | "${cc[@]}" -E -x c - >/dev/null 2>&1 || add "$pkg"
+			if [ "$module" != - ] && command -v pkg-config >/dev/null 2>&1; then
+				pkg-config --exists "$module" 2>/dev/null || add "$pkg"
+			fi
+		done <<'LIST'
+libxen-dev xenstore.h xenstore
+libxen-dev xenctrl.h xencontrol
+libxen-dev xengnttab.h xengnttab
+libssl-dev openssl/evp.h libcrypto
+check check.h check
+swtpm-dev swtpm/tpm_ioctl.h -
+LIST
+	else
+		add gcc
+	fi
+	printf '%s\n' "${missing[*]}"
+	exit 0
+fi
 
 # package  -> a file that proves it is installed
 need() {

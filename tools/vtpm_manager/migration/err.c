@@ -1,15 +1,15 @@
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
 
-void mig_set(struct mig_err *e, const char *fmt, ...)
+void mig_setc(struct mig_err *e, enum mig_code code, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (!e)
 		return;
+	e->code = code;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
@@ -17,21 +17,19 @@ void mig_set(struct mig_err *e, const char *fmt, ...)
 
 void mig_prefix(struct mig_err *e, const char *fmt, ...)
 {
-	char prefix[MIG_ERR_MAX], old[MIG_ERR_MAX];
+	char old[MIG_ERR_MAX];
 	va_list ap;
 	size_t n;
 
 	if (!e)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
 	/* Truncation keeps the prefix and as much of the cause as fits. */
-	n = strnlen(prefix, sizeof(e->msg) - 1);
-	memcpy(e->msg, prefix, n);
-	memcpy(e->msg + n, old, sizeof(e->msg) - 1 - n);
-	e->msg[sizeof(e->msg) - 1] = '\0';
+	n = strlen(e->msg);
+	snprintf(e->msg + n, sizeof(e->msg) - n, "%s", old);
 }
 
 void mig_print_line(FILE *f, const char *prefix, const char *msg)

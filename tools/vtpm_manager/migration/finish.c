@@ -25,10 +25,10 @@ static int hold_source(const struct swtpm_ctrl *c, const char *dir, uint64_t gen
 	int running = swtpm_is_running(c, &why);
 
 	if (running > 0 && (swtpm_store_volatile(c, &why) || swtpm_stop(c, &why)))
-		return mig_fail(e, "recover: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination, but stopping the source failed: %s",
-			       gen, dir, why.msg);
-	return mig_fail(e, "recover: refused: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination; source TPM stopped, state kept; after checking the destination, 'vtpm_migrate recover --force' brings it back here",
-		       gen, dir);
+		return mig_fail(e, "this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination, but stopping the source failed: %s",
+				gen, dir, why.msg);
+	return mig_fail(e, "refused: this vTPM left this host at generation %" PRIu64 " (mark %s/" LEFT_MARK_NAME ") and may already run at the destination; source TPM stopped, state kept; after checking the destination, 'vtpm_migrate recover --force' brings it back here",
+			gen, dir);
 }
 
 /* recover --force: the administrator checked the destination. */
@@ -47,12 +47,21 @@ static int bring_back(const struct swtpm_ctrl *c, const char *dir, char *note, s
 		return 0;
 	}
 	if (running < 0)
-		return mig_fail(e, "%s", probe.msg);
+		return *e = probe, -1;
 	/* INIT without DELETE_VOLATILE: resume what STORE_VOLATILE kept. */
 	if (!running && swtpm_init(c, 0, e))
 		return -1;
 	snprintf(note, note_len, "the mark is removed and the TPM at %s runs again", c->path);
 	return 0;
+}
+
+/* The instance's control channel and state directory. The domain may be
+ * gone by now (xl/xend destroy it): only the backend's nodes are needed. */
+static int find(struct vtpm_instance *inst, struct swtpm_ctrl *c, char *dir, struct mig_err *e)
+{
+	return (inst->domid >= 0 && xen_find_instance(inst, e)) ||
+	       swtpm_ctrl_init(c, inst->ctrl, e) ||
+	       instance_state_dir(inst->ctrl, dir, sizeof(inst->ctrl), e) ? -1 : 0;
 }
 
 int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_len,
@@ -65,26 +74,27 @@ int mig_recover(struct vtpm_instance *inst, int force, char *note, size_t note_l
 
 	if (note_len)
 		*note = '\0';
-	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
-	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
-	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
-		return mig_wrap(e, "recover: ");
+	if (find(inst, &ctrl, dir, e))
+		return -1;
 	left = left_mark_read(dir, &gen, e);
 	if (left < 0)
-		return mig_wrap(e, "recover: ");
+		return -1;
 	if (left && !force)
 		return hold_source(&ctrl, dir, gen, e);
 	if (left)
-		return bring_back(&ctrl, dir, note, note_len, e) ? mig_wrap(e, "recover: ") : 0;
+		return bring_back(&ctrl, dir, note, note_len, e);
 	/* No whole record left: send never stops the source TPM, so there is
-	 * nothing to undo; make sure it is so, since the guest resumes against it. */
+	 * nothing to undo but a pending mark of a sender that died before its
+	 * last byte; make sure the TPM runs, since the guest resumes against it. */
+	if (left_mark_remove(dir, e))
+		return -1;
 	running = swtpm_is_running(&ctrl, e);
-	if (running < 0)
-		return mig_wrap(e, "recover: ");
-	if (!running)
-		return mig_fail(e, "recover: source TPM %s is not running; its state is still on disk, restart the vTPM",
-			       ctrl.path);
-	return 0;
+	if (running > 0)
+		return 0;
+	if (running == 0 || e->code == MIG_E_CONNECT)
+		return mig_fail(e, "source TPM %s is not running; its state is on disk: shut the guest down and start it again",
+				ctrl.path);
+	return -1;
 }
 
 /* swtpm's own state file names: tpm-00.* (TPM 1.2) and tpm2-00.* (TPM 2.0). */
@@ -122,9 +132,7 @@ static int ctrl_answers(const struct swtpm_ctrl *c)
 	struct mig_err probe;
 	enum tpm_version v;
 
-	if (swtpm_get_version(c, &v, &probe) == 0)
-		return 1;
-	return strstr(probe.msg, "cannot connect") == NULL;
+	return swtpm_get_version(c, &v, &probe) == 0 || probe.code != MIG_E_CONNECT;
 }
 
 /*
@@ -163,16 +171,19 @@ static int end_swtpm(const struct swtpm_ctrl *c, const char *dir, struct mig_err
 
 int mig_finish(struct vtpm_instance *inst, struct mig_err *e)
 {
-	struct swtpm_ctrl ctrl;
 	char dir[sizeof(inst->ctrl)];
+	struct swtpm_ctrl ctrl;
+	uint64_t gen;
+	int left;
 
-	/* The domain may be gone by now (xl/xend destroy it): only the
-	 * backend's control-socket node is needed. */
-	if ((inst->domid >= 0 && xen_find_instance(inst, e)) ||
-	    swtpm_ctrl_init(&ctrl, inst->ctrl, e) ||
-	    instance_state_dir(inst->ctrl, dir, sizeof(dir), e))
-		return mig_wrap(e, "finish: ");
-	if (end_swtpm(&ctrl, dir, e) || delete_state(dir, e) || left_mark_remove(dir, e))
-		return mig_wrap(e, "finish: ");
-	return 0;
+	if (find(inst, &ctrl, dir, e))
+		return -1;
+	left = left_mark_read(dir, &gen, e);
+	if (left < 0)
+		return -1;
+	/* A vTPM that never left is no one's to delete here. */
+	if (!left)
+		return mig_fail(e, "refused: no whole record of this vTPM left this host (no mark %s/" LEFT_MARK_NAME "); TPM and state untouched",
+				dir);
+	return end_swtpm(&ctrl, dir, e) || delete_state(dir, e) || left_mark_remove(dir, e) ? -1 : 0;
 }

@@ -1,7 +1,7 @@
 /*
  * This host's key pair and the key files: generation, the private key file
  * (saved once, replaced only by keygen --replace), and the strict parser of
- * public key files.
+ * both files.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,27 +25,31 @@
 
 int host_name_valid(const char *name)
 {
-	size_t i, n = strlen(name);
+	size_t n = strlen(name);
 
-	if (n == 0 || n > HOST_NAME_MAX_LEN || name[0] == '.' || !strcmp(name, "self"))
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return n > 0 && n <= HOST_NAME_MAX_LEN && name[0] != '.' && strcmp(name, "self") &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* SHA-256 over both public keys: the id is its first 16 bytes. */
+static void digest_keys(const struct host_pub *p, uint8_t md[32])
+{
+	uint8_t both[64];
+	unsigned int mdlen = 32;
+
+	memcpy(both, p->ed_pub, 32);
+	memcpy(both + 32, p->x_pub, 32);
+	EVP_Digest(both, sizeof(both), md, &mdlen, EVP_sha256(), NULL);
 }
 
 void hostkey_id(const uint8_t ed_pub[32], const uint8_t x_pub[32], uint8_t id[VREC_KEYID_LEN])
 {
-	uint8_t both[64], md[32];
-	unsigned int mdlen = sizeof(md);
+	struct host_pub p;
+	uint8_t md[32];
 
-	memcpy(both, ed_pub, 32);
-	memcpy(both + 32, x_pub, 32);
-	EVP_Digest(both, sizeof(both), md, &mdlen, EVP_sha256(), NULL);
+	memcpy(p.ed_pub, ed_pub, 32);
+	memcpy(p.x_pub, x_pub, 32);
+	digest_keys(&p, md);
 	memcpy(id, md, VREC_KEYID_LEN);
 }
 
@@ -53,11 +57,8 @@ static int raw_public(int type, const uint8_t priv[32], uint8_t pub[32], struct 
 {
 	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(type, NULL, priv, 32);
 	size_t len = 32;
-	int ok;
+	int ok = k && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == 32;
 
-	if (!k)
-		return mig_fail(e, "cannot load a private key");
-	ok = EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == 32;
 	EVP_PKEY_free(k);
 	return ok ? 0 : mig_fail(e, "cannot derive a public key");
 }
@@ -105,105 +106,84 @@ int pubkey_format(const struct host_pub *p, char *buf, size_t len)
 }
 
 /*
- * Split "key value\n" lines. Each expected key must appear exactly once, in
- * order; anything else is refused.
+ * A key file: its magic line, then one "KEY VALUE" line for each of keys[],
+ * exactly once and in order, and nothing else. The values are hex of
+ * lens[i] bytes into outs[i], but for "name", a valid host name.
  */
-static int next_line(const char **pos, const char *end, const char *key, char *val,
-		     size_t vlen, struct mig_err *e)
+static int parse_keyfile(const char *text, size_t len, const char *magic, const char *const *keys,
+			 const size_t *lens, uint8_t *const *outs, char name[HOST_NAME_MAX_LEN + 1],
+			 struct mig_err *e)
 {
-	const char *nl = memchr(*pos, '\n', (size_t)(end - *pos));
-	size_t klen = strlen(key), n;
+	const char *pos = text, *end = text + len, *nl;
+	char val[80];
+	size_t i, n, kl;
 
-	if (!nl)
-		return mig_fail(e, "line '%s' missing or not terminated", key);
-	n = (size_t)(nl - *pos);
-	if (n <= klen + 1 || memcmp(*pos, key, klen) || (*pos)[klen] != ' ')
-		return mig_fail(e, "expected a '%s' line", key);
-	n -= klen + 1;
-	if (n >= vlen)
-		return mig_fail(e, "'%s' value too long", key);
-	memcpy(val, *pos + klen + 1, n);
-	val[n] = '\0';
-	if (memchr(val, '\0', n))
-		return mig_fail(e, "'%s' value has a NUL byte", key);
-	*pos = nl + 1;
-	return 0;
-}
-
-static int expect_magic(const char **pos, const char *end, const char *magic, struct mig_err *e)
-{
-	size_t n = strlen(magic);
-
-	if ((size_t)(end - *pos) < n + 1 || memcmp(*pos, magic, n) || (*pos)[n] != '\n')
+	if (len < strlen(magic) + 1 || memcmp(pos, magic, strlen(magic)) || pos[strlen(magic)] != '\n')
 		return mig_fail(e, "not a '%s' file", magic);
-	*pos += n + 1;
-	return 0;
+	pos += strlen(magic) + 1;
+	for (i = 0; keys[i]; i++, pos = nl + 1) {
+		kl = strlen(keys[i]);
+		nl = memchr(pos, '\n', (size_t)(end - pos));
+		if (!nl)
+			return mig_fail(e, "line '%s' missing or not terminated", keys[i]);
+		n = (size_t)(nl - pos);
+		if (n <= kl + 1 || memcmp(pos, keys[i], kl) || pos[kl] != ' ')
+			return mig_fail(e, "expected a '%s' line", keys[i]);
+		n -= kl + 1;
+		if (n >= sizeof(val) || memchr(pos + kl + 1, '\0', n))
+			return mig_fail(e, "'%s' value too long or with a NUL byte", keys[i]);
+		memcpy(val, pos + kl + 1, n);
+		val[n] = '\0';
+		if (!outs[i] && !host_name_valid(val))
+			return mig_fail(e, "host name '%.63s' is not valid", val);
+		if (!outs[i])
+			strcpy(name, val);
+		else if (hex_decode(val, outs[i], lens[i]))
+			return mig_fail(e, "%s is not %zu hex digits", keys[i], 2 * lens[i]);
+	}
+	OPENSSL_cleanse(val, sizeof(val));
+	return pos == end ? 0 : mig_fail(e, "trailing data after the %s line", keys[i - 1]);
 }
 
 int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct mig_err *e)
 {
-	const char *pos = text, *end = text + len;
-	char val[80];
+	static const char *const keys[] = { "name", "id", "ed25519", "x25519", NULL };
+	static const size_t lens[] = { 0, VREC_KEYID_LEN, 32, 32 };
 	uint8_t id[VREC_KEYID_LEN];
+	uint8_t *const outs[] = { NULL, id, p->ed_pub, p->x_pub };
 
 	memset(p, 0, sizeof(*p));
-	if (expect_magic(&pos, end, PUB_MAGIC, e) ||
-	    next_line(&pos, end, "name", val, sizeof(val), e))
+	if (parse_keyfile(text, len, PUB_MAGIC, keys, lens, outs, p->name, e))
 		return -1;
-	if (!host_name_valid(val))
-		return mig_fail(e, "host name '%.63s' is not valid", val);
-	strcpy(p->name, val);
-	if (next_line(&pos, end, "id", val, sizeof(val), e))
-		return -1;
-	if (hex_decode(val, id, sizeof(id)))
-		return mig_fail(e, "key id is not %d hex digits", 2 * VREC_KEYID_LEN);
-	if (next_line(&pos, end, "ed25519", val, sizeof(val), e))
-		return -1;
-	if (hex_decode(val, p->ed_pub, 32))
-		return mig_fail(e, "ed25519 key is not 64 hex digits");
-	if (next_line(&pos, end, "x25519", val, sizeof(val), e))
-		return -1;
-	if (hex_decode(val, p->x_pub, 32))
-		return mig_fail(e, "x25519 key is not 64 hex digits");
-	if (pos != end)
-		return mig_fail(e, "trailing data after the x25519 line");
 	hostkey_id(p->ed_pub, p->x_pub, p->id);
-	if (memcmp(id, p->id, sizeof(id)))
-		return mig_fail(e, "key id does not match the keys");
-	return 0;
+	return memcmp(id, p->id, sizeof(id)) ? mig_fail(e, "key id does not match the keys") : 0;
 }
 
 /*
- * Read a whole small file; *buf is NUL-terminated and must be wiped by the
- * caller. With what, the file is one of the key directory's own and must be
- * safe from other users (safefile.h).
+ * Read a whole small file into buf (NUL-terminated; the caller wipes it).
+ * With what, the file is one of the key directory's own and must be safe
+ * from other users (safefile.h).
  */
 static int read_small(const char *path, const char *what, char *buf, size_t cap, size_t *len,
 		      mode_t *mode, struct mig_err *e)
 {
 	struct stat st;
-	ssize_t n;
-	int fd;
+	ssize_t n = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return mig_fail(e, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return mig_fail(e, "%s: not a regular file", path);
-	}
-	if (what && safe_check_stat(&st, what, path, e)) {
-		close(fd);
-		return -1;
-	}
-	if (st.st_size >= (off_t)cap) {
-		close(fd);
-		return mig_fail(e, "%s: too large for a key file", path);
-	}
-	n = read(fd, buf, cap - 1);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		mig_fail(e, "%s: not a regular file", path);
+	else if (what && safe_check_stat(&st, what, path, e))
+		;
+	else if (st.st_size >= (off_t)cap)
+		mig_fail(e, "%s: too large for a key file", path);
+	else if ((n = read(fd, buf, cap - 1)) < 0)
+		mig_fail(e, "%s: %s", path, strerror(errno));
 	close(fd);
 	if (n < 0)
-		return mig_fail(e, "%s: %s", path, strerror(errno));
+		return -1;
 	buf[n] = '\0';
 	*len = (size_t)n;
 	if (mode)
@@ -218,19 +198,7 @@ int pubkey_read(const char *path, const char *what, struct host_pub *p, struct m
 
 	if (read_small(path, what, buf, sizeof(buf), &len, NULL, e))
 		return -1;
-	if (pubkey_parse(buf, len, p, e))
-		return mig_wrap(e, "%s: ", path);
-	return 0;
-}
-
-int pubkey_read_file(const char *path, struct host_pub *p, struct mig_err *e)
-{
-	return pubkey_read(path, NULL, p, e);
-}
-
-static int check_dir(const char *dir, struct mig_err *e)
-{
-	return safe_check_dir(dir, "key directory", e);
+	return pubkey_parse(buf, len, p, e) ? mig_wrap(e, "%s: ", path) : 0;
 }
 
 /* host.key (with flags for safe_write_file), then host.pub. */
@@ -240,6 +208,8 @@ static int save_files(const char *dir, const struct host_key *k, unsigned flags,
 	char priv[512], pub[512], ed[65], x[65];
 	int n, r;
 
+	if (safe_check_dir(dir, "key directory", e))
+		return -1;
 	hex_encode(k->ed_priv, 32, ed);
 	hex_encode(k->x_priv, 32, x);
 	n = snprintf(priv, sizeof(priv), "%s\nname %s\ned25519 %s\nx25519 %s\n", PRIV_MAGIC,
@@ -256,8 +226,6 @@ static int save_files(const char *dir, const struct host_key *k, unsigned flags,
 
 int hostkey_save(const char *dir, const struct host_key *k, struct mig_err *e)
 {
-	if (check_dir(dir, e))
-		return -1;
 	return save_files(dir, k, SAFE_NEW, e);
 }
 
@@ -283,14 +251,16 @@ int hostkey_replace(const char *dir, const struct host_key *k, struct mig_err *e
 
 int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 {
-	char path[4096], buf[KEYFILE_MAX], val[80];
-	const char *pos, *end;
+	static const char *const keys[] = { "name", "ed25519", "x25519", NULL };
+	static const size_t lens[] = { 0, 32, 32 };
+	uint8_t *const outs[] = { NULL, k->ed_priv, k->x_priv };
+	char path[4096], buf[KEYFILE_MAX];
 	size_t len;
 	mode_t mode;
 	int r = -1;
 
 	memset(k, 0, sizeof(*k));
-	if (check_dir(dir, e))
+	if (safe_check_dir(dir, "key directory", e))
 		return -1;
 	snprintf(path, sizeof(path), "%s/host.key", dir);
 	if (read_small(path, "host key", buf, sizeof(buf), &len, &mode, e)) {
@@ -298,59 +268,26 @@ int hostkey_load(const char *dir, struct host_key *k, struct mig_err *e)
 			mig_fail(e, "%s: no host key (run 'vtpm_migrate keygen' first)", path);
 		return -1;
 	}
-	if (mode & 077) {
+	if (mode & 077)
 		mig_fail(e, "%s: mode %03o lets others read the private key; refusing it (chmod 600)",
-			path, (unsigned)(mode & 0777));
-		goto out;
-	}
-	pos = buf;
-	end = buf + len;
-	if (expect_magic(&pos, end, PRIV_MAGIC, e) ||
-	    next_line(&pos, end, "name", val, sizeof(val), e))
-		goto bad;
-	if (!host_name_valid(val)) {
-		mig_fail(e, "host name '%.63s' is not valid", val);
-		goto bad;
-	}
-	strcpy(k->pub.name, val);
-	if (next_line(&pos, end, "ed25519", val, sizeof(val), e))
-		goto bad;
-	if (hex_decode(val, k->ed_priv, 32)) {
-		mig_fail(e, "ed25519 key is not 64 hex digits");
-		goto bad;
-	}
-	if (next_line(&pos, end, "x25519", val, sizeof(val), e))
-		goto bad;
-	if (hex_decode(val, k->x_priv, 32)) {
-		mig_fail(e, "x25519 key is not 64 hex digits");
-		goto bad;
-	}
-	if (pos != end) {
-		mig_fail(e, "trailing data after the x25519 line");
-		goto bad;
-	}
-	if (hostkey_derive_public(k, e))
-		goto bad;
-	r = 0;
-	goto out;
-bad:
-	mig_wrap(e, "%s: ", path);
-	hostkey_wipe(k);
-out:
+			 path, (unsigned)(mode & 0777));
+	else if (parse_keyfile(buf, len, PRIV_MAGIC, keys, lens, outs, k->pub.name, e) ||
+		 hostkey_derive_public(k, e))
+		mig_wrap(e, "%s: ", path);
+	else
+		r = 0;
+	if (r)
+		hostkey_wipe(k);
 	OPENSSL_cleanse(buf, sizeof(buf));
-	OPENSSL_cleanse(val, sizeof(val));
 	return r;
 }
 
 void hostkey_fingerprint(const struct host_pub *p, char out[HOSTKEY_FPR_LEN])
 {
-	uint8_t both[64], md[32];
-	unsigned int mdlen = sizeof(md);
+	uint8_t md[32];
 	int n;
 
-	memcpy(both, p->ed_pub, 32);
-	memcpy(both + 32, p->x_pub, 32);
-	EVP_Digest(both, sizeof(both), md, &mdlen, EVP_sha256(), NULL);
+	digest_keys(p, md);
 	memcpy(out, "SHA256:", 7);
 	n = EVP_EncodeBlock((unsigned char *)out + 7, md, sizeof(md)); /* 44 with one '=' */
 	while (n > 0 && out[7 + n - 1] == '=')

@@ -63,9 +63,8 @@ int hostkey_replace(const char *dir, const struct host_key *k, struct mig_err *e
 /* The public key file: text, parsed strictly. */
 int pubkey_format(const struct host_pub *p, char *buf, size_t len);
 int pubkey_parse(const char *text, size_t len, struct host_pub *p, struct mig_err *e) MIG_MUST;
-int pubkey_read_file(const char *path, struct host_pub *p, struct mig_err *e) MIG_MUST;
-/* The same for a file of the key directory, refused (naming it as what) when
- * another user owns it or could write it (safefile.h). */
+/* Read one; with what, it is a file of the key directory, refused (named as
+ * what) when another user owns it or could write it (safefile.h). */
 int pubkey_read(const char *path, const char *what, struct host_pub *p, struct mig_err *e) MIG_MUST;
 
 /* The full SHA-256 over both public keys (the id is its first 16 bytes), as

@@ -1,4 +1,5 @@
-/* Reading a record's clear header for an administrator: nothing is decrypted. */
+/* What an administrator reads: a record's clear header (nothing is
+ * decrypted) and where a vTPM stands on this host. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +7,10 @@
 
 #include "hostkey.h"
 #include "io.h"
+#include "ledger.h"
+#include "leftmark.h"
 #include "migrate.h"
+#include "swtpm_proc.h"
 #include "record.h"
 #include "util.h"
 
@@ -27,7 +31,7 @@ static void known_load(const char *dir, struct known_keys *k)
 	if (!dir)
 		return;
 	snprintf(path, sizeof(path), "%s/host.pub", dir);
-	k->have_self = pubkey_read_file(path, &k->self, &ignore) == 0;
+	k->have_self = pubkey_read(path, NULL, &k->self, &ignore) == 0;
 	if (peers_load(dir, &k->peers, &ignore))
 		memset(&k->peers, 0, sizeof(k->peers));
 }
@@ -68,20 +72,17 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 	uint8_t hdr[VREC_HDR_LEN], *body;
 	struct vrec_header h;
 	struct known_keys known;
-	struct mig_err err = { "" };
+	struct mig_err err = { "", 0 };
 	char u[UUID_STR_LEN];
 	size_t n;
 	int i, bad;
 
-	if (mig_read_start(fd, hdr, VREC_PREFIX_LEN, -1, e) ||
-	    vrec_prefix_check(hdr, VREC_PREFIX_LEN, e))
-		return mig_wrap(e, "inspect: ");
-	fprintf(out, "%-14s %s\n%-14s %u\n", "marker", VREC_MARKER, "version", VREC_VERSION);
-	if (io_read_full(fd, hdr + VREC_PREFIX_LEN, VREC_HDR_LEN - VREC_PREFIX_LEN, -1, "record", e))
-		return mig_wrap(e, "inspect: ");
+	if (mig_read_header(fd, hdr, -1, e))
+		return -1;
 	/* The fields are decoded before they are judged: print them, then say
 	 * which one makes no sense. */
 	bad = vrec_header_decode(hdr, sizeof(hdr), &h, &err);
+	fprintf(out, "%-14s %s\n%-14s %u\n", "marker", VREC_MARKER, "version", VREC_VERSION);
 	fprintf(out, "%-14s %u\n%-14s %u\n", "suite", h.suite, "tpm-version", h.tpm_version);
 	fprintf(out, "%-14s 0x%02x\n", "flags", h.flags);
 	known_load(dir, &known);
@@ -99,16 +100,54 @@ int mig_inspect(const char *dir, int fd, FILE *out, struct mig_err *e)
 			tpm_blob_name(h.blob[i].type), h.blob[i].flags, h.blob[i].len);
 	fprintf(out, "%-14s %u\n", "ciphertext", h.ct_len);
 	if (bad)
-		return mig_fail(e, "inspect: header: %s", err.msg);
+		return mig_failc(e, err.code, "header: %s", err.msg);
 	n = vrec_body_len(&h);
 	body = malloc(n);
 	if (!body)
-		return mig_fail(e, "inspect: out of memory");
-	if (io_read_full(fd, body, n, -1, "record body", e)) {
-		free(body);
-		return mig_wrap(e, "inspect: ");
-	}
+		return mig_fail(e, "out of memory");
+	i = io_read_full(fd, body, n, -1, "record body", e);
 	free(body);
+	if (i)
+		return -1;
 	fprintf(out, "%-14s %zu bytes (complete; contents sealed)\n", "record", VREC_HDR_LEN + n);
+	return 0;
+}
+
+static void print_gen(FILE *out, const char *label, uint64_t g)
+{
+	if (g)
+		fprintf(out, "%-14s %" PRIu64 "\n", label, g);
+	else
+		fprintf(out, "%-14s none\n", label);
+}
+
+int mig_status(const char *dir, const struct vtpm_instance *inst, FILE *out, struct mig_err *e)
+{
+	const struct ledger_entry *ent;
+	char u[UUID_STR_LEN], sdir[sizeof(inst->ctrl)];
+	struct ledger l;
+	uint64_t left = 0, sent, accepted;
+	int has = 0;
+
+	if (ledger_open(&l, dir, e))
+		return -1;
+	ent = ledger_get(&l, inst->vtpm_uuid);
+	sent = ent ? ent->sent : 0;
+	accepted = ent ? ent->accepted : 0;
+	ledger_close(&l);
+	if (inst->ctrl[0] && (instance_state_dir(inst->ctrl, sdir, sizeof(sdir), e) ||
+			      (has = left_mark_read(sdir, &left, e)) < 0))
+		return -1;
+	uuid_format(inst->vtpm_uuid, u);
+	fprintf(out, "%-14s %s\n", "vtpm-uuid", u);
+	print_gen(out, "last-sent", sent);
+	print_gen(out, "last-accepted", accepted);
+	if (!inst->ctrl[0])
+		fprintf(out, "%-14s unknown (give INSTANCE to read the state directory)\n", "left-host");
+	else if (has)
+		fprintf(out, "%-14s yes, at generation %" PRIu64 " (%s/" LEFT_MARK_NAME ")\n",
+			"left-host", left, sdir);
+	else
+		fprintf(out, "%-14s no\n", "left-host");
 	return 0;
 }

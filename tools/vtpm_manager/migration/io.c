@@ -14,12 +14,13 @@ int64_t io_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t io_now_us(void)
+int io_left_ms(int64_t deadline)
 {
-	struct timespec ts;
+	int64_t left = deadline - io_now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (deadline < 0)
+		return -1;
+	return left > 0 ? (int)left : 0;
 }
 
 /* Wait until fd is ready for events, or the deadline (< 0: none) passes. */
@@ -30,12 +31,9 @@ static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 	int left, r;
 
 	for (;;) {
-		left = -1;
-		if (deadline >= 0) {
-			left = (int)(deadline - io_now_ms());
-			if (left <= 0)
-				return mig_fail(e, "%s: timed out", what);
-		}
+		left = io_left_ms(deadline);
+		if (left == 0)
+			return mig_failc(e, MIG_E_TIMEOUT, "%s: timed out", what);
 		r = poll(&p, 1, left);
 		if (r > 0)
 			return 0;
@@ -44,16 +42,10 @@ static int wait_fd(int fd, short events, int64_t deadline, const char *what,
 	}
 }
 
-static int would_block(void)
-{
-	return errno == EAGAIN || errno == EWOULDBLOCK;
-}
-
 /*
  * With a deadline, poll before each call so that a blocking descriptor
  * cannot outlast it. Without one, call first and wait in poll only when a
- * non-blocking descriptor has nothing: never spin on EAGAIN. Reads and
- * writes share the loop.
+ * non-blocking descriptor has nothing: never spin on EAGAIN.
  */
 static int io_full(int fd, uint8_t *p, size_t len, int writing, int timeout_ms,
 		   const char *what, struct mig_err *e)
@@ -68,7 +60,7 @@ static int io_full(int fd, uint8_t *p, size_t len, int writing, int timeout_ms,
 		n = writing ? write(fd, p, len) : read(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && would_block()) {
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (wait_fd(fd, ev, deadline, what, e))
 				return -1;
 			continue;
@@ -77,7 +69,8 @@ static int io_full(int fd, uint8_t *p, size_t len, int writing, int timeout_ms,
 			return mig_fail(e, "%s: %s: %s", what, writing ? "write" : "read",
 					strerror(errno));
 		if (n == 0)
-			return mig_fail(e, "%s: closed early (%zu bytes missing)", what, len);
+			return mig_failc(e, MIG_E_EOF, "%s: closed early (%zu bytes missing)", what,
+					 len);
 		p += n;
 		len -= (size_t)n;
 	}

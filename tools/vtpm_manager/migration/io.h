@@ -6,14 +6,14 @@
 #include <stdint.h>
 #include "err.h"
 
-/* timeout_ms < 0 waits forever (the migration stream); what names the peer
- * in errors ("stream", "swtpm control socket"). Short read = error. */
+/* timeout_ms < 0 waits as long as it takes; `what` names the peer in the
+ * message. A short read fails with MIG_E_EOF, an expired one MIG_E_TIMEOUT. */
 int io_read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what,
 		 struct mig_err *e) MIG_MUST;
 int io_write_full(int fd, const void *buf, size_t len, int timeout_ms, const char *what,
 		  struct mig_err *e) MIG_MUST;
 
-/* Read and write big-endian integers from a byte buffer. */
+/* Big-endian integers in a byte buffer. */
 static inline uint32_t be32_get(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -34,8 +34,9 @@ static inline void be64_put(uint8_t *p, uint64_t v)
 	be32_put(p + 4, (uint32_t)v);
 }
 
-/* Monotonic clock in milliseconds and microseconds. */
+/* Monotonic clock in milliseconds. */
 int64_t io_now_ms(void);
-int64_t io_now_us(void);
+/* Milliseconds left until deadline (< 0: none, and so is the result). */
+int io_left_ms(int64_t deadline);
 
 #endif

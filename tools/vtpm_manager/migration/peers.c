@@ -68,7 +68,6 @@ int trust_add(const char *dir, const struct host_pub *p, int replace, enum trust
 int trust_remove(const char *dir, const char *name, struct mig_err *e)
 {
 	char peers[4096], path[4200];
-	int dfd;
 
 	if (!host_name_valid(name))
 		return mig_fail(e, "peer name '%s' is not valid", name);
@@ -78,15 +77,7 @@ int trust_remove(const char *dir, const char *name, struct mig_err *e)
 	if (unlink(path))
 		return errno == ENOENT ? mig_fail(e, "'%s' is not a trusted peer (no %s)", name, path)
 				       : mig_fail(e, "cannot remove %s: %s", path, strerror(errno));
-	dfd = open(peers, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd)) {
-		mig_fail(e, "removed %s, but cannot sync %s: %s", path, peers, strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-		return -1;
-	}
-	close(dfd);
-	return 0;
+	return safe_sync_dir(peers, e);
 }
 
 static int add_broken(struct peer_set *s, const char *file, const struct mig_err *why)

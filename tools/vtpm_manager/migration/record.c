@@ -63,17 +63,17 @@ int vrec_prefix_check(const uint8_t *p, size_t len, struct mig_err *e)
 	uint32_t v, hl;
 
 	if (len < VREC_PREFIX_LEN)
-		return mig_fail(e, "record truncated at byte %zu of its %d-byte prefix", len,
+		return mig_failc(e, MIG_E_FORGED, "record truncated at byte %zu of its %d-byte prefix", len,
 			       VREC_PREFIX_LEN);
 	if (memcmp(p + OFF_MARKER, VREC_MARKER, VREC_MARKER_LEN))
-		return mig_fail(e, "not a vTPM record (bad marker at byte 0)");
+		return mig_failc(e, MIG_E_FORGED, "not a vTPM record (bad marker at byte 0)");
 	v = be32_get(p + OFF_VERSION);
 	if (v != VREC_VERSION)
-		return mig_fail(e, "record format version %u is not supported (this host knows %u)",
+		return mig_failc(e, MIG_E_FORGED, "record format version %u is not supported (this host knows %u)",
 			       v, VREC_VERSION);
 	hl = be32_get(p + OFF_HDRLEN);
 	if (hl != VREC_HDR_LEN)
-		return mig_fail(e, "record header length %u, expected %u", hl, VREC_HDR_LEN);
+		return mig_failc(e, MIG_E_FORGED, "record header length %u, expected %u", hl, VREC_HDR_LEN);
 	return 0;
 }
 
@@ -99,35 +99,35 @@ static int check_fields(const struct vrec_header *h, const uint8_t *reserved,
 	int i;
 
 	if (h->suite != VREC_SUITE_X25519_HKDF_SHA256_AES256GCM_ED25519)
-		return mig_fail(e, "record cipher suite %u is not supported", h->suite);
+		return mig_failc(e, MIG_E_FORGED, "record cipher suite %u is not supported", h->suite);
 	if (h->tpm_version != TPM_VERSION_12 && h->tpm_version != TPM_VERSION_20)
-		return mig_fail(e, "record names unknown TPM version %u", h->tpm_version);
+		return mig_failc(e, MIG_E_FORGED, "record names unknown TPM version %u", h->tpm_version);
 	if (h->flags & ~VREC_FLAGS_KNOWN)
-		return mig_fail(e, "record has unknown flags 0x%02x", h->flags);
+		return mig_failc(e, MIG_E_FORGED, "record has unknown flags 0x%02x", h->flags);
 	for (i = 0; i < 8; i++)
 		if (reserved[i])
-			return mig_fail(e, "record reserved bytes are not zero");
+			return mig_failc(e, MIG_E_FORGED, "record reserved bytes are not zero");
 	if (h->generation == 0)
-		return mig_fail(e, "record generation is 0");
+		return mig_failc(e, MIG_E_FORGED, "record generation is 0");
 	for (i = 0; i < VREC_NBLOBS; i++) {
 		if (h->blob[i].type != (uint32_t)i + 1)
-			return mig_fail(e, "record blob slot %d has type %u, expected %d", i,
+			return mig_failc(e, MIG_E_FORGED, "record blob slot %d has type %u, expected %d", i,
 				       h->blob[i].type, i + 1);
 		if (h->blob[i].flags & ~VREC_BLOB_FLAGS_KNOWN)
-			return mig_fail(e, "record %s blob has unknown flags 0x%x",
+			return mig_failc(e, MIG_E_FORGED, "record %s blob has unknown flags 0x%x",
 				       tpm_blob_name(h->blob[i].type), h->blob[i].flags);
 		if (h->blob[i].len > VREC_MAX_LEN)
-			return mig_fail(e, "record %s blob length %u is over the limit",
+			return mig_failc(e, MIG_E_FORGED, "record %s blob length %u is over the limit",
 				       tpm_blob_name(h->blob[i].type), h->blob[i].len);
 		plain += h->blob[i].len;
 	}
 	if (h->blob[0].len == 0)
-		return mig_fail(e, "record has no permanent state");
+		return mig_failc(e, MIG_E_FORGED, "record has no permanent state");
 	if (plain + VREC_TAG_LEN != h->ct_len)
-		return mig_fail(e, "record ciphertext length %u does not match its blob lengths (%llu)",
+		return mig_failc(e, MIG_E_FORGED, "record ciphertext length %u does not match its blob lengths (%llu)",
 			       h->ct_len, (unsigned long long)plain);
 	if ((uint64_t)VREC_HDR_LEN + h->ct_len + VREC_SIG_LEN > VREC_MAX_LEN)
-		return mig_fail(e, "record of %llu bytes is over the %u-byte limit",
+		return mig_failc(e, MIG_E_FORGED, "record of %llu bytes is over the %u-byte limit",
 			       (unsigned long long)VREC_HDR_LEN + h->ct_len + VREC_SIG_LEN,
 			       VREC_MAX_LEN);
 	return 0;
@@ -141,7 +141,7 @@ int vrec_header_decode(const uint8_t *p, size_t len, struct vrec_header *h,
 	if (vrec_prefix_check(p, len, e))
 		return -1;
 	if (len < VREC_HDR_LEN)
-		return mig_fail(e, "record truncated at byte %zu of its %d-byte header", len,
+		return mig_failc(e, MIG_E_FORGED, "record truncated at byte %zu of its %d-byte header", len,
 			       VREC_HDR_LEN);
 	memset(h, 0, sizeof(*h));
 	h->version = be32_get(p + OFF_VERSION);
@@ -174,9 +174,9 @@ int vrec_split(const uint8_t *rec, size_t len, struct vrec_header *h,
 		return -1;
 	want = VREC_HDR_LEN + vrec_body_len(h);
 	if (len < want)
-		return mig_fail(e, "record truncated at byte %zu of %zu", len, want);
+		return mig_failc(e, MIG_E_FORGED, "record truncated at byte %zu of %zu", len, want);
 	if (len > want)
-		return mig_fail(e, "record has %zu trailing bytes", len - want);
+		return mig_failc(e, MIG_E_FORGED, "record has %zu trailing bytes", len - want);
 	*ct = rec + VREC_HDR_LEN;
 	*sig = rec + VREC_HDR_LEN + h->ct_len;
 	return 0;
@@ -190,15 +190,54 @@ int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16
 	if (memcmp(h->vtpm_uuid, vtpm_uuid, 16)) {
 		uuid_format(h->vtpm_uuid, a);
 		uuid_format(vtpm_uuid, b);
-		return mig_fail(e, "record is for vTPM %s, this instance is vTPM %s", a, b);
+		return mig_failc(e, MIG_E_BINDING, "record is for vTPM %s, this instance is vTPM %s", a, b);
 	}
 	if (memcmp(h->domain_uuid, domain_uuid, 16)) {
 		uuid_format(h->domain_uuid, a);
 		uuid_format(domain_uuid, b);
-		return mig_fail(e, "record is for domain %s, this is domain %s", a, b);
+		return mig_failc(e, MIG_E_BINDING, "record is for domain %s, this is domain %s", a, b);
 	}
 	if (h->tpm_version != tpm_version)
-		return mig_fail(e, "record holds a TPM %s state, this instance is a TPM %s",
+		return mig_failc(e, MIG_E_TPM_VERSION, "record holds a TPM %s state, this instance is a TPM %s",
 			       tpm_version_name(h->tpm_version), tpm_version_name(tpm_version));
+	return 0;
+}
+
+/* The announcement: marker, version, TPM version, 3 zero bytes, then the
+ * fields at fixed offsets (docs/specs/). */
+void vann_encode(const struct vann *a, uint8_t out[VANN_SIGNED_LEN])
+{
+	memset(out, 0, VANN_SIGNED_LEN);
+	memcpy(out, VANN_MARKER, VREC_MARKER_LEN);
+	be32_put(out + 8, VREC_VERSION);
+	out[12] = a->tpm_version;
+	memcpy(out + 16, a->sender_id, VREC_KEYID_LEN);
+	memcpy(out + 32, a->recipient_id, VREC_KEYID_LEN);
+	memcpy(out + 48, a->domain_uuid, 16);
+	memcpy(out + 64, a->vtpm_uuid, 16);
+	be64_put(out + 80, a->generation);
+	be64_put(out + 88, a->time);
+}
+
+int vann_decode(const uint8_t *p, size_t len, struct vann *a, struct mig_err *e)
+{
+	if (len != VANN_LEN || memcmp(p, VANN_MARKER, VREC_MARKER_LEN))
+		return mig_failc(e, MIG_E_FORGED, "not a vTPM record announcement");
+	if (be32_get(p + 8) != VREC_VERSION || p[13] || p[14] || p[15])
+		return mig_failc(e, MIG_E_FORGED, "announcement version %u is not supported",
+				 be32_get(p + 8));
+	memset(a, 0, sizeof(*a));
+	a->tpm_version = p[12];
+	memcpy(a->sender_id, p + 16, VREC_KEYID_LEN);
+	memcpy(a->recipient_id, p + 32, VREC_KEYID_LEN);
+	memcpy(a->domain_uuid, p + 48, 16);
+	memcpy(a->vtpm_uuid, p + 64, 16);
+	a->generation = be64_get(p + 80);
+	a->time = be64_get(p + 88);
+	if (a->tpm_version != TPM_VERSION_12 && a->tpm_version != TPM_VERSION_20)
+		return mig_failc(e, MIG_E_FORGED, "announcement names unknown TPM version %u",
+				 a->tpm_version);
+	if (!a->generation)
+		return mig_failc(e, MIG_E_FORGED, "announcement generation is 0");
 	return 0;
 }

@@ -1,10 +1,13 @@
 /*
- * The vTPM record: layout and the checks that need no key. Pure code, no
- * I/O; docs/specs/vtpm-migration-record.pandoc is the normative text.
+ * The vTPM record and its announcement: layouts and the checks that need no
+ * key. Pure code, no I/O; docs/specs/vtpm-migration-record.pandoc is the
+ * normative text.
  *
- *   clear header (VREC_HDR_LEN bytes, authenticated)
- *   ciphertext   (ct_len bytes: AES-256-GCM of the blobs, tag last)
- *   signature    (VREC_SIG_LEN bytes: Ed25519 over header and ciphertext)
+ *   record:       clear header (VREC_HDR_LEN bytes, authenticated),
+ *                 ciphertext (ct_len bytes: AES-256-GCM of the blobs, tag last),
+ *                 signature (VREC_SIG_LEN bytes: Ed25519 over both)
+ *   announcement: VANN_SIGNED_LEN bytes naming the record a sender is about
+ *                 to write, then its Ed25519 signature
  */
 #ifndef VTPM_MIG_RECORD_H
 #define VTPM_MIG_RECORD_H
@@ -76,9 +79,29 @@ size_t vrec_plain_len(const struct vrec_header *h);
 int vrec_split(const uint8_t *rec, size_t len, struct vrec_header *h,
 	       const uint8_t **ct, const uint8_t **sig, struct mig_err *e) MIG_MUST;
 
-/* The binding checks the caller supplies the truth for. */
+/* The record is for this vTPM, this domain and a TPM of this version. */
 int vrec_check_binding(const struct vrec_header *h, const uint8_t domain_uuid[16],
 		       const uint8_t vtpm_uuid[16], enum tpm_version tpm_version,
 		       struct mig_err *e) MIG_MUST;
+
+#define VANN_MARKER       "XenvTPMa"
+#define VANN_SIGNED_LEN   96
+#define VANN_LEN          (VANN_SIGNED_LEN + VREC_SIG_LEN)
+
+/* An announcement: what the destination may accept before the record comes. */
+struct vann {
+	uint8_t tpm_version;
+	uint8_t sender_id[VREC_KEYID_LEN];
+	uint8_t recipient_id[VREC_KEYID_LEN];
+	uint8_t domain_uuid[16];
+	uint8_t vtpm_uuid[16];
+	uint64_t generation;
+	uint64_t time;
+};
+
+/* The VANN_SIGNED_LEN bytes the signature covers. */
+void vann_encode(const struct vann *a, uint8_t out[VANN_SIGNED_LEN]);
+/* Decode and check the signed part of p (len must be VANN_LEN). */
+int vann_decode(const uint8_t *p, size_t len, struct vann *a, struct mig_err *e) MIG_MUST;
 
 #endif

@@ -82,7 +82,7 @@ static int gcm(int enc, const uint8_t key[32], const uint8_t nonce[VREC_NONCE_LE
 		ok = EVP_CipherFinal_ex(c, out + inlen, &n) == 1;
 		if (!ok && !enc) {
 			EVP_CIPHER_CTX_free(c);
-			return mig_fail(e, "record fails its AES-GCM tag check (damaged or forged)");
+			return mig_failc(e, MIG_E_FORGED, "record fails its AES-GCM tag check (damaged or forged)");
 		}
 	}
 	if (ok && enc)
@@ -111,8 +111,9 @@ static int ed25519(int sign, const uint8_t key[32], const uint8_t *msg, size_t l
 	EVP_MD_CTX_free(m);
 	EVP_PKEY_free(k);
 	if (!ok)
-		return mig_fail(e, sign ? "Ed25519 signing failed"
-				       : "record signature does not verify (damaged or forged)");
+		return mig_failc(e, sign ? MIG_E_FAIL : MIG_E_FORGED,
+				 sign ? "Ed25519 signing failed"
+				      : "record signature does not verify (damaged or forged)");
 	return 0;
 }
 
@@ -222,34 +223,48 @@ static int split_blobs(const struct vrec_header *h, const uint8_t *plain,
 	return 0;
 }
 
+/* The sender of a record or announcement addressed to this host: this host
+ * itself, or a trusted peer. */
+static const struct host_pub *check_parties(const struct host_key *me,
+					    const struct peer_set *trusted,
+					    const uint8_t recipient[VREC_KEYID_LEN],
+					    const uint8_t sender[VREC_KEYID_LEN], struct mig_err *e)
+{
+	const struct host_pub *from;
+	char got[2 * VREC_KEYID_LEN + 1], want[2 * VREC_KEYID_LEN + 1];
+
+	if (memcmp(recipient, me->pub.id, VREC_KEYID_LEN)) {
+		hex_encode(recipient, VREC_KEYID_LEN, got);
+		hex_encode(me->pub.id, VREC_KEYID_LEN, want);
+		mig_setc(e, MIG_E_RECIPIENT, "addressed to key %s, this host '%s' is key %s", got,
+			 me->pub.name, want);
+		return NULL;
+	}
+	if (!memcmp(sender, me->pub.id, VREC_KEYID_LEN))
+		return &me->pub;
+	from = trusted ? peers_find_id(trusted, sender) : NULL;
+	if (!from) {
+		hex_encode(sender, VREC_KEYID_LEN, got);
+		mig_setc(e, MIG_E_UNTRUSTED, "sender key %s is not a trusted peer", got);
+	}
+	return from;
+}
+
 int vrec_open(const struct host_key *me, const struct peer_set *trusted, const uint8_t *rec,
-	      size_t len, struct vrec_header *h, struct host_pub *sender, struct swtpm_state *st,
-	      struct mig_err *e)
+	      size_t len, struct vrec_header *h, struct swtpm_state *st, struct mig_err *e)
 {
 	const struct host_pub *from;
 	const uint8_t *ct, *sig;
 	uint8_t key[32], *plain = NULL;
 	size_t plen;
-	char want[2 * VREC_KEYID_LEN + 1], got[2 * VREC_KEYID_LEN + 1];
 	int r = -1;
 
 	memset(st, 0, sizeof(*st));
 	if (vrec_split(rec, len, h, &ct, &sig, e))
 		return -1;
-	if (memcmp(h->recipient_id, me->pub.id, VREC_KEYID_LEN)) {
-		hex_encode(h->recipient_id, VREC_KEYID_LEN, got);
-		hex_encode(me->pub.id, VREC_KEYID_LEN, want);
-		return mig_fail(e, "record is addressed to key %s, this host '%s' is key %s", got,
-			       me->pub.name, want);
-	}
-	if (!memcmp(h->sender_id, me->pub.id, VREC_KEYID_LEN))
-		from = &me->pub;
-	else
-		from = trusted ? peers_find_id(trusted, h->sender_id) : NULL;
-	if (!from) {
-		hex_encode(h->sender_id, VREC_KEYID_LEN, got);
-		return mig_fail(e, "record sender key %s is not a trusted peer", got);
-	}
+	from = check_parties(me, trusted, h->recipient_id, h->sender_id, e);
+	if (!from)
+		return mig_wrap(e, "record ");
 	if (ed25519(0, from->ed_pub, rec, VREC_HDR_LEN + h->ct_len, (uint8_t *)sig, e))
 		return -1;
 	plen = vrec_plain_len(h);
@@ -260,12 +275,32 @@ int vrec_open(const struct host_key *me, const struct peer_set *trusted, const u
 	    gcm(0, key, h->nonce, rec, VREC_HDR_LEN, ct, plen, plain, (uint8_t *)ct + plen, e) ||
 	    split_blobs(h, plain, st, e))
 		goto out;
-	if (sender)
-		*sender = *from;
 	r = 0;
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(plain, plen);
 	free(plain);
 	return r;
+}
+
+int vann_sign(const struct host_key *me, const struct vann *a, uint8_t out[VANN_LEN],
+	      struct mig_err *e)
+{
+	vann_encode(a, out);
+	return ed25519(1, me->ed_priv, out, VANN_SIGNED_LEN, out + VANN_SIGNED_LEN, e);
+}
+
+int vann_verify(const struct host_key *me, const struct peer_set *trusted, const uint8_t *p,
+		size_t len, struct vann *a, struct mig_err *e)
+{
+	const struct host_pub *from;
+
+	if (vann_decode(p, len, a, e))
+		return -1;
+	from = check_parties(me, trusted, a->recipient_id, a->sender_id, e);
+	if (!from)
+		return mig_wrap(e, "announcement ");
+	if (ed25519(0, from->ed_pub, p, VANN_SIGNED_LEN, (uint8_t *)p + VANN_SIGNED_LEN, e))
+		return mig_failc(e, MIG_E_FORGED, "announcement signature does not verify (damaged or forged)");
+	return 0;
 }

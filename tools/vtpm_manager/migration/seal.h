@@ -29,11 +29,20 @@ int vrec_seal(const struct host_key *me, const struct host_pub *to, struct vrec_
 
 /*
  * Open a whole record. trusted: the peers this host accepts (this host itself
- * is always accepted). On success h, *sender and st are filled; st's blobs
- * must be cleared with swtpm_state_clear().
+ * is always accepted). On success h and st are filled; st's blobs must be
+ * cleared with swtpm_state_clear(). The code of a failure says why
+ * (MIG_E_FORGED, MIG_E_RECIPIENT, MIG_E_UNTRUSTED).
  */
 int vrec_open(const struct host_key *me, const struct peer_set *trusted, const uint8_t *rec,
-	      size_t len, struct vrec_header *h, struct host_pub *sender, struct swtpm_state *st,
+	      size_t len, struct vrec_header *h, struct swtpm_state *st,
 	      struct mig_err *e) MIG_MUST;
+
+/* Sign an announcement of the record about to be written (VANN_LEN bytes). */
+int vann_sign(const struct host_key *me, const struct vann *a, uint8_t out[VANN_LEN],
+	      struct mig_err *e) MIG_MUST;
+/* Decode an announcement and check it as vrec_open checks a record: for
+ * this host, from a trusted sender (or this host), signed by it. */
+int vann_verify(const struct host_key *me, const struct peer_set *trusted, const uint8_t *p,
+		size_t len, struct vann *a, struct mig_err *e) MIG_MUST;
 
 #endif

@@ -16,7 +16,6 @@
 #include <openssl/crypto.h>
 #include <swtpm/tpm_ioctl.h>
 
-#include "fault.h"
 #include "io.h"
 #include "swtpm_ctrl.h"
 
@@ -44,7 +43,7 @@ static int ctrl_connect(const struct swtpm_ctrl *c, struct mig_err *e)
 		return mig_fail(e, "swtpm %s: socket: %s", c->path, strerror(errno));
 	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		mig_fail(e, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
+		mig_setc(e, MIG_E_CONNECT, "swtpm %s: cannot connect: %s", c->path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -127,6 +126,16 @@ static int ctrl_simple(const struct swtpm_ctrl *c, uint32_t cmd, const void *bod
 	return 0;
 }
 
+/* The rest of a reply on fd: len bytes into buf; fd is closed on failure. */
+static int reply(int fd, void *buf, size_t len, const struct swtpm_ctrl *c, const char *what,
+		 struct mig_err *e)
+{
+	if (io_read_full(fd, buf, len, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e) == 0)
+		return 0;
+	close(fd);
+	return mig_wrap(e, "swtpm %s: %s: ", c->path, what);
+}
+
 int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct mig_err *e)
 {
 	uint8_t req[16] = { 0 }, head[8];
@@ -141,28 +150,21 @@ int swtpm_get_version(const struct swtpm_ctrl *c, enum tpm_version *v, struct mi
 		close(fd);
 		return mig_fail(e, "swtpm %s: GET_INFO refused (TPM result 0x%x)", c->path, r);
 	}
-	if (io_read_full(fd, head, 8, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
-		close(fd);
-		return mig_wrap(e, "swtpm %s: GET_INFO: ", c->path);
-	}
+	if (reply(fd, head, 8, c, "GET_INFO", e))
+		return -1;
 	len = be32_get(head + 4);
 	if (len >= sizeof(buf)) {
 		close(fd);
 		return mig_fail(e, "swtpm %s: GET_INFO reply of %u bytes is too long", c->path, len);
 	}
-	if (io_read_full(fd, buf, len, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
-		close(fd);
-		return mig_wrap(e, "swtpm %s: GET_INFO: ", c->path);
-	}
+	if (reply(fd, buf, len, c, "GET_INFO", e))
+		return -1;
 	close(fd);
 	buf[len] = '\0';
-	if (strstr(buf, "\"family\":\"2.0\""))
-		*v = TPM_VERSION_20;
-	else if (strstr(buf, "\"family\":\"1.2\""))
-		*v = TPM_VERSION_12;
-	else
-		return mig_fail(e, "swtpm %s: GET_INFO names no TPM family I know", c->path);
-	return 0;
+	/* The JSON's "family" names the TPM version. */
+	*v = strstr(buf, "\"family\":\"2.0\"") ? TPM_VERSION_20 :
+	     strstr(buf, "\"family\":\"1.2\"") ? TPM_VERSION_12 : TPM_VERSION_UNKNOWN;
+	return *v ? 0 : mig_fail(e, "swtpm %s: GET_INFO names no TPM family I know", c->path);
 }
 
 int swtpm_is_running(const struct swtpm_ctrl *c, struct mig_err *e)
@@ -182,8 +184,9 @@ int swtpm_is_running(const struct swtpm_ctrl *c, struct mig_err *e)
 int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob *b,
 		   struct mig_err *e)
 {
+	const char *name = tpm_blob_name(type);
 	uint8_t req[12], head[12];
-	uint32_t r, tot, len;
+	uint32_t r, tot;
 	int fd;
 
 	memset(b, 0, sizeof(*b));
@@ -193,42 +196,31 @@ int swtpm_get_blob(const struct swtpm_ctrl *c, uint32_t type, struct swtpm_blob 
 	be32_put(req + 8, 0);
 	if (ctrl_call(c, CMD_GET_STATEBLOB, req, sizeof(req), NULL, 0, &r, &fd, e))
 		return -1;
-	if (r == TPM_RETRY) {
-		close(fd);
-		return 0;
-	}
 	if (r) {
 		close(fd);
+		if (r == TPM_RETRY) /* no such blob */
+			return 0;
 		if (r == TPM_BAD_STATE)
-			return mig_fail(e, "swtpm %s: cannot pull %s state: TPM is not running",
-				       c->path, tpm_blob_name(type));
-		return mig_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)",
-			       c->path, tpm_blob_name(type), r);
+			return mig_fail(e, "swtpm %s: cannot pull %s state: TPM is not running", c->path,
+					name);
+		return mig_fail(e, "swtpm %s: pulling %s state refused (TPM result 0x%x)", c->path,
+				name, r);
 	}
-	if (io_read_full(fd, head, sizeof(head), SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
-		close(fd);
-		return mig_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
-	}
+	if (reply(fd, head, sizeof(head), c, name, e))
+		return -1;
 	b->flags = be32_get(head);
 	tot = be32_get(head + 4);
-	len = be32_get(head + 8);
-	if (len > SWTPM_BLOB_MAX || tot != len) {
+	b->len = be32_get(head + 8);
+	if (b->len > SWTPM_BLOB_MAX || tot != b->len || (b->len && !(b->data = malloc(b->len)))) {
 		close(fd);
-		return mig_fail(e, "swtpm %s: %s state of %u bytes (total %u) is over the %u-byte limit or chunked",
-			       c->path, tpm_blob_name(type), len, tot, SWTPM_BLOB_MAX);
+		mig_fail(e, "swtpm %s: %s state of %u bytes (total %u) is over the %u-byte limit, chunked, or out of memory",
+			 c->path, name, b->len, tot, SWTPM_BLOB_MAX);
+		b->len = 0;
+		return -1;
 	}
-	if (len) {
-		b->data = malloc(len);
-		if (!b->data) {
-			close(fd);
-			return mig_fail(e, "out of memory for %u-byte %s state", len, tpm_blob_name(type));
-		}
-		b->len = len;
-		if (io_read_full(fd, b->data, len, SWTPM_CTRL_TIMEOUT_MS, "swtpm control socket", e)) {
-			close(fd);
-			swtpm_blob_clear(b);
-			return mig_wrap(e, "swtpm %s: pulling %s state: ", c->path, tpm_blob_name(type));
-		}
+	if (b->len && reply(fd, b->data, b->len, c, name, e)) {
+		swtpm_blob_clear(b);
+		return -1;
 	}
 	close(fd);
 	return 0;
@@ -247,7 +239,7 @@ int swtpm_set_blob(const struct swtpm_ctrl *c, const struct swtpm_blob *b, struc
 	if (ctrl_call(c, CMD_SET_STATEBLOB, req, sizeof(req), b->data, b->len, &r, NULL, e))
 		return -1;
 	if (r == TPM_BAD_STATE)
-		return mig_fail(e, "swtpm %s: pushing %s state refused: TPM is already running",
+		return mig_failc(e, MIG_E_NOT_WAITING, "swtpm %s: pushing %s state refused: TPM is already running",
 			       c->path, tpm_blob_name(b->type));
 	if (r)
 		return mig_fail(e, "swtpm %s: pushing %s state refused (TPM result 0x%x)",
@@ -339,15 +331,6 @@ int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e)
 		return -1;
 	}
 	return 0;
-}
-
-int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		     struct mig_err *e)
-{
-	if (swtpm_set_blobs(c, s, e))
-		return -1; /* never INIT after a refused push */
-	fault_point("push-before-init");
-	return swtpm_init_or_stop(c, e);
 }
 
 void swtpm_blob_clear(struct swtpm_blob *b)

@@ -69,13 +69,6 @@ int swtpm_set_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
 		    struct mig_err *e) MIG_MUST;
 int swtpm_init_or_stop(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 
-/* Push all present blobs into a TPM that is not running, then INIT; the
- * caller has checked the TPM's version (swtpm_get_version). Never sends INIT
- * after a refused push; after a failed or timed-out INIT it sends STOP: on
- * failure the TPM is left not running. */
-int swtpm_push_blobs(const struct swtpm_ctrl *c, const struct swtpm_state *s,
-		     struct mig_err *e) MIG_MUST;
-
 /* Wipe and free the blobs. */
 void swtpm_blob_clear(struct swtpm_blob *b);
 void swtpm_state_clear(struct swtpm_state *s);

@@ -12,8 +12,10 @@
 #define TPM2_ST_NO_SESSIONS 0x8001u
 #define TPM2_ST_SESSIONS    0x8002u
 #define TPM2_RC_FAILURE     0x101u
+#define TPM2_RC_LOCALITY    0x907u
 #define TPM12_TAG_RSP       0x00c4u
 #define TPM12_FAIL          0x09u
+#define TPM12_BAD_LOCALITY  0x3du
 
 /* volatile: one load per byte, never re-read behind the copy's back. */
 static uint8_t peek8(const uint8_t *p)
@@ -172,14 +174,43 @@ void tpmif_set_state(uint8_t *page, enum tpmif_page_state s)
 	poke8(page + TPMIF_OFF_STATE, (uint8_t)s);
 }
 
-void tpmif_refusal(const uint8_t *page, const struct tpmif_req *r,
+void tpmif_refusal(const uint8_t *page, const struct tpmif_req *r, enum tpmif_refusal why,
 		   uint8_t out[TPMIF_REFUSAL_LEN])
 {
 	const uint8_t *data = page + tpmif_data_offset(r->nr_extra);
 	uint16_t tag = (uint16_t)(peek8(data) << 8 | peek8(data + 1));
 	int tpm2 = tag == TPM2_ST_NO_SESSIONS || tag == TPM2_ST_SESSIONS;
+	uint32_t rc;
 
+	if (why == TPMIF_REFUSE_LOCALITY)
+		rc = tpm2 ? TPM2_RC_LOCALITY : TPM12_BAD_LOCALITY;
+	else
+		rc = tpm2 ? TPM2_RC_FAILURE : TPM12_FAIL;
 	be16_put(out, tpm2 ? TPM2_ST_NO_SESSIONS : TPM12_TAG_RSP);
 	be32_put(out + 2, TPMIF_REFUSAL_LEN);
-	be32_put(out + 6, tpm2 ? TPM2_RC_FAILURE : TPM12_FAIL);
+	be32_put(out + 6, rc);
+}
+
+int tpmif_parse_localities(const char *list, unsigned int *mask, struct mig_err *e)
+{
+	const char *p = list;
+	unsigned int m = 0;
+
+	/* digit (',' digit)*, each digit a locality */
+	while (*p >= '0' && *p <= (char)('0' + TPMIF_MAX_LOCALITY)) {
+		m |= 1u << (*p++ - '0');
+		if (!*p) {
+			*mask = m;
+			return 0;
+		}
+		if (*p++ != ',')
+			break;
+	}
+	return mig_fail(e, "localities '%s': expected a list of localities 0-%u such as 0,1", list,
+		       TPMIF_MAX_LOCALITY);
+}
+
+int tpmif_locality_allowed(unsigned int mask, uint8_t loc)
+{
+	return loc <= TPMIF_MAX_LOCALITY && (mask >> loc & 1u);
 }

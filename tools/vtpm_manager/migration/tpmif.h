@@ -99,10 +99,23 @@ size_t tpmif_put_rsp(struct tpmif_map *ring, const struct tpmif_req *r, const ui
 /* Set the page state alone (idle after a cancel). */
 void tpmif_set_state(uint8_t *page, enum tpmif_page_state s);
 
-/* The TPM error response that refuses request r, by the tag at the start of
- * its data (always inside the primary page): TPM 2.0's TPM_RC_FAILURE for a
- * TPM 2.0 tag, else TPM 1.2's TPM_FAIL. */
-void tpmif_refusal(const uint8_t *page, const struct tpmif_req *r,
+/* Why a request is refused, which decides the TPM error it gets. */
+enum tpmif_refusal {
+	TPMIF_REFUSE_FAILURE,  /* TPM_RC_FAILURE (2.0), TPM_FAIL (1.2) */
+	TPMIF_REFUSE_LOCALITY, /* TPM_RC_LOCALITY (2.0), TPM_BAD_LOCALITY (1.2) */
+};
+
+/* The TPM error response that refuses request r, in the family of the tag
+ * at the start of its data (always inside the primary page): a TPM 2.0
+ * answer (tag TPM_ST_NO_SESSIONS) to a TPM 2.0 tag (0x8001, 0x8002), else a
+ * TPM 1.2 answer (tag TPM_TAG_RSP_COMMAND, as a TPM 1.2 answers any error). */
+void tpmif_refusal(const uint8_t *page, const struct tpmif_req *r, enum tpmif_refusal why,
 		   uint8_t out[TPMIF_REFUSAL_LEN]);
+
+/* A locality policy: the localities a guest may use, as a bit mask (bit n:
+ * locality n), from a list such as "0" or "0,1,2" (each 0-4). */
+int tpmif_parse_localities(const char *list, unsigned int *mask, struct mig_err *e) MIG_MUST;
+/* May a command run at locality loc under the policy mask? */
+int tpmif_locality_allowed(unsigned int mask, uint8_t loc);
 
 #endif

@@ -2,7 +2,7 @@
  * vtpm_backend: carries one guest's TPM commands to its swtpm.
  *
  *   vtpm_backend --backend PATH --data SOCKET --pidfile FILE
- *                [--ctrl SOCKET] [--on-close SCRIPT]
+ *                [--ctrl SOCKET] [--on-close SCRIPT] [--localities LIST]
  *
  * One process per vTPM, started by the hotplug script next to the vTPM's
  * swtpm. It follows the frontend through the xenbus states (protocol v2 of
@@ -11,6 +11,10 @@
  * hotplug script for a fresh vTPM and by `vtpm_migrate recv` for an incoming
  * one), and reconnects whenever the frontend comes back with a new ring
  * (resume after save/restore or migration).
+ *
+ * The guest is untrusted: it gets only the localities of --localities
+ * (default 0), no command while the vTPM's left-this-host mark stands in
+ * the directory of --data, and every log line it can cause is rate-limited.
  *
  * When the toolstack tears the device down (backend state Closing, or the
  * backend directory gone) it disconnects, writes Closed, removes its pid file
@@ -34,9 +38,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <xenstore.h>
-
 #include "backend.h"
+#include "io.h"
+#include "tpmif.h"
+#include "xsnode.h"
 
 /* xenbus states (xen/io/xenbus.h) */
 #define XB_INITWAIT 2
@@ -52,95 +57,82 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+static void __attribute__((format(printf, 2, 0)))
+log_line(const struct backend *b, const char *fmt, va_list ap)
+{
+	char msg[MIG_ERR_MAX + 64], prefix[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(prefix, sizeof(prefix), "vtpm_backend: %s: ", b->path);
+	mig_print_line(stderr, prefix, msg);
+}
+
 void backend_log(const struct backend *b, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "vtpm_backend: %s: ", b->path);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_line(b, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
-void backend_complain(struct backend *b, const char *fmt, ...)
+static void log_suppressed(const struct backend *b, unsigned long n)
 {
+	if (n)
+		backend_log(b, "%lu lines about the guest suppressed (after %u, one a minute)", n,
+			    RATELIMIT_BURST);
+}
+
+void backend_guest_log(struct backend *b, const char *fmt, ...)
+{
+	unsigned long dropped;
 	va_list ap;
 
-	/* A guest must not be able to fill dom0's disk with our log. */
-	b->complaints++;
-	if (b->complaints > 20 && b->complaints % 1000)
+	if (!ratelimit_allow(&b->guest_lines, io_now_ms(), &dropped))
 		return;
-	fprintf(stderr, "vtpm_backend: %s: ", b->path);
+	log_suppressed(b, dropped);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_line(b, fmt, ap);
 	va_end(ap);
-	if (b->complaints == 20)
-		fputs(" (further lines about this guest: 1 in 1000)", stderr);
-	fputc('\n', stderr);
 }
 
 /* ---- xenstore ---------------------------------------------------------- */
 
-/* dir/node into buf; -1 if missing or too long. */
-static int xs_get(struct backend *b, const char *dir, const char *node, char *buf, size_t size)
+/* Nodes of the backend directory or the frontend's; a node that is missing
+ * or not what it should be reads as absent. */
+static int get(struct backend *b, const char *dir, const char *node, char *buf, size_t size)
 {
-	char path[256];
-	unsigned int len;
-	char *v;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	v = xs_read(b->xs, XBT_NULL, path, &len);
-	if (!v)
-		return -1;
-	if (len >= size) {
-		free(v);
-		return -1;
-	}
-	memcpy(buf, v, len);
-	buf[len] = '\0';
-	free(v);
-	return 0;
+	return xsnode_get(b->xs, dir, node, buf, size, NULL);
 }
 
-/* A decimal number below 2^32 and nothing else. */
-static int xs_get_uint(struct backend *b, const char *dir, const char *node, uint32_t *val)
+static int get_uint(struct backend *b, const char *dir, const char *node, uint32_t *val)
 {
-	char buf[16], *end;
-	unsigned long v;
-
-	if (xs_get(b, dir, node, buf, sizeof(buf)) || buf[0] < '0' || buf[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(buf, &end, 10);
-	if (errno || *end || v > UINT32_MAX)
-		return -1;
-	*val = (uint32_t)v;
-	return 0;
+	return xsnode_get_uint(b->xs, dir, node, val, NULL);
 }
 
-static int xs_put(struct backend *b, const char *node, const char *val)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", b->path, node);
-	if (!xs_write(b->xs, XBT_NULL, path, val, (unsigned int)strlen(val))) {
-		backend_log(b, "cannot write %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static void set_state(struct backend *b, uint32_t state)
+/* Our state node, unless it says so already: 1 if written, 0 if it did,
+ * -1 (e says why) if it cannot be written. */
+static int set_state(struct backend *b, uint32_t state, struct mig_err *e)
 {
 	char want[4];
 	uint32_t now;
 
-	if (!xs_get_uint(b, b->path, "state", &now) && now == state)
-		return;
+	if (!get_uint(b, b->path, "state", &now) && now == state)
+		return 0;
 	snprintf(want, sizeof(want), "%u", state);
-	if (!xs_put(b, "state", want))
-		backend_log(b, "state %u", state);
+	return xsnode_put(b->xs, XBT_NULL, b->path, "state", want, e) ? -1 : 1;
+}
+
+/* A state change the guest caused. */
+static void guest_state(struct backend *b, uint32_t state)
+{
+	struct mig_err e = { "", 0 };
+	int r = set_state(b, state, &e);
+
+	if (r < 0)
+		backend_guest_log(b, "%s", e.msg);
+	else if (r > 0)
+		backend_guest_log(b, "state %u", state);
 }
 
 static int backend_gone(struct backend *b)
@@ -167,19 +159,18 @@ static int find_frontend(struct backend *b)
 
 	if (b->fe_path[0])
 		return 0;
-	if (xs_get_uint(b, b->path, "frontend-id", &domid) ||
-	    xs_get(b, b->path, "frontend", fe, sizeof(fe)))
+	if (get_uint(b, b->path, "frontend-id", &domid) || get(b, b->path, "frontend", fe, sizeof(fe)))
 		return -1;
 	n = (size_t)snprintf(prefix, sizeof(prefix), "/local/domain/%u/", domid);
 	if (strncmp(fe, prefix, n) || strstr(fe, "/..") ||
 	    strspn(fe + n, FRONTEND_PATH_CHARS) != strlen(fe + n)) {
-		backend_complain(b, "frontend path '%s' is not in domain %u's tree; waiting", fe, domid);
+		backend_guest_log(b, "frontend path '%s' is not in domain %u's tree; waiting", fe, domid);
 		return -1;
 	}
 	strcpy(b->fe_path, fe);
 	b->fe_domid = domid;
 	if (!xs_watch(b->xs, b->fe_path, "fe")) {
-		backend_log(b, "cannot watch %s: %s", b->fe_path, strerror(errno));
+		backend_guest_log(b, "cannot watch %s: %s", b->fe_path, strerror(errno));
 		b->fe_path[0] = '\0';
 		return -1;
 	}
@@ -197,18 +188,18 @@ struct frontend_view {
 static void read_frontend(struct backend *b, struct frontend_view *f)
 {
 	memset(f, 0, sizeof(*f));
-	if (xs_get_uint(b, b->fe_path, "state", &f->state))
+	if (get_uint(b, b->fe_path, "state", &f->state))
 		f->state = 0;
 	f->up = (f->state == XB_INITIALISED || f->state == XB_CONNECTED) &&
-		!xs_get_uint(b, b->fe_path, "ring-ref", &f->ref) &&
-		!xs_get_uint(b, b->fe_path, "event-channel", &f->port);
+		!get_uint(b, b->fe_path, "ring-ref", &f->ref) &&
+		!get_uint(b, b->fe_path, "event-channel", &f->port);
 }
 
 static int tpm_started(struct backend *b)
 {
 	char v[16];
 
-	return !xs_get(b, b->path, "hotplug-status", v, sizeof(v)) && !strcmp(v, "connected");
+	return !get(b, b->path, "hotplug-status", v, sizeof(v)) && !strcmp(v, "connected");
 }
 
 /* A refused ring is not tried again until the frontend offers another. */
@@ -220,23 +211,23 @@ struct refused_ring {
 static void try_connect(struct backend *b, const struct frontend_view *f,
 			struct refused_ring *no)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	uint32_t v2 = 0;
 
 	if (no->set && no->ref == f->ref && no->port == f->port)
 		return;
-	if (xs_get_uint(b, b->fe_path, "feature-protocol-v2", &v2) || v2 != 1)
+	if (get_uint(b, b->fe_path, "feature-protocol-v2", &v2) || v2 != 1)
 		mig_set(&e, "the frontend does not offer feature-protocol-v2");
 	else if (!ring_connect(b, f->ref, f->port, &e)) {
-		backend_log(b, "connected: ring-ref %u, event channel %u", f->ref, f->port);
-		set_state(b, XB_CONNECTED);
+		backend_guest_log(b, "connected: ring-ref %u, event channel %u", f->ref, f->port);
+		guest_state(b, XB_CONNECTED);
 		return;
 	}
-	backend_complain(b, "frontend refused: %s", e.msg);
+	backend_guest_log(b, "frontend refused: %s", e.msg);
 	no->set = 1;
 	no->ref = f->ref;
 	no->port = f->port;
-	set_state(b, XB_CLOSED);
+	guest_state(b, XB_CLOSED);
 }
 
 static void follow_frontend(struct backend *b, struct refused_ring *no)
@@ -244,13 +235,13 @@ static void follow_frontend(struct backend *b, struct refused_ring *no)
 	struct frontend_view f;
 
 	if (find_frontend(b)) {
-		set_state(b, XB_INITWAIT);
+		guest_state(b, XB_INITWAIT);
 		return;
 	}
 	read_frontend(b, &f);
 	if (b->connected && !(f.up && f.ref == b->ref && f.port == b->remote_port)) {
-		backend_log(b, "frontend at state %u, ring-ref %u, event channel %u: disconnected",
-			    f.state, f.ref, f.port);
+		backend_guest_log(b, "frontend at state %u, ring-ref %u, event channel %u: disconnected",
+				  f.state, f.ref, f.port);
 		ring_disconnect(b);
 	}
 	if (b->connected)
@@ -258,11 +249,11 @@ static void follow_frontend(struct backend *b, struct refused_ring *no)
 	if (!f.up)
 		no->set = 0;
 	if (f.state == XB_CLOSING || f.state == XB_CLOSED)
-		set_state(b, XB_CLOSED);
+		guest_state(b, XB_CLOSED);
 	else if (!f.up)
-		set_state(b, XB_INITWAIT);
+		guest_state(b, XB_INITWAIT);
 	else if (!tpm_started(b))
-		set_state(b, XB_INITWAIT); /* recv has not started the TPM yet */
+		guest_state(b, XB_INITWAIT); /* recv has not started the TPM yet */
 	else
 		try_connect(b, &f, no);
 }
@@ -276,7 +267,7 @@ static int torn_down(struct backend *b)
 		backend_log(b, "backend directory removed");
 		return 1;
 	}
-	if (!xs_get_uint(b, b->path, "state", &state) && state == XB_CLOSING) {
+	if (!get_uint(b, b->path, "state", &state) && state == XB_CLOSING) {
 		backend_log(b, "toolstack closes the device");
 		return 1;
 	}
@@ -330,9 +321,17 @@ static int run(struct backend *b, const sigset_t *run_mask)
 
 static void finish(struct backend *b)
 {
+	struct mig_err e = { "", 0 };
+	int r = 0;
+
 	ring_disconnect(b);
+	log_suppressed(b, ratelimit_take_suppressed(&b->guest_lines));
 	if (!backend_gone(b))
-		set_state(b, XB_CLOSED);
+		r = set_state(b, XB_CLOSED, &e);
+	if (r < 0)
+		backend_log(b, "%s", e.msg);
+	else if (r > 0)
+		backend_log(b, "state %u", XB_CLOSED);
 	unlink(b->pidfile);
 	if (b->xr_open)
 		xen_ring_close(&b->xr);
@@ -377,15 +376,17 @@ static int write_pidfile(struct backend *b)
 static void usage(FILE *f)
 {
 	fputs("usage: vtpm_backend --backend PATH --data SOCKET --pidfile FILE\n"
-	      "                    [--ctrl SOCKET] [--on-close SCRIPT]\n", f);
+	      "                    [--ctrl SOCKET] [--on-close SCRIPT] [--localities LIST]\n", f);
 }
 
-static int parse_args(int argc, char **argv, struct backend *b, const char **ctrl)
+static int parse_args(int argc, char **argv, struct backend *b, const char **ctrl,
+		      const char **localities)
 {
 	static const struct option opts[] = {
 		{ "backend", required_argument, NULL, 'b' }, { "data", required_argument, NULL, 'd' },
 		{ "pidfile", required_argument, NULL, 'p' }, { "ctrl", required_argument, NULL, 'c' },
-		{ "on-close", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+		{ "on-close", required_argument, NULL, 'o' },
+		{ "localities", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -397,6 +398,7 @@ static int parse_args(int argc, char **argv, struct backend *b, const char **ctr
 		case 'p': b->pidfile = optarg; break;
 		case 'c': *ctrl = optarg; break;
 		case 'o': b->on_close = optarg; break;
+		case 'l': *localities = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -405,9 +407,30 @@ static int parse_args(int argc, char **argv, struct backend *b, const char **ctr
 		usage(stderr);
 		return -1;
 	}
-	if (b->path[0] != '/' || strlen(b->path) > 200 ||
+	return 0;
+}
+
+/* The options' values; the data socket lies in the vTPM's state
+ * directory, where the left-this-host mark is. */
+static int check_args(struct backend *b, const char *localities)
+{
+	struct mig_err e = { "", 0 };
+	int n;
+
+	if (b->path[0] != '/' || strlen(b->path) > 200 || b->data[0] != '/' ||
 	    (b->on_close && b->on_close[0] != '/')) {
-		fputs("vtpm_backend: --backend and --on-close must be absolute paths\n", stderr);
+		fputs("vtpm_backend: --backend, --data and --on-close must be absolute paths\n", stderr);
+		return -1;
+	}
+	b->localities = 1u; /* locality 0 only */
+	if (localities && tpmif_parse_localities(localities, &b->localities, &e)) {
+		mig_print_line(stderr, "vtpm_backend: --", e.msg);
+		return -1;
+	}
+	n = snprintf(b->statedir, sizeof(b->statedir), "%.*s",
+		     (int)(strrchr(b->data, '/') - b->data), b->data);
+	if (n < 0 || n >= (int)sizeof(b->statedir)) {
+		fputs("vtpm_backend: --data: path too long\n", stderr);
 		return -1;
 	}
 	return 0;
@@ -433,28 +456,30 @@ static void setup_signals(sigset_t *run_mask)
 int main(int argc, char **argv)
 {
 	struct backend b = { .port = -1, .data_fd = -1 };
+	const char *ctrl = NULL, *localities = NULL;
 	char ctrl_default[128];
-	const char *ctrl = NULL;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	sigset_t run_mask;
 	int torn;
 
-	if (parse_args(argc, argv, &b, &ctrl))
+	if (parse_args(argc, argv, &b, &ctrl, &localities) || check_args(&b, localities))
 		return 2;
+	/* One write per line (mig_print_line writes a byte at a time). */
+	setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	snprintf(ctrl_default, sizeof(ctrl_default), "%s.ctrl", b.data);
 	if (swtpm_ctrl_init(&b.ctrl, ctrl ? ctrl : ctrl_default, &e)) {
 		backend_log(&b, "%s", e.msg);
 		return 1;
 	}
 	setup_signals(&run_mask);
-	b.xs = xs_open(0);
+	b.xs = xsnode_open(&e);
 	if (!b.xs) {
-		backend_log(&b, "cannot connect to xenstored: %s", strerror(errno));
+		backend_log(&b, "%s", e.msg);
 		return 1;
 	}
-	if (write_pidfile(&b) || xs_put(&b, "feature-protocol-v2", "1") ||
+	if (write_pidfile(&b) || xsnode_put(b.xs, XBT_NULL, b.path, "feature-protocol-v2", "1", &e) ||
 	    !xs_watch(b.xs, b.path, "be")) {
-		backend_log(&b, "cannot start");
+		backend_log(&b, "cannot start%s%s", e.msg[0] ? ": " : "", e.msg);
 		unlink(b.pidfile);
 		xs_close(b.xs);
 		return 1;

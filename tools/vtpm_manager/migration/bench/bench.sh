@@ -7,6 +7,9 @@
 #
 #   BENCH_N        measured migrations per state (default 200; make
 #                  bench-smoke uses 5)
+#   BENCH_STATES   which source states (default "typical nv-64k nv-full";
+#                  make bench-smoke uses "typical nv-64k": filling NV takes
+#                  longer than measuring)
 #   VTPM_TEST_BIN  build folder (vtpm_migrate, bench/vtpm_bench)
 #   TMPDIR         where the private work directory goes (the tests' place)
 #
@@ -16,9 +19,8 @@
 #
 # The host key directories (keys, trusted peers, ledgers) are in the private
 # temporary directory, on the filesystem the tests use; the report says which
-# filesystem that is, because the ledger's fsyncs cost much more on a disk.
-# Copies on /dev/shm (a tmpfs), where there is one, give the extra "keys on
-# tmpfs" rows: the same steps without the disk.
+# filesystem that is, because the ledger's and the mark's fsyncs cost much
+# more on a disk.
 #
 # Exit 0 when the benchmark ran, whether or not the targets hold (it reports,
 # it does not judge); 1 when it could not run.
@@ -57,21 +59,6 @@ tmpfs | ramfs) where="in the private temp directory, on $fstype (no disk: fsync 
 *) where="in the private temp directory, on ${fstype:-an unknown filesystem} (a disk: fsync waits for it)" ;;
 esac
 
-# The same keys on a tmpfs, for one extra row: the step without disk syncs.
-tmpfs_args=()
-if [ "$(df --output=fstype /dev/shm 2>/dev/null | tail -n 1)" = tmpfs ] &&
-	SHM=$(mktemp -d /dev/shm/vtpm-bench.XXXXXX 2>/dev/null); then
-	fx_on_exit rm -rf "$SHM"
-	for h in hosta hostb; do
-		cp -a "$FX_DIR/keys-$h" "$SHM/keys-$h" || fx_fail "cannot copy keys to $SHM"
-	done
-	mkdir "$SHM/ledger-probe" || fx_fail "cannot create $SHM/ledger-probe"
-	tmpfs_args=(-A "$SHM/keys-hosta" -B "$SHM/keys-hostb" -L "$SHM/ledger-probe")
-	where="$where; extra row and probe with copies on a tmpfs"
-else
-	fx_log "no tmpfs at /dev/shm: no 'keys on tmpfs' row"
-fi
-
 # ---- the source vTPMs ------------------------------------------------------
 states=()
 make_source() {
@@ -85,17 +72,23 @@ make_source() {
 	states+=("$label:$(fx_swtpm_ctrl "$name"):$(cat /proc/sys/kernel/random/uuid)")
 }
 t0=$(date +%s)
-fx_log "populating three source vTPMs (typical, 64 KiB NV, NV full)"
-make_source typical ""
-make_source nv-64k 65536
-make_source nv-full max
+read -r -a labels <<<"${BENCH_STATES:-typical nv-64k nv-full}"
+fx_log "populating the source vTPMs: ${labels[*]}"
+for label in "${labels[@]}"; do
+	case $label in
+	typical) make_source typical "" ;;
+	nv-64k) make_source nv-64k 65536 ;;
+	nv-full) make_source nv-full max ;;
+	*) fx_fail "BENCH_STATES: unknown state '$label' (typical, nv-64k, nv-full)" ;;
+	esac
+done
 fx_log "sources ready in $(($(date +%s) - t0)) s; measuring $N migrations per state"
 
 # As a job, so that a signal to this script runs its clean-up at once (bash
 # delays traps until a foreground command ends); the clean-up ends the job.
 "$HARNESS" -n "$N" -w "$FX_DIR/work" -m "$VM" -s "$SWTPM" -i "$SWTPM_IOCTL" \
 	-a "$FX_DIR/keys-hosta" -b "$FX_DIR/keys-hostb" -p hostb \
-	"${tmpfs_args[@]}" -K "$where" "${states[@]}" &
+	-K "$where" "${states[@]}" &
 wait $!
 rc=$?
 [ "$rc" -gt 128 ] && fx_fail "interrupted (vtpm_bench ended by signal $((rc - 128)))"

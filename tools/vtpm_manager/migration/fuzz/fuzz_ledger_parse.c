@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void parse_and_check(const char *text, size_t len)
 {
 	struct ledger_entry *ent = NULL, *again = NULL;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	size_t n = 0, n2 = 0, i, j;
 	char *out, *out2;
 
@@ -77,7 +77,7 @@ static void parse_and_check(const char *text, size_t len)
 static void salvage_and_check(const char *text, size_t len)
 {
 	struct ledger_entry *ent = NULL, *again = NULL;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	size_t n = 0, n2 = 0, dropped;
 	char *out;
 

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct host_pub p, q;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	uint8_t id[VREC_KEYID_LEN];
 	char text[512];
 	int n;

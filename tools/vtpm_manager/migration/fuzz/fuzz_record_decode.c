@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vrec_header h, hs;
-	struct mig_err e = { "" }, es = { "" }, ep = { "" };
+	struct mig_err e = { "", 0 }, es = { "", 0 }, ep = { "", 0 };
 	const uint8_t *ct = NULL, *sig = NULL;
 	int prefix_ok, dec_ok, split_ok;
 

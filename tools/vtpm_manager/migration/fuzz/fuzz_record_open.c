@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 
 	(void)argc;
 	(void)argv;
@@ -68,10 +68,10 @@ static void open_one(const uint8_t *rec, size_t len)
 	struct vrec_header h;
 	struct host_pub sender;
 	struct swtpm_state st;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	int i;
 
-	if (vrec_open(&host, &trusted, rec, len, &h, &sender, &st, &e) == 0) {
+	if (vrec_open(&host, &trusted, rec, len, &h, &st, &e) == 0) {
 		check_opened(&h, &sender, &st);
 		swtpm_state_clear(&st);
 		return;

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t cmd[TPMIF_CMD_MAX], rsp[3 * TPMIF_PAGE_SIZE];
 	uint32_t refs[TPMIF_MAX_EXTRA_PAGES];
 	uint8_t refusal[TPMIF_REFUSAL_LEN];
-	struct mig_err e = { "" }, er = { "" };
+	struct mig_err e = { "", 0 }, er = { "", 0 };
 	struct tpmif_map map = { 0 };
 	struct tpmif_req r, after;
 	size_t cap, put, rsp_len;
@@ -72,8 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		tpmif_get_cmd(&map, &r, cmd); /* must stay inside the pages */
 	}
 
-	tpmif_refusal(map.page, &r, refusal);
+	/* Each refusal is a 10-byte TPM answer in the request's family. */
+	tpmif_refusal(map.page, &r, TPMIF_REFUSE_FAILURE, refusal);
 	FUZZ_ASSERT(refusal[5] == TPMIF_REFUSAL_LEN);
+	FUZZ_ASSERT(refusal[9] == (refusal[0] == 0x80 ? 0x01 : 0x09));
+	tpmif_refusal(map.page, &r, TPMIF_REFUSE_LOCALITY, refusal);
+	FUZZ_ASSERT(refusal[5] == TPMIF_REFUSAL_LEN);
+	FUZZ_ASSERT(refusal[9] == (refusal[0] == 0x80 ? 0x07 : 0x3d));
 
 	/* Whatever swtpm answers, the response stays inside the pages. */
 	rsp_len = size < sizeof(rsp) ? size : sizeof(rsp);

@@ -103,7 +103,7 @@ static void seal_one(const struct record_seed *s, int idx, const struct host_key
 	struct peer_set trusted = { .peer = &peer_pub, .n = 1 };
 	struct swtpm_state st, got;
 	struct vrec_header h, oh;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	uint8_t *rec;
 	size_t len;
 	int i;
@@ -127,7 +127,7 @@ static void seal_one(const struct record_seed *s, int idx, const struct host_key
 	put("record_decode", s->name, rec, len);
 	if (!s->to_other) {
 		/* The target's key set must open it, blob for blob. */
-		if (vrec_open(host, &trusted, rec, len, &oh, NULL, &got, &e))
+		if (vrec_open(host, &trusted, rec, len, &oh, &got, &e))
 			die(s->name, e.msg);
 		for (i = 0; i < VREC_NBLOBS; i++)
 			if (got.blob[i].len != st.blob[i].len ||
@@ -161,7 +161,7 @@ static void pubkey_seeds(const struct host_key *host, const struct host_key *pee
 {
 	char text[512];
 	struct host_pub p;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	int n;
 
 	n = pubkey_format(&host->pub, text, sizeof(text));
@@ -180,7 +180,7 @@ static void pubkey_seeds(const struct host_key *host, const struct host_key *pee
 static void ledger_seed(const char *name, const struct ledger_entry *ent, size_t n)
 {
 	struct ledger_entry *back;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	size_t nb;
 	char *text = ledger_format(ent, n);
 
@@ -210,10 +210,38 @@ static void ledger_seeds(void)
 	ledger_seed("four", ent, 4);
 }
 
+/* Announcements of generation 1 and 2^64-1, by the peer and by this host. */
+static void announce_seeds(const struct host_key *host, const struct host_key *peer)
+{
+	static const uint64_t gens[] = { 1, UINT64_MAX };
+	const struct host_key *by[] = { peer, host };
+	uint8_t out[VANN_LEN];
+	struct mig_err e = { "", 0 };
+	struct vann a;
+	char name[32];
+	int i, j;
+
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < 2; j++) {
+			memset(&a, 0, sizeof(a));
+			a.tpm_version = j ? TPM_VERSION_12 : TPM_VERSION_20;
+			memcpy(a.sender_id, by[i]->pub.id, VREC_KEYID_LEN);
+			memcpy(a.recipient_id, host->pub.id, VREC_KEYID_LEN);
+			memset(a.vtpm_uuid, 0x5a, 16);
+			a.generation = gens[j];
+			a.time = 1700000000;
+			if (vann_sign(by[i], &a, out, &e))
+				die("announcement", e.msg);
+			snprintf(name, sizeof(name), "ann-%d-%d", i, j);
+			put("announce", name, out, sizeof(out));
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct host_key host, peer;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	size_t i;
 
 	if (argc != 2) {
@@ -224,6 +252,7 @@ int main(int argc, char **argv)
 	make_dir(NULL);
 	make_dir("record_decode");
 	make_dir("record_open");
+	make_dir("announce");
 	make_dir("pubkey_parse");
 	make_dir("ledger_parse");
 	if (fuzz_keys_load(&host, &peer, &e))
@@ -231,6 +260,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(records) / sizeof(records[0]); i++)
 		seal_one(&records[i], (int)i, &host, &peer);
 	pubkey_seeds(&host, &peer);
+	announce_seeds(&host, &peer);
 	ledger_seeds();
 	hostkey_wipe(&host);
 	hostkey_wipe(&peer);

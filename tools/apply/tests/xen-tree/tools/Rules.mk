@@ -1,5 +1,5 @@
 # Stand-in (tests only) for a Xen 4.2 tree's tools/Rules.mk: what a tools/
-# folder's Makefile gets by including it.  The tree's libraries are this
+# folder's Makefile gets by including it, in the order Xen has it.  The tree's libraries are this
 # machine's Xen libraries; their headers are reached through the tree's
 # tools/libxc and tools/xenstore, as in a real tree.
 
@@ -25,6 +25,11 @@ CFLAGS += -MMD -MF .$(if $(filter-out .,$(@D)),$(subst /,@,$(@D))@)$(@F).d
 DEPS = .*.d
 
 CFLAGS  += -D_LARGEFILE_SOURCE -D_LARGEFILE64_SOURCE -D_FILE_OFFSET_BITS=64
+
+# Per-compiler flags (CFLAGS-$(clang)), then a distribution's own, last in
+# CFLAGS (Xen 4.2; APPEND_CFLAGS comes after them on the compile line).
+CFLAGS += $(CFLAGS-y)
+CFLAGS += $(EXTRA_CFLAGS_XEN_TOOLS)
 
 %.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $< $(APPEND_CFLAGS)

@@ -3,8 +3,9 @@
 #
 # The checks made before a byte is sent, by the helper itself: `send --check`
 # runs every check send makes short of touching the TPM state and reports
-# what send would do; `recv --check` says whether this host would accept a
-# record from that sender for that vTPM at that generation. Neither writes
+# what send would do, with the signed announcement of that record; `recv
+# --check` says whether this host would accept the announced record: the
+# detail on stderr, a reason for the asking client on stdout. Neither writes
 # to a stream, a ledger or the TPM.
 # shellcheck source-path=SCRIPTDIR/../lib
 # shellcheck source=../lib/fixtures.sh
@@ -19,6 +20,7 @@ LD=$(fx_bin tools/ledger_dump) || exit 1
 U=0c4ec4ec-0000-4c0c-8c0c-0c4ec4ec0001
 mig_peers
 mig_host hostc
+mig_trust hostc hostb
 ID_A=$(sed -n 's/^id //p' "$KA/host.pub")
 ID_B=$(sed -n 's/^id //p' "$KB/host.pub")
 ID_C=$(sed -n 's/^id //p' "$FX_DIR/keys-hostc/host.pub")
@@ -28,6 +30,13 @@ mig_fill src tpm2
 SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")
 
 # ---- send --check ----
+# announce KEYDIR TO [INSTANCE...]: the announcement send --check prints.
+announce() {
+	fx_expect_ok "send --check -d $1 --to $2" "$VM" send -d "$1" --to "$2" "${@:3}" --check
+	printf '%s\n' "$FX_OUT" | sed -n 's/^announce //p'
+}
+# The announcement of generation 1, for recv --check below.
+A1=$(announce "$KA" hostb "${SRC[@]}")
 ledger_before=$("$LD" "$KA")
 fx_expect_ok "send --check" "$VM" send -d "$KA" --to hostb "${SRC[@]}" --check
 expected="vtpm-uuid $U
@@ -35,7 +44,8 @@ generation 1
 tpm-version 2
 sender $ID_A
 recipient hostb"
-[ "$FX_OUT" = "$expected" ] || fx_fail "send --check printed: $FX_OUT"
+[ "$(printf '%s\n' "$FX_OUT" | head -n 5)" = "$expected" ] || fx_fail "send --check printed: $FX_OUT"
+printf '%s\n' "$FX_OUT" | sed -n 6p | grep -Eqx 'announce [0-9a-f]{320}' || fx_fail "no announcement: $FX_OUT"
 [ -z "$FX_ERR" ] || fx_fail "send --check wrote to stderr: $FX_ERR"
 [ "$("$LD" "$KA")" = "$ledger_before" ] || fx_fail "send --check changed the ledger"
 [ -e "$FX_DIR/src/vtpm-left" ] && fx_fail "send --check left a mark"
@@ -81,32 +91,55 @@ printf '%s\n' "$FX_ERR" | grep -q 'cannot connect' || fx_fail "dead: $FX_ERR"
 echo "ok: send_check_refuses_as_send_would"
 
 # ---- recv --check ----
-rcheck() { "$VM" recv -d "$KB" --check --sender "$1" --uuid "$U" --generation "$2" "${@:3}"; }
+rcheck() { "$VM" recv -d "$KB" --check --announce "$@"; }
+# refused_for WHAT: one detail line on stderr, one reason for the client on
+# stdout that names no key id and no generation.
+refused_for() {
+	printf '%s\n' "$FX_OUT" | grep -q '^that host ' || fx_fail "$1: no reason for the client: '$FX_OUT'"
+	printf '%s\n' "$FX_OUT" | grep -Eq '[0-9a-f]{32}|generation' && fx_fail "$1: the client learns too much: $FX_OUT"
+	return 0
+}
+B1=$(announce "$KB" self "${SRC[@]}")
+C1=$(announce "$FX_DIR/keys-hostc" hostb "${SRC[@]}")
+mig_trust hosta hostc
+AC=$(announce "$KA" hostc "${SRC[@]}")
 ledger_before=$("$LD" "$KB")
-fx_expect_ok "recv --check from a trusted peer" rcheck "$ID_A" 1 --tpm-version 2
-fx_expect_ok "recv --check from this host itself" rcheck "$ID_B" 1
-fx_expect_fail "recv --check from an untrusted host" rcheck "$ID_C" 1
-printf '%s\n' "$FX_ERR" | grep -q "record sender key $ID_C is not a trusted peer" || fx_fail "untrusted: $FX_ERR"
+fx_expect_ok "recv --check from a trusted peer" rcheck "$A1"
+fx_expect_ok "recv --check from this host itself" rcheck "$B1"
+fx_expect_fail "recv --check from an untrusted host" rcheck "$C1"
+printf '%s\n' "$FX_ERR" | grep -q "announcement sender key $ID_C is not a trusted peer" || fx_fail "untrusted: $FX_ERR"
+refused_for untrusted
+fx_expect_fail "recv --check of an announcement to another host" rcheck "$AC"
+printf '%s\n' "$FX_ERR" | grep -q "announcement addressed to key" || fx_fail "recipient: $FX_ERR"
+refused_for recipient
+# One changed byte anywhere (here: the generation) and it does not verify.
+forged=$(printf '%s' "$A1" | sed 's/^\(.\{174\}\)./\1f/')
+[ "$forged" != "$A1" ] || forged=$(printf '%s' "$A1" | sed 's/^\(.\{174\}\)./\1e/')
+fx_expect_fail "recv --check of a forged announcement" rcheck "$forged"
+printf '%s\n' "$FX_ERR" | grep -q "signature does not verify" || fx_fail "forged: $FX_ERR"
+refused_for forged
 [ "$("$LD" "$KB")" = "$ledger_before" ] || fx_fail "recv --check changed the ledger"
 
 # After host B accepted generation 1, the same generation is a replay.
 fx_swtpm_waiting dst tpm2
 fx_expect_ok "recv generation 1" "$VM" recv -d "$KB" --ctrl "$(fx_swtpm_ctrl dst)" --uuid "$U" <"$FX_DIR/first.rec"
-fx_expect_fail "recv --check of an accepted generation" rcheck "$ID_A" 1
+fx_expect_fail "recv --check of an accepted generation" rcheck "$A1"
 printf '%s\n' "$FX_ERR" | grep -q 'replay or rollback refused' || fx_fail "replay: $FX_ERR"
-fx_expect_ok "recv --check of a newer generation" rcheck "$ID_A" 2
-fx_expect_ok "recv --check of an accepted generation with rollback allowed" rcheck "$ID_A" 1 --allow-rollback
-fx_expect_fail "recv --check without a host key" "$VM" recv -d "$FX_DIR/no-keys" --check \
-	--sender "$ID_A" --uuid "$U" --generation 1
+printf '%s\n' "$FX_OUT" | grep -q 'replay or rollback refused' || fx_fail "replay, for the client: $FX_OUT"
+A2=$(announce "$KA" hostb "${SRC[@]}")
+fx_expect_ok "recv --check of a newer generation" rcheck "$A2"
+fx_expect_ok "recv --check of an accepted generation with rollback allowed" rcheck "$A1" --allow-rollback
+fx_expect_fail "recv --check without a host key" "$VM" recv -d "$FX_DIR/no-keys" --check --announce "$A1"
 echo "ok: recv_check_answers_as_recv_would"
 
-# Usage: recv --check names no INSTANCE; its own options need --check.
-for bad in "--check --uuid $U --generation 1" \
-	"--check --sender $ID_A --uuid $U" \
-	"--check --sender $ID_A --uuid $U --generation 0" \
-	"--check --sender $ID_A --uuid $U --generation 1 --tpm-version 3" \
-	"--check --sender $ID_A --uuid $U --generation 1 --ctrl $FX_DIR/dst/data.ctrl" \
-	"--sender $ID_A --ctrl $FX_DIR/dst/data.ctrl --uuid $U"; do
+# Usage: recv --check names no INSTANCE and needs --announce; the
+# unauthenticated --sender/--generation of old are gone.
+for bad in "--check" \
+	"--check --announce 00" \
+	"--check --announce $A1 --ctrl $FX_DIR/dst/data.ctrl --uuid $U" \
+	"--check --announce $A1 --fd 3" \
+	"--check --sender $ID_A --uuid $U --generation 1" \
+	"--staged --fd 3 --sender $ID_A --generation 18446744073709551615 --ctrl $FX_DIR/dst/data.ctrl --uuid $U"; do
 	# shellcheck disable=SC2086 # word lists on purpose
 	"$VM" recv -d "$KB" $bad </dev/null >/dev/null 2>&1
 	rc=$?

@@ -81,3 +81,12 @@ mig_inst() {
 	# shellcheck disable=SC2034 # assigned through the name reference
 	_mig_ref=(--ctrl "$(fx_swtpm_ctrl "$1")" --uuid "$2")
 }
+
+# mig_teardown NAME: what the teardown of a destination that is given up
+# leaves: its swtpm stopped (xend destroys the domain) and its state deleted
+# (xm delete). finish is for a source whose record left, not for this.
+mig_teardown() {
+	fx_swtpm_stop "$1"
+	rm -f "$FX_DIR/$1"/tpm*-00.*
+	mig_assert_gone "$1"
+}

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 		fail("push", &e);
 		goto out;
 	}
-	if (swtpm_push_blobs(&dst, &st, &e) != 0) {
+	if (swtpm_set_blobs(&dst, &st, &e) || swtpm_init_or_stop(&dst, &e)) {
 		fail("push", &e);
 		goto out;
 	}

@@ -40,7 +40,7 @@ static int opens(const struct host_key *me, const struct peer_set *p, const uint
 	struct swtpm_state st;
 	struct mig_err e;
 
-	if (vrec_open(me, p, rec, len, &h, NULL, &st, &e))
+	if (vrec_open(me, p, rec, len, &h, &st, &e))
 		return 0;
 	swtpm_state_clear(&st);
 	return 1;

@@ -16,6 +16,10 @@
  *   tpmif_front GNT IN OUT wait REF [MS]    wait for finish/idle; print the response
  *   tpmif_front GNT IN OUT bench REF N HEX  N commands, each waiting for the
  *       back end's notification; prints "N mean_us min_us"
+ *   tpmif_front GNT IN OUT flood REF N HEX LOC,...  N commands as a hostile
+ *       guest sends them, the i-th at the i-th locality of the list (over
+ *       and over); prints "N ok refused": answers with response code 0 and
+ *       the others. Exit 1 if one is not answered.
  *   tpmif_front direct SOCKET N HEX         the same N commands straight to a
  *       swtpm data socket; prints "N mean_us min_us"
  *   tpmif_front direct1 SOCKET N HEX        the same, a new connection per command
@@ -246,6 +250,34 @@ static int do_bench(struct front *f, long n, const char *hex)
 	return 0;
 }
 
+static int do_flood(struct front *f, long n, const char *hex, char *list)
+{
+	uint8_t cmd[PAGE], locs[64];
+	uint32_t refs[1] = { 0 }, rc;
+	size_t len = unhex(hex, cmd, sizeof(cmd)), nlocs = 0, off;
+	long i, ok = 0;
+	char *tok;
+
+	for (tok = strtok(list, ","); tok && nlocs < sizeof(locs); tok = strtok(NULL, ","))
+		locs[nlocs++] = (uint8_t)num(tok);
+	if (!nlocs)
+		die("no localities");
+	for (i = 0; i < n; i++) {
+		drain(f->out);
+		submit(f, cmd, len, (uint32_t)len, 0, refs, locs[i % (long)nlocs]);
+		notify(f);
+		if (wait_done(f, 10000, 1)) {
+			errno = 0;
+			die("no answer");
+		}
+		off = HDR + 4u * f->page[7];
+		memcpy(&rc, f->page + off + 6, 4);
+		ok += rc == 0;
+	}
+	printf("%ld %ld %ld\n", n, ok, n - ok);
+	return 0;
+}
+
 static int sock_connect(const char *sock)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -315,6 +347,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[4], "bench") && argc == 8)
 		return do_bench(&f, num(argv[6]), argv[7]);
+	if (!strcmp(argv[4], "flood") && argc == 9)
+		return do_flood(&f, num(argv[6]), argv[7], argv[8]);
 	errno = 0;
 	die("usage: see the comment at the top of tpmif_front.c");
 	return 2;

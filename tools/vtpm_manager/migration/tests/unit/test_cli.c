@@ -153,10 +153,7 @@ START_TEST(failures_exit_1_with_one_line)
 	one_line_error("not a vTPM record");
 	ck_assert_int_eq(run(junk, "recv", "-d", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
 			     "11111111-2222-3333-4444-555555555555", NULL), 1);
-	one_line_error("not a vTPM record");
-	ck_assert_int_eq(run(NULL, "recv", "-d", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
-			     "11111111-2222-3333-4444-555555555555", NULL), 1);
-	one_line_error("no vTPM record arrived");
+	one_line_error("cannot connect");
 }
 END_TEST
 
@@ -387,12 +384,9 @@ START_TEST(empty_stream_says_no_vtpm_record_arrived)
 
 	snprintf(a, sizeof(a), "%s/a", dir);
 	ck_assert_int_eq(run(NULL, "keygen", "-d", a, "-n", "hosta", NULL), 0);
-	ck_assert_int_eq(run(NULL, "recv", "-d", a, "--ctrl", "/nonexistent.ctrl", "--uuid",
-			     "11111111-2222-3333-4444-555555555555", NULL), 1);
-	one_line_error("no vTPM record arrived");
-	ck_assert_ptr_nonnull(strstr(err, "patched"));
 	ck_assert_int_eq(run(NULL, "inspect", NULL), 1);
 	one_line_error("no vTPM record arrived");
+	ck_assert_ptr_nonnull(strstr(err, "patched"));
 	snprintf(part, sizeof(part), "%s/part", dir);
 	fd = open(part, O_WRONLY | O_CREAT, 0600);
 	ck_assert_int_eq(write(fd, "XENVTPM", 7), 7);
@@ -437,11 +431,12 @@ START_TEST(status_prints_generations_and_left_mark)
 	ck_assert_int_eq(run(NULL, "status", "-d", a, "--ctrl", ctrl, "--uuid", uuid, NULL), 0);
 	ck_assert_msg(strstr(out, "left-host      yes, at generation 4 (") && strstr(out, mark),
 		      "%s", out);
+	/* A mark that does not parse still stands (leftmark.h). */
 	fd = open(mark, O_WRONLY | O_TRUNC, 0600);
 	ck_assert_int_eq(write(fd, "gen 4\n", 6), 6);
 	close(fd);
-	ck_assert_int_eq(run(NULL, "status", "-d", a, "--ctrl", ctrl, "--uuid", uuid, NULL), 1);
-	one_line_error("not 'generation N'");
+	ck_assert_int_eq(run(NULL, "status", "-d", a, "--ctrl", ctrl, "--uuid", uuid, NULL), 0);
+	ck_assert_msg(strstr(out, "left-host      yes, at generation 0 ("), "%s", out);
 	ck_assert_int_eq(run(NULL, "status", "-d", a, NULL), 2);
 }
 END_TEST

@@ -29,7 +29,7 @@ static void good_header(struct vrec_header *h)
 static void expect_refused(const uint8_t *buf, size_t len, const char *words)
 {
 	struct vrec_header h;
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 
 	ck_assert_int_eq(vrec_header_decode(buf, len, &h, &e), -1);
 	ck_assert_msg(strstr(e.msg, words), "error '%s' does not say '%s'", e.msg, words);

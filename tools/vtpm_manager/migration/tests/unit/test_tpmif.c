@@ -1,4 +1,6 @@
-/* The vTPM shared page: layout, request checks, command and response framing. */
+/* The back end's pure parts: the vTPM shared page (layout, request checks,
+ * command and response framing, refusals), the locality policy, and the
+ * limit on log lines a guest can cause. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <xen/io/tpmif.h>
 
 #include "io.h"
+#include "backend_limit.h"
 #include "tpmif.h"
 #include "unit.h"
 
@@ -176,7 +179,7 @@ END_TEST
 static void expect_check_refused(const struct tpmif_map *ring, const uint8_t *page,
 				 const char *words)
 {
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	struct tpmif_req r = req_of(page);
 
 	ck_assert_int_eq(tpmif_check_req(ring, &r, &e), -1);
@@ -267,7 +270,7 @@ END_TEST
 START_TEST(too_many_extra_pages_are_refused_before_any_ref_is_read)
 {
 	uint32_t refs[TPMIF_MAX_EXTRA_PAGES];
-	struct mig_err e = { "" };
+	struct mig_err e = { "", 0 };
 	struct pages p;
 	struct tpmif_map ring;
 	struct tpmif_req r;
@@ -332,26 +335,111 @@ START_TEST(unchecked_oversized_request_copies_nothing)
 }
 END_TEST
 
+/* The 10-byte answer in out: tag, size, code. */
+static void assert_refusal(const uint8_t *out, uint16_t tag, uint32_t rc)
+{
+	ck_assert_uint_eq(be16_get(out), tag);
+	ck_assert_uint_eq(be32_get(out + 2), TPMIF_REFUSAL_LEN);
+	ck_assert_uint_eq(be32_get(out + 6), rc);
+}
+
+/* A request whose data starts with tag. */
+static struct tpmif_req req_with_tag(struct pages *p, uint16_t tag)
+{
+	memcpy(p->page + 8, getrandom8, sizeof(getrandom8));
+	be16_put(p->page + 8, tag);
+	submit(p->page, 12, TPMIF_SUBMIT, 0, 0);
+	return req_of(p->page);
+}
+
 START_TEST(refusal_answers_in_the_command_family)
+{
+	static const uint16_t tpm12_tags[] = { 0x00c1, 0x00c2, 0x00c3 };
+	uint8_t out[TPMIF_REFUSAL_LEN];
+	struct pages p;
+	struct tpmif_req r;
+	unsigned int i;
+
+	pages_make(&p, 0);
+	r = req_with_tag(&p, 0x8001);
+	tpmif_refusal(p.page, &r, TPMIF_REFUSE_FAILURE, out);
+	assert_refusal(out, 0x8001, 0x101); /* TPM_ST_NO_SESSIONS, TPM_RC_FAILURE */
+	r = req_with_tag(&p, 0x8002);
+	tpmif_refusal(p.page, &r, TPMIF_REFUSE_FAILURE, out);
+	assert_refusal(out, 0x8001, 0x101); /* an error answer has no sessions */
+	for (i = 0; i < sizeof(tpm12_tags) / sizeof(tpm12_tags[0]); i++) {
+		r = req_with_tag(&p, tpm12_tags[i]);
+		tpmif_refusal(p.page, &r, TPMIF_REFUSE_FAILURE, out);
+		assert_refusal(out, 0x00c4, 0x09); /* TPM_TAG_RSP_COMMAND, TPM_FAIL */
+	}
+	free(p.buf);
+}
+END_TEST
+
+START_TEST(refused_locality_gets_the_locality_error_of_its_family)
 {
 	uint8_t out[TPMIF_REFUSAL_LEN];
 	struct pages p;
 	struct tpmif_req r;
 
 	pages_make(&p, 0);
-	memcpy(p.page + 8, getrandom8, sizeof(getrandom8));
-	submit(p.page, 12, TPMIF_SUBMIT, 0, 0);
-	r = req_of(p.page);
-	tpmif_refusal(p.page, &r, out);
-	ck_assert_uint_eq(be16_get(out), 0x8001);
-	ck_assert_uint_eq(be32_get(out + 2), TPMIF_REFUSAL_LEN);
-	ck_assert_uint_eq(be32_get(out + 6), 0x101);
-	p.page[8] = 0x00;
-	p.page[9] = 0xc1;
-	tpmif_refusal(p.page, &r, out);
-	ck_assert_uint_eq(be16_get(out), 0x00c4);
-	ck_assert_uint_eq(be32_get(out + 6), 0x09);
+	r = req_with_tag(&p, 0x8001);
+	tpmif_refusal(p.page, &r, TPMIF_REFUSE_LOCALITY, out);
+	assert_refusal(out, 0x8001, 0x907); /* TPM_RC_LOCALITY */
+	r = req_with_tag(&p, 0x8002);
+	tpmif_refusal(p.page, &r, TPMIF_REFUSE_LOCALITY, out);
+	assert_refusal(out, 0x8001, 0x907);
+	r = req_with_tag(&p, 0x00c1);
+	tpmif_refusal(p.page, &r, TPMIF_REFUSE_LOCALITY, out);
+	assert_refusal(out, 0x00c4, 0x3d); /* TPM_BAD_LOCALITY */
+	r = req_with_tag(&p, 0x00c2);
+	tpmif_refusal(p.page, &r, TPMIF_REFUSE_LOCALITY, out);
+	assert_refusal(out, 0x00c4, 0x3d);
 	free(p.buf);
+}
+END_TEST
+
+START_TEST(locality_lists_parse_to_a_mask)
+{
+	unsigned int mask = 0xdead;
+	struct mig_err e = { "", 0 };
+
+	ck_assert_int_eq(tpmif_parse_localities("0", &mask, &e), 0);
+	ck_assert_uint_eq(mask, 0x1);
+	ck_assert_int_eq(tpmif_parse_localities("0,1,2", &mask, &e), 0);
+	ck_assert_uint_eq(mask, 0x7);
+	ck_assert_int_eq(tpmif_parse_localities("4,0", &mask, &e), 0);
+	ck_assert_uint_eq(mask, 0x11);
+	ck_assert_int_eq(tpmif_parse_localities("0,1,2,3,4", &mask, &e), 0);
+	ck_assert_uint_eq(mask, 0x1f);
+}
+END_TEST
+
+START_TEST(locality_lists_that_are_not_lists_of_0_to_4_are_refused)
+{
+	static const char *const bad[] = { "", "5", "0,", ",0", "0,,1", "01", "0 1", "-1",
+					   "0,9", "a", "0;1", "1,2,3,4,5" };
+	unsigned int mask = 0x1, i;
+	struct mig_err e = { "", 0 };
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(tpmif_parse_localities(bad[i], &mask, &e) == -1, "'%s' accepted", bad[i]);
+		ck_assert_ptr_nonnull(strstr(e.msg, "expected a list of localities 0-4"));
+		ck_assert_uint_eq(mask, 0x1); /* untouched */
+	}
+}
+END_TEST
+
+START_TEST(locality_policy_allows_only_its_localities)
+{
+	ck_assert(tpmif_locality_allowed(0x1, 0));
+	ck_assert(!tpmif_locality_allowed(0x1, 1));
+	ck_assert(!tpmif_locality_allowed(0x1, 3));
+	ck_assert(tpmif_locality_allowed(0x3, 1));
+	ck_assert(!tpmif_locality_allowed(0x3, 4));
+	ck_assert(tpmif_locality_allowed(0x1f, 4));
+	ck_assert(!tpmif_locality_allowed(0xffffffffu, 5)); /* no such locality */
+	ck_assert(!tpmif_locality_allowed(0xffffffffu, 255));
 }
 END_TEST
 
@@ -368,10 +456,89 @@ START_TEST(cancel_answer_sets_idle)
 }
 END_TEST
 
+/* ---- the limit on log lines a guest causes -------------------------------- */
+
+/* Lines written out of n tried, one every step_ms from t; *t moves on. */
+static unsigned long lines_written(struct ratelimit *r, int64_t *t, unsigned long n,
+				   int64_t step_ms, unsigned long *reported)
+{
+	unsigned long written = 0, dropped, i;
+
+	for (i = 0; i < n; i++, *t += step_ms) {
+		if (ratelimit_allow(r, *t, &dropped)) {
+			written++;
+			*reported += dropped;
+		}
+	}
+	return written;
+}
+
+START_TEST(log_limit_allows_a_burst_then_nothing_within_the_minute)
+{
+	struct ratelimit r = { 0 };
+	unsigned long reported = 0;
+	int64_t t = 1000;
+
+	ck_assert_uint_eq(lines_written(&r, &t, 20000, 0, &reported), RATELIMIT_BURST);
+	t += RATELIMIT_INTERVAL_MS - 1;
+	ck_assert_uint_eq(lines_written(&r, &t, 1000, 0, &reported), 0);
+	ck_assert_uint_eq(reported, 0);
+	ck_assert_uint_eq(ratelimit_take_suppressed(&r), 20000 - RATELIMIT_BURST + 1000);
+	ck_assert_uint_eq(ratelimit_take_suppressed(&r), 0);
+}
+END_TEST
+
+START_TEST(log_limit_earns_one_line_a_minute_and_reports_the_gap)
+{
+	struct ratelimit r = { 0 };
+	unsigned long reported = 0, dropped = 0;
+	int64_t t = 0;
+
+	lines_written(&r, &t, RATELIMIT_BURST + 500, 0, &reported);
+	ck_assert_uint_eq(reported, 0);
+	t = RATELIMIT_INTERVAL_MS;
+	ck_assert_int_eq(ratelimit_allow(&r, t, &dropped), 1);
+	ck_assert_uint_eq(dropped, 500); /* said once, before the next line */
+	ck_assert_int_eq(ratelimit_allow(&r, t, &dropped), 0);
+	ck_assert_int_eq(ratelimit_allow(&r, t + RATELIMIT_INTERVAL_MS, &dropped), 1);
+	ck_assert_uint_eq(dropped, 1);
+}
+END_TEST
+
+START_TEST(log_limit_refills_to_one_burst_however_long_the_quiet)
+{
+	struct ratelimit r = { 0 };
+	unsigned long reported = 0;
+	int64_t t = 0;
+
+	lines_written(&r, &t, 100, 0, &reported);
+	t += (int64_t)RATELIMIT_INTERVAL_MS * 60 * 24 * 30; /* a month */
+	ck_assert_uint_eq(lines_written(&r, &t, 1000, 0, &reported), RATELIMIT_BURST);
+	/* A clock that stands still or goes back earns nothing. */
+	t -= 10 * RATELIMIT_INTERVAL_MS;
+	ck_assert_uint_eq(lines_written(&r, &t, 10, 0, &reported), 0);
+}
+END_TEST
+
+START_TEST(log_limit_keeps_three_days_of_a_hostile_guest_small)
+{
+	struct ratelimit r = { 0 };
+	unsigned long reported = 0, written, tried = 3ul * 24 * 3600 * 20;
+	int64_t t = 0;
+
+	/* 20 lines a second for three days. */
+	written = lines_written(&r, &t, tried, 50, &reported);
+	ck_assert_uint_le(written, RATELIMIT_BURST + 3 * 24 * 60 + 1);
+	ck_assert_uint_ge(written, 3 * 24 * 60);
+	ck_assert_uint_eq(written + reported + ratelimit_take_suppressed(&r), tried);
+}
+END_TEST
+
 Suite *tpmif_suite(void)
 {
 	Suite *s = suite_create("tpmif");
 	TCase *t = tcase_create("framing");
+	TCase *l = tcase_create("log limit");
 
 	tcase_add_test(t, layout_matches_xen_public_header);
 	tcase_add_test(t, read_req_copies_header_fields);
@@ -386,7 +553,16 @@ Suite *tpmif_suite(void)
 	tcase_add_test(t, response_longer_than_pages_is_capped_inside_them);
 	tcase_add_test(t, unchecked_oversized_request_copies_nothing);
 	tcase_add_test(t, refusal_answers_in_the_command_family);
+	tcase_add_test(t, refused_locality_gets_the_locality_error_of_its_family);
+	tcase_add_test(t, locality_lists_parse_to_a_mask);
+	tcase_add_test(t, locality_lists_that_are_not_lists_of_0_to_4_are_refused);
+	tcase_add_test(t, locality_policy_allows_only_its_localities);
 	tcase_add_test(t, cancel_answer_sets_idle);
 	suite_add_tcase(s, t);
+	tcase_add_test(l, log_limit_allows_a_burst_then_nothing_within_the_minute);
+	tcase_add_test(l, log_limit_earns_one_line_a_minute_and_reports_the_gap);
+	tcase_add_test(l, log_limit_refills_to_one_burst_however_long_the_quiet);
+	tcase_add_test(l, log_limit_keeps_three_days_of_a_hostile_guest_small);
+	suite_add_tcase(s, l);
 	return s;
 }

@@ -733,6 +733,15 @@ end "the refusals were the tamper and the replay, nothing else"
 
 # 6: a TPM 1.2 vTPM (the hotplug script with VTPM_TPM_VERSION=1.2) across
 # xl save / xl restore; its content through raw TPM 1.2 commands.
+# tpm12_setting on|off: the hotplug script's settings file (its only source
+# of settings) says VTPM_TPM_VERSION=1.2, or there is none (the defaults).
+tpm12_setting() {
+	if [ "$1" = on ]; then
+		echo VTPM_TPM_VERSION=1.2 > /etc/xen/vtpm-swtpm.conf
+	else
+		rm -f /etc/xen/vtpm-swtpm.conf
+	fi
+}
 pubek() { # CTRL : TPM_ReadPubek (fixed nonce), the reply in hex: the TPM's identity
 	"$TPM12" "${1%.ctrl}" raw 00c10000001e0000007c0000000000000000000000000000000000000000 2>/dev/null
 }
@@ -765,7 +774,7 @@ case $(dom_state tiny) in
 esac
 sleep 1
 check "guest alive" guest_ok tiny
-export VTPM_TPM_VERSION=1.2
+tpm12_setting on
 V12=$(cat /proc/sys/kernel/random/uuid)
 check "device creation, hotplug script with VTPM_TPM_VERSION=1.2" give_vtpm "$A" False "$V12"
 C12=$(ctrl_of "$A")
@@ -795,7 +804,7 @@ check "restored guest unpaused" test "$rc" -eq 0
 sleep 1
 check "restored guest alive" guest_ok tiny
 end "domain $A -> $B12, PCRs 0/16/23 and EK identical"
-unset VTPM_TPM_VERSION
+tpm12_setting off
 
 # 7: xm reboot of a vTPM guest on a pvops dom0 (no udev remove): the domain
 # and its device go, the vTPM stops with them; the guest starts again with
@@ -811,9 +820,9 @@ xend_device_destroy "$B12"
 check "no swtpm outlives its domain" not swtpm_alive "$C12"
 check "its back end is gone too" not pgrep -f "vtpm_backend --backend $(be_path "$B12")"
 if start_guest; then
-	export VTPM_TPM_VERSION=1.2
+	tpm12_setting on
 	check "rebooted guest gets its vTPM (domain $A)" give_vtpm "$A" False "$V12"
-	unset VTPM_TPM_VERSION
+	tpm12_setting off
 	check "the same state directory" test "$(dirname "$(ctrl_of "$A")")" = "$(dirname "$C12")"
 	check "the same TPM (EK)" ek_same "$(ctrl_of "$A")"
 	xl destroy "$A"
