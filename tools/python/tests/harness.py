@@ -27,7 +27,8 @@ BUILT_HELPER = os.path.join(BUILD, 'vtpm_migrate')
 XENSTORED = '/usr/lib/xen-4.17/bin/xenstored'
 XENSTORED_SHIM = os.path.join(BUILD, 'shim', 'xenstored_shim.so')
 DOMSTATE_SHIM = os.path.join(BUILD, 'shim', 'xc_domstate.so')
-HOTPLUG = os.path.join(PROJECT, 'tools', 'examples', 'vtpm-swtpm')
+PRIVATE_INSTALL = os.path.join(PROJECT, 'tools', 'examples', 'tests',
+                               'private-install.sh')
 TRACE_HELPER = os.path.join(TESTS, 'trace-helper')
 BACKEND_PROGRAM = os.path.join(BUILD, 'vtpm_backend')
 XENDHOST = os.path.join(TESTS, 'xendhost.py')
@@ -301,24 +302,33 @@ class XenHost(Host):
         self.state = os.path.join(self.dir, 'state')
         self.run = os.path.join(self.dir, 'run')
         self.port = free_port()
-        # the host has switched its vTPMs to swtpm (an empty settings file)
-        self.conf = os.path.join(self.dir, 'vtpm-swtpm.conf')
-        open(self.conf, 'w').close()
+        # the host has switched its vTPMs to swtpm: vtpm-swtpm installed as
+        # in a Xen install, with this host's folder as /etc/xen, and its
+        # settings file (the switch) there
+        self.etc = os.path.join(self.dir, 'etc')
+        self.scripts = os.path.join(self.etc, 'scripts')
+        self.conf = os.path.join(self.etc, 'vtpm-swtpm.conf')
+        self.settings()
         self.domstate = '5:suspended,9:paused,10:paused'
         self.config = {}
         self.n = 0
 
+    def settings(self, **more):
+        """vtpm-swtpm's settings file: this host's roots, and more."""
+        kv = {'VTPM_STATE_ROOT': self.state, 'VTPM_RUN_ROOT': self.run,
+              'VTPM_EK_CERTS': 'no', 'VTPM_BACKEND': 'no'}
+        if os.access(BACKEND_PROGRAM, os.X_OK):
+            kv['VTPM_BACKEND'] = BACKEND_PROGRAM
+        kv.update(more)
+        run([PRIVATE_INSTALL, self.etc] + ['%s=%s' % i for i in kv.items()])
+
     def env(self):
         env = self.xs.env()
-        env.update({'VTPM_STATE_ROOT': self.state, 'VTPM_RUN_ROOT': self.run,
-                    'XEN_STANDIN_HOSTS': 'hosta=127.0.0.1,hostb=127.0.0.1',
-                    'VTPM_SWTPM_CONF': self.conf, 'VTPM_EK_CERTS': 'no',
+        env.update({'XEN_STANDIN_HOSTS': 'hosta=127.0.0.1,hostb=127.0.0.1',
                     'VTPM_HELPER_PRELOAD': DOMSTATE_SHIM,
                     'VTPM_TEST_DOMSTATE': self.domstate,
                     'VTPM_MIGRATE_REAL': helper_path(),
-                    'XEN_STANDIN_SCRIPTS': os.path.dirname(HOTPLUG)})
-        if os.access(BACKEND_PROGRAM, os.X_OK):
-            env['VTPM_BACKEND'] = BACKEND_PROGRAM
+                    'XEN_STANDIN_SCRIPTS': self.scripts})
         return env
 
     def options(self, **kw):

@@ -58,8 +58,6 @@ class NotOptedInTest(unittest.TestCase):
         host = harness.XenHost(os.path.join(self.dir, kind), name,
                                self.trees[kind])
         os.remove(host.conf)
-        host.scripts = os.path.join(host.dir, 'scripts')
-        os.makedirs(host.scripts)
         host.ran = os.path.join(host.dir, 'ran')
         script(os.path.join(host.scripts, 'vtpm-delete'),
                'echo "vtpm-delete $*" >> %s\n' % host.ran)

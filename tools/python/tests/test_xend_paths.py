@@ -131,10 +131,8 @@ class RemoteMigrationTest(HostsTest):
     def test_refusal_after_the_record_resumes_the_guest_with_its_vtpm(self):
         src = self.a.create()
         pcr, perm = src.pcr16(), src.permanent_blob()
-        env = self.b.env()
-        env['VTPM_TPM_VERSION'] = '1.2'     # B would run the guest a TPM 1.2
-        server = self.b.start('serve', {'port': self.b.port, 'count': 1},
-                              env=env)
+        self.b.settings(VTPM_TPM_VERSION='1.2')   # B runs its vTPMs as 1.2
+        server = self.b.start('serve', {'port': self.b.port, 'count': 1})
         self.assertEqual(server.stdout.readline().strip(), b'listening')
         res = self.migrate(self.a, self.b, 'hostb')
         dst_res = harness.served(server)

@@ -223,10 +223,11 @@ def old_hotplug(domid, action):
 
 
 def hotplug(domid, action):
-    """The vtpm-swtpm hotplug script, as udev runs it."""
+    """The host's vtpm-swtpm hotplug script, as udev runs it."""
     env = dict(os.environ)
     env['XENBUS_PATH'] = 'backend/vtpm/%d/0' % domid
-    harness.run([harness.HOTPLUG, action], env=env, check=False)
+    script = os.path.join(env['XEN_STANDIN_SCRIPTS'], 'vtpm-swtpm')
+    harness.run([script, action], env=env, check=False)
 
 
 def main():
