@@ -55,6 +55,13 @@ def within(seconds, fn):
     return box[0]
 
 
+def zombie(pid):
+    f = open('/proc/%d/stat' % pid)
+    state = f.read().rsplit(')', 1)[1].split()[0]
+    f.close()
+    return state == 'Z'
+
+
 class PeerNameTest(unittest.TestCase):
 
     def test_save_file_is_sealed_to_this_host(self):
@@ -128,6 +135,19 @@ class HelperTest(unittest.TestCase):
         self.program('echo "%s" >&2\nexit 1\n' % line)
         e = within(10, lambda: vm._run(['recv']))
         self.assertEqual(str(e), line)
+
+    def test_a_helper_xend_reaped_meanwhile_still_gives_its_reason(self):
+        # xend's xPopen3 reaps every ended child when it starts another
+        self.program('echo "vtpm_migrate: send: the reason" >&2\nexit 1\n')
+        first = vm._Helper(vm._argv(['send']))
+        deadline = time.time() + 10
+        while time.time() < deadline and not zombie(first.child.pid):
+            time.sleep(0.05)
+        vm._Helper(vm._argv(['peers']))
+        self.assertTrue(first.child.sts >= 0)     # reaped by xend already
+        e = within(10, first.finish)
+        self.assertTrue(isinstance(e, vm.VtpmMigrationError), repr(e))
+        self.assertEqual(str(e), 'vtpm_migrate: send: the reason')
 
     def test_a_helper_killed_says_so(self):
         self.program('kill -9 $$\n')

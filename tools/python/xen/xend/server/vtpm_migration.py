@@ -101,7 +101,7 @@ class _Helper(object):
     def __init__(self, argv, fd=None):
         log.debug("[vtpm]: %s", ' '.join(argv))
         self.what = '%s %s' % (os.path.basename(argv[0]), argv[1])
-        self.out, self.err, self.expired = '', [], False
+        self.out, self.err, self.expired, self.why = '', [], False, None
         self.child = xPopen3(argv, True, -1, fd is not None and [fd] or [])
         self.thread = threading.Thread(target=self._slurp)
         self.thread.daemon = True    # a stray holder of its stderr
@@ -136,7 +136,7 @@ class _Helper(object):
                                      % (self.what, expect, word))
     def finish(self):
         """Its output if it ended well; else raise with its reason."""
-        if self.child.sts < 0:    # not waited for yet
+        if self.why is None:    # not ended yet (xend may have reaped it)
             try:
                 self.child.tochild.close()
             except (IOError, OSError):

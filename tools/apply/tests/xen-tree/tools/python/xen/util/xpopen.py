@@ -7,12 +7,22 @@ import os
 
 MAXFD = 1024
 
+# As xend's: every new child first reaps the children that have ended, so
+# a child's status may be taken before its owner waits for it.
+_active = []
+
+
+def _cleanup():
+    for inst in _active[:]:
+        inst.poll()
+
 
 class xPopen3(object):
     sts = -1
 
     def __init__(self, cmd, capturestderr=False, bufsize=-1, passfd=(),
                  env=None):
+        _cleanup()
         p2cread, p2cwrite = os.pipe()
         c2pread, c2pwrite = os.pipe()
         if capturestderr:
@@ -46,8 +56,18 @@ class xPopen3(object):
         if capturestderr:
             os.close(errin)
             self.childerr = os.fdopen(errout, 'r')
+        _active.append(self)
+
+    def poll(self):
+        if self.sts < 0:
+            pid, sts = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.sts = sts
+                _active.remove(self)
+        return self.sts
 
     def wait(self):
         if self.sts < 0:
             pid, self.sts = os.waitpid(self.pid, 0)
+            _active.remove(self)
         return self.sts
