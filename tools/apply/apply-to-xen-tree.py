@@ -150,40 +150,87 @@ def _in_except(lines, lo, i, path, func, stmt):
                       % (path, func, stmt))
 
 
+def _in_try(lines, lo, i, path, func):
+    """The `try:` whose block holds lines[i]."""
+    j = i - 1
+    while j > lo and (_blank(lines[j]) or _indent(lines[j]) >= _indent(lines[i])):
+        j -= 1
+    if lines[j].strip() != 'try:':
+        raise Missing("%s: %s() has no try block around '%s'"
+                      % (path, func, lines[i].strip()))
+    return j
+
+
+def _dm_record(lines, i, path):
+    """XendCheckpoint.save writes the device model's state with the legacy
+    signature, read to the end of the stream.  Followed by a vTPM record
+    it must be the length-prefixed form xc_restore also reads."""
+    m = re.match(r'^\s*if os\.path\.exists\((.+)\):\s*$', lines[i - 1])
+    if not m:
+        raise Missing("%s: save() does not write the device model record "
+                      "from the file it checks" % path)
+    pad = ' ' * _indent(lines[i])
+    return ''.join([
+        pad + 'if vtpm:    # a vTPM record follows: the length-prefixed form\n',
+        pad + '    write_exact(fd, b"DeviceModelRecord0002" + pack("I",\n',
+        pad + '                os.path.getsize(%s)),\n' % m.group(1),
+        pad + '                "could not write qemu signature")\n',
+        pad + 'else:\n',
+        pad + '    ' + lines[i].lstrip()])
+
+
 def edit_checkpoint(path, text):
     lines = text.splitlines(True)
     inserts = [_import_after(lines, path, 'from xen.xend.XendLogging import log')]
 
     def before(i, call):
-        inserts.append((i, _line(lines[i], 'vtpm_migration.' + call)))
+        inserts.append((i, _line(lines[i], call)))
 
-    def after(i, call):
-        inserts.append((i + 1, _line(lines[i], 'vtpm_migration.' + call)))
-
+    # save(): the sender is ready before the first byte, pulls at the
+    # suspend, writes after the image and the device model
     s0, s1 = _find_def(lines, path, 'save')
     before(_find_stmt(lines, s0, s1, 'write_exact(fd, SIGNATURE, "could not '
                       'write guest state file: signature")', path, 'save'),
-           'check_before_save(dominfo, network, dst, checkpoint)')
+           'vtpm = vtpm_migration.check_before_save(fd, dominfo, network, '
+           'dst, checkpoint, sock)')
+    i = [k for k in range(s0, s1) if 'DEV_MIGRATE_STEP3' in lines[k]]
+    i = i and [k for k in range(i[0], s1) if lines[k].strip() == 'if hvm:']
+    if not i:
+        raise Missing("%s: save() has no 'if hvm:' after device step 3"
+                      % path)
+    before(i[0], 'vtpm_migration.save_suspended(vtpm)')
+    i = _find_stmt(lines, s0, s1, 'write_exact(fd, QEMU_SIGNATURE, "could '
+                   'not write qemu signature")', path, 'save')
+    lines[i] = _dm_record(lines, i, path)
     i = _find_stmt(lines, s0, s1, 'forkHelper(cmd, fd, saveInputHandler, '
                    'False)', path, 'save')
-    before(i, 'save_before_image(fd, dominfo, network, dst)')
-    after(i, 'save_after_image(fd, dominfo, network, dst, checkpoint, sock)')
-    before(_find_stmt(lines, s0, s1, 'dominfo.destroy()', path, 'save'),
-           'finish_after_success(dominfo)')
+    before(_find_stmt(lines, i, s1, 'if checkpoint:', path, 'save'),
+           'vtpm_migration.save_after_image(vtpm, fd)')
     i = _find_stmt(lines, s0, s1, 'dominfo.resumeDomain()', path, 'save',
                    last=True)
     _in_except(lines, s0, i, path, 'save', 'dominfo.resumeDomain()')
-    before(i, 'recover_after_failure(dominfo)')
+    before(i, 'exn = vtpm_migration.recover_after_failure(vtpm, exn)')
 
+    # restore(): the receiver is ready before the image and loads after it;
+    # a domain whose record from a file was refused is kept paused
     r0, r1 = _find_def(lines, path, 'restore')
     i = _find_stmt(lines, r0, r1, 'forkHelper(cmd, fd, handler.handler, '
                    'True)', path, 'restore')
-    before(i, 'restore_before_image(fd, dominfo, relocating)')
-    after(i, 'restore_after_image(fd, dominfo)')
+    before(_in_try(lines, r0, i, path, 'restore'), 'vtpm = None')
+    before(i, 'vtpm = vtpm_migration.restore_before_image(fd, dominfo, '
+           'relocating)')
+    inserts.append((i + 1, _line(lines[i], 'vtpm_migration.restore_after_'
+                                 'image(vtpm)')))
+    w = [k for k in range(i, r1)
+         if lines[k].strip().startswith('dominfo.waitForDevices()')]
+    if not w:
+        raise Missing("%s: restore() has no 'dominfo.waitForDevices()'"
+                      % path)
+    before(w[0], 'vtpm_migration.keep_paused(vtpm, dominfo)')
     i = _find_stmt(lines, r0, r1, 'dominfo.destroy()', path, 'restore',
                    last=True)
     _in_except(lines, r0, i, path, 'restore', 'dominfo.destroy()')
-    before(i, 'keep_after_failure(dominfo, exn)')
+    before(i, 'vtpm_migration.keep_after_failure(vtpm, exn)')
     return _apply_inserts(lines, inserts)
 
 
@@ -212,13 +259,13 @@ def edit_xend_domain(path, text):
     d0, d1 = _find_def(lines, path, 'domain_save', 'XendDomain')
     i = _find_stmt(lines, d0, d1, 'fd = os.open(dst, oflags)', path,
                    'domain_save')
-    inserts.append((i, _line(lines[i], 'vtpm_migration.check_before_open('
-                             'dominfo, dst, checkpoint)')))
+    inserts.append((i, _line(lines[i], 'vtpm_migration.check(dominfo, dst, '
+                             'False, checkpoint)')))
     d0, d1 = _find_def(lines, path, 'domain_delete', 'XendDomain')
     i = _find_stmt(lines, d0, d1, 'self._domain_delete_by_info(dominfo)',
                    path, 'domain_delete')
-    inserts.append((i, _line(lines[i], 'vtpm_migration.deleting_config('
-                             'dominfo)')))
+    inserts.append((i + 1, _line(lines[i], 'vtpm_migration.delete_state('
+                                 'dominfo)')))
     for func, word, ssl in (('_domain_migrate', 'receive', 'False'),
                             ('_domain_migrate_by_ssl', 'sslreceive', 'True')):
         m0, m1 = _find_def(lines, path, func, 'XendDomain')
@@ -230,6 +277,13 @@ def edit_xend_domain(path, text):
         inserts.append((found[0], _line(lines[found[0]],
                         'vtpm_migration.ask_destination(dominfo, dst, sock, '
                         '%s)' % ssl)))
+        # A vTPM step's error already says what the destination answered;
+        # the destination's own error then only says its stream broke.
+        i = _find_stmt(lines, m0, m1, 'raise XendError("%s (from %s)" % '
+                       '(m_dsterr.group(2), dst))', path, func)
+        k = _find_stmt(lines, m0, i, 'if m_dsterr:', path, func, last=True)
+        lines[k] = _line(lines[k], 'if m_dsterr and not isinstance(ex, '
+                         'vtpm_migration.VtpmMigrationError):')
     return _apply_inserts(lines, inserts)
 
 
@@ -243,14 +297,24 @@ def edit_relocate(path, text):
     return _apply_inserts(lines, inserts)
 
 
-def _replace_body(lines, path, name, within, body):
+def _divert(lines, path, name, within, body):
+    """body first in the function, after its docstring: a switched host
+    goes to the module, any other runs the function as it was."""
     start, end = _find_def(lines, path, name, within)
-    header_end = start
-    while not lines[header_end].rstrip().endswith(':'):
-        header_end += 1
-    indent = ' ' * (_indent(lines[start]) + 4)
-    new = [indent + b + '\n' if b else '\n' for b in body]
-    return lines[:header_end + 1] + new + lines[end:]
+    i = start
+    while not lines[i].rstrip().endswith(':'):
+        i += 1
+    i += 1
+    first = lines[i].strip()
+    quote = first[:3]
+    if quote in ('"""', "'''"):
+        if len(first) < 6 or not first.endswith(quote):
+            i += 1
+            while quote not in lines[i]:
+                i += 1
+        i += 1
+    pad = ' ' * (_indent(lines[start]) + 4)
+    return lines[:i] + [pad + b + '\n' for b in body] + lines[i:]
 
 
 def edit_tpmif(path, text):
@@ -263,17 +327,15 @@ def edit_tpmif(path, text):
     else:
         raise Missing("%s: no line '%s' to import the module after"
                       % (path, imp))
-    lines = _replace_body(lines, path, 'migrate', 'TPMifController', [
-        '"""@see DevController.migrate: step 0 refuses with a reason."""',
-        'return vtpm_migration.device_migrate(self, deviceConfig, network,',
-        '                                     dst, step, domName)'])
-    lines = _replace_body(lines, path, 'recover_migrate', 'TPMifController', [
-        '"""@see DevController.recover_migrate: XendCheckpoint.save\'s',
-        'error path recovers the vTPM (vtpm_migration)."""',
-        'return 0'])
-    lines = _replace_body(lines, path, 'destroy_vtpmstate', None, [
-        'vtpm_migration.destroy_state(uuids, os.path.join(',
-        '    os.path.dirname(VTPM_DELETE_SCRIPT), "vtpm-swtpm"))'])
+    lines = _divert(lines, path, 'migrate', 'TPMifController', [
+        'if vtpm_migration.opted_in():    # swtpm vTPMs: XendCheckpoint',
+        '    return vtpm_migration.check(self.vm, dst, network, False, step)'])
+    lines = _divert(lines, path, 'recover_migrate', 'TPMifController', [
+        'if vtpm_migration.opted_in():    # XendCheckpoint.save recovers',
+        '    return 0'])
+    lines = _divert(lines, path, 'destroy_vtpmstate', None, [
+        'if vtpm_migration.opted_in():    # swtpm: only xm delete deletes',
+        '    return vtpm_migration.destroy_state(uuids)'])
     return ''.join(lines)
 
 
@@ -698,11 +760,12 @@ xend runs vtpm_migrate on its migration stream as it runs xc_save and
 xc_restore: xen/xend/server/vtpm_migration.py, called from
 XendCheckpoint.save() and restore(), XendDomain (save and delete), the
 relocation server (a vtpm_check question before the image is sent) and
-server/tpmif.py (a device migration refused with its reason at step 0,
-the state deleted through vtpm-swtpm).  No daemon, no port, no second
-connection: the record follows the image (for an HVM guest, the
-length-prefixed device-model record, which is why xc_restore must read
-DeviceModelRecord0002) in the same stream.
+server/tpmif.py.  No daemon, no port, no second connection: the record
+follows the image (for an HVM guest, the length-prefixed device-model
+record, which is why xc_restore must read DeviceModelRecord0002) in the
+same stream.  Only a host switched to swtpm vTPMs (the previous parts)
+takes these paths: on any other, tpmif.py's own (external-migration-tool,
+vtpm-delete) and every other xend path run as before.
 
 xend-config.sxp gets the options, commented out, with
 (vtpm-migration no) the default, and says that external-migration-tool is

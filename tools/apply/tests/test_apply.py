@@ -212,37 +212,52 @@ class ApplyTest(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         tree = ast.parse(self.read(CHECKPOINT))
         save = calls_in(function(tree, 'save'))
-        # the check comes before the first byte; the record right after
-        # the image helper returns
-        self.assertEqual(save[0], 'vtpm_migration.check_before_save')
-        self.assertEqual(save[1], 'write_exact')
-        i = save.index('forkHelper')
-        self.assertEqual(save[i - 1], 'vtpm_migration.save_before_image')
-        self.assertEqual(save[i + 1], 'vtpm_migration.save_after_image')
-        i = save.index('vtpm_migration.finish_after_success')
-        self.assertEqual(save[i + 1], 'dominfo.destroy')
-        i = save.index('vtpm_migration.recover_after_failure')
-        self.assertIn('log.exception', save[i - 2:i])
+        # the sender gets ready before the first byte, pulls at the suspend
+        # (in saveInputHandler), writes after the image and device model
+        self.assertEqual(save[:2], ['vtpm_migration.check_before_save',
+                                    'write_exact'])
+        i = save.index('vtpm_migration.save_suspended')
+        self.assertEqual(save[i - 1], 'dominfo.migrateDevices')
+        self.assertLess(i, save.index('forkHelper'))
+        i = save.index('vtpm_migration.save_after_image')
+        self.assertEqual(save[i - 1], 'os.remove')     # the device model's
         self.assertEqual(save[i + 1], 'dominfo.resumeDomain')
+        self.assertLess(i, save.index('dominfo.destroy'))
+        # the device model record: length-prefixed when a vTPM record
+        # follows, else xend's own
+        dm = [n for n in ast.walk(function(tree, 'save'))
+              if isinstance(n, ast.If) and isinstance(n.test, ast.Name)
+              and n.test.id == 'vtpm']
+        self.assertEqual(len(dm), 1)
+        self.assertIn(b'DeviceModelRecord0002', ast.dump(dm[0].body[0]).encode())
+        self.assertIn('QEMU_SIGNATURE', ast.dump(dm[0].orelse[0]))
+        # the error to raise comes from the module, before the resume
+        handlers = [n for n in ast.walk(function(tree, 'save'))
+                    if isinstance(n, ast.ExceptHandler)
+                    and 'dominfo.resumeDomain' in calls_in(n)]
+        self.assertEqual(len(handlers), 1)
+        first = handlers[0].body[1]
+        self.assertEqual(calls_in(first),
+                         ['vtpm_migration.recover_after_failure'])
+        self.assertEqual(first.targets[0].id, 'exn')
         restore = calls_in(function(tree, 'restore'))
-        i = restore.index('vtpm_migration.restore_after_image')
-        self.assertEqual(restore[i - 1], 'forkHelper')
-        self.assertEqual(restore[i - 2], 'vtpm_migration.restore_before_image')
-        # a failed restore asks the module before the domain is destroyed
+        i = restore.index('forkHelper')
+        self.assertEqual(restore[i - 1], 'vtpm_migration.restore_before_image')
+        self.assertEqual(restore[i + 1], 'vtpm_migration.restore_after_image')
+        # a refused record from a file: kept after completeRestore, before
+        # the wait for the devices
+        i = restore.index('vtpm_migration.keep_paused')
+        self.assertEqual(restore[i + 1], 'dominfo.waitForDevices')
+        self.assertLess(restore.index('dominfo.completeRestore'), i)
         handlers = [calls_in(n) for n in ast.walk(function(tree, 'restore'))
                     if isinstance(n, ast.ExceptHandler)]
         destroying = [h for h in handlers if 'dominfo.destroy' in h]
         self.assertEqual(destroying[-1][:2], ['vtpm_migration.keep_after_failure',
                                               'dominfo.destroy'])
-        self.assertLess(i, restore.index('dominfo.waitForDevices'))
+        # what the error handler passes is bound before its try
+        self.assertIn('    vtpm = None\n    try:\n', self.read(CHECKPOINT))
         self.assertIn('from xen.xend.server import vtpm_migration',
                       self.read(CHECKPOINT))
-        # the recover call sits in save's error handler
-        handlers = [calls_in(n) for n in ast.walk(function(tree, 'save'))
-                    if isinstance(n, ast.ExceptHandler)]
-        resuming = [h for h in handlers if 'dominfo.resumeDomain' in h]
-        self.assertEqual(len(resuming), 1)
-        self.assertIn('vtpm_migration.recover_after_failure', resuming[0])
 
     def test_xend_domain_and_relocation_server_hooks(self):
         rc, out, err = self.apply()
@@ -250,11 +265,12 @@ class ApplyTest(unittest.TestCase):
         tree = ast.parse(self.read('tools/python/xen/xend/XendDomain.py'))
         save = calls_in(function(tree, 'domain_save', 'XendDomain'))
         # the refusal comes before the file is opened (and truncated)
-        self.assertLess(save.index('vtpm_migration.check_before_open'),
+        self.assertLess(save.index('vtpm_migration.check'),
                         save.index('os.open'))
+        # xm delete deletes the vTPM state once the configuration is gone
         delete = calls_in(function(tree, 'domain_delete', 'XendDomain'))
         self.assertEqual(delete[delete.index('self._domain_delete_by_info')
-                                - 1], 'vtpm_migration.deleting_config')
+                                + 1], 'vtpm_migration.delete_state')
         for name, word in (('_domain_migrate', 'receive'),
                            ('_domain_migrate_by_ssl', 'sslreceive')):
             fn = function(tree, name, 'XendDomain')
@@ -266,26 +282,37 @@ class ApplyTest(unittest.TestCase):
             raises = [n for n in ast.walk(fn) if isinstance(n, ast.Raise)
                       and isinstance(n.exc, ast.Name)]
             self.assertIn('ex', [n.exc.id for n in raises], name)
+            # a vTPM step's error is kept over the destination's answer
+            tests = [ast.dump(n.test) for n in ast.walk(fn)
+                     if isinstance(n, ast.If) and 'm_dsterr' in ast.dump(n.test)]
+            self.assertEqual(len(tests), 1, name)
+            self.assertIn('VtpmMigrationError', tests[0], name)
         reloc = ast.parse(self.read('tools/python/xen/xend/server/relocate.py'))
         self.assertEqual(calls_in(function(reloc, 'op_vtpm_check',
                                            'RelocationProtocol')),
                          ['vtpm_migration.op_vtpm_check'])
 
-    def test_device_controller_delegates_and_no_shell_remains(self):
+    def test_device_controller_diverts_only_a_switched_host(self):
+        pristine = ast.parse(self.read(TPMIF))
         rc, out, err = self.apply()
         self.assertEqual(rc, 0, err)
-        text = self.read(TPMIF)
-        tree = ast.parse(text)
-        self.assertEqual(calls_in(function(tree, 'migrate', 'TPMifController')),
-                         ['vtpm_migration.device_migrate'])
-        # recovery runs from XendCheckpoint.save's error path, where what
-        # happened to the record is known
-        self.assertEqual(calls_in(function(tree, 'recover_migrate',
-                                           'TPMifController')), [])
-        self.assertIn('vtpm_migration.destroy_state',
-                      calls_in(function(tree, 'destroy_vtpmstate')))
-        self.assertNotIn('os.popen', text)
-        self.assertNotIn('os.system', text)
+        patched = ast.parse(self.read(TPMIF))
+        for name, cls, call in (
+                ('migrate', 'TPMifController', 'vtpm_migration.check'),
+                ('recover_migrate', 'TPMifController', None),
+                ('destroy_vtpmstate', None, 'vtpm_migration.destroy_state')):
+            old = function(pristine, name, cls).body
+            new = function(patched, name, cls).body
+            doc = isinstance(old[0], ast.Expr) and 1 or 0
+            # docstring, then the switch, then the body as it was
+            self.assertEqual([ast.dump(n) for n in new[:doc] + new[doc + 1:]],
+                             [ast.dump(n) for n in old], name)
+            switch = new[doc]
+            self.assertEqual(calls_in(switch.test),
+                             ['vtpm_migration.opted_in'], name)
+            self.assertEqual(calls_in(switch.body[0]),
+                             call and [call] or [], name)
+            self.assertEqual(switch.orelse, [], name)
 
     def test_patched_python_compiles(self):
         self.assertEqual(self.apply()[0], 0)

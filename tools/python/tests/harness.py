@@ -27,10 +27,13 @@ BUILT_HELPER = os.path.join(BUILD, 'vtpm_migrate')
 XENSTORED = '/usr/lib/xen-4.17/bin/xenstored'
 XENSTORED_SHIM = os.path.join(BUILD, 'shim', 'xenstored_shim.so')
 DOMSTATE_SHIM = os.path.join(BUILD, 'shim', 'xc_domstate.so')
-HOTPLUG = os.path.join(PROJECT, 'tools', 'examples', 'vtpm-swtpm')
+PRIVATE_INSTALL = os.path.join(PROJECT, 'tools', 'examples', 'tests',
+                               'private-install.sh')
 TRACE_HELPER = os.path.join(TESTS, 'trace-helper')
 BACKEND_PROGRAM = os.path.join(BUILD, 'vtpm_backend')
 XENDHOST = os.path.join(TESTS, 'xendhost.py')
+# The Python xend runs on: 2.7 where the Makefile found one.
+XEND_PYTHON = os.environ.get('XEND_PYTHON') or sys.executable
 
 
 def helper_path():
@@ -43,6 +46,10 @@ def missing_tools():
     if not os.access(helper_path(), os.X_OK):
         return 'no vtpm_migrate at %s (build it, or set VTPM_MIGRATE)' \
             % helper_path()
+    if '--announce' not in run([helper_path(), 'recv', '--help'],
+                               check=False)[1]:
+        return ('waiting for vtpm_migrate with the announcement contract '
+                '(recv --announce, send --staged --timeout)')
     for tool in ('swtpm', 'swtpm_ioctl', 'tpm2_pcrread', 'tpm2_nvread'):
         if shutil.which(tool) is None:
             return 'missing %s' % tool
@@ -107,8 +114,9 @@ class Xenstored(object):
 
 
 def run(argv, env=None, check=True, input_data=None):
+    # close_fds: under Python 2 a child would keep xend's pipes open
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=env)
+                         stderr=subprocess.PIPE, env=env, close_fds=True)
     out, err = p.communicate(input_data)
     if check and p.returncode != 0:
         raise AssertionError('%s failed (%d): %s' % (' '.join(argv),
@@ -294,26 +302,33 @@ class XenHost(Host):
         self.state = os.path.join(self.dir, 'state')
         self.run = os.path.join(self.dir, 'run')
         self.port = free_port()
-        # the host has switched its vTPMs to swtpm (an empty settings file)
-        self.conf = os.path.join(self.dir, 'vtpm-swtpm.conf')
-        open(self.conf, 'w').close()
+        # the host has switched its vTPMs to swtpm: vtpm-swtpm installed as
+        # in a Xen install, with this host's folder as /etc/xen, and its
+        # settings file (the switch) there
+        self.etc = os.path.join(self.dir, 'etc')
+        self.scripts = os.path.join(self.etc, 'scripts')
+        self.conf = os.path.join(self.etc, 'vtpm-swtpm.conf')
+        self.settings()
         self.domstate = '5:suspended,9:paused,10:paused'
         self.config = {}
         self.n = 0
 
+    def settings(self, **more):
+        """vtpm-swtpm's settings file: this host's roots, and more."""
+        kv = {'VTPM_STATE_ROOT': self.state, 'VTPM_RUN_ROOT': self.run,
+              'VTPM_EK_CERTS': 'no', 'VTPM_BACKEND': 'no'}
+        if os.access(BACKEND_PROGRAM, os.X_OK):
+            kv['VTPM_BACKEND'] = BACKEND_PROGRAM
+        kv.update(more)
+        run([PRIVATE_INSTALL, self.etc] + ['%s=%s' % i for i in kv.items()])
+
     def env(self):
         env = self.xs.env()
-        env.update({'VTPM_STATE_ROOT': self.state, 'VTPM_RUN_ROOT': self.run,
-                    'XEN_STANDIN_HOSTS': 'hosta=127.0.0.1,hostb=127.0.0.1',
-                    'VTPM_SWTPM_CONF': self.conf, 'VTPM_EK_CERTS': 'no',
+        env.update({'XEN_STANDIN_HOSTS': 'hosta=127.0.0.1,hostb=127.0.0.1',
                     'VTPM_HELPER_PRELOAD': DOMSTATE_SHIM,
                     'VTPM_TEST_DOMSTATE': self.domstate,
                     'VTPM_MIGRATE_REAL': helper_path(),
-                    'XEN_STANDIN_BIN': os.path.join(self.tree, 'tools',
-                                                    'xcutils'),
-                    'XEN_STANDIN_SCRIPTS': os.path.dirname(HOTPLUG)})
-        if os.access(BACKEND_PROGRAM, os.X_OK):
-            env['VTPM_BACKEND'] = BACKEND_PROGRAM
+                    'XEN_STANDIN_SCRIPTS': self.scripts})
         return env
 
     def options(self, **kw):
@@ -329,13 +344,14 @@ class XenHost(Host):
         self.n += 1
         trace = os.path.join(self.dir, 'trace-%d-%s' % (self.n, action))
         conf = dict(conf, workdir=self.dir)
+        conf.setdefault('switch', self.conf)
         conf.setdefault('options', self.options())
         path = trace + '.json'
         with open(path, 'w') as f:
             json.dump(conf, f)
         env = dict(env or self.env())
         env['VTPM_HARNESS_TRACE'] = trace
-        proc = subprocess.Popen([sys.executable, XENDHOST, action, '--tree',
+        proc = subprocess.Popen([XEND_PYTHON, XENDHOST, action, '--tree',
                                  self.tree, '--config', path],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env)

@@ -25,6 +25,7 @@ state root.  The last line on stdout is a JSON result (for serve: one line
 per connection).
 """
 
+import binascii
 import json
 import logging
 import os
@@ -96,28 +97,51 @@ class DomInfo(object):
     def testMigrateDevices(self, network, dst):
         from xen.xend.XendError import XendError
         for (kind, sxpr) in self.info.all_devices_sxpr():
-            if self._controller(kind).migrate(sxpr, network, dst, 0,
-                                              self.name) != 0:
+            if self.getDeviceController(kind).migrate(
+                    sxpr, network, dst, 0, self.name) != 0:
                 raise XendError("Device of type '%s' refuses migration."
                                 % kind)
 
     def migrateDevices(self, network, dst, step, domName=''):
+        """As xend: when a device fails a step, every device recovers."""
         self.calls.append('step%d' % step)
-        for (kind, sxpr) in self.info.all_devices_sxpr():
-            self._controller(kind).migrate(sxpr, network, dst, step, domName)
+        done = 0
+        try:
+            for (kind, sxpr) in self.info.all_devices_sxpr():
+                self.getDeviceController(kind).migrate(sxpr, network, dst,
+                                                       step, domName)
+                done += 1
+        except Exception:
+            self.calls.append('recover-step%d' % step)
+            for (kind, sxpr) in self.info.all_devices_sxpr():
+                if done == 0:
+                    step -= 1
+                done -= 1
+                self.getDeviceController(kind).recover_migrate(
+                    sxpr, network, dst, step, domName)
+            raise
 
-    def _controller(self, kind):
+    def getDeviceController(self, kind):
         from xen.xend.server import DevController, tpmif
-        if kind == 'vtpm':
-            return tpmif.TPMifController(self)
-        return DevController.DevController(self)
+        base = tpmif.TPMifController if kind == 'vtpm' else \
+            DevController.DevController
+        dom = self
+
+        class Controller(base):
+            deviceClass = kind
+
+            def waitForDevices(self):
+                dom.calls.append('waitForDevices-' + kind)
+                if kind == 'vtpm':
+                    dom.wait_for_vtpm()
+        return Controller(self)
 
     def shutdown(self, reason):
         self.calls.append('shutdown-' + reason)
 
     def saveDeviceModel(self, path):
         with open(path, 'wb') as f:
-            f.write(bytes.fromhex(self.conf['qemu_state']))
+            f.write(binascii.unhexlify(self.conf['qemu_state']))
 
     def resumeDomain(self):
         self.calls.append('resumeDomain')
@@ -137,7 +161,8 @@ class DomInfo(object):
         xs_write(base + '/uuid', self.conf['vtpm'], base + '/resume',
                  str(bool(resume)), base + '/frontend-id', self.domid,
                  base + '/online', 1, base + '/state', 1)
-        t = threading.Thread(target=hotplug, args=(self.domid, 'add'))
+        script = self.conf.get('old_vtpm') and old_hotplug or hotplug
+        t = threading.Thread(target=script, args=(self.domid, 'add'))
         t.start()
         return t
 
@@ -163,9 +188,15 @@ class DomInfo(object):
         self.calls.append('completeRestore')
 
     def waitForDevices(self):
-        """Wait for each backend's hotplug-status, as xend does."""
-        from xen.xend.XendError import VmError
+        """Each device class's controller waits, as in xend."""
+        from xen.xend.XendDevices import XendDevices
         self.calls.append('waitForDevices')
+        for kind in XendDevices.valid_devices():
+            self.getDeviceController(kind).waitForDevices()
+
+    def wait_for_vtpm(self):
+        """The vTPM backend's hotplug-status, as xend waits for it."""
+        from xen.xend.XendError import VmError
         if not self.conf.get('vtpm'):
             return
         base = BACKEND % self.domid
@@ -184,11 +215,19 @@ class DomInfo(object):
         self.calls.append('unpause')
 
 
+def old_hotplug(domid, action):
+    """A host not switched: udev runs vtpm_manager's `vtpm` script, which
+    connects the instance vtpm_managerd serves."""
+    base = BACKEND % domid
+    xs_write(base + '/instance', 1, base + '/hotplug-status', 'connected')
+
+
 def hotplug(domid, action):
-    """The vtpm-swtpm hotplug script, as udev runs it."""
+    """The host's vtpm-swtpm hotplug script, as udev runs it."""
     env = dict(os.environ)
     env['XENBUS_PATH'] = 'backend/vtpm/%d/0' % domid
-    harness.run([harness.HOTPLUG, action], env=env, check=False)
+    script = os.path.join(env['XEN_STANDIN_SCRIPTS'], 'vtpm-swtpm')
+    harness.run([script, action], env=env, check=False)
 
 
 def main():
@@ -202,10 +241,13 @@ def main():
     sys.path.insert(0, os.path.join(opts['--tree'], 'tools', 'python'))
     from xen.xend import XendCheckpoint, XendDomain, XendOptions
     XendOptions.instance().config = conf.get('options', {})
-    qemu = os.path.join(conf['workdir'], 'qemu-save.%d')
-    XendCheckpoint.QEMU_SAVE_PATH = qemu
-    from xen.xend.server import vtpm_migration
-    vtpm_migration.QEMU_SAVE_PATH = qemu
+    XendCheckpoint.QEMU_SAVE_PATH = os.path.join(conf['workdir'],
+                                                 'qemu-save.%d')
+    try:
+        from xen.xend.server import vtpm_migration
+        vtpm_migration.SWITCH = conf['switch']
+    except ImportError:
+        pass    # the unpatched tree
 
     xd = XendDomain.instance()
     calls = []
@@ -238,6 +280,7 @@ def main():
                                           live=conf.get('live', True),
                                           port=conf['port'],
                                           ssl=conf.get('ssl', False)))
+        time.sleep(conf.get('linger', 0))    # xend runs on
     elif action == 'save':
         attempt(lambda: xd.domain_save(conf['domid'], conf['file'],
                                        checkpoint=conf.get('checkpoint',

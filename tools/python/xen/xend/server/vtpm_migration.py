@@ -4,89 +4,80 @@
 # License as published by the Free Software Foundation.
 #============================================================================
 
-"""vTPM migration for xend: the helper vtpm_migrate runs on the migration
-stream's fd, as xc_save and xc_restore do, from one call per step; what
-each does, and why: docs/misc/vtpm-migration.txt.  Python 2.6+ and 3.x."""
+"""vTPM migration for xend: vtpm_migrate runs on the stream's fd as xc_save
+does; XendCheckpoint holds a _Vtpm and passes it to each step.  Why each
+step: docs/misc/vtpm-migration.txt.  Python 2.6+ and 3.x."""
 
 import fcntl
 import os
 import re
+import select
+import signal
 import socket
 import struct
 import termios
 import threading
 import time
 
+from xen.util import auxbin
 from xen.util.xpopen import xPopen3
-from xen.xend import XendOptions
+from xen.xend import XendOptions, sxp
 from xen.xend.XendError import XendError
 from xen.xend.XendLogging import log
+
+SWITCH = '/etc/xen/vtpm-swtpm.conf'   # this host runs its vTPMs in swtpm
+ERR_RE = re.compile(r"^\(err\s\(type\s(.+)\)\s\(value\s'(.+)'\)\)")
+
+xoptions = XendOptions.instance()
+
+# The one state no argument carries: a relocation client's announcement is
+# for the restore its connection (a thread of its own in xend) starts next.
+_relocation = threading.local()
 
 class VtpmMigrationError(XendError):
     """A refused or failed vTPM step; the message says what and why."""
 
-OPT_ENABLE = 'vtpm-migration'
-OPT_KEY_DIR = 'vtpm-migration-key-dir'
-OPT_ROLLBACK = 'vtpm-migration-allow-rollback'
-OPT_PLAIN = 'vtpm-migration-plain-relocation'
-OPT_HELPER = 'vtpm-migration-helper'
-OPT_TIMEOUT = 'vtpm-migration-timeout'
-DEFAULTS = {OPT_ENABLE: 'no', OPT_KEY_DIR: '/var/lib/xen/vtpm-migration',
-            OPT_ROLLBACK: 'no', OPT_PLAIN: 'no',
-            OPT_HELPER: '/usr/sbin/vtpm_migrate', OPT_TIMEOUT: '60'}
+class _Vtpm(object):
+    """One vTPM's way through XendCheckpoint.save or restore."""
+    def __init__(self, dominfo, **kw):
+        self.dominfo, self.domid = dominfo, dominfo.getDomid()
+        self.helper = self.state = self.kept = None
+        self.__dict__.update(kw)
 
-QEMU_SAVE_PATH = '/var/lib/xen/qemu-save.%d'
-SWITCH = '/etc/xen/vtpm-swtpm.conf'   # the host runs vTPMs in swtpm
-DM_SIGNATURE = b'DeviceModelRecord0002'
-UUID_RE = re.compile(r'^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$')
-ERR_RE = re.compile(r"^\(err\s\(type\s(.+)\)\s\(value\s'(.+)'\)\)")
-
-# Per domid: what became of the vTPM (_state), send --check's answers, the
-# staged helper waiting for its word, the relocation connection to answer;
-# per relocation thread: that connection and the record it announced.
-_state, _checked, _staged, _answer = {}, {}, {}, {}
-_deleting = set()
-_relocation = threading.local()
+def opted_in():
+    """Only swtpm vTPMs move: before the switch xend's paths are kept."""
+    return os.path.exists(SWITCH)
 
 def _enabled(what):
-    if not _flag(OPT_ENABLE):
-        raise VtpmMigrationError(
-            "%s refused: vTPM migration is disabled on this host: set up "
-            "keys (vtpm_migrate(8)), then (%s yes) in xend-config.sxp"
-            % (what, OPT_ENABLE))
-
-def _opt(name):
-    return str(XendOptions.instance().get_config_string(name, DEFAULTS[name]))
-
-def _flag(name):
-    return XendOptions.instance().get_config_bool(name, DEFAULTS[name])
+    if not (opted_in() and xoptions.get_config_bool('vtpm-migration', 'no')):
+        raise VtpmMigrationError("%s refused: vTPM migration is disabled on "
+            "this host (the guest would lose its TPM): set up keys "
+            "(vtpm_migrate(8)), then (vtpm-migration yes)" % what)
 
 def _timeout():
-    return XendOptions.instance().get_config_int(OPT_TIMEOUT,
-                                                 DEFAULTS[OPT_TIMEOUT])
+    return xoptions.get_config_int('vtpm-migration-timeout', 60)
+
+def _rollback():
+    return xoptions.get_config_bool('vtpm-migration-allow-rollback', 'no') \
+        and ['--allow-rollback'] or []
 
 def _text(data):
     return data if isinstance(data, str) else data.decode('utf-8', 'replace')
 
-def _printable(text):
-    return ''.join([(c if ' ' <= c <= '~' else '?') for c in text])[:300]
+def _moves(dominfo):
+    """The UUIDs of the domain's vTPMs, if they move (the host switched)."""
+    return opted_in() and [str(i[1]) for (kind, sxpr) in
+                           dominfo.info.all_devices_sxpr() if kind == 'vtpm'
+                           for i in sxpr[1:] if isinstance(i, (list, tuple))
+                           and i[0] == 'uuid']
 
-def _vtpm_uuids(dominfo):
-    return [str(item[1]) for (kind, sxpr) in dominfo.info.all_devices_sxpr()
-            if kind == 'vtpm' for item in sxpr[1:]
-            if isinstance(item, (list, tuple)) and item[0] == 'uuid']
-
-def _instance(dominfo, bound=True):
-    """--domid and, to bind the record, the UUID xend holds (never the
-    guest-writable /local/domain/D/vm).  The helper refuses two vTPMs."""
-    argv = ['--domid', str(dominfo.getDomid())]
-    return bound and argv + ['--domain-uuid', str(dominfo.info['uuid'])] \
-        or argv
+def _instance(dominfo):
+    """Bound to the domain UUID xend holds, never to /local/domain/D/vm."""
+    return ['--domid', str(dominfo.getDomid()), '--domain-uuid',
+            str(dominfo.info['uuid'])]
 
 def peer_name(dst, network):
-    """The key name of a destination: 'self' for a save file or this host
-    (its own name, or one that resolves to loopback only); the helper
-    refuses a name that cannot be a key name."""
+    """A destination's key name; 'self' for a file or this host."""
     name = str(dst).strip()
     if not network or name.lower() in (socket.gethostname().lower(),
                                        socket.getfqdn().lower()):
@@ -98,352 +89,312 @@ def peer_name(dst, network):
     local = addrs and all([a.startswith('127.') or a == '::1' for a in addrs])
     return local and 'self' or name
 
+def _argv(args):
+    """vtpm_migrate CMD -d KEY-DIR ARGS, found as xend finds xc_save."""
+    path = xoptions.get_config_string('vtpm-migration-helper', None) or \
+        auxbin.pathTo('vtpm_migrate') or 'vtpm_migrate'
+    return [path, args[0], '-d', xoptions.get_config_string(
+        'vtpm-migration-key-dir', '/var/lib/xen/vtpm-migration')] + args[1:]
+
 class _Helper(object):
-    """A running program (vtpm_migrate ARGS), the stream fd (if any) passed
-    on; no shell."""
-
-    def __init__(self, args, fd=None, argv0=None):
-        argv = [argv0 or _opt(OPT_HELPER)] + args
-        if fd is not None:   # xend marks the stream close-on-exec
-            argv += ['--fd', str(fd)]
-            flags = fcntl.fcntl(fd, fcntl.F_GETFD)
-            fcntl.fcntl(fd, fcntl.F_SETFD, flags & ~fcntl.FD_CLOEXEC)
+    """A program run as forkHelper runs xc_save, bounded by the timeout."""
+    def __init__(self, argv, fd=None):
         log.debug("[vtpm]: %s", ' '.join(argv))
-        self.what = '%s %s' % (os.path.basename(argv[0]), args[0])
-        try:
-            self.child = xPopen3(argv, True, -1, fd is not None and [fd] or [])
-        finally:
-            if fd is not None:
-                fcntl.fcntl(fd, fcntl.F_SETFD, flags)
-
+        self.what = '%s %s' % (os.path.basename(argv[0]), argv[1])
+        self.out, self.err, self.expired, self.why = '', [], False, None
+        self.child = xPopen3(argv, True, -1, fd is not None and [fd] or [])
+        self.thread = threading.Thread(target=self._slurp)
+        self.thread.daemon = True    # a stray holder of its stderr
+        self.thread.start()
+    def _slurp(self):
+        for line in iter(self.child.childerr.readline, ''):
+            self.err += line.strip() and [line.strip()] or []
+    def _read(self, deadline):
+        """Its next output; False at its end, or past the deadline."""
+        fd = self.child.fromchild.fileno()
+        if not select.select([fd], [], [], max(0, deadline - time.time()))[0]:
+            self.expired = True
+            os.kill(self.child.pid, signal.SIGKILL)
+            return False
+        data = os.read(fd, 4096)
+        self.out += _text(data)
+        return len(data) > 0
     def say(self, word, expect):
-        """Staged mode: a word to the helper (if any), its word back."""
+        """--staged: WORD to it (None: only listen), EXPECT back in time."""
         try:
-            if word:
-                self.child.tochild.write(word + '\n')
-                self.child.tochild.flush()
+            self.child.tochild.write(word and word + '\n' or '')
+            self.child.tochild.flush()
         except (IOError, OSError):
             pass
-        if self.child.fromchild.readline().strip() != expect:
-            self.finish()
-            raise VtpmMigrationError("%s failed: no '%s' after '%s'"
-                                     % (self.what, expect, word))
-
-    def finish(self):
-        """Its exit status; a failure raises with the helper's one line."""
-        self.child.tochild.close()
-        out = self.child.fromchild.read()
-        err = _text(self.child.childerr.read()).strip().splitlines()
-        status = self.child.wait()
-        if status == 0:
-            return _text(out)
-        if os.WIFSIGNALED(status):
-            reason = 'killed by signal %d' % os.WTERMSIG(status)
-        else:
-            reason = err and _printable(err[0]) or \
-                'exit status %d' % os.WEXITSTATUS(status)
-        raise VtpmMigrationError("%s failed: %s" % (self.what, reason))
-
-def _rollback():
-    return _flag(OPT_ROLLBACK) and ['--allow-rollback'] or []
-
-def _run(args, fd=None):
-    return _Helper(args, fd).finish()
-
-def _stage(domid, args, fd):
-    """A staged helper prepares all it can before the guest stops."""
-    _end_stage(domid)
-    _staged[domid] = _Helper(args + ['--staged'], fd)
-    _staged[domid].say(None, 'ready')
-
-def _last_word(domid, word):
-    helper = _staged.pop(domid)   # _stage ran before the image
-    helper.say(word, 'done')
-    helper.finish()
-
-def _end_stage(domid):
-    """No last word for it: on end of input it writes or loads nothing."""
-    if domid in _staged:
-        try:
-            _staged.pop(domid).finish()
-        except VtpmMigrationError:
+        deadline = time.time() + _timeout()
+        while '\n' not in self.out and self._read(deadline):
             pass
+        line, _, self.out = self.out.partition('\n')
+        if line.strip() != expect:
+            self.finish()
+            raise VtpmMigrationError("%s: no '%s' after '%s'"
+                                     % (self.what, expect, word))
+    def finish(self):
+        """Its output if it ended well; else raise with its reason."""
+        if self.why is None:    # not ended yet (xend may have reaped it)
+            try:
+                self.child.tochild.close()
+            except (IOError, OSError):
+                pass
+            deadline = time.time() + _timeout()
+            while self._read(deadline):
+                pass
+            self.thread.join(max(0, deadline - time.time()))
+            self.why = self._why(self.child.wait())
+            self.child.fromchild.close()
+            if not self.thread.is_alive():
+                self.child.childerr.close()
+        if self.why:
+            raise VtpmMigrationError(self.why)
+        return self.out
+    def _why(self, status):
+        if self.expired:
+            return self.what + ': no answer within %d s; stopped' % _timeout()
+        if os.WIFSIGNALED(status):
+            return self.what + ': killed by signal %d' % os.WTERMSIG(status)
+        return status and (self.err and self.err[0] or '%s: exit status %d'
+                           % (self.what, os.WEXITSTATUS(status)))
 
-def _check(dominfo, network, dst):
-    """send --check, once per save: every check send makes, TPM untouched."""
-    domid = dominfo.getDomid()
-    if domid not in _checked:
-        _enabled("vTPM migration")
-        name = peer_name(dst, network)
-        out = _run(['send', '-d', _opt(OPT_KEY_DIR), '--to', name,
-                    '--check'] + _instance(dominfo))
-        answers = dict([l.split(' ', 1) for l in out.splitlines() if ' ' in l])
-        answers['to'] = name
-        answers['file'] = not network and dst or None
-        _checked[domid] = answers
-    return _checked[domid]
+def _run(args):
+    return _Helper(_argv(args)).finish()
 
-def check_before_open(dominfo, dst, checkpoint=False, network=False):
-    """XendDomain.domain_save, before it opens (and truncates) the file, and
-    a migration's step 0: a fresh check."""
-    _checked.pop(dominfo.getDomid(), None)
-    check_before_save(dominfo, network, dst, checkpoint)
+def _stage(vtpm, args, fd):
+    """Ready before the guest stops; no last word: nothing written."""
+    vtpm.helper = _Helper(_argv(args + ['--staged', '--fd', str(fd),
+                                        '--timeout', str(_timeout())]), fd)
+    vtpm.helper.say(None, 'ready')
 
-def check_before_save(dominfo, network, dst, checkpoint=False):
-    """Refuse before a byte is sent, with the helper's own reason."""
-    if not _vtpm_uuids(dominfo):
-        return
+def _last_word(vtpm, word):
+    vtpm.helper.say(word, 'done')
+    vtpm.helper.finish()
+
+def _end_stage(vtpm):
     try:
-        if checkpoint and not _flag(OPT_ROLLBACK):
-            raise VtpmMigrationError(
-                "a checkpoint (xm save -c) keeps the vTPM running while its "
-                "state sits in the file: restoring it would roll the TPM "
-                "back; refused (see %s)" % OPT_ROLLBACK)
-        _state.pop(dominfo.getDomid(), None)
-        _check(dominfo, network, dst)
+        vtpm.helper and vtpm.helper.finish()
+    except VtpmMigrationError:
+        pass
+
+def _check(dominfo, network, dst, checkpoint=False, vtpm=None, fd=None):
+    """send --check, or the sender staged; a refusal is logged."""
+    try:
+        _enabled("vTPM migration")
+        if checkpoint and not _rollback():
+            raise VtpmMigrationError("a checkpoint (xm save -c) rolls the "
+                "vTPM back when restored (vtpm-migration-allow-rollback)")
+        args = ['send', '--to', peer_name(dst, network)] + _instance(dominfo)
+        if vtpm:
+            return _stage(vtpm, args, fd)
+        out = _run(args + ['--check'])
     except VtpmMigrationError as e:
-        _checked.pop(dominfo.getDomid(), None)
         log.error("vTPM of %s: %s", dominfo.getName(), e)
         raise VtpmMigrationError("vTPM: %s" % e)
+    return dict([l.split(' ', 1) for l in out.splitlines() if ' ' in l])
 
-def device_migrate(controller, deviceConfig, network, dst, step, domName):
-    """TPMifController.migrate: step 0 checks; at step 3 (suspended, xc_save
-    may still write) the staged sender pulls and seals in memory."""
-    domid = controller.vm.getDomid()
-    if network and step == 0:
-        check_before_open(controller.vm, dst, False, network)
-    elif step == 3 and domid in _staged:
-        _staged[domid].say('pull', 'sealed')
+def check(dominfo, dst, network=False, checkpoint=False, step=0):
+    """domain_save before the file is opened, device step 0."""
+    if step == 0 and _moves(dominfo):
+        _check(dominfo, network, dst, checkpoint)
     return 0
 
-def _reply(sock, timeout):
-    """One line from the relocation connection (None if none came), and
-    the reason when it is xend's (err ...)."""
-    data, old, deadline = '', sock.gettimeout(), time.time() + timeout
+def check_before_save(fd, dominfo, network, dst, checkpoint, sock):
+    """Before the signature: the vTPM this save sends, or None."""
+    if _moves(dominfo):
+        vtpm = _Vtpm(dominfo, network=network, dst=dst, checkpoint=checkpoint,
+                     file=not network and dst, sock=network and sock)
+        _check(dominfo, network, dst, checkpoint, vtpm, fd)
+        return vtpm
+
+def _reply(sock):
+    """The answer, read as domain_migrate reads the destination's error."""
+    old = sock.gettimeout()
     try:
-        while not data.endswith('\n'):
-            sock.settimeout(max(deadline - time.time(), 0.001))
-            data += _text(sock.recv(1024)) or '\n'
+        sock.settimeout(_timeout())
+        data = _text(sock.recv(1024)).strip()
     except Exception:
         data = ''
     sock.settimeout(old)
-    m = ERR_RE.match(data.strip())
-    return data.strip() or None, m and m.group(2)
+    m = ERR_RE.match(data)
+    return data or None, m and m.group(2)
 
 def ask_destination(dominfo, dst, sock, ssl):
     """XendDomain._domain_migrate*, before "receive": would it take it?"""
-    if not _vtpm_uuids(dominfo):
+    if not _moves(dominfo):
         return
-    check = _check(dominfo, True, dst)
-    if not ssl and check['to'] != 'self' and not _flag(OPT_PLAIN):
+    announce = _check(dominfo, True, dst).get('announce')
+    if not (ssl or peer_name(dst, True) == 'self' or xoptions.get_config_bool(
+            'vtpm-migration-plain-relocation', 'no')):
         raise VtpmMigrationError(
-            "vTPM migration to '%s' refused: plain relocation neither hides "
-            "nor authenticates the guest image, so a man in the middle could "
-            "run his own image with this TPM; use xm migrate --ssl, or set "
-            "(%s yes) to accept that risk" % (_printable(dst), OPT_PLAIN))
-    ask = "(vtpm_check (sender %s) (vtpm %s) (generation %s) (tpm %s))\n" % (
-        check.get('sender'), check.get('vtpm-uuid'), check.get('generation'),
-        check.get('tpm-version'))
-    sock.sendall(ask.encode('ascii'))
-    line, reason = _reply(sock, 30)
+            "vTPM migration to '%s' refused: over plain relocation a man in "
+            "the middle could give this TPM to an image of his own; use xm "
+            "migrate --ssl, or (vtpm-migration-plain-relocation yes)" % dst)
+    sock.sendall(("(vtpm_check (announce %s))\n" % announce).encode('ascii'))
+    line, reason = _reply(sock)
     if line is None or not line.startswith('(ok'):
-        _checked.pop(dominfo.getDomid(), None)
         reason = reason or 'no answer (is vTPM migration installed there?)'
         log.error("vTPM of %s refused by %s: %s", dominfo.getName(), dst,
                   reason)
         raise VtpmMigrationError("vTPM migration refused by %s: %s"
                                  % (dst, reason))
 
-def save_before_image(fd, dominfo, network, dst):
-    """XendCheckpoint.save, before xc_save starts: the sender gets ready."""
-    if _vtpm_uuids(dominfo):
-        _stage(dominfo.getDomid(), ['send', '-d', _opt(OPT_KEY_DIR), '--to',
-                                    _check(dominfo, network, dst)['to']] +
-               _instance(dominfo), fd)
+def save_suspended(vtpm):
+    """saveInputHandler, no TPM command in flight: pull, seal."""
+    if vtpm:
+        vtpm.helper.say('pull', 'sealed')
 
-def _write_device_model_record(fd, domid):
-    """HVM: the device model, length-prefixed (the legacy form is read to
-    end of stream, leaving no room for the vTPM record after it)."""
-    path = QEMU_SAVE_PATH % domid
-    if os.path.exists(path):
-        with open(path, 'rb') as f:
-            data = f.read()
-        data = DM_SIGNATURE + struct.pack('=I', len(data)) + data
-        while data:
-            data = data[os.write(fd, data):]
-        os.remove(path)
-
-def save_after_image(fd, dominfo, network, dst, checkpoint=False, sock=None):
-    """XendCheckpoint.save, after xc_save: write, then await the verdict."""
-    if not _vtpm_uuids(dominfo):
+def save_after_image(vtpm, fd):
+    """After the image: write; once the record is taken, finish."""
+    if not vtpm:
         return
-    domid = dominfo.getDomid()
-    if dominfo.info.is_hvm():
-        _write_device_model_record(fd, domid)
-    start = time.time()
-    _last_word(domid, 'write')
-    _state[domid] = 'left'
-    log.info("vTPM of domain %d sealed to '%s' and written in %.1f ms.",
-             domid, _check(dominfo, network, dst)['to'],
-             (time.time() - start) * 1000.0)
-    if checkpoint:
-        # a copy by design (rollback allowed): the vTPM goes on here
-        _run(['recover', '--force'] + _instance(dominfo, False))
-        _state.pop(domid, None)
-        _checked.pop(domid, None)
-    elif network and sock is not None:
-        _await_verdict(dominfo, fd, sock, dst)
-
-def _await_verdict(dominfo, fd, sock, dst):
-    if fd != sock.fileno():
-        _drained(fd)
-    line, reason = _reply(sock, _timeout())
-    domid = dominfo.getDomid()
-    if line and line.startswith('(vtpm-accepted'):
-        _state[domid] = 'accepted'
-    elif reason:
-        _state[domid] = 'refused'
-        _run(['recover', '--force'] + _instance(dominfo, False))
-        raise VtpmMigrationError("%s (from %s); the guest and its vTPM go on "
-                                 "here" % (reason, dst))
-    else:
-        raise VtpmMigrationError(
-            "no verdict on the vTPM from %s (connection lost or timed out): "
-            "it left this host and may run there, so it stays stopped here; "
-            "if the guest does not run on %s, 'vtpm_migrate recover --force "
-            "--domid %d' (vtpm_migrate(8))" % (dst, dst, domid))
+    _last_word(vtpm, 'write')
+    vtpm.state = 'left'
+    if vtpm.checkpoint:   # a copy by design (rollback allowed): it goes on
+        _run(['recover', '--force'] + _instance(vtpm.dominfo))
+        vtpm.state = None
+        return
+    if vtpm.sock:
+        if fd != vtpm.sock.fileno():
+            _drained(fd)
+        line, reason = _reply(vtpm.sock)
+        if reason:
+            vtpm.state = 'refused'
+            _run(['recover', '--force'] + _instance(vtpm.dominfo))
+            raise VtpmMigrationError("%s (from %s); the guest and its vTPM "
+                                     "go on here" % (reason, vtpm.dst))
+        if not (line or '').startswith('(vtpm-accepted'):
+            raise VtpmMigrationError("no verdict on the vTPM from %s "
+                                     "(connection lost or timed out)"
+                                     % vtpm.dst)
+    vtpm.state = 'gone'   # xend destroys the domain next: finish it here
+    try:
+        _run(['finish'] + _instance(vtpm.dominfo))
+        log.info("vTPM of domain %d shut down, its state deleted.",
+                 vtpm.domid)
+    except VtpmMigrationError as e:
+        log.error("%s; it left this host: the record holds it (see "
+                  "vtpm_migrate(8), finish)", e)
 
 def _drained(fd):
-    """SSL: let xend's relay thread empty the pipe before the answer is read
-    from the same SSL object."""
-    deadline = time.time() + 30
+    """SSL: the relay thread sends what it has before we read."""
+    deadline = time.time() + _timeout()
     while time.time() < deadline and struct.unpack('i', fcntl.ioctl(
             fd, termios.FIONREAD, struct.pack('i', 0)))[0]:
         time.sleep(0.01)
     time.sleep(0.05)
 
-def finish_after_success(dominfo):
-    """XendCheckpoint.save, before destroy(): never two live vTPMs."""
-    if not _vtpm_uuids(dominfo):
-        return
-    domid = dominfo.getDomid()
-    _checked.pop(domid, None)
-    try:
-        _run(['finish'] + _instance(dominfo, False))
-        _state[domid] = 'finished'
-        log.info("vTPM of domain %d shut down and its state deleted.", domid)
+def recover_after_failure(vtpm, exn):
+    """Before resumeDomain(): the error to raise, saying when the guest
+    resumes without its TPM; raises once its vTPM was handed over."""
+    if not vtpm or vtpm.state == 'refused':
+        return exn
+    _end_stage(vtpm)
+    if vtpm.state == 'gone':
+        raise VtpmMigrationError("%s; its vTPM was handed over, so the guest "
+                                 "is not resumed here" % exn)
+    if vtpm.state != 'left':    # no whole record left: drop what did
+        if vtpm.file and os.path.isfile(vtpm.file):
+            os.remove(vtpm.file)    # an image without its vTPM record
+        try:    # a destination waiting for the rest of the stream stops
+            vtpm.sock and vtpm.sock.shutdown(1)
+        except Exception:
+            pass
+    try:    # refused once a whole record left: its TPM then stays stopped
+        _run(['recover'] + _instance(vtpm.dominfo))
+        return exn
     except VtpmMigrationError as e:
-        log.error("%s; it left this host: the record holds it (see "
-                  "vtpm_migrate(8), finish)", e)
-
-def recover_after_failure(dominfo):
-    """XendCheckpoint.save's error path, before resumeDomain(); raising
-    keeps the guest suspended when its vTPM was handed over."""
-    domid = dominfo.getDomid()
-    _end_stage(domid)
-    state = _state.pop(domid, None)
-    saved = _checked.pop(domid, {}).get('file')
-    if not _vtpm_uuids(dominfo) or state == 'refused':
-        return
-    if state in ('accepted', 'finished'):
-        raise VtpmMigrationError("vTPM of domain %d already handed over "
-                                 "(%s): the guest is not resumed here"
-                                 % (domid, state))
-    if saved and state is None and os.path.isfile(saved):
-        os.remove(saved)    # an image without its vTPM record never restores
-        log.error("vTPM: the incomplete save file %s was removed", saved)
-    try:
-        _run(['recover'] + _instance(dominfo, False))
-        log.info("vTPM of domain %d recovered on the source.", domid)
-    except VtpmMigrationError as e:
-        log.error("%s", e)
+        why = str(e)    # its line says what to do
+    if vtpm.state == 'left':
+        why = "its vTPM left this host, may run at %s; if not there: " \
+            "vtpm_migrate recover --force --domid %d" % (vtpm.dst, vtpm.domid)
+    msg = "%s; the guest resumes without its TPM: %s" % (exn, why)
+    log.error("%s", msg)
+    return VtpmMigrationError(msg)
 
 def op_vtpm_check(protocol, req):
-    """relocate.py's op_vtpm_check: would this host accept that record?  The
-    domain restored next on this connection answers to protocol."""
-    fields = dict([(item[0], str(item[1])) for item in req[1:]
-                   if isinstance(item, (list, tuple)) and len(item) == 2])
+    """Would this host accept the announced record?  The client learns
+    yes or the helper's short public reason; the detailed one is logged."""
+    announce = str(sxp.child_value(req, 'announce', ''))
+    if not opted_in():    # as xend without the patch answers
+        return protocol.operror('vtpm_check', req)
     _enabled("vTPM migration to this host")
-    announced = ['--sender', fields.get('sender', ''),
-                 '--generation', fields.get('generation', '')]
-    args = ['recv', '-d', _opt(OPT_KEY_DIR), '--check', '--uuid',
-            fields.get('vtpm', '')] + announced
-    if fields.get('tpm') in ('2', '1.2'):
-        args += ['--tpm-version', fields['tpm']]
-    _run(args + _rollback())
-    _relocation.check = (protocol, announced)   # accepted early by recv
+    if not re.match(r'[0-9a-fA-F]{2,8192}\Z', announce):
+        raise VtpmMigrationError("vtpm_check: no valid announcement")
+    helper = _Helper(_argv(['recv', '--check', '--announce', announce] +
+                           _rollback()))
+    try:
+        helper.finish()
+    except VtpmMigrationError as e:
+        log.error("vTPM announced by a relocation client refused: %s", e)
+        public = helper.out.strip().splitlines() or ['vTPM record refused']
+        raise VtpmMigrationError(public[-1])
+    _relocation.check = (protocol, announce)
     return ['vtpm', 'ok']
 
-def restore_before_image(fd, dominfo, relocating=False):
-    """XendCheckpoint.restore, before xc_restore: the receiver gets ready."""
-    protocol, announced = getattr(_relocation, 'check', None) or (None, [])
+def restore_before_image(fd, dominfo, relocating):
+    """The vTPM this restore brings (or None), its receiver ready."""
+    protocol, announce = getattr(_relocation, 'check', None) or (None, None)
     _relocation.check = None
-    if not _vtpm_uuids(dominfo):
-        return
-    domid = dominfo.getDomid()
-    _answer[domid] = (relocating, protocol)
+    if not _moves(dominfo):
+        return None
     _enabled("vTPM restore")
-    _stage(domid, ['recv', '-d', _opt(OPT_KEY_DIR), '--timeout',
-                   str(_timeout())] + _rollback() + announced +
-           _instance(dominfo), fd)
+    vtpm = _Vtpm(dominfo, relocating=relocating, protocol=protocol)
+    _stage(vtpm, ['recv'] + _rollback() + (announce and ['--announce',
+           announce] or []) + _instance(dominfo), fd)
+    return vtpm
 
-def restore_after_image(fd, dominfo):
-    """XendCheckpoint.restore, after xc_restore: load, tell the source."""
-    if not _vtpm_uuids(dominfo):
+def restore_after_image(vtpm):
+    """Load, tell the source; a file's refusal is kept."""
+    if not vtpm:
         return
-    domid = dominfo.getDomid()
-    relocating, protocol = _answer.pop(domid, (False, None))
-    start = time.time()
-    _state[domid] = relocating and 'relocating' or 'restoring'
-    _last_word(domid, 'go')
-    _state.pop(domid, None)
-    log.info("vTPM of domain %d received and running (%.1f ms).", domid,
-             (time.time() - start) * 1000.0)
-    if protocol is not None:
-        protocol.send_reply(['vtpm-accepted'])
-
-def keep_after_failure(dominfo, exn):
-    """XendCheckpoint.restore's error path: a domain restored from a file
-    whose vTPM record was refused waits paused instead of being lost."""
-    domid = dominfo.getDomid()
-    _end_stage(domid)
-    _answer.pop(domid, None)
-    if _state.pop(domid, None) != 'restoring' or \
-            not isinstance(exn, VtpmMigrationError):
+    try:
+        _last_word(vtpm, 'go')
+    except VtpmMigrationError as e:
+        if vtpm.relocating:
+            raise
+        vtpm.kept = e
         return
-    msg = ("%s; domain %d is kept paused: fix the cause, load the kept "
-           "record with 'vtpm_migrate recv --domid %d --domain-uuid %s < "
-           "FILE', then 'xm unpause %d'; or 'xm destroy %d'"
-           % (exn, domid, domid, dominfo.info['uuid'], domid, domid))
-    log.error("%s", msg)
-    raise VtpmMigrationError(msg)
+    log.info("vTPM of domain %d received and running.", vtpm.domid)
+    if vtpm.protocol is not None:
+        vtpm.protocol.send_reply(['vtpm-accepted'])
 
-def deleting_config(dominfo):
-    """xm delete: the one path that deletes vTPM state (xend's delete path
-    also runs for failed restores and migrations)."""
-    _deleting.update(_vtpm_uuids(dominfo))
+def keep_paused(vtpm, dominfo):
+    """A file's refused vTPM record: the domain, complete but for its vTPM
+    (completeRestore ran), waits paused once its other devices are up."""
+    if not vtpm or vtpm.kept is None:
+        return
+    from xen.xend.XendDevices import XendDevices
+    for devclass in XendDevices.valid_devices():
+        if devclass != 'vtpm':
+            dominfo.getDeviceController(devclass).waitForDevices()
+    vtpm.state, d = 'kept', vtpm.domid
+    raise VtpmMigrationError("%s; domain %d is kept paused: to run it with "
+        "the kept record once the cause is fixed, 'vtpm_migrate recv --domid "
+        "%d --domain-uuid %s < DIR/refused/FILE', then 'xm unpause %d'; or "
+        "'xm destroy %d'" % (vtpm.kept, d, d, dominfo.info['uuid'], d, d))
 
-def destroy_state(uuids, script):
-    """tpmif.destroy_vtpmstate: SCRIPT delete UUID (no shell).  The Xen
-    API's VTPM.destroy passes a halted domain's name.  A host that has not
-    switched to swtpm (no vtpm-swtpm.conf) keeps the old vtpm-delete."""
-    cmd = [script, 'delete']
-    if not os.path.exists(os.environ.get('VTPM_SWTPM_CONF', SWITCH)):
-        cmd = [os.path.join(os.path.dirname(script), 'vtpm-delete')]
-    if not isinstance(uuids, (list, tuple)):
-        uuids = uuids and [uuids] or []
-        if uuids and not UUID_RE.match(str(uuids[0])):
-            from xen.xend import XendDomain
-            dominfo = XendDomain.instance().domain_lookup_nr(uuids[0])
-            uuids = dominfo and _vtpm_uuids(dominfo) or []
-            _deleting.update(uuids)
-    for uuid in uuids:
-        if uuid not in _deleting or not UUID_RE.match(str(uuid)):
-            log.info("vTPM %s: state kept (only xm delete of the domain's "
-                     "configuration deletes it)", _printable(str(uuid)))
-            continue
-        _deleting.discard(uuid)
+def keep_after_failure(vtpm, exn):
+    """restore's error path: a kept domain is not destroyed."""
+    if vtpm:
+        _end_stage(vtpm)
+        if vtpm.state == 'kept':    # domain_restore_fd logs it
+            raise exn
+
+def delete_state(dominfo):
+    """xm delete, the configuration gone: its vTPMs' state goes."""
+    for uuid in dominfo and _moves(dominfo) or []:
         try:
-            _Helper(cmd[1:] + [str(uuid)], argv0=cmd[0]).finish()
+            _Helper([os.path.join(auxbin.scripts_dir(), 'vtpm-swtpm'),
+                     'delete', uuid]).finish()
         except VtpmMigrationError as e:
-            log.error("vTPM: %s (%s)", e, uuid)
+            log.error("vTPM %s: %s", uuid, e)
+
+def destroy_state(uuids):
+    """A switched host keeps swtpm state on every delete path but xm delete
+    (delete_state) and the Xen API's VTPM.destroy, which passes a name."""
+    if uuids and not isinstance(uuids, (list, tuple)):
+        from xen.xend import XendDomain
+        delete_state(XendDomain.instance().domain_lookup_nr(uuids))

@@ -9,11 +9,11 @@
 import fcntl
 import os
 import re
-import subprocess
 import threading
 from struct import pack, unpack
 
 import xen.util.auxbin
+from xen.util.xpopen import xPopen3
 from xen.xend.XendError import XendError
 from xen.xend.XendLogging import log
 from xen.xend.XendConstants import *
@@ -174,23 +174,24 @@ class RestoreInputHandler:
 
 
 def forkHelper(cmd, fd, inputHandler, closeToChild):
-    child = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             pass_fds=(fd,), universal_newlines=True)
+    child = xPopen3(cmd, True, -1, [fd])
     if closeToChild:
-        child.stdin.close()
+        child.tochild.close()
     errors = []
-    reader = threading.Thread(target=slurp, args=(child.stderr, errors))
-    reader.start()
+    thread = threading.Thread(target=slurp, args=(child.childerr, errors))
+    thread.start()
     try:
-        for line in child.stdout:
-            inputHandler(line.rstrip(), child.stdin)
+        while True:
+            line = child.fromchild.readline()
+            if line == "":
+                break
+            inputHandler(line.rstrip(), child.tochild)
     finally:
-        child.stdout.close()
+        child.fromchild.close()
         if not closeToChild:
-            child.stdin.close()
-        reader.join()
-        child.stderr.close()
+            child.tochild.close()
+        thread.join()
+        child.childerr.close()
         status = child.wait()
     if status != 0:
         raise XendError("%s failed%s" % (' '.join(cmd),

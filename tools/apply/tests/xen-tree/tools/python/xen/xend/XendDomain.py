@@ -24,6 +24,10 @@ from xen.xend.XendLogging import log
 
 xoptions = XendOptions.instance()
 
+# A failed live migration's connection stays open in xend: Python 2 keeps the
+# exception's traceback, and with it the socket, in the thread that served it.
+_failed = []
+
 
 class XendDomain(object):
 
@@ -83,13 +87,16 @@ class XendDomain(object):
             raise XendError("can't connect: %s" % err)
 
         p2cread, p2cwrite = os.pipe()
-        threading.Thread(target=_fd2send, args=(sock, p2cread), daemon=True).start()
+        relay = threading.Thread(target=_fd2send, args=(sock, p2cread))
+        relay.daemon = True
+        relay.start()
 
         try:
             try:
                 XendCheckpoint.save(p2cwrite, dominfo, True, live, dst,
                                     node=node, sock=sock)
             except Exception as ex:
+                _failed.append(sock)
                 m_dsterr = None
                 caught = ex
                 try:
@@ -133,6 +140,7 @@ class XendDomain(object):
                 XendCheckpoint.save(sock.fileno(), dominfo, True, live,
                                     dst, node=node, sock=sock)
             except Exception as ex:
+                _failed.append(sock)
                 m_dsterr = None
                 caught = ex
                 try:
@@ -204,7 +212,7 @@ def _fd2send(sock, fd):
             if not data:
                 break
             sock.sendall(data)
-    except OSError:
+    except (IOError, OSError):
         pass
     finally:
         os.close(fd)

@@ -30,6 +30,9 @@ class XendOptions(object):
             raise XendError("invalid xend config %s: expected int: %s"
                             % (name, v))
 
+    def get_external_migration_tool(self):
+        return self.get_config_string('external-migration-tool', '')
+
     def get_xend_relocation_port(self):
         return self.get_config_int('xend-relocation-port', 8002)
 

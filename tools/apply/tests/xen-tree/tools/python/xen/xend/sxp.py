@@ -56,7 +56,15 @@ def _parse(text):
 
 
 def name(sxpr):
-    return sxpr if isinstance(sxpr, str) else sxpr[0]
+    return isinstance(sxpr, list) and sxpr[0] or sxpr
+
+
+def child_value(sxpr, elt, val=None):
+    """The value of the first child (elt VALUE) of sxpr."""
+    for kid in sxpr[1:]:
+        if isinstance(kid, list) and kid and kid[0] == elt:
+            return len(kid) > 1 and kid[1] or val
+    return val
 
 
 def show(sxpr, out):

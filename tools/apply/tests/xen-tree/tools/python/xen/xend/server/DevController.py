@@ -5,6 +5,9 @@ class DevController(object):
     def __init__(self, vm):
         self.vm = vm
 
+    def waitForDevices(self):
+        pass
+
     def migrate(self, deviceConfig, network, dst, step, domName):
         return 0
 

@@ -3,7 +3,6 @@
 # domain_restore_fd, and a failure is answered with (err (type T) (value 'V'))
 # on the relocation connection, which is then closed.  Successful requests
 # are answered (ok) or (ok RESULT).
-import io
 import os
 import sys
 import threading
@@ -37,11 +36,9 @@ class RelocationProtocol(object):
             self.transport.close()
 
     def send_reply(self, sxpr):
-        out = io.StringIO()
-        sxp.show(sxpr, out=out)
-        out.write('\n')
+        out = sxp.to_string(sxpr) + '\n'
         if self.transport:
-            return self.transport.write(out.getvalue())
+            return self.transport.write(out)
         return 0
 
     def send_result(self, res):
@@ -88,8 +85,10 @@ class RelocationProtocol(object):
         if self.transport:
             self.send_reply(["ready", name])
             p2cread, p2cwrite = os.pipe()
-            threading.Thread(target=self.transport.recv2fd,
-                             args=(p2cwrite,), daemon=True).start()
+            relay = threading.Thread(target=self.transport.recv2fd,
+                                     args=(p2cwrite,))
+            relay.daemon = True
+            relay.start()
             try:
                 XendDomain.instance().domain_restore_fd(p2cread,
                                                         relocating=True)
@@ -113,14 +112,14 @@ class Transport(object):
         with self.lock:
             try:
                 self.sock.sendall(data.encode())
-            except OSError:
+            except (IOError, OSError):
                 return 0
         return len(data)
 
     def close(self):
         try:
             self.sock.shutdown(2)
-        except OSError:
+        except (IOError, OSError):
             pass
 
     def recv2fd(self, fd):
@@ -131,7 +130,7 @@ class Transport(object):
                     break
                 while data:
                     data = data[os.write(fd, data):]
-        except OSError:
+        except (IOError, OSError):
             pass
         finally:
             os.close(fd)

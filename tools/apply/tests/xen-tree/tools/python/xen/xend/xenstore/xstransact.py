@@ -1,10 +1,11 @@
 # Stand-in (tests only): xend's xstransact, backed by the real xenstored of
 # the test host through the xenstore-* tools (XENSTORED_PATH).
+import os
 import subprocess
 
 
 def _run(argv):
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+    p = subprocess.Popen(argv, stdin=open(os.devnull), close_fds=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, _ = p.communicate()
     return out.decode() if p.returncode == 0 else None
