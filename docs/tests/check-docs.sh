@@ -3,7 +3,8 @@
 # man -l without warnings, documents every command and option of the built
 # vtpm_migrate, and its standalone example runs as written against a real
 # swtpm; the admin guide names every xend-config option and every command;
-# the docs that go into a Xen tree name none of this project's own files.
+# the docs that go into a Xen tree name none of this project's own files;
+# the guide quotes the tools' lines as they print them.
 # Ends with "docs: N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -87,6 +88,11 @@ for cmd in keygen pubkey trust peers untrust send recv recover finish inspect st
 done
 [ -z "$missing" ]
 result "guide names every command" $? "missing:$missing"
+
+# Section 6 quotes the tools' lines as they print them (20.2: line for line).
+python3 tests/guide-quotes.py "$GUIDE" ../tools/vtpm_manager/migration \
+	../tools/python/xen/xend/server/vtpm_migration.py >"$TMP/quotes" 2>&1
+result "guide quotes vtpm_migrate's and xend's lines as printed" $? "$(grep -v checked "$TMP/quotes" | head -3 | tr '\n' '|')"
 
 # The guide, the record format and the man pages go into a Xen tree: they
 # name none of this project's own files, and every doc of ours they name is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vtpm_backend: the guest-facing back end of one vTPM. Shared between the
  * program (vtpm_backend.c: options, xenbus states, lifecycle) and the ring

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A time-based limit on log lines (see backend_limit.h): a token bucket. */
 #include "backend_limit.h"
 

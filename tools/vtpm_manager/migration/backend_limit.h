@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A limit on log lines by time, for what an untrusted party (a guest) can
  * make a dom0 program write: a burst of RATELIMIT_BURST lines, then one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The back end's side of the shared page: each command the guest submits
  * goes to swtpm's data socket and the answer comes back; anything the page

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Errors travel up as values: a code callers may decide on, a line for people. */
 #ifndef VTPM_MIG_ERR_H
 #define VTPM_MIG_ERR_H

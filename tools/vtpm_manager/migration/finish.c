@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Ending a migration on the source: recover (it failed) or finish (it worked). */
 #include <dirent.h>
 #include <errno.h>
@@ -9,7 +10,6 @@
 #include "leftmark.h"
 #include "migrate.h"
 #include "swtpm_ctrl.h"
-#include "swtpm_proc.h"
 
 /* The mark stands: the vTPM may run at the destination. Leave this one not
  * running with its state kept, so that the same process can be brought back

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* This host's key pair and the key files (hostkey.h). */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Host keys and trusted peers. A host has one Ed25519 key (signs records) and
  * one X25519 key (receives them), a name, and a key id: the first 16 bytes of
  * SHA-256 over both public keys. Peers are trusted explicitly, like SSH known

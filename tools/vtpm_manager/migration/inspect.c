@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* What an administrator reads: a record's clear header (nothing is
  * decrypted) and where a vTPM stands on this host. */
 #include <inttypes.h>
@@ -9,7 +10,7 @@
 #include "ledger.h"
 #include "leftmark.h"
 #include "migrate.h"
-#include "swtpm_proc.h"
+#include "swtpm_ctrl.h"
 #include "util.h"
 
 /* The keys this host knows by name, its own and its trusted peers', best

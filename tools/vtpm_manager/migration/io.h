@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Whole reads and writes on a file descriptor, with an optional deadline. */
 #ifndef VTPM_MIG_IO_H
 #define VTPM_MIG_IO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The replay ledger: per vTPM UUID, the last generation this host sent and
  * the last it accepted. Kept in DIR/ledger, replaced atomically and fsync'd;
  * DIR/ledger.lock (flock) serialises its users. A ledger that does not parse

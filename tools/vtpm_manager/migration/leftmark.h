@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The "left this host" mark in the vTPM's state directory S (vtpm_migrate(8),
  * FILES): written pending when send seals, standing just before the record's
  * last byte. While it stands the source must not run on its own. A pending

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The migration routines xend runs on its stream (docs/misc/vtpm-migration.txt,
  * vtpm_migrate(8)). Each returns 0 or -1 with the reason in *e; none exits. */
 #ifndef VTPM_MIG_MIGRATE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Trusted peers: DIR/peers/NAME.pub, one file per peer (hostkey.h). */
 #include <dirent.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Encode and decode the vTPM record's clear header. Field offsets are fixed;
  * the table in docs/misc/vtpm-migration-record.txt is the same one. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The vTPM record (clear header, AES-256-GCM ciphertext of the blobs with the
  * tag last, Ed25519 signature over both) and its announcement (the record a
  * sender is about to write, signed): layouts and the checks that need no

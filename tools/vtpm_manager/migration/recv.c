@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The destination side. Every check of the record comes first; then the
  * generation is written durably, and only then is the state pushed and the
  * TPM started. A failure anywhere leaves the TPM not started, and a refused

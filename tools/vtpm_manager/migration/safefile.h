@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Files only this host's administrator can change: the checks made on the
  * key directory, and the one reader and the one writer of its files
  * (host.key, host.pub, peers/NAME.pub, ledger). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Seal and open a vTPM record (OpenSSL 3 EVP only) as the record spec says
  * ("Sealing", "Checks a receiver makes"): open checks layout, recipient,
  * sender and signature before it decrypts anything. The caller checks the

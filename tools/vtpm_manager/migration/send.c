@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The source side: pull, take a generation, seal, write one record. */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "leftmark.h"
 #include "migrate.h"
 #include "seal.h"
-#include "swtpm_proc.h"
+#include "swtpm_ctrl.h"
 
 struct sender {
 	const char *dir;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The staged helpers' words (migrate.h), and OpenSSL made ready early. */
 #include <stdio.h>
 #include <stdlib.h>

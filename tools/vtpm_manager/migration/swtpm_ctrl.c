@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The wire format is the "non-CUSE" one of <swtpm/tpm_ioctl.h>: a 4-byte
  * big-endian command code, the request fields, and a reply that starts with a
  * 4-byte result, the only part a refused request is sure to answer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* swtpm's control channel over its Unix socket: pull and push the state
  * blobs, INIT/STOP/SHUTDOWN, and learn the TPM version and whether it runs.
  * Every call opens its own connection (swtpm serves one at a time) and gives
@@ -7,6 +8,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "err.h"
 #include "tpm.h"
 
@@ -67,5 +69,22 @@ int swtpm_cancel_cmd(const struct swtpm_ctrl *c, struct mig_err *e) MIG_MUST;
 /* Wipe and free the blobs. */
 void swtpm_blob_clear(struct swtpm_blob *b);
 void swtpm_state_clear(struct swtpm_state *s);
+
+/* The swtpm process of one instance (swtpm_proc.c), found by its pid file
+ * (S/pid beside the control socket) and checked against /proc, so that
+ * "gone" means the process is gone, not merely that its channel is silent.
+ * The state directory S of an instance is the directory of its control socket. */
+int instance_state_dir(const char *ctrl, char *dir, size_t len, struct mig_err *e) MIG_MUST;
+
+/* The swtpm serving dir: the pid in dir/pid if it is that swtpm, else any
+ * swtpm process on dir; 0 if there is none. */
+pid_t swtpm_proc_find(const char *dir);
+
+/* Wait up to wait_ms for pid to stop being that swtpm; 0 once it has. */
+int swtpm_proc_wait_gone(pid_t pid, const char *dir, int wait_ms);
+
+/* Terminate pid (SIGTERM, then SIGKILL, which also ends a stopped process)
+ * and wait until it is gone. */
+int swtpm_proc_terminate(pid_t pid, const char *dir, struct mig_err *e) MIG_MUST;
 
 #endif

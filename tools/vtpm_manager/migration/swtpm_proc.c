@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -8,7 +9,7 @@
 #include <unistd.h>
 
 #include "io.h"
-#include "swtpm_proc.h"
+#include "swtpm_ctrl.h"
 
 /* How long each signal gets before the next step. */
 #define TERM_WAIT_MS 2000

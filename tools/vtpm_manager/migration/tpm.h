@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A vTPM's state in one vocabulary for swtpm's control channel and the
  * record alike: the TPM version (the record's tpm_version byte holds these
  * values) and the three state blobs (swtpm's blob types; record slot i holds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Framing of the vTPM shared page (layout in tpmif.h). Every length used to
  * touch the pages comes from the request's private copy and is bounded by

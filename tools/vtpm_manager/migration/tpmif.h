@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The shared page of Xen's vTPM protocol v2 (public header io/tpmif.h,
  * struct tpmif_shared_page / Linux's struct vtpm_shared_page), as the back

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Small pure helpers: hex and UUID text. */
 #ifndef VTPM_MIG_UTIL_H
 #define VTPM_MIG_UTIL_H

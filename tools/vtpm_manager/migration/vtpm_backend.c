@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vtpm_backend: carries one guest's TPM commands to its swtpm.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vtpm_migrate: the command xend runs on its migration stream, and the tool
  * an administrator sets up host keys with; vtpm_migrate(8) is its contract.
  * One table of commands: each names the options it takes, so help says what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The Xen side: find a domain's vTPM through xenstore and ask libxenctrl what
  * state the domain is in. Nothing that binds the record is read from a node
  * the guest can write: the domain's UUID comes from xend (--domain-uuid),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Grant table and event channel access for the vTPM back end (see
  * xen_ring.h). The two Xen generations differ only in names and handle

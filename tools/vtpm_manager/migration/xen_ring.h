@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The one seam to the grant table and event channel devices of the Xen the
  * back end is built against: libxengnttab/libxenevtchn (Xen 4.7 and later),

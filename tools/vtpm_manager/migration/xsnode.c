@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* xenstore nodes as checked values (see xsnode.h). */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* xenstore nodes as values, for vtpm_backend and vtpm_migrate alike. A value
  * is checked as it is read (it fits the buffer, holds no NUL byte; a number
  * is plain decimal below 2^32) and refused otherwise, never cut or guessed:

@@ -202,7 +202,10 @@ for how in eof damaged; do
 	cp "$FX_DIR/$how.rec" "$FX_DIR/$how.sent"
 	if [ "$how" = damaged ]; then
 		size=$(stat -c %s "$FX_DIR/$how.sent")
-		printf '\377' | dd of="$FX_DIR/$how.sent" bs=1 seek=$((size - 40)) conv=notrunc status=none
+		# flip every bit of one signature byte (setting it could leave it as it was)
+		byte=$(od -An -tu1 -j $((size - 40)) -N1 "$FX_DIR/$how.sent")
+		printf "\\$(printf %03o $((byte ^ 255)))" |
+			dd of="$FX_DIR/$how.sent" bs=1 seek=$((size - 40)) conv=notrunc status=none
 		words=go
 	else
 		words=

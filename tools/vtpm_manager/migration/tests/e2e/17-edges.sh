@@ -88,7 +88,9 @@ fx_expect_fail "replay" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/good.rec"
 printf '%s\n' "$FX_ERR" | grep -q 'replay or rollback refused; record kept in' || fx_fail "replay: $FX_ERR"
 no_load replay
 cp "$FX_DIR/good.rec" "$FX_DIR/tampered.rec"
-printf '\001' | dd of="$FX_DIR/tampered.rec" bs=1 seek=300 conv=notrunc status=none
+byte=$(od -An -tu1 -j 300 -N1 "$FX_DIR/tampered.rec")
+printf "\\$(printf %03o $((byte ^ 1)))" | dd of="$FX_DIR/tampered.rec" bs=1 seek=300 conv=notrunc status=none
+cmp -s "$FX_DIR/good.rec" "$FX_DIR/tampered.rec" && fx_fail "tampered: no byte changed"
 fx_expect_fail "tampered" "$VM" recv -d "$KB" "${DSTI[@]}" <"$FX_DIR/tampered.rec"
 printf '%s\n' "$FX_ERR" | grep -q 'does not verify.*; record not kept' || fx_fail "tampered: $FX_ERR"
 no_load tampered

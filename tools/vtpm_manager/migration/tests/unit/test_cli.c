@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The command's contract (CONTRACT.md, vtpm_migrate(8)): exit codes,
  * one-line errors, help. */
 #include <fcntl.h>

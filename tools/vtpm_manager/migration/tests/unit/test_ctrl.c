@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The swtpm control module: against a scripted fake swtpm for every way a
  * peer can misbehave, and against real swtpm for the TPM's own refusals.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Host keys and trusted peers (R11 key files, R3/R4 trust). */
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Whole reads and writes: a non-blocking descriptor with nothing to read (or
  * no room to write) is waited for in poll, not spun on.

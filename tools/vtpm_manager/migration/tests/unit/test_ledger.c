@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The replay ledger (R5): generations, durability, damage, locking. */
 #include <fcntl.h>
 #include <stdio.h>

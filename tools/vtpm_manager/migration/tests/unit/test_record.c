@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The record's clear header: layout and every check that needs no key. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Seal and open: R1 R2 R3/R4 R8 R11 R12, and the known-answer vector. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The back end's pure parts: the vTPM shared page (layout, request checks,
  * command and response framing, refusals), the locality policy, and the
  * limit on log lines a guest can cause. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Shared helpers of the C unit tests (check). */
 #ifndef VTPM_MIG_UNIT_H
 #define VTPM_MIG_UNIT_H
