@@ -131,7 +131,8 @@ class NotOptedInTest(unittest.TestCase):
             open(src.fail, 'w').close()
         options = tool and {'external-migration-tool': src.tool} or {}
         res = self.act(src, 'migrate', options, dst='hostb', port=dst.port)
-        served = harness.served(server)
+        # a refused source may never connect: its destination waits no more
+        served = harness.served(server, timeout=res['ok'] and 30 or 5)
         return res, [r['calls'] for r in served], self.ran(src)
 
     def test_migration_runs_the_external_migration_tool(self):

@@ -199,16 +199,17 @@ class RemoteMigrationTest(HostsTest):
                                    check=False)
         return rc == 0
 
-    def sender_fails(self, how):
+    def sender_fails(self, how, linger=0):
         """Migrate while the stand-in xc_save stops or kills the sender;
-        the source's xend runs on 20 s after, its connection open."""
+        the source's xend runs on linger s after, its connection open."""
         env = self.a.env()
         env['XC_STANDIN_SENDER'] = how
         server = self.b.serve()
         started = time.time()
-        res = self.a.act('migrate', self.a.domain(5, dst='hostb', linger=20,
+        res = self.a.act('migrate', self.a.domain(5, dst='hostb',
+                                                  linger=linger,
                                                   port=self.b.port), env=env)
-        res['took'] = time.time() - started - 20
+        res['took'] = time.time() - started - linger
         # the destination did not wait for the source's xend to go away
         res['destination done'] = server.poll() is not None
         return res, harness.served(server)
@@ -217,7 +218,7 @@ class RemoteMigrationTest(HostsTest):
         src = self.a.create()
         pcr = src.pcr16()
         self.a.config['vtpm-migration-timeout'] = '3'
-        res, dst_res = self.sender_fails('stop')
+        res, dst_res = self.sender_fails('stop', linger=10)
         self.assertFalse(res['ok'])
         self.assertIn("send: no answer within 3 s; stopped", res['error'])
         self.assertLess(res['took'], 30)

@@ -11,7 +11,10 @@
 # indented), then "N passed, N failed". Exits 1 if any test failed. A test
 # that exits 77 cannot run on this machine: "SKIP name: <its last line>",
 # counted in neither number.
-# E2E_TIMEOUT (seconds, default 300) bounds each test.
+# E2E_TIMEOUT (seconds, default 300) bounds each test. E2E_JOBS (default 2)
+# tests run at a time, each in its own directories, namespaces and daemons;
+# their results are printed in order. A test with a line "# run-e2e: early"
+# (one that spends its time waiting out timeouts) is started first.
 
 set -u
 
@@ -49,30 +52,36 @@ selected() {
 passed=0
 failed=0
 skipped=0
-child=
 interrupted=0
+jobs=${E2E_JOBS:-2}
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/vtpm-e2e-logs.XXXXXX") || exit 1
 trap 'rm -rf "$logdir"' EXIT
-# Stop the running test (timeout passes the signal on to its process group).
-trap 'interrupted=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' INT TERM
+# Stop the running tests (timeout passes the signal on to its process group).
+trap 'interrupted=1; for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done' INT TERM
 
+names=()
 for f in "$here"/e2e/*.sh; do
 	[ -f "$f" ] || continue
-	[ "$interrupted" = 1 ] && break
 	name=$(basename "$f" .sh)
-	selected "$f" "$name" || continue
-	log="$logdir/$name.log"
-	start=$(date +%s)
-	timeout --kill-after=15 "$timeout_s" bash "$f" >"$log" 2>&1 </dev/null &
-	child=$!
-	while :; do
-		wait "$child"
-		rc=$?
-		# wait returns early (>128) when a trapped signal arrives
-		kill -0 "$child" 2>/dev/null || break
-	done
-	child=
-	secs=$(($(date +%s) - start))
+	selected "$f" "$name" && names+=("$name")
+done
+
+# run NAME: the test in the background; its exit code and time in its files.
+declare -A pids=()
+run() {
+	(
+		start=$(date +%s)
+		timeout --kill-after=15 "$timeout_s" bash "$here/e2e/$1.sh" >"$logdir/$1.log" 2>&1 </dev/null
+		echo $? >"$logdir/$1.rc"
+		echo $(($(date +%s) - start)) >"$logdir/$1.secs"
+	) &
+	pids[$1]=$!
+}
+
+# report NAME: print the result of a test that has ended.
+report() {
+	local name=$1 rc log="$logdir/$1.log"
+	rc=$(cat "$logdir/$name.rc")
 	if [ "$rc" -eq 0 ]; then
 		echo "PASS $name"
 		passed=$((passed + 1))
@@ -89,9 +98,37 @@ for f in "$here"/e2e/*.sh; do
 		failed=$((failed + 1))
 	fi
 	if [ -n "${E2E_VERBOSE:-}" ]; then
-		echo "    ($name: ${secs} s, exit $rc)"
+		echo "    ($name: $(cat "$logdir/$name.secs") s, exit $rc)"
 	fi
+}
+
+# The order they start in: the early ones first.
+order=()
+for name in "${names[@]}"; do
+	grep -qx '# run-e2e: early' "$here/e2e/$name.sh" && order+=("$name")
 done
+for name in "${names[@]}"; do
+	grep -qx '# run-e2e: early' "$here/e2e/$name.sh" || order+=("$name")
+done
+
+# A pool of E2E_JOBS; results printed in order as soon as they are known.
+next=0
+shown=0
+while [ "$shown" -lt "${#names[@]}" ] && [ "$interrupted" = 0 ]; do
+	while [ "$next" -lt "${#order[@]}" ] && [ "${#pids[@]}" -lt "$jobs" ]; do
+		run "${order[$next]}"
+		next=$((next + 1))
+	done
+	wait -n 2>/dev/null
+	for name in "${!pids[@]}"; do
+		kill -0 "${pids[$name]}" 2>/dev/null || { wait "${pids[$name]}"; unset "pids[$name]"; }
+	done
+	while [ "$shown" -lt "${#names[@]}" ] && [ -e "$logdir/${names[$shown]}.secs" ]; do
+		report "${names[$shown]}"
+		shown=$((shown + 1))
+	done
+done
+wait
 
 if [ "$interrupted" = 1 ]; then
 	echo "interrupted"

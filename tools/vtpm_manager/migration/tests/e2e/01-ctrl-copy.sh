@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-e2e: early
 # sanitizer: yes
 #
 # The swtpm control module against real swtpm instances (tools/ctrl_copy):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-e2e: early
 # sanitizer: yes
 #
 # Safety at the edges, through the command contract: an administrator's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-e2e: early
 #
 # Fault injection: a failure at any point of a migration loses nothing.
 # For every case the outcome is asserted, not only the exit code: exit 1
