@@ -23,15 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct mig_err e = { "", 0 };
-
 	(void)argc;
 	(void)argv;
-	if (fuzz_keys_load(&host, &peer, &e)) {
-		fprintf(stderr, "fuzz_announce: fixed keys: %s\n", e.msg);
-		abort();
-	}
-	trusted_pub = peer.pub;
+	fuzz_keys_init("fuzz_announce", &host, &peer, &trusted_pub);
 	return 0;
 }
 

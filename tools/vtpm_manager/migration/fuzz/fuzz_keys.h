@@ -8,6 +8,8 @@
 #define VTPM_MIG_FUZZ_KEYS_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hostkey.h"
@@ -52,6 +54,20 @@ static inline int fuzz_keys_load(struct host_key *host, struct host_key *peer, s
 	    fuzz_key(peer, FUZZ_PEER_NAME, fuzz_peer_ed, fuzz_peer_x, e))
 		return -1;
 	return 0;
+}
+
+/* A target's start: the keys, and the peer's public key in pub, which the
+ * target's peer set trusts; without them there is nothing to fuzz. */
+static inline void fuzz_keys_init(const char *target, struct host_key *host, struct host_key *peer,
+				  struct host_pub *pub)
+{
+	struct mig_err e = { "", 0 };
+
+	if (fuzz_keys_load(host, peer, &e)) {
+		fprintf(stderr, "%s: fixed keys: %s\n", target, e.msg);
+		abort();
+	}
+	*pub = peer->pub;
 }
 
 #endif

@@ -29,15 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct mig_err e = { "", 0 };
-
 	(void)argc;
 	(void)argv;
-	if (fuzz_keys_load(&host, &peer, &e)) {
-		fprintf(stderr, "fuzz_record_open: fixed keys: %s\n", e.msg);
-		abort();
-	}
-	trusted_pub = peer.pub;
+	fuzz_keys_init("fuzz_record_open", &host, &peer, &trusted_pub);
 	host_sign = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, host.ed_priv, 32);
 	peer_sign = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, peer.ed_priv, 32);
 	FUZZ_ASSERT(host_sign && peer_sign);

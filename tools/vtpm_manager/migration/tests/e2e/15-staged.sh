@@ -25,13 +25,6 @@ fx_swtpm_running src tpm2
 mig_fill src tpm2
 SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")
 MARK=$FX_DIR/src/vtpm-left
-n=0
-new_dst() {
-	n=$((n + 1))
-	DST=dst$n
-	fx_swtpm_waiting "$DST" tpm2
-	DSTI=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$U")
-}
 
 # lock_free DIR: nobody holds DIR's ledger lock.
 lock_free() { flock -n "$1/ledger.lock" true; }
@@ -161,7 +154,6 @@ echo "ok: staged_helpers_refuse_before_ready"
 
 # ---- the announced record (xend's vtpm_check): accepted before 'ready' ----
 # acc DIR: the accepted mark of vTPM U in DIR's ledger (0 when none).
-acc() { "$LD" "$1" | awk -v u="$U" '$1 == u { a = $3 } END { print a + 0 }'; }
 # next_record NAME: GEN and ANN as send --check announces them, then that
 # record in $FX_DIR/NAME.rec (the source brought back after it).
 next_record() {

@@ -29,15 +29,6 @@ mig_trust hostc hostb
 fx_swtpm_running src tpm2
 mig_fill src tpm2
 SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")
-n=0
-new_dst() {
-	n=$((n + 1))
-	DST=dst$n
-	fx_swtpm_waiting "$DST" "${1:-tpm2}"
-	DSTI=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$U")
-}
-# acc DIR: the accepted mark of vTPM U in DIR's ledger (0 when none).
-acc() { "$LD" "$1" | awk -v u="$U" '$1 == u { a = $3 } END { print a + 0 }'; }
 # record NAME [KEYDIR [TO]]: a record of src in $FX_DIR/NAME.rec; the source
 # is brought back (its mark removed) for the next one.
 record() {

@@ -41,15 +41,6 @@ SRC=(--ctrl "$(fx_swtpm_ctrl src)" --uuid "$U")
 leak=$(strings "$VM" | grep -E 'VTPM_FAULT|(send|recv|push)-(before|after|mid)-' | head -n 3 | tr '\n' ' ')
 [ -z "$leak" ] || fx_fail "the production binary has fault injection points: $leak"
 
-n=0
-# new_dst [tpm2|tpm12]: a fresh waiting destination; its name in DST.
-new_dst() {
-	n=$((n + 1))
-	DST=dst$n
-	fx_swtpm_waiting "$DST" "${1:-tpm2}"
-	DSTI=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$U")
-}
-
 MARK=$FX_DIR/src/vtpm-left
 
 # outcome CASE: what every case must leave behind. Once a whole record has

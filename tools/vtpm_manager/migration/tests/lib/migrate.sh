@@ -82,6 +82,20 @@ mig_inst() {
 	_mig_ref=(--ctrl "$(fx_swtpm_ctrl "$1")" --uuid "$2")
 }
 
+# new_dst [tpm2|tpm12]: a fresh waiting destination for vTPM $U; its name in
+# DST, its INSTANCE arguments in DSTI (n counts them).
+n=0
+new_dst() {
+	n=$((n + 1))
+	DST=dst$n
+	fx_swtpm_waiting "$DST" "${1:-tpm2}"
+	# shellcheck disable=SC2034 # DSTI is for the scripts that source this
+	DSTI=(--ctrl "$(fx_swtpm_ctrl "$DST")" --uuid "$U")
+}
+
+# acc DIR: the accepted mark of vTPM $U in DIR's ledger (0 when none).
+acc() { "$VTPM_TEST_BIN/tools/ledger_dump" "$1" | awk -v u="$U" '$1 == u { a = $3 } END { print a + 0 }'; }
+
 # mig_teardown NAME: what the teardown of a destination that is given up
 # leaves: its swtpm stopped (xend destroys the domain) and its state deleted
 # (xm delete). finish is for a source whose record left, not for this.
