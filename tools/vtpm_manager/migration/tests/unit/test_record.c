@@ -258,6 +258,39 @@ START_TEST(binding_refuses_other_vtpm_domain_or_tpm_version)
 }
 END_TEST
 
+/* The announcement's fields sit at the offsets of the table in
+ * docs/misc/vtpm-migration-record.txt ("Announcement"), and decode back. */
+START_TEST(announcement_fields_at_the_documented_offsets)
+{
+	struct vann a, b;
+	uint8_t buf[VANN_LEN] = { 0 };
+	struct mig_err e;
+
+	memset(&a, 0, sizeof(a)); /* padding too: the decoded copy is compared whole */
+	a.tpm_version = TPM_VERSION_20;
+	a.generation = 0x0102030405060708ull;
+	a.time = 1700000000;
+	memset(a.sender_id, 0x11, sizeof(a.sender_id));
+	memset(a.recipient_id, 0x22, sizeof(a.recipient_id));
+	memset(a.domain_uuid, 0x33, 16);
+	memset(a.vtpm_uuid, 0x44, 16);
+	vann_encode(&a, buf);
+	ck_assert_int_eq(VANN_LEN, 160);
+	ck_assert_int_eq(memcmp(buf, "XenvTPMa", 8), 0);
+	ck_assert_uint_eq(be32_get(buf + 8), 1);
+	ck_assert_uint_eq(buf[12], TPM_VERSION_20);
+	ck_assert(!buf[13] && !buf[14] && !buf[15]);
+	ck_assert(buf[16] == 0x11 && buf[31] == 0x11 && buf[32] == 0x22 && buf[47] == 0x22);
+	ck_assert(buf[48] == 0x33 && buf[63] == 0x33 && buf[64] == 0x44 && buf[79] == 0x44);
+	ck_assert(be64_get(buf + 80) == a.generation && be64_get(buf + 88) == a.time);
+	ck_assert_int_eq(vann_decode(buf, VANN_LEN, &b, &e), 0);
+	ck_assert_int_eq(memcmp(&a, &b, sizeof(a)), 0);
+	buf[14] = 1; /* a zero octet that is not zero */
+	ck_assert_int_eq(vann_decode(buf, VANN_LEN, &b, &e), -1);
+	ck_assert_int_eq(e.code, MIG_E_FORGED);
+}
+END_TEST
+
 Suite *record_suite(void)
 {
 	Suite *s = suite_create("record");
@@ -276,6 +309,7 @@ Suite *record_suite(void)
 	tcase_add_test(t, decode_refuses_truncated_header_at_every_length);
 	tcase_add_test(t, split_refuses_short_and_long_records);
 	tcase_add_test(t, binding_refuses_other_vtpm_domain_or_tpm_version);
+	tcase_add_test(t, announcement_fields_at_the_documented_offsets);
 	suite_add_tcase(s, t);
 	return s;
 }
