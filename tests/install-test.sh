@@ -8,20 +8,11 @@ set -u
 umask 022 # a packager's; parent folders made by install -d follow it
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP" || exit 1
-PASSED=0
-FAILED=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vtpm-install.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-result() { # result NAME STATUS [DETAIL]
-	if [ "$2" -eq 0 ]; then
-		PASSED=$((PASSED + 1))
-		echo "ok: $1"
-	else
-		FAILED=$((FAILED + 1))
-		echo "FAIL: $1${3:+: $3}"
-	fi
-}
+# shellcheck source=SCRIPTDIR/lib/result.sh
+. tests/lib/result.sh
 
 # expected PREFIX: "MODE PATH" lines of what make install must put in DESTDIR
 expected() {

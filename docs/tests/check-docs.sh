@@ -13,20 +13,11 @@ POD=man/vtpm_migrate.8.pod
 GUIDE=misc/vtpm-migration.txt
 FRAGMENT=../tools/examples/xend-config-vtpm-migration.sxp
 VM=${VTPM_MIGRATE:-../tools/vtpm_manager/migration/build/vtpm_migrate}
-PASSED=0
-FAILED=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-result() { # result NAME STATUS [DETAIL]
-	if [ "$2" -eq 0 ]; then
-		PASSED=$((PASSED + 1))
-		echo "ok: $1"
-	else
-		FAILED=$((FAILED + 1))
-		echo "FAIL: $1${3:+: $3}"
-	fi
-}
+# shellcheck source=SCRIPTDIR/../../tests/lib/result.sh
+. ../tests/lib/result.sh
 
 podchecker -warnings -warnings "$POD" >"$TMP/pod" 2>&1
 st=$?

@@ -8,22 +8,13 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 README=README.md
-PASSED=0
-FAILED=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 # As a person runs it: not as a part of the make that runs this check.
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
-result() { # result NAME STATUS [DETAIL]
-	if [ "$2" -eq 0 ]; then
-		PASSED=$((PASSED + 1))
-		echo "ok: $1"
-	else
-		FAILED=$((FAILED + 1))
-		echo "FAIL: $1${3:+: $3}"
-	fi
-}
+# shellcheck source=SCRIPTDIR/../../tests/lib/result.sh
+. tests/lib/result.sh
 
 # ---- the make commands: from the code blocks and the inline code --------
 {
