@@ -379,9 +379,13 @@ class OneHostTest(HostsTest):
         self.assertIn('completeRestore', kept['calls'])
         self.assertIn('--domid 10 --domain-uuid %s' % DOM_UUID,
                       kept['error'])
+        # a replay: neither recv's line nor xend's names a load command
+        self.assertNotIn("'vtpm_migrate recv", kept['error'])
+        self.assertIn("otherwise 'xm destroy 10'", kept['error'])
         refused = os.path.join(self.a.key_dir, 'refused')
         record = os.path.join(refused, os.listdir(refused)[0])
-        # the remedy xm names, with --allow-rollback as this is a replay
+        # the guide's remedy for a replay that is really wanted: the load
+        # command with INSTANCE as xm gives it, and --allow-rollback
         with open(record, 'rb') as f:
             rc, out, err = harness.run(
                 [harness.helper_path(), 'recv', '-d', self.a.key_dir,

@@ -371,10 +371,10 @@ def keep_paused(vtpm, dominfo):
         if devclass != 'vtpm':
             dominfo.getDeviceController(devclass).waitForDevices()
     vtpm.state, d = 'kept', vtpm.domid
-    raise VtpmMigrationError("%s; domain %d is kept paused: to run it with "
-        "the kept record once the cause is fixed, 'vtpm_migrate recv --domid "
-        "%d --domain-uuid %s < DIR/refused/FILE', then 'xm unpause %d'; or "
-        "'xm destroy %d'" % (vtpm.kept, d, d, dominfo.info['uuid'], d, d))
+    raise VtpmMigrationError("%s; domain %d is kept paused: if the reason "
+        "names a load command, run it with INSTANCE '--domid %d --domain-uuid "
+        "%s', then 'xm unpause %d'; otherwise 'xm destroy %d'" % (vtpm.kept, d,
+        d, dominfo.info['uuid'], d, d))
 
 def keep_after_failure(vtpm, exn):
     """restore's error path: a kept domain is not destroyed."""
